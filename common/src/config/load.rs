@@ -1,0 +1,555 @@
+//! Loading and validating a site's config files, reporting every problem at once with
+//! file, line, key and what is allowed.
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    fmt,
+    path::{Path, PathBuf},
+};
+
+use serde::de::DeserializeOwned;
+
+use super::{files::ConfigFile, sections::*};
+
+/// Environment variables starting with this override config keys:
+/// `DAAS__<FILE>__<SECTION>__<KEY>=value`, with `<FILE>` the file name without `.toml`
+/// (`DAAS__EXTENSIONS__EXTENSIONS__LISTEN=127.0.0.1:9000`,
+/// `DAAS__CEPH__CEPHSTORE__DAASFS__KEY=...`). Names are case-insensitive; the value is
+/// read as a TOML value when it is one (`true`, `5`, `["a"]`), otherwise as a string.
+pub const ENV_PREFIX: &str = "DAAS__";
+
+/// The overriding environment variables (name, value).
+#[derive(Debug, Clone, Default)]
+pub struct EnvOverrides(pub Vec<(String, String)>);
+
+impl EnvOverrides {
+    /// The `DAAS__*` variables of this process.
+    pub fn from_env() -> Self {
+        EnvOverrides(std::env::vars().filter(|(k, _)| k.to_ascii_uppercase().starts_with(ENV_PREFIX)).collect())
+    }
+}
+
+/// One problem with a site's configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblem {
+    /// The file (or environment variable) it is in.
+    pub file: String,
+    /// The 1-based line, when known.
+    pub line: Option<usize>,
+    /// The key path (`extensions.plugin[0].name`), empty for the whole file.
+    pub key: String,
+    /// What is wrong and what is allowed.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file)?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        if !self.key.is_empty() {
+            write!(f, ": key `{}`", self.key)?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// A validated site: every config file as JSON with defaults filled in, and the typed
+/// files the host itself reads.
+#[derive(Debug, Clone)]
+pub struct SiteConfig {
+    /// The site directory.
+    pub dir: PathBuf,
+    /// `extensions.toml`
+    pub extensions: ExtensionsFile,
+    /// `logging.toml`
+    pub logging: LoggingFile,
+    /// Every file, validated, as JSON (what plugins receive).
+    pub files: BTreeMap<ConfigFile, serde_json::Value>,
+}
+
+impl SiteConfig {
+    /// Resolve a path from the config relative to the site directory.
+    pub fn resolve(&self, path: &Path) -> PathBuf {
+        if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.dir.join(path)
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Seg {
+    Key(String),
+    Index(usize),
+}
+
+fn path_string(path: &[Seg]) -> String {
+    let mut s = String::new();
+    for seg in path {
+        match seg {
+            Seg::Key(k) => {
+                if !s.is_empty() {
+                    s.push('.');
+                }
+                s.push_str(k);
+            }
+            Seg::Index(i) => s.push_str(&format!("[{i}]")),
+        }
+    }
+    s
+}
+
+/// A problem found while validating, before file and line are known.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct RawProblem {
+    path: Vec<Seg>,
+    unknown: bool,
+    message: String,
+}
+
+fn ignored_path(path: &serde_ignored::Path<'_>, out: &mut Vec<Seg>) {
+    use serde_ignored::Path as P;
+    match path {
+        P::Root => {}
+        P::Seq { parent, index } => {
+            ignored_path(parent, out);
+            out.push(Seg::Index(*index));
+        }
+        P::Map { parent, key } => {
+            ignored_path(parent, out);
+            out.push(Seg::Key(key.clone()));
+        }
+        P::Some { parent } | P::NewtypeStruct { parent } | P::NewtypeVariant { parent } => ignored_path(parent, out),
+    }
+}
+
+fn error_path(path: &serde_path_to_error::Path) -> Vec<Seg> {
+    use serde_path_to_error::Segment as S;
+    path.iter()
+        .filter_map(|s| match s {
+            S::Seq { index } => Some(Seg::Index(*index)),
+            S::Map { key } => Some(Seg::Key(key.clone())),
+            S::Enum { variant } => Some(Seg::Key(variant.clone())),
+            S::Unknown => None,
+        })
+        .collect()
+}
+
+/// Remove the value at `path` so that its default applies on the next attempt.
+fn remove_path(value: &mut toml::Value, path: &[Seg]) -> bool {
+    let Some((last, parents)) = path.split_last() else { return false };
+    let mut cur = value;
+    for seg in parents {
+        cur = match (seg, cur) {
+            (Seg::Key(k), toml::Value::Table(t)) => match t.get_mut(k) {
+                Some(v) => v,
+                None => return false,
+            },
+            (Seg::Index(i), toml::Value::Array(a)) => match a.get_mut(*i) {
+                Some(v) => v,
+                None => return false,
+            },
+            _ => return false,
+        };
+    }
+    match (last, cur) {
+        (Seg::Key(k), toml::Value::Table(t)) => t.remove(k).is_some(),
+        (Seg::Index(i), toml::Value::Array(a)) if *i < a.len() => {
+            a.remove(*i);
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Validate `value` as `T`: every unknown key and every wrongly typed value is a
+/// problem. A bad value is removed and validation retried, so that one bad key does not
+/// hide the next.
+pub(crate) fn validate_as<T: DeserializeOwned + serde::Serialize>(mut value: toml::Value) -> Result<serde_json::Value, Vec<RawProblem>> {
+    let mut problems = BTreeSet::new();
+    let mut removed_paths: Vec<Vec<Seg>> = Vec::new();
+    for _attempt in 0..64 {
+        let mut unknown = Vec::new();
+        let mut track = serde_path_to_error::Track::new();
+        let result: Result<T, _> = {
+            let de = serde_path_to_error::Deserializer::new(value.clone(), &mut track);
+            serde_ignored::deserialize(de, |path| {
+                let mut p = Vec::new();
+                ignored_path(&path, &mut p);
+                unknown.push(p);
+            })
+        };
+        match result {
+            Ok(typed) => {
+                for path in unknown {
+                    problems.insert(RawProblem { path, unknown: true, message: String::new() });
+                }
+                if problems.is_empty() {
+                    return Ok(serde_json::to_value(&typed).expect("config types serialize to JSON"));
+                }
+                return Err(problems.into_iter().collect());
+            }
+            Err(err) => {
+                let path = error_path(&track.path());
+                // The toml error's text ends with "in `path`" lines; the path is
+                // reported separately.
+                let message = err.to_string().lines().next().unwrap_or_default().to_string();
+                let removed = remove_path(&mut value, &path);
+                // Removing a bad required value makes its table miss that field: that
+                // is the same problem again, not a new one.
+                let cascade = message.starts_with("missing field") && removed_paths.iter().any(|r| r.starts_with(&path));
+                if !cascade {
+                    problems.insert(RawProblem { path: path.clone(), unknown: false, message });
+                }
+                removed_paths.push(path);
+                if !removed {
+                    break;
+                }
+            }
+        }
+    }
+    Err(problems.into_iter().collect())
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].bytes().filter(|b| *b == b'\n').count() + 1
+}
+
+/// The line a key path is written on, when it is in the document.
+fn line_of_path(doc: &toml_edit::ImDocument<String>, path: &[Seg]) -> Option<usize> {
+    use toml_edit::Item;
+    let mut item: &Item = doc.as_item();
+    let mut line = None;
+    for seg in path {
+        match seg {
+            Seg::Key(k) => {
+                let (key_span, next) = match item {
+                    Item::Table(t) => (t.key(k).and_then(|key| key.span()), t.get(k)?),
+                    Item::Value(toml_edit::Value::InlineTable(t)) => (t.key(k).and_then(|key| key.span()), t.get(k).map(|_| &Item::None)?),
+                    _ => return line,
+                };
+                if let Some(span) = key_span.or_else(|| next.span()) {
+                    line = Some(line_of(doc.raw(), span.start));
+                }
+                if matches!(next, Item::None) {
+                    return line;
+                }
+                item = next;
+            }
+            Seg::Index(i) => {
+                let next = match item {
+                    Item::ArrayOfTables(a) => a.get(*i).map(|t| (t.span(), Some(t))),
+                    Item::Value(toml_edit::Value::Array(a)) => a.get(*i).map(|v| (v.span(), None)),
+                    _ => None,
+                };
+                let Some((span, table)) = next else { return line };
+                if let Some(span) = span {
+                    line = Some(line_of(doc.raw(), span.start));
+                }
+                match table {
+                    // Tables in an array of tables are reached through a throwaway item.
+                    Some(_) => return line_of_path_in_table(doc, item, *i, &path[path.iter().position(|s| s == seg).unwrap() + 1..]).or(line),
+                    None => return line,
+                }
+            }
+        }
+    }
+    line
+}
+
+fn line_of_path_in_table(doc: &toml_edit::ImDocument<String>, item: &toml_edit::Item, index: usize, rest: &[Seg]) -> Option<usize> {
+    let table = item.as_array_of_tables()?.get(index)?;
+    let mut line = table.span().map(|s| line_of(doc.raw(), s.start));
+    let mut cur: &toml_edit::Table = table;
+    for seg in rest {
+        let Seg::Key(k) = seg else { return line };
+        if let Some(span) = cur.key(k).and_then(|key| key.span()) {
+            line = Some(line_of(doc.raw(), span.start));
+        }
+        match cur.get(k) {
+            Some(toml_edit::Item::Table(t)) => cur = t,
+            _ => return line,
+        }
+    }
+    line
+}
+
+/// The keys the schema allows at `path` (the parent of an unknown key).
+fn allowed_keys(schema: &serde_json::Value, path: &[Seg]) -> Vec<String> {
+    fn resolve<'a>(root: &'a serde_json::Value, mut node: &'a serde_json::Value) -> &'a serde_json::Value {
+        for _ in 0..8 {
+            if let Some(r) = node.get("$ref").and_then(|r| r.as_str()) {
+                let name = r.trim_start_matches("#/definitions/");
+                match root.get("definitions").and_then(|d| d.get(name)) {
+                    Some(n) => node = n,
+                    None => return node,
+                }
+            } else if let Some(first) = node
+                .get("allOf")
+                .or_else(|| node.get("anyOf"))
+                .and_then(|a| a.as_array())
+                .and_then(|a| a.iter().find(|n| n.get("type").and_then(|t| t.as_str()) != Some("null")))
+            {
+                node = first;
+            } else {
+                return node;
+            }
+        }
+        node
+    }
+    let mut node = resolve(schema, schema);
+    for seg in path {
+        let next = match seg {
+            Seg::Key(k) => node.get("properties").and_then(|p| p.get(k)),
+            Seg::Index(_) => node.get("items"),
+        };
+        match next {
+            Some(n) => node = resolve(schema, n),
+            None => return Vec::new(),
+        }
+    }
+    node.get("properties").and_then(|p| p.as_object()).map(|p| p.keys().cloned().collect()).unwrap_or_default()
+}
+
+fn set_override(value: &mut toml::Value, path: &[String], raw: &str) -> Result<(), String> {
+    let parsed = toml::from_str::<toml::Table>(&format!("v = {raw}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_string()));
+    let Some((last, parents)) = path.split_last() else { return Err("names no key".into()) };
+    let mut cur = value;
+    for seg in parents {
+        let toml::Value::Table(t) = cur else { return Err(format!("`{seg}` is not a table")) };
+        cur = t.entry(seg.clone()).or_insert_with(|| toml::Value::Table(Default::default()));
+    }
+    let toml::Value::Table(t) = cur else { return Err(format!("`{last}`'s parent is not a table")) };
+    t.insert(last.clone(), parsed);
+    Ok(())
+}
+
+/// Load and validate one config file of the site in `dir` (a missing file means all
+/// defaults), with environment overrides applied. Returns the file as JSON.
+pub fn load_file(file: ConfigFile, dir: &Path, env: &EnvOverrides) -> Result<serde_json::Value, Vec<ConfigProblem>> {
+    let path = dir.join(file.file_name());
+    let name = file.file_name().to_string();
+    let problem = |line, key: String, message: String| ConfigProblem { file: name.clone(), line, key, message };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(vec![problem(None, String::new(), format!("cannot be read: {e}"))]),
+    };
+    let mut value = match toml::from_str::<toml::Table>(&text) {
+        Ok(t) => toml::Value::Table(t),
+        Err(e) => {
+            let line = e.span().map(|s| line_of(&text, s.start));
+            return Err(vec![problem(line, String::new(), format!("is not valid TOML: {}", e.message()))]);
+        }
+    };
+    let doc = toml_edit::ImDocument::parse(text.clone()).map_err(|e| vec![problem(None, String::new(), format!("is not valid TOML: {e}"))])?;
+
+    let mut problems = Vec::new();
+    for (var, raw) in &env.0 {
+        let upper = var.to_ascii_uppercase();
+        let mut parts = upper[ENV_PREFIX.len()..].split("__");
+        if parts.next().map(|s| s.to_ascii_lowercase()).as_deref() != Some(file.stem()) {
+            continue;
+        }
+        let key: Vec<String> = parts.map(|s| s.to_ascii_lowercase()).collect();
+        if let Err(e) = set_override(&mut value, &key, raw) {
+            problems.push(ConfigProblem { file: format!("environment variable {var}"), line: None, key: key.join("."), message: e });
+        }
+    }
+
+    match file.validate(value) {
+        Ok(json) if problems.is_empty() => Ok(json),
+        Ok(_) => Err(problems),
+        Err(raw) => {
+            let schema = serde_json::to_value(file.json_schema()).unwrap_or_default();
+            for p in raw {
+                let line = line_of_path(&doc, &p.path);
+                let key = path_string(&p.path);
+                let message = if p.unknown {
+                    let allowed = allowed_keys(&schema, &p.path[..p.path.len().saturating_sub(1)]);
+                    if allowed.is_empty() {
+                        "unknown key; this section takes no keys (yet)".to_string()
+                    } else {
+                        format!("unknown key; allowed keys here: {}", allowed.join(", "))
+                    }
+                } else {
+                    p.message.clone()
+                };
+                problems.push(ConfigProblem { file: name.clone(), line, key, message });
+            }
+            Err(problems)
+        }
+    }
+}
+
+/// Load and validate every config file of the site in `dir`, collecting every problem.
+pub fn load_site(dir: &Path, env: &EnvOverrides) -> Result<SiteConfig, Vec<ConfigProblem>> {
+    let mut problems = Vec::new();
+    let dir_name = dir.display().to_string();
+    match std::fs::read_dir(dir) {
+        Ok(entries) => {
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().to_string();
+                if name.ends_with(".toml") && ConfigFile::from_file_name(&name).is_none() {
+                    problems.push(ConfigProblem {
+                        file: name,
+                        line: None,
+                        key: String::new(),
+                        message: format!(
+                            "is not a daas config file (a typo?); allowed files: {}",
+                            ConfigFile::ALL.iter().map(|f| f.file_name()).collect::<Vec<_>>().join(", ")
+                        ),
+                    });
+                }
+            }
+        }
+        Err(e) => {
+            return Err(vec![ConfigProblem {
+                file: dir_name,
+                line: None,
+                key: String::new(),
+                message: format!("site directory cannot be read: {e}; pass an existing directory with --site"),
+            }])
+        }
+    }
+    let mut files = BTreeMap::new();
+    for file in ConfigFile::ALL {
+        match load_file(*file, dir, env) {
+            Ok(json) => {
+                files.insert(*file, json);
+            }
+            Err(p) => problems.extend(p),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let typed = |f: ConfigFile| files.get(&f).cloned().unwrap_or_default();
+    let extensions: ExtensionsFile = serde_json::from_value(typed(ConfigFile::Extensions)).map_err(|e| internal(e, ConfigFile::Extensions))?;
+    let logging: LoggingFile = serde_json::from_value(typed(ConfigFile::Log)).map_err(|e| internal(e, ConfigFile::Log))?;
+    Ok(SiteConfig { dir: dir.to_path_buf(), extensions, logging, files })
+}
+
+fn internal(e: serde_json::Error, file: ConfigFile) -> Vec<ConfigProblem> {
+    vec![ConfigProblem { file: file.file_name().into(), line: None, key: String::new(), message: format!("internal error re-reading: {e}") }]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn site(files: &[(&str, &str)]) -> tempdir::Dir {
+        let d = tempdir::Dir::new();
+        for (name, text) in files {
+            std::fs::write(d.path().join(name), text).unwrap();
+        }
+        d
+    }
+
+    mod tempdir {
+        pub struct Dir(std::path::PathBuf);
+        impl Dir {
+            pub fn new() -> Dir {
+                use std::sync::atomic::{AtomicUsize, Ordering};
+                static N: AtomicUsize = AtomicUsize::new(0);
+                let p = std::env::temp_dir().join(format!("daas-config-test-{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst)));
+                std::fs::create_dir_all(&p).unwrap();
+                Dir(p)
+            }
+            pub fn path(&self) -> &std::path::Path {
+                &self.0
+            }
+        }
+        impl Drop for Dir {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
+        }
+    }
+
+    #[test]
+    fn empty_site_means_defaults() {
+        let d = site(&[]);
+        let s = load_site(d.path(), &EnvOverrides::default()).unwrap();
+        assert_eq!(s.extensions.extensions.listen, "127.0.0.1:8080");
+        assert_eq!(s.files.len(), ConfigFile::ALL.len());
+    }
+
+    #[test]
+    fn every_unknown_key_is_reported_with_line_and_allowed_keys() {
+        let d = site(&[(
+            "extensions.toml",
+            "[extensions]\nlisten = \"127.0.0.1:1\"\nlisen = 3\nlayerz = []\n\n[[extensions.plugin]]\nname = \"testbackend\"\nlibary = \"x.so\"\n",
+        )]);
+        let problems = load_site(d.path(), &EnvOverrides::default()).unwrap_err();
+        let text: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+        assert_eq!(problems.len(), 3, "{text:#?}");
+        assert!(text.iter().any(|t| t.starts_with("extensions.toml:3: key `extensions.lisen`: unknown key; allowed keys here:") && t.contains("listen")), "{text:#?}");
+        assert!(text.iter().any(|t| t.starts_with("extensions.toml:4: key `extensions.layerz`")), "{text:#?}");
+        assert!(text.iter().any(|t| t.starts_with("extensions.toml:8: key `extensions.plugin[0].libary`") && t.contains("library")), "{text:#?}");
+    }
+
+    #[test]
+    fn wrong_types_and_unknown_names_are_all_reported() {
+        let d = site(&[
+            ("extensions.toml", "[extensions]\nshutdown_grace_ms = \"soon\"\nmax_body_bytes = -1\n[[extensions.plugin]]\nname = \"dbx\"\n"),
+            ("db.toml", "[db]\ndb_port = \"five\"\n"),
+        ]);
+        let problems = load_site(d.path(), &EnvOverrides::default()).unwrap_err();
+        let text: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+        assert_eq!(problems.len(), 4, "{text:#?}");
+        assert!(text.iter().any(|t| t.starts_with("extensions.toml:2: key `extensions.shutdown_grace_ms`") && t.contains("invalid type")), "{text:#?}");
+        assert!(text.iter().any(|t| t.starts_with("extensions.toml:3: key `extensions.max_body_bytes`")), "{text:#?}");
+        assert!(text.iter().any(|t| t.contains("extensions.plugin[0].name") && t.contains("dbx") && t.contains("testbackend")), "{text:#?}");
+        assert!(text.iter().any(|t| t.starts_with("db.toml:2: key `db.db_port`")), "{text:#?}");
+    }
+
+    #[test]
+    fn reserved_sections_refuse_keys_and_unknown_files_are_reported() {
+        let d = site(&[("proxy.toml", "[viewer]\nx = 1\n"), ("extention.toml", "")]);
+        let problems = load_site(d.path(), &EnvOverrides::default()).unwrap_err();
+        let text: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+        assert!(text.iter().any(|t| t.starts_with("proxy.toml:2: key `viewer.x`: unknown key; this section takes no keys")), "{text:#?}");
+        assert!(text.iter().any(|t| t.starts_with("extention.toml: is not a daas config file")), "{text:#?}");
+    }
+
+    #[test]
+    fn syntax_errors_name_the_line() {
+        let d = site(&[("info.toml", "[sys]\nsite_name = \n")]);
+        let problems = load_site(d.path(), &EnvOverrides::default()).unwrap_err();
+        assert_eq!(problems[0].file, "info.toml");
+        assert_eq!(problems[0].line, Some(2));
+        assert!(problems[0].message.contains("not valid TOML"));
+    }
+
+    #[test]
+    fn environment_overrides_keys() {
+        let d = site(&[("extensions.toml", "[extensions]\nlisten = \"127.0.0.1:1\"\n")]);
+        let env = EnvOverrides(vec![
+            ("DAAS__EXTENSIONS__EXTENSIONS__LISTEN".into(), "127.0.0.1:9".into()),
+            ("DAAS__EXTENSIONS__EXTENSIONS__SHUTDOWN_GRACE_MS".into(), "5".into()),
+            ("DAAS__INFO__SYS__SITE_NAME".into(), "from-env".into()),
+        ]);
+        let s = load_site(d.path(), &env).unwrap();
+        assert_eq!(s.extensions.extensions.listen, "127.0.0.1:9");
+        assert_eq!(s.extensions.extensions.shutdown_grace_ms, 5);
+        assert_eq!(s.files[&ConfigFile::Info]["sys"]["site_name"], "from-env");
+        let bad = EnvOverrides(vec![("DAAS__INFO__SYS__NOPE".into(), "1".into())]);
+        let problems = load_site(d.path(), &bad).unwrap_err();
+        assert!(problems[0].to_string().contains("key `sys.nope`: unknown key"), "{:?}", problems);
+    }
+
+    #[test]
+    fn every_file_has_a_schema_that_refuses_unknown_keys() {
+        for f in ConfigFile::ALL {
+            let schema = serde_json::to_value(f.json_schema()).unwrap();
+            assert_eq!(schema["additionalProperties"], serde_json::json!(false), "{f}");
+        }
+    }
+}

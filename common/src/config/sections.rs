@@ -1,0 +1,494 @@
+//! The sections of every config file (seed `ConfigSections`) and their keys.
+//!
+//! Every key has a default, so a missing file or section means "defaults". Sections whose
+//! plugin is not implemented yet have no keys: any key in them is refused as unknown until
+//! that plugin's issue defines them.
+
+use std::path::PathBuf;
+
+use daas_plugin_api::{LayerName, PluginName};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+macro_rules! file {
+    ($(#[$m:meta])* $name:ident { $($(#[$fm:meta])* $field:ident : $ty:ty),* $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+        #[serde(default)]
+        #[schemars(deny_unknown_fields)]
+        pub struct $name { $($(#[$fm])* pub $field: $ty),* }
+    };
+}
+
+macro_rules! reserved_section {
+    ($(#[$m:meta])* $name:ident) => {
+        $(#[$m])*
+        ///
+        /// Reserved: its plugin has not defined keys yet, so every key is refused.
+        #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+        #[serde(default)]
+        #[schemars(deny_unknown_fields)]
+        pub struct $name {}
+    };
+}
+
+// ---------------------------------------------------------------- extensions.toml
+
+file! {
+    /// `extensions.toml`: what the host loads and how it serves.
+    ExtensionsFile {
+        /// `[extensions]`
+        extensions: ExtensionsSection,
+    }
+}
+
+/// `[extensions]`: the host's own settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+#[schemars(deny_unknown_fields)]
+pub struct ExtensionsSection {
+    /// Address the server listens on (`--listen` overrides it). Keep it on loopback
+    /// unless a TLS-terminating proxy is in front.
+    pub listen: String,
+    /// Directory the plugin libraries are found in, relative to the site directory
+    /// unless absolute. A plugin's library is `<library_dir>/libdaas_plugin_<name>.so`
+    /// unless its entry names `library`.
+    pub library_dir: PathBuf,
+    /// Layers, in the order they run around every plugin route (first = outermost).
+    /// Each must be provided by a loaded plugin.
+    pub layers: Vec<LayerName>,
+    /// How long a graceful shutdown waits for in-flight requests, in milliseconds.
+    pub shutdown_grace_ms: u64,
+    /// Largest request body accepted, in bytes (larger: 413).
+    pub max_body_bytes: usize,
+    /// The plugins to load, in this order (`[[extensions.plugin]]`).
+    pub plugin: Vec<PluginEntry>,
+}
+
+impl Default for ExtensionsSection {
+    fn default() -> Self {
+        ExtensionsSection {
+            listen: "127.0.0.1:8080".into(),
+            library_dir: PathBuf::from("../../target/debug"),
+            layers: Vec::new(),
+            shutdown_grace_ms: 10_000,
+            max_body_bytes: 16 * 1024 * 1024,
+            plugin: Vec::new(),
+        }
+    }
+}
+
+/// `[[extensions.plugin]]`: one plugin to load.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct PluginEntry {
+    /// The plugin's name: one of the seed's `PluginName` values. Required.
+    pub name: PluginName,
+    /// Path of the library, relative to the site directory unless absolute. Default:
+    /// `<library_dir>/libdaas_plugin_<name>.so`.
+    #[serde(default)]
+    pub library: Option<PathBuf>,
+    /// When true, a library that is missing or fails to load is skipped with a warning
+    /// instead of stopping the server.
+    #[serde(default)]
+    pub optional: bool,
+    /// When false, the entry is ignored.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Free-form settings for plugins without a config file of their own (testbackend,
+    /// admin, phases, instances); the plugin validates them at start.
+    #[serde(default)]
+    pub settings: serde_json::Map<String, serde_json::Value>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+// ---------------------------------------------------------------- logging.toml
+
+file! {
+    /// `logging.toml`: the host's log output.
+    LoggingFile {
+        /// `[log]`
+        log: LogSection,
+    }
+}
+
+/// `[log]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+#[schemars(deny_unknown_fields)]
+pub struct LogSection {
+    /// The most verbose level written: error, warn, info, debug, trace. `RUST_LOG`
+    /// overrides it with a full filter directive.
+    pub level: LogLevelName,
+    /// `human` (default) or `json` (one object per line).
+    pub format: LogFormat,
+}
+
+impl Default for LogSection {
+    fn default() -> Self {
+        LogSection { level: LogLevelName::Info, format: LogFormat::Human }
+    }
+}
+
+/// A log level name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(missing_docs)]
+pub enum LogLevelName {
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+/// A log format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+// ---------------------------------------------------------------- info.toml
+
+file! {
+    /// `info.toml`: facts about the site, served by the info plugin.
+    InfoFile {
+        /// `[sys]`
+        sys: SysSection,
+    }
+}
+
+file! {
+    /// `[sys]`
+    SysSection {
+        /// The site's name, shown in the UI and in `/api/v1/info/system`.
+        site_name: String,
+        /// A free description of the site.
+        description: String,
+    }
+}
+
+// ---------------------------------------------------------------- db.toml
+
+file! {
+    /// `db.toml`: the database (seed `DatabaseConfig`) and demo samples.
+    DbFile {
+        /// `[db]`
+        db: DbSection,
+        /// `[samples]`
+        samples: SamplesSection,
+    }
+}
+
+file! {
+    /// `[db]` (seed `DatabaseConfig`).
+    DbSection {
+        /// `sqlite`, `mariadb` or `postgres`.
+        db_type: String,
+        /// File path of an SQLite database (empty: `<data_path>/<db_name>.sqlite`).
+        database: String,
+        /// Directory for data files, relative to the site directory unless absolute.
+        data_path: String,
+        /// Database name.
+        db_name: String,
+        /// Database user (MariaDB, PostgreSQL).
+        db_user: String,
+        /// Database password (MariaDB, PostgreSQL).
+        db_pass: String,
+        /// Database host.
+        db_host: String,
+        /// Database port.
+        db_port: u16,
+        /// Log every SQL statement.
+        enable_echo: bool,
+        /// `user:password` of the bootstrap administrator.
+        admin_credentials: Option<String>,
+        /// Load the `[samples]` demo data.
+        include_samples: bool,
+    }
+}
+
+file! {
+    /// `[samples]` (seed `SampleRegistryConfig`).
+    SamplesSection {
+        /// Owner id of shared objects.
+        shared_owner: i64,
+        /// Name of the shared owner.
+        shared_owner_name: String,
+        /// Owner id of test objects.
+        test_owner: i64,
+        /// Name of the test owner.
+        test_owner_name: String,
+        /// Default owner id.
+        default_owner: i64,
+        /// Default owner name.
+        default_owner_name: String,
+        /// Default viewer resolution, e.g. `1280x800`.
+        default_resolution: String,
+        /// Persist sample files.
+        persist_files: bool,
+        /// Persist sample applications.
+        persist_apps: bool,
+        /// Persist sample objects.
+        persist_objects: bool,
+        /// Persist the sample session.
+        persist_session: bool,
+    }
+}
+
+// ---------------------------------------------------------------- auth.toml
+
+file! {
+    /// `auth.toml`: authentication (seed `QwebAuthenticatorConfig`).
+    AuthFile {
+        /// `[auth]`
+        auth: AuthSection,
+        /// `[local]`
+        local: AuthLocalSection,
+        /// `[remote]`
+        remote: AuthRemoteSection,
+    }
+}
+
+file! {
+    /// `[auth]`
+    AuthSection {
+        /// Verify the user of every request.
+        enable_auth_user: bool,
+        /// Verify the privilege of every endpoint.
+        enable_auth_endpoint: bool,
+        /// Accept bearer tokens.
+        enable_auth_token: bool,
+        /// Verify ownership of entities.
+        enable_entity_verification: bool,
+        /// Log ownership verification.
+        enable_log_entity_verification: bool,
+    }
+}
+
+file! {
+    /// `[local]`
+    AuthLocalSection {
+        /// The user id of the local default user.
+        default_userid: i64,
+        /// The name of the local default user.
+        default_username: String,
+    }
+}
+
+file! {
+    /// `[remote]` (seed `AuthenticatorConfig`).
+    AuthRemoteSection {
+        /// Base URL of the remote authentication service.
+        url: String,
+        /// OAuth2 client id.
+        clientid: String,
+        /// OAuth2 scope.
+        scope: String,
+        /// Service user name.
+        username: String,
+        /// Service user password.
+        password: String,
+        /// Verify endpoint permissions remotely.
+        verify_endpoints: bool,
+        /// Verify users remotely.
+        remote_verification: bool,
+        /// Log requests.
+        logrequests: bool,
+    }
+}
+
+// ---------------------------------------------------------------- container.toml
+
+file! {
+    /// `container.toml`: the Docker Engine backend.
+    ContainerFile {
+        /// `[container_request]`
+        container_request: ContainerRequestSection,
+        /// `[service_containers]`
+        service_containers: ServiceContainersSection,
+    }
+}
+
+file! {
+    /// `[container_request]` (seed `DockerRequestConfig`).
+    ContainerRequestSection {
+        /// Engine address: a socket path (`unix:///run/podman/podman.sock`) or tcp URL.
+        host: String,
+        /// Wait this long after starting service containers, in milliseconds.
+        wait_services_ms: u64,
+        /// Log engine requests.
+        logrequest: bool,
+    }
+}
+
+file! {
+    /// `[service_containers]` (seed `DockerServicesConfig`).
+    ServiceContainersSection {
+        /// Containers started with the plugin and stopped with it.
+        service_containers: Vec<serde_json::Value>,
+    }
+}
+
+// ---------------------------------------------------------------- vm.toml
+
+file! {
+    /// `vm.toml`: the VM backends.
+    VmFile {
+        /// `[vm_api]`
+        vm_api: VmApiSection,
+        /// `[vm_rest]`
+        vm_rest: VmRestSection,
+        /// `[vm_http]`
+        vm_http: HttpAdapterSection,
+    }
+}
+
+reserved_section!(
+    /// `[vm_api]`
+    VmApiSection
+);
+reserved_section!(
+    /// `[vm_rest]`
+    VmRestSection
+);
+
+file! {
+    /// An HTTP client's settings (seed `HttpAdapterConfig`).
+    HttpAdapterSection {
+        /// Verify TLS certificates.
+        verify_tls: bool,
+        /// Log.
+        logging: bool,
+        /// Log requests.
+        logrequests: bool,
+        /// Log results.
+        logresults: bool,
+    }
+}
+
+// ---------------------------------------------------------------- node.toml
+
+file! {
+    /// `node.toml`: the node's local services.
+    NodeFile {
+        /// `[host_dns]`
+        host_dns: HostDnsSection,
+        /// `[host_ssh]`
+        host_ssh: SshAdapterSection,
+    }
+}
+
+reserved_section!(
+    /// `[host_dns]`
+    HostDnsSection
+);
+
+file! {
+    /// An SSH client's settings (seed `SshAdapterConfig`).
+    SshAdapterSection {
+        /// SSH user.
+        sshuser: String,
+        /// SSH host.
+        sshhost: String,
+        /// SSH port.
+        sshport: u16,
+        /// SSH options.
+        sshopt: i64,
+        /// Connect timeout in seconds.
+        sshopt_timeout: u64,
+        /// `StrictHostKeyChecking` value.
+        sshopt_strictcheck: String,
+        /// `NoHostAuthenticationForLocalhost` value.
+        sshopt_nohostauth: String,
+        /// Log commands.
+        logcmd: bool,
+        /// Log results.
+        logresult: bool,
+    }
+}
+
+// ---------------------------------------------------------------- the rest
+
+file! {
+    /// `proxy.toml`: the remote desktop proxy.
+    ProxyFile {
+        /// `[viewer]`
+        viewer: ViewerSection,
+    }
+}
+reserved_section!(
+    /// `[viewer]`
+    ViewerSection
+);
+
+file! {
+    /// `files.toml`: file storage.
+    FilesFile {
+        /// `[filestore]`
+        filestore: FilestoreSection,
+    }
+}
+reserved_section!(
+    /// `[filestore]`
+    FilestoreSection
+);
+
+file! {
+    /// `ceph.toml`: CephFS shares.
+    CephFile {
+        /// `[cephstore]` (with `[cephstore.daasfs]`)
+        cephstore: CephstoreSection,
+    }
+}
+
+file! {
+    /// `[cephstore]`
+    CephstoreSection {
+        /// `[cephstore.daasfs]`
+        daasfs: CephDaasfsSection,
+    }
+}
+reserved_section!(
+    /// `[cephstore.daasfs]`
+    CephDaasfsSection
+);
+
+file! {
+    /// `limits.toml`: per-owner resource limits.
+    LimitsFile {
+        /// `[limits]`
+        limits: LimitsSection,
+    }
+}
+reserved_section!(
+    /// `[limits]`
+    LimitsSection
+);
+
+file! {
+    /// `messaging.toml`: messaging with instances.
+    MessagingFile {
+        /// `[instances]`
+        instances: InstancesSection,
+        /// `[inst_queue]`
+        inst_queue: InstQueueSection,
+        /// `[inst_ssh]`
+        inst_ssh: SshAdapterSection,
+    }
+}
+reserved_section!(
+    /// `[instances]`
+    InstancesSection
+);
+reserved_section!(
+    /// `[inst_queue]`
+    InstQueueSection
+);

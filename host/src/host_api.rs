@@ -1,0 +1,96 @@
+//! The host's own routes, defined with poem-openapi like the plugins' so that they are
+//! documented in the same merged document: `/healthz`, `/readyz`, `/api/v1/plugins`.
+
+use std::sync::{atomic::Ordering, Arc};
+
+use poem_openapi::{payload::Json, ApiResponse, Object, OpenApi};
+
+use crate::server::AppState;
+
+pub struct HostApi(pub Arc<AppState>);
+
+/// Liveness or readiness.
+#[derive(Object)]
+struct Status {
+    /// `ok`, `ready` or `not_ready`.
+    status: String,
+}
+
+#[derive(ApiResponse)]
+enum ReadyResponse {
+    /// Every plugin is started and the server is not shutting down.
+    #[oai(status = 200)]
+    Ready(Json<Status>),
+    /// Starting or shutting down.
+    #[oai(status = 503)]
+    NotReady(Json<Status>),
+}
+
+/// A loaded plugin and what it contributes.
+#[derive(Object)]
+pub struct PluginInfo {
+    /// Its `PluginName`.
+    pub name: String,
+    /// Its crate version.
+    pub version: String,
+    /// The library file it was loaded from.
+    pub library: String,
+    /// Its documented routes (`GET /api/v1/testbackend/hello`), browser routes and
+    /// WebSocket routes.
+    pub routes: Vec<String>,
+    /// The backends it provides.
+    pub backends: Vec<String>,
+    /// The layers it provides.
+    pub layers: Vec<String>,
+    /// The event topics it subscribes to.
+    pub subscriptions: Vec<String>,
+}
+
+/// The loaded plugins.
+#[derive(Object)]
+struct PluginList {
+    /// The host's version.
+    host_version: String,
+    /// The plugin ABI version (plugin-api) of the host.
+    abi_version: String,
+    /// Plugins in start order.
+    plugins: Vec<PluginInfo>,
+}
+
+#[OpenApi(tag = "HostTags::Host")]
+impl HostApi {
+    /// Liveness: the process answers.
+    #[oai(path = "/healthz", method = "get", operation_id = "healthz")]
+    async fn healthz(&self) -> Json<Status> {
+        Json(Status { status: "ok".into() })
+    }
+
+    /// Readiness: every plugin started, not shutting down.
+    #[oai(path = "/readyz", method = "get", operation_id = "readyz")]
+    async fn readyz(&self) -> ReadyResponse {
+        if self.0.ready.load(Ordering::SeqCst) {
+            ReadyResponse::Ready(Json(Status { status: "ready".into() }))
+        } else {
+            ReadyResponse::NotReady(Json(Status { status: "not_ready".into() }))
+        }
+    }
+
+    /// The loaded plugins with their version, routes, backends and layers.
+    #[oai(path = "/api/v1/plugins", method = "get", operation_id = "plugins")]
+    async fn plugins(&self) -> Json<PluginList> {
+        Json(PluginList {
+            host_version: env!("CARGO_PKG_VERSION").into(),
+            abi_version: daas_plugin_api::ABI_VERSION.into(),
+            plugins: self.0.plugin_infos(),
+        })
+    }
+}
+
+#[derive(poem_openapi::Tags)]
+enum HostTags {
+    /// The plugin host itself.
+    Host,
+}
+
+/// The operations of the host that need no identity.
+pub const PUBLIC: &[&str] = &["healthz", "readyz"];

@@ -1,0 +1,269 @@
+//! # `daas`: the plugin host
+//!
+//! Where things live:
+//!
+//! - `main.rs` (this file): the command line (clap) and the `serve` sequence.
+//! - [`daas_common::config`]: the site's config files, their schema and validation.
+//! - [`loader`]: finding and opening plugin libraries, ABI and name checks.
+//! - [`registry`]: the started plugins, their backends, and the host services plugins
+//!   call (logging, backend calls, events).
+//! - [`server`]: starting plugins, the router (layers, forwarding across the boundary,
+//!   WebSocket upgrades), graceful shutdown.
+//! - [`openapi`]: merging the plugins' OpenAPI documents into `/openapi.json`.
+//! - [`host_api`]: the host's own routes (`/healthz`, `/readyz`, `/api/v1/plugins`).
+//! - [`logging`]: the tracing subscriber.
+//!
+//! The ABI itself is in the `daas-plugin-api` crate; the plugins are in `plugins/`.
+
+mod host_api;
+mod loader;
+mod logging;
+mod openapi;
+mod registry;
+mod server;
+
+use std::{path::PathBuf, process::ExitCode, sync::atomic::Ordering, time::Duration};
+
+use clap::{Parser, Subcommand};
+use daas_common::config::{load_site, ConfigFile, ConfigProblem, EnvOverrides, SiteConfig};
+
+/// daas: desktop-as-a-service backend, a host for plugins.
+#[derive(Parser)]
+#[command(name = "daas", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server for a site.
+    Serve {
+        /// The site's configuration directory.
+        #[arg(long, default_value = "config/demo")]
+        site: PathBuf,
+        /// Listen address; overrides `[extensions] listen`.
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Check or describe configuration.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Inspect plugins.
+    Plugins {
+        #[command(subcommand)]
+        command: PluginsCommand,
+    },
+    /// Print the host version and the plugin ABI version.
+    Version,
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Validate every config file of a site and open every plugin library; report every
+    /// problem at once. Exit status 2 when there is any.
+    Check {
+        /// The site's configuration directory.
+        #[arg(long, default_value = "config/demo")]
+        site: PathBuf,
+    },
+    /// Print the JSON Schema of the config files (all, keyed by file name, or one).
+    Schema {
+        /// One file, e.g. `db.toml`.
+        #[arg(long)]
+        file: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum PluginsCommand {
+    /// List the site's plugins: name, version, library, and whether it loads.
+    List {
+        /// The site's configuration directory.
+        #[arg(long, default_value = "config/demo")]
+        site: PathBuf,
+    },
+}
+
+/// Exit status for an invalid configuration.
+const EXIT_CONFIG: u8 = 2;
+/// Exit status for plugins that could not be loaded or started.
+const EXIT_PLUGINS: u8 = 3;
+/// Exit status for a listen address that cannot be bound.
+const EXIT_LISTEN: u8 = 4;
+
+fn print_problems(site: &std::path::Path, problems: &[ConfigProblem]) {
+    eprintln!("daas: the configuration in {} has {} problem(s):", site.display(), problems.len());
+    for p in problems {
+        eprintln!("  {p}");
+    }
+}
+
+fn load(site: &std::path::Path) -> Result<SiteConfig, ExitCode> {
+    load_site(site, &EnvOverrides::from_env()).map_err(|problems| {
+        print_problems(site, &problems);
+        ExitCode::from(EXIT_CONFIG)
+    })
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Version => {
+            println!("daas {}", env!("CARGO_PKG_VERSION"));
+            println!("plugin-api (ABI) {}", daas_plugin_api::ABI_VERSION);
+            ExitCode::SUCCESS
+        }
+        Command::Config { command: ConfigCommand::Schema { file } } => config_schema(file),
+        Command::Config { command: ConfigCommand::Check { site } } => config_check(&site),
+        Command::Plugins { command: PluginsCommand::List { site } } => plugins_list(&site),
+        Command::Serve { site, listen } => {
+            let config = match load(&site) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            let max_level = logging::init(&config.logging.log);
+            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("daas-host").build() {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("daas: cannot start the async runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            runtime.block_on(serve(config, listen, max_level))
+        }
+    }
+}
+
+fn config_schema(file: Option<String>) -> ExitCode {
+    let value = match file {
+        Some(name) => match ConfigFile::from_file_name(&name) {
+            Some(f) => serde_json::to_value(f.json_schema()).unwrap_or_default(),
+            None => {
+                let allowed: Vec<&str> = ConfigFile::ALL.iter().map(|f| f.file_name()).collect();
+                eprintln!("daas: `{name}` is not a config file; allowed: {}", allowed.join(", "));
+                return ExitCode::from(EXIT_CONFIG);
+            }
+        },
+        None => serde_json::Value::Object(
+            ConfigFile::ALL.iter().map(|f| (f.file_name().to_string(), serde_json::to_value(f.json_schema()).unwrap_or_default())).collect(),
+        ),
+    };
+    println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
+    ExitCode::SUCCESS
+}
+
+fn config_check(site: &std::path::Path) -> ExitCode {
+    let config = match load(site) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let (loaded, errors, warnings) = loader::load_all(&config);
+    for w in &warnings {
+        eprintln!("daas: warning: optional {w}");
+    }
+    if !errors.is_empty() {
+        eprintln!("daas: the plugins of {} have {} problem(s):", site.display(), errors.len());
+        for e in &errors {
+            eprintln!("  {e}");
+        }
+        return ExitCode::from(EXIT_CONFIG);
+    }
+    println!("{}: configuration OK ({} config files, {} plugin(s) load)", site.display(), ConfigFile::ALL.len(), loaded.len());
+    ExitCode::SUCCESS
+}
+
+fn plugins_list(site: &std::path::Path) -> ExitCode {
+    let config = match load(site) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let mut failed = false;
+    println!("{:<12} {:<9} {:<9} {}", "NAME", "VERSION", "STATUS", "LIBRARY");
+    for entry in config.extensions.extensions.plugin.iter() {
+        let path = loader::library_path(&config, entry);
+        if !entry.enabled {
+            println!("{:<12} {:<9} {:<9} {}", entry.name, "-", "disabled", path.display());
+            continue;
+        }
+        match loader::load(&config, entry) {
+            Ok(lib) => println!("{:<12} {:<9} {:<9} {}", lib.name, lib.version, "ok", path.display()),
+            Err(e) => {
+                failed |= !entry.optional;
+                println!("{:<12} {:<9} {:<9} {}", entry.name, "-", "error", path.display());
+                eprintln!("  {e}");
+            }
+        }
+    }
+    println!("(routes, backends and layers are known once started: GET /api/v1/plugins on a running server)");
+    if failed {
+        ExitCode::from(EXIT_PLUGINS)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+async fn serve(config: SiteConfig, listen: Option<String>, max_level: daas_plugin_api::abi::LogLevel) -> ExitCode {
+    use poem::listener::{Acceptor, Listener, TcpListener};
+
+    let started = std::time::Instant::now();
+    registry::init(tokio::runtime::Handle::current(), max_level);
+    let state = match server::start(&config).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("daas: cannot start: {e}");
+            return ExitCode::from(EXIT_PLUGINS);
+        }
+    };
+    let app = match server::router(state.clone()) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("daas: cannot start: {e}");
+            server::stop_plugins(&state, Duration::from_secs(5)).await;
+            return ExitCode::from(EXIT_PLUGINS);
+        }
+    };
+    let addr = listen.unwrap_or_else(|| config.extensions.extensions.listen.clone());
+    let acceptor = match TcpListener::bind(addr.clone()).into_acceptor().await {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("daas: cannot listen on {addr}: {e}; pick a free address with --listen or [extensions] listen");
+            server::stop_plugins(&state, Duration::from_secs(5)).await;
+            return ExitCode::from(EXIT_LISTEN);
+        }
+    };
+    let local = acceptor.local_addr().first().and_then(|a| a.as_socket_addr().copied());
+    let shown = local.map(|a| a.to_string()).unwrap_or(addr);
+    state.ready.store(true, Ordering::SeqCst);
+    tracing::info!(plugins = state.plugins.len(), ms = started.elapsed().as_millis() as u64, "daas listening on http://{shown}");
+    // Machine-readable, for scripts and tests that start the server on port 0.
+    println!("daas: listening on http://{shown}");
+
+    let grace = Duration::from_millis(config.extensions.extensions.shutdown_grace_ms);
+    let signal_state = state.clone();
+    let result = poem::Server::new_with_acceptor(acceptor)
+        .run_with_graceful_shutdown(
+            app,
+            async move {
+                server::shutdown_signal().await;
+                signal_state.ready.store(false, Ordering::SeqCst);
+                tracing::info!("shutting down: no new connections, draining in-flight requests");
+            },
+            Some(grace),
+        )
+        .await;
+    server::stop_plugins(&state, grace).await;
+    match result {
+        Ok(()) => {
+            tracing::info!("daas stopped");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("daas: server error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

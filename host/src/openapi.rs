@@ -1,0 +1,243 @@
+//! Merging the plugins' OpenAPI documents into the one served at `/openapi.json`.
+//!
+//! Each plugin generates its document with poem-openapi; nobody writes OpenAPI by hand.
+//! The merge prefixes paths with the plugin's mount point, makes operation ids unique
+//! (`<plugin>_<operation>`), tags every operation with its plugin, de-duplicates schemas
+//! that are identical across plugins and namespaces those that collide
+//! (`<plugin>.<Name>`, with every `$ref` rewritten), and declares the security schemes.
+
+use std::collections::{BTreeMap, HashSet};
+
+use serde_json::{json, Map, Value};
+
+/// One plugin's (or the host's) document and how it is mounted.
+pub struct Fragment {
+    /// Tag and operation id prefix: the plugin name, or `host`.
+    pub tag: String,
+    /// Description of the tag.
+    pub description: String,
+    /// Prefix of every path (`/api/v1/<plugin>`, or empty for the host).
+    pub prefix: String,
+    /// The document.
+    pub spec: Value,
+    /// Operation ids (as in `spec`) that need no authentication.
+    pub public: HashSet<String>,
+}
+
+/// A documented operation, for matching requests to operation ids.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Operation {
+    /// The fragment's tag (plugin name or `host`).
+    pub tag: String,
+    /// Upper-case method.
+    pub method: String,
+    /// The full path template (`/api/v1/testbackend/events/{topic}`).
+    pub path: String,
+    /// The merged operation id.
+    pub operation_id: String,
+    /// Needs no authentication.
+    pub public: bool,
+}
+
+const METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "patch", "trace"];
+
+fn rewrite_refs(value: &mut Value, renames: &BTreeMap<String, String>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::String(r)) = map.get_mut("$ref") {
+                if let Some(name) = r.strip_prefix("#/components/schemas/") {
+                    if let Some(new) = renames.get(name) {
+                        *r = format!("#/components/schemas/{new}");
+                    }
+                }
+            }
+            for v in map.values_mut() {
+                rewrite_refs(v, renames);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| rewrite_refs(v, renames)),
+        _ => {}
+    }
+}
+
+fn sanitize(s: &str) -> String {
+    s.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect::<String>().trim_matches('_').to_string()
+}
+
+/// Merge the fragments into one OpenAPI 3 document.
+pub fn merge(version: &str, fragments: &[Fragment]) -> (Value, Vec<Operation>) {
+    let mut schemas: Map<String, Value> = Map::new();
+    let mut paths: Map<String, Value> = Map::new();
+    let mut tags = Vec::new();
+    let mut operations = Vec::new();
+    let mut used_ids = HashSet::new();
+
+    for fragment in fragments {
+        tags.push(json!({ "name": fragment.tag, "description": fragment.description }));
+        let own: Map<String, Value> =
+            fragment.spec.pointer("/components/schemas").and_then(Value::as_object).cloned().unwrap_or_default();
+
+        // Rename until stable: renaming one schema changes the refs inside the schemas
+        // that use it, which may make those differ from a same-named shared one.
+        let mut renames: BTreeMap<String, String> = BTreeMap::new();
+        loop {
+            let mut changed = false;
+            for (name, schema) in &own {
+                if renames.contains_key(name) {
+                    continue;
+                }
+                let mut candidate = schema.clone();
+                rewrite_refs(&mut candidate, &renames);
+                if schemas.get(name).is_some_and(|existing| *existing != candidate) {
+                    renames.insert(name.clone(), format!("{}.{}", fragment.tag, name));
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        for (name, schema) in own {
+            let mut schema = schema;
+            rewrite_refs(&mut schema, &renames);
+            let target = renames.get(&name).cloned().unwrap_or(name);
+            schemas.insert(target, schema);
+        }
+
+        let own_paths = fragment.spec.get("paths").and_then(Value::as_object).cloned().unwrap_or_default();
+        for (path, item) in own_paths {
+            let full = format!("{}{}", fragment.prefix, if path == "/" && !fragment.prefix.is_empty() { "" } else { &path });
+            let full = if full.is_empty() { "/".to_string() } else { full };
+            let mut item = item;
+            rewrite_refs(&mut item, &renames);
+            if let Value::Object(ops) = &mut item {
+                for method in METHODS {
+                    let Some(Value::Object(op)) = ops.get_mut(*method) else { continue };
+                    let own_id = op.get("operationId").and_then(Value::as_str).map(str::to_string);
+                    let base = own_id.clone().unwrap_or_else(|| format!("{}_{}", method, sanitize(&path)));
+                    let mut id = format!("{}_{}", fragment.tag, base);
+                    let mut n = 2;
+                    while !used_ids.insert(id.clone()) {
+                        id = format!("{}_{}_{n}", fragment.tag, base);
+                        n += 1;
+                    }
+                    op.insert("operationId".into(), json!(id));
+                    op.insert("tags".into(), json!([fragment.tag]));
+                    let public = own_id.as_ref().is_some_and(|o| fragment.public.contains(o));
+                    if public {
+                        op.insert("security".into(), json!([]));
+                    }
+                    operations.push(Operation { tag: fragment.tag.clone(), method: method.to_uppercase(), path: full.clone(), operation_id: id, public });
+                }
+            }
+            match paths.get_mut(&full) {
+                Some(Value::Object(existing)) => {
+                    if let Value::Object(new_ops) = item {
+                        existing.extend(new_ops);
+                    }
+                }
+                _ => {
+                    paths.insert(full, item);
+                }
+            }
+        }
+    }
+
+    let doc = json!({
+        "openapi": "3.0.0",
+        "info": {
+            "title": "daas",
+            "version": version,
+            "description": "Desktop-as-a-service backend. This document is merged from the loaded plugins' own documents; operation ids are `<plugin>_<operation>`.",
+        },
+        "tags": tags,
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "bearerAuth": { "type": "http", "scheme": "bearer", "description": "An API token or bearer token (auth plugin)." },
+                "sessionCookie": { "type": "apiKey", "in": "cookie", "name": "daas_session", "description": "The browser session cookie set by POST /login." },
+            },
+        },
+        "security": [ { "bearerAuth": [] }, { "sessionCookie": [] } ],
+    });
+    (doc, operations)
+}
+
+/// A documented operation for a route that poem-openapi does not describe: a browser
+/// page or a WebSocket.
+pub fn extra_path(summary: &str, websocket: bool, params: &[&str]) -> Value {
+    let parameters: Vec<Value> =
+        params.iter().map(|p| json!({ "name": p, "in": "path", "required": true, "schema": { "type": "string" } })).collect();
+    let responses = if websocket {
+        json!({ "101": { "description": "Switching protocols: the WebSocket is open." }, "400": { "description": "Not a WebSocket upgrade request." } })
+    } else {
+        json!({ "200": { "description": "An HTML page.", "content": { "text/html": { "schema": { "type": "string" } } } } })
+    };
+    json!({ "get": { "summary": summary, "parameters": parameters, "responses": responses } })
+}
+
+/// Turn a poem path pattern (`/app/:id`) into an OpenAPI template (`/app/{id}`) and its
+/// parameter names.
+pub fn template_of(pattern: &str) -> (String, Vec<String>) {
+    let mut params = Vec::new();
+    let template = pattern
+        .split('/')
+        .map(|seg| {
+            if let Some(name) = seg.strip_prefix(':').or_else(|| seg.strip_prefix('*')) {
+                params.push(name.to_string());
+                format!("{{{name}}}")
+            } else {
+                seg.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/");
+    (template, params)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fragment(tag: &str, spec: Value) -> Fragment {
+        Fragment { tag: tag.into(), description: String::new(), prefix: format!("/api/v1/{tag}"), spec, public: ["open".to_string()].into() }
+    }
+
+    #[test]
+    fn identical_schemas_are_shared_and_colliding_ones_namespaced() {
+        let a = json!({
+            "paths": { "/x": { "get": { "operationId": "open", "responses": { "200": { "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Wrapper" } } } } } } } },
+            "components": { "schemas": {
+                "Shared": { "type": "string" },
+                "Item": { "type": "object", "properties": { "a": { "type": "integer" } } },
+                "Wrapper": { "type": "object", "properties": { "item": { "$ref": "#/components/schemas/Item" } } },
+            } }
+        });
+        let b = json!({
+            "paths": { "/x": { "post": { "responses": { "200": { "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Wrapper" } } } } } } } },
+            "components": { "schemas": {
+                "Shared": { "type": "string" },
+                "Item": { "type": "object", "properties": { "b": { "type": "string" } } },
+                "Wrapper": { "type": "object", "properties": { "item": { "$ref": "#/components/schemas/Item" } } },
+            } }
+        });
+        let (doc, ops) = merge("1", &[fragment("p1", a), fragment("p2", b)]);
+        let schemas = doc["components"]["schemas"].as_object().unwrap();
+        let names: Vec<&String> = schemas.keys().collect();
+        assert_eq!(names, ["Item", "Shared", "Wrapper", "p2.Item", "p2.Wrapper"]);
+        assert_eq!(schemas["p2.Wrapper"]["properties"]["item"]["$ref"], "#/components/schemas/p2.Item");
+        let p2 = &doc["paths"]["/api/v1/p2/x"]["post"];
+        assert_eq!(p2["responses"]["200"]["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/p2.Wrapper");
+        assert_eq!(p2["operationId"], "p2_post_x");
+        assert_eq!(p2["tags"], json!(["p2"]));
+        assert_eq!(doc["paths"]["/api/v1/p1/x"]["get"]["security"], json!([]));
+        assert_eq!(ops.len(), 2);
+        assert!(ops[0].public && !ops[1].public);
+    }
+
+    #[test]
+    fn poem_patterns_become_templates() {
+        assert_eq!(template_of("/app/:id"), ("/app/{id}".to_string(), vec!["id".to_string()]));
+    }
+}

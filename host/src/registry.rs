@@ -1,0 +1,180 @@
+//! The started plugins and what they contribute, and the services the host offers them
+//! (the `extern "C"` functions of [`HostServices`]).
+//!
+//! The registry is process-global because the host services are plain function pointers
+//! that plugins call from their own threads; it only grows while plugins start and is
+//! read-only afterwards.
+
+use std::{
+    collections::BTreeMap,
+    sync::{OnceLock, RwLock},
+};
+
+use abi_stable::std_types::{RResult, RStr, RString, RVec};
+use async_ffi::{FfiFuture, FutureExt as _};
+use daas_plugin_api::{
+    abi::{BackendError, BackendErrorKind, HostServices, LogLevel, PluginManifest, PluginModRef},
+    BackendName, LayerName, PluginName,
+};
+use futures::FutureExt as _;
+
+use crate::loader::LoadedLibrary;
+
+/// A started plugin.
+#[derive(Clone)]
+pub struct Plugin {
+    /// The library it came from.
+    pub library: LoadedLibrary,
+    /// What it contributes.
+    pub manifest: PluginManifest,
+}
+
+impl Plugin {
+    /// The plugin's name.
+    pub fn name(&self) -> PluginName {
+        self.library.name
+    }
+    /// The root module.
+    pub fn module(&self) -> PluginModRef {
+        self.library.module
+    }
+}
+
+#[derive(Default)]
+struct Tables {
+    plugins: Vec<Plugin>,
+    backends: BTreeMap<BackendName, usize>,
+}
+
+static TABLES: RwLock<Tables> = RwLock::new(Tables { plugins: Vec::new(), backends: BTreeMap::new() });
+static RUNTIME: OnceLock<tokio::runtime::Handle> = OnceLock::new();
+static MAX_LEVEL: OnceLock<LogLevel> = OnceLock::new();
+
+/// Remember the host runtime (events are delivered on it) and the log level.
+pub fn init(runtime: tokio::runtime::Handle, max_level: LogLevel) {
+    let _ = RUNTIME.set(runtime);
+    let _ = MAX_LEVEL.set(max_level);
+}
+
+/// Why a started plugin could not be registered.
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    /// Two plugins provide the same backend.
+    #[error("backend `{backend}` is provided by both `{first}` and `{second}`; load only one of them")]
+    DuplicateBackend { backend: BackendName, first: PluginName, second: PluginName },
+}
+
+/// Add a started plugin; its backends become callable at once.
+pub fn register(plugin: Plugin) -> Result<(), RegisterError> {
+    let mut t = TABLES.write().unwrap_or_else(|p| p.into_inner());
+    let index = t.plugins.len();
+    for backend in plugin.manifest.backends.iter() {
+        if let Some(&other) = t.backends.get(backend) {
+            return Err(RegisterError::DuplicateBackend { backend: *backend, first: t.plugins[other].name(), second: plugin.name() });
+        }
+    }
+    for backend in plugin.manifest.backends.iter() {
+        t.backends.insert(*backend, index);
+    }
+    t.plugins.push(plugin);
+    Ok(())
+}
+
+/// The started plugins, in start order.
+pub fn plugins() -> Vec<Plugin> {
+    TABLES.read().unwrap_or_else(|p| p.into_inner()).plugins.clone()
+}
+
+/// The plugin providing a layer.
+pub fn layer_provider(layer: LayerName) -> Option<Plugin> {
+    TABLES.read().unwrap_or_else(|p| p.into_inner()).plugins.iter().find(|p| p.manifest.layers.contains(&layer)).cloned()
+}
+
+/// The services handed to `plugin` at start.
+pub fn services_for(plugin: PluginName) -> HostServices {
+    HostServices {
+        plugin,
+        max_level: *MAX_LEVEL.get().unwrap_or(&LogLevel::Info),
+        log: host_log,
+        call_backend: host_call_backend,
+        publish: host_publish,
+    }
+}
+
+extern "C" fn host_log(plugin: PluginName, level: LogLevel, target: RStr<'_>, message: RStr<'_>) {
+    let (plugin, target, message) = (plugin.as_str(), target.as_str(), message.as_str());
+    match level {
+        LogLevel::Error => tracing::error!(target: "daas::plugin", plugin, plugin_target = target, "{message}"),
+        LogLevel::Warn => tracing::warn!(target: "daas::plugin", plugin, plugin_target = target, "{message}"),
+        LogLevel::Info => tracing::info!(target: "daas::plugin", plugin, plugin_target = target, "{message}"),
+        LogLevel::Debug => tracing::debug!(target: "daas::plugin", plugin, plugin_target = target, "{message}"),
+        LogLevel::Trace => tracing::trace!(target: "daas::plugin", plugin, plugin_target = target, "{message}"),
+    }
+}
+
+fn backend_error(kind: BackendErrorKind, message: String) -> FfiFuture<RResult<RVec<u8>, BackendError>> {
+    std::future::ready(RResult::RErr(BackendError::new(kind, message))).into_ffi()
+}
+
+extern "C" fn host_call_backend(caller: PluginName, backend: BackendName, request: RVec<u8>) -> FfiFuture<RResult<RVec<u8>, BackendError>> {
+    let provider = {
+        let t = TABLES.read().unwrap_or_else(|p| p.into_inner());
+        t.backends.get(&backend).map(|&i| t.plugins[i].clone())
+    };
+    let Some(provider) = provider else {
+        return backend_error(
+            BackendErrorKind::NotAvailable,
+            format!("no loaded plugin provides backend `{backend}` (asked by `{caller}`); add the plugin that provides it to extensions.toml"),
+        );
+    };
+    let fut = (provider.module().call_backend())(backend, request);
+    let name = provider.name();
+    // The plugin catches its own panics; this is the safety net for one that does not
+    // (async-ffi re-raises a panic from the plugin's poll in ours).
+    std::panic::AssertUnwindSafe(fut)
+        .catch_unwind()
+        .map(move |r| match r {
+            Ok(v) => v,
+            Err(_) => {
+                tracing::error!(plugin = name.as_str(), "backend `{backend}` panicked across the boundary");
+                RResult::RErr(BackendError::new(BackendErrorKind::Internal, format!("backend `{backend}` of plugin `{name}` panicked")))
+            }
+        })
+        .into_ffi()
+}
+
+/// Whether a subscription pattern matches a topic (`*` suffix: prefix match).
+pub fn topic_matches(pattern: &str, topic: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => topic.starts_with(prefix),
+        None => pattern == topic,
+    }
+}
+
+extern "C" fn host_publish(plugin: PluginName, topic: RStr<'_>, payload: RString) {
+    let topic = topic.as_str().to_string();
+    tracing::debug!(plugin = plugin.as_str(), topic, "event published");
+    let Some(runtime) = RUNTIME.get() else { return };
+    for p in plugins() {
+        if p.manifest.subscriptions.iter().any(|s| topic_matches(s, &topic)) {
+            let fut = (p.module().on_event())(topic.as_str().into(), payload.clone());
+            runtime.spawn(async move {
+                if std::panic::AssertUnwindSafe(fut).catch_unwind().await.is_err() {
+                    tracing::error!(plugin = p.name().as_str(), "event handler panicked across the boundary");
+                }
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn topics_match_exactly_or_by_prefix() {
+        assert!(super::topic_matches("*", "a.b"));
+        assert!(super::topic_matches("instance.*", "instance.started"));
+        assert!(!super::topic_matches("instance.*", "object.created"));
+        assert!(super::topic_matches("x", "x"));
+        assert!(!super::topic_matches("x", "xy"));
+    }
+}

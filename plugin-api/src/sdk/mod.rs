@@ -1,0 +1,14 @@
+//! The SDK plugin authors use: write ordinary async Rust (a poem-openapi API, typed
+//! backends, layers), declare it with a [`PluginBuilder`], and export it with
+//! [`export_plugin!`](crate::export_plugin). The SDK turns that into the root module,
+//! runs everything on the plugin's own tokio runtime and keeps panics on its side.
+
+mod host;
+mod logging;
+mod plugin;
+pub mod runtime;
+mod ws;
+
+pub use host::{host, BackendProtocol, Host};
+pub use plugin::{root_module, Attributes, ClientAddr, Layer, PluginBuilder, PluginContext, StartConfig, StartFn, WsRequest};
+pub use ws::{WebSocket, WsClosed, WsSink, WsSource};

@@ -1,0 +1,559 @@
+//! The plugin side of the boundary: what an author declares ([`PluginBuilder`]) and the
+//! `extern "C"` functions that serve the host from that declaration.
+
+use std::{collections::HashMap, future::Future, pin::Pin, sync::{Arc, OnceLock}};
+
+use abi_stable::std_types::{RResult, RString, RVec, Tuple2};
+use async_ffi::FfiFuture;
+use futures::future::BoxFuture;
+use poem::{endpoint::BoxEndpoint, http::StatusCode, Endpoint, EndpointExt, IntoEndpoint};
+use serde::de::DeserializeOwned;
+
+use super::{
+    host::{self, BackendProtocol, Host},
+    runtime::{guard, to_ffi},
+    ws::WebSocket,
+};
+use crate::{
+    abi::*,
+    error::ApiError,
+    names::{BackendName, LayerName, PluginName},
+    paths::match_path,
+};
+
+/// What a plugin's start function receives.
+pub struct PluginContext {
+    /// The host's services.
+    pub host: Host,
+    /// The plugin's config file (see `daas_common::config::ConfigFile::of_plugin`) as
+    /// JSON with defaults filled in, already validated by the host; `{}` for plugins
+    /// without a file.
+    pub file: serde_json::Value,
+    /// The free-form `settings` table of the plugin's `[[extensions.plugin]]` entry.
+    pub settings: serde_json::Value,
+}
+
+impl PluginContext {
+    /// The config file as its typed value (a `daas_common::config` file type).
+    pub fn config<T: DeserializeOwned>(&self) -> Result<T, String> {
+        serde_json::from_value(self.file.clone()).map_err(|e| format!("config file does not match the plugin's schema: {e}"))
+    }
+
+    /// The entry's settings as a typed value; use `#[serde(deny_unknown_fields)]` so a
+    /// typo is refused at start.
+    pub fn settings<T: DeserializeOwned>(&self) -> Result<T, String> {
+        serde_json::from_value(self.settings.clone()).map_err(|e| format!("invalid `settings` in its [[extensions.plugin]] entry: {e}"))
+    }
+}
+
+/// The configuration JSON the host hands a plugin at start.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct StartConfig {
+    /// The plugin's config file (validated, defaults filled in).
+    #[serde(default)]
+    pub file: serde_json::Value,
+    /// Its entry's settings.
+    #[serde(default)]
+    pub settings: serde_json::Value,
+}
+
+/// Attributes attached to a request by the layers (for example the authenticated user).
+/// Handlers read them with poem's `Data<&Attributes>` extractor.
+#[derive(Debug, Clone, Default)]
+pub struct Attributes(pub HashMap<String, String>);
+
+impl Attributes {
+    /// One attribute.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(String::as_str)
+    }
+}
+
+/// The client's socket address as the host saw it (a request extension).
+#[derive(Debug, Clone)]
+pub struct ClientAddr(pub String);
+
+/// A WebSocket request: the path parameters of the matched route, the headers and the
+/// layers' attributes.
+#[derive(Debug, Clone)]
+pub struct WsRequest {
+    /// The path the client asked for (relative to the plugin's prefix for API routes).
+    pub path: String,
+    /// The matched route's parameters.
+    pub params: HashMap<String, String>,
+    /// Request headers.
+    pub headers: Vec<(String, String)>,
+    /// The layers' attributes.
+    pub attributes: Attributes,
+}
+
+type WsHandler = Arc<dyn Fn(WsRequest, WebSocket) -> BoxFuture<'static, ()> + Send + Sync>;
+type BackendHandler = Arc<dyn Fn(Vec<u8>) -> BoxFuture<'static, Result<Vec<u8>, BackendError>> + Send + Sync>;
+type EventHandler = Arc<dyn Fn(String, serde_json::Value) -> BoxFuture<'static, ()> + Send + Sync>;
+type StopHandler = Box<dyn FnOnce() -> BoxFuture<'static, ()> + Send>;
+
+/// A layer: runs before every plugin route (in the site's configured order) and may
+/// reject the request or attach attributes; observes the response status afterwards.
+pub trait Layer: Send + Sync + 'static {
+    /// Decide on a request.
+    fn before(&self, request: LayerRequest) -> BoxFuture<'static, LayerVerdict>;
+    /// Observe the status the request was answered with.
+    fn after(&self, _request: LayerRequest, _status: u16) -> BoxFuture<'static, ()> {
+        Box::pin(async {})
+    }
+}
+
+/// Everything a plugin contributes. Built in the plugin's start function.
+#[derive(Default)]
+pub struct PluginBuilder {
+    api: Option<(BoxEndpoint<'static>, String)>,
+    browser: Option<(BoxEndpoint<'static>, Vec<String>)>,
+    websockets: Vec<(WsRoute, WsHandler)>,
+    backends: HashMap<BackendName, BackendHandler>,
+    layers: HashMap<LayerName, Arc<dyn Layer>>,
+    public_operations: Vec<String>,
+    events: Option<(Vec<String>, EventHandler)>,
+    stop: std::sync::Mutex<Option<StopHandler>>,
+}
+
+impl PluginBuilder {
+    /// An empty declaration.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The plugin's API: a poem-openapi service, mounted by the host at
+    /// `/api/v1/<plugin>` and documented in the merged `/openapi.json`.
+    pub fn api<T, W>(mut self, service: poem_openapi::OpenApiService<T, W>) -> Self
+    where
+        T: poem_openapi::OpenApi + 'static,
+        W: poem_openapi::Webhook + 'static,
+    {
+        let spec = service.spec();
+        self.api = Some((service.into_endpoint().boxed(), spec));
+        self
+    }
+
+    /// Operations (by their operation id in this plugin's document) that the auth layer
+    /// lets through without an identity.
+    pub fn public_operations<I: IntoIterator<Item = S>, S: Into<String>>(mut self, ids: I) -> Self {
+        self.public_operations.extend(ids.into_iter().map(Into::into));
+        self
+    }
+
+    /// Root-level browser routes (`/`, `/login`, `/app/:id`) served by `endpoint`, which
+    /// sees the full path.
+    pub fn browser<E: IntoEndpoint>(mut self, patterns: &[&str], endpoint: E) -> Self
+    where
+        E::Endpoint: 'static,
+    {
+        self.browser = Some((endpoint.into_endpoint().map_to_response().boxed(), patterns.iter().map(|p| p.to_string()).collect()));
+        self
+    }
+
+    /// A WebSocket route. `path` is relative to the API prefix, or to the root when
+    /// `browser` is true; `subprotocol` is echoed when the client offers it.
+    pub fn websocket<F, Fut>(mut self, path: &str, subprotocol: &str, browser: bool, handler: F) -> Self
+    where
+        F: Fn(WsRequest, WebSocket) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let route = WsRoute { path: path.into(), subprotocol: subprotocol.into(), browser };
+        self.websockets.push((route, Arc::new(move |r, ws| Box::pin(handler(r, ws)))));
+        self
+    }
+
+    /// Provide a backend with a typed handler.
+    pub fn backend<P, F, Fut>(mut self, handler: F) -> Self
+    where
+        P: BackendProtocol,
+        F: Fn(P::Request) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<P::Response, BackendError>> + Send + 'static,
+    {
+        let handler = Arc::new(handler);
+        self.backends.insert(
+            P::NAME,
+            Arc::new(move |bytes: Vec<u8>| {
+                let handler = handler.clone();
+                Box::pin(async move {
+                    let request: P::Request = serde_json::from_slice(&bytes).map_err(|e| {
+                        BackendError::new(BackendErrorKind::BadRequest, format!("request to backend `{}` could not be decoded: {e}", P::NAME))
+                    })?;
+                    let response = handler(request).await?;
+                    serde_json::to_vec(&response)
+                        .map_err(|e| BackendError::new(BackendErrorKind::Internal, format!("answer could not be encoded: {e}")))
+                }) as BoxFuture<'static, _>
+            }),
+        );
+        self
+    }
+
+    /// Provide a layer.
+    pub fn layer(mut self, name: LayerName, layer: impl Layer) -> Self {
+        self.layers.insert(name, Arc::new(layer));
+        self
+    }
+
+    /// Receive events on these topics (a trailing `*` matches a prefix).
+    pub fn on_event<F, Fut>(mut self, topics: &[&str], handler: F) -> Self
+    where
+        F: Fn(String, serde_json::Value) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let topics = topics.iter().map(|t| t.to_string()).collect();
+        self.events = Some((topics, Arc::new(move |t, v| Box::pin(handler(t, v)))));
+        self
+    }
+
+    /// Run this when the host stops.
+    pub fn on_stop<F, Fut>(mut self, f: F) -> Self
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.stop = std::sync::Mutex::new(Some(Box::new(move || Box::pin(f()))));
+        self
+    }
+
+    fn manifest(&self) -> PluginManifest {
+        PluginManifest {
+            openapi: self.api.as_ref().map(|(_, s)| s.clone()).unwrap_or_default().into(),
+            browser_routes: self.browser.iter().flat_map(|(_, p)| p.iter().map(|s| RString::from(s.as_str()))).collect(),
+            websockets: self.websockets.iter().map(|(r, _)| r.clone()).collect(),
+            backends: self.backends.keys().copied().collect(),
+            layers: self.layers.keys().copied().collect(),
+            public_operations: self.public_operations.iter().map(|s| RString::from(s.as_str())).collect(),
+            subscriptions: self.events.iter().flat_map(|(t, _)| t.iter().map(|s| RString::from(s.as_str()))).collect(),
+        }
+    }
+}
+
+/// The start function an author writes.
+pub type StartFn = fn(PluginContext) -> Pin<Box<dyn Future<Output = Result<PluginBuilder, String>> + Send>>;
+
+struct Declaration {
+    name: PluginName,
+    version: &'static str,
+    start: StartFn,
+}
+
+struct Started {
+    builder: PluginBuilder,
+}
+
+static DECLARATION: OnceLock<Declaration> = OnceLock::new();
+static STARTED: OnceLock<Started> = OnceLock::new();
+
+fn started() -> Option<&'static PluginBuilder> {
+    STARTED.get().map(|s| &s.builder)
+}
+
+fn declaration() -> &'static Declaration {
+    DECLARATION.get().expect("root module not initialised")
+}
+
+/// Build the root module. Called by the code [`export_plugin!`](crate::export_plugin)
+/// generates; not for direct use.
+#[doc(hidden)]
+pub fn root_module(name: PluginName, version: &'static str, start: StartFn) -> PluginModRef {
+    use abi_stable::prefix_type::PrefixTypeTrait;
+    let _ = DECLARATION.set(Declaration { name, version, start });
+    PluginMod {
+        name: export_name,
+        version: export_version,
+        start: export_start,
+        handle: export_handle,
+        websocket: export_websocket,
+        call_backend: export_call_backend,
+        layer_before: export_layer_before,
+        layer_after: export_layer_after,
+        on_event: export_on_event,
+        stop: export_stop,
+    }
+    .leak_into_prefix()
+}
+
+fn panicked(what: &str, msg: &str) -> String {
+    format!("plugin `{}` panicked in {what}: {msg}", declaration().name)
+}
+
+fn error_response(status: StatusCode, code: &str, message: String, detail: &str) -> FfiResponse {
+    ApiError::new(code, message, detail).to_ffi(status.as_u16())
+}
+
+fn handler_panic(msg: String) -> FfiResponse {
+    let message = panicked("a request handler", &msg);
+    tracing::error!("{message}");
+    error_response(StatusCode::INTERNAL_SERVER_ERROR, "plugin_panicked", message, "the server keeps running; report this with the log line")
+}
+
+extern "C" fn export_name() -> PluginName {
+    declaration().name
+}
+
+extern "C" fn export_version() -> RString {
+    declaration().version.into()
+}
+
+extern "C" fn export_start(services: HostServices, config: RString) -> FfiFuture<RResult<PluginManifest, RString>> {
+    guard(
+        || {
+            let host = host::install(services);
+            super::logging::install(host);
+            let config = config.into_string();
+            to_ffi(
+                async move {
+                    let config: StartConfig = if config.trim().is_empty() {
+                        StartConfig::default()
+                    } else {
+                        match serde_json::from_str(&config) {
+                            Ok(v) => v,
+                            Err(e) => return RResult::RErr(format!("configuration is not the expected JSON: {e}").into()),
+                        }
+                    };
+                    let null_to_empty = |v: serde_json::Value| if v.is_null() { serde_json::json!({}) } else { v };
+                    let decl = declaration();
+                    let ctx = PluginContext { host, file: null_to_empty(config.file), settings: null_to_empty(config.settings) };
+                    match (decl.start)(ctx).await {
+                        Ok(builder) => {
+                            let manifest = builder.manifest();
+                            if STARTED.set(Started { builder }).is_err() {
+                                return RResult::RErr("plugin started twice".into());
+                            }
+                            RResult::ROk(manifest)
+                        }
+                        Err(e) => RResult::RErr(e.into()),
+                    }
+                },
+                |msg| RResult::RErr(panicked("start", &msg).into()),
+            )
+        },
+        |msg| ready(RResult::RErr(panicked("start", &msg).into())),
+    )
+}
+
+/// A future that is ready at once (answers that need no async work).
+fn ready<T: Send + 'static>(v: T) -> FfiFuture<T> {
+    use async_ffi::FutureExt as _;
+    std::future::ready(v).into_ffi()
+}
+
+fn to_poem_request(req: FfiRequest) -> Result<poem::Request, String> {
+    let mut builder = poem::Request::builder()
+        .method(req.method.as_str().parse().map_err(|_| format!("bad method {}", req.method))?)
+        .uri(req.uri.as_str().parse().map_err(|_| format!("bad uri {}", req.uri))?);
+    for Tuple2(k, v) in req.headers.iter() {
+        builder = builder.header(k.as_str(), v.as_str());
+    }
+    let mut request = builder.body(req.body.into_vec());
+    let attributes = Attributes(req.attributes.into_iter().map(|Tuple2(k, v)| (k.into_string(), v.into_string())).collect());
+    request.extensions_mut().insert(attributes);
+    // poem offers no setter for the remote address of a built request; handlers that
+    // need the client's address read it from this extension.
+    request.extensions_mut().insert(ClientAddr(req.remote_addr.into_string()));
+    Ok(request)
+}
+
+async fn from_poem_response(resp: poem::Response) -> FfiResponse {
+    let status = resp.status().as_u16();
+    let headers = resp
+        .headers()
+        .iter()
+        .filter_map(|(k, v)| v.to_str().ok().map(|v| Tuple2(RString::from(k.as_str()), RString::from(v))))
+        .collect();
+    let body = match resp.into_body().into_vec().await {
+        Ok(b) => b,
+        Err(e) => {
+            return error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("response body could not be read: {e}"), "")
+        }
+    };
+    FfiResponse { status, headers, body: body.into() }
+}
+
+extern "C" fn export_handle(req: FfiRequest) -> FfiFuture<FfiResponse> {
+    guard(
+        || {
+            to_ffi(
+                async move {
+                    let Some(plugin) = started() else {
+                        return error_response(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "plugin not started".into(), "");
+                    };
+                    let browser = req.browser;
+                    let endpoint = if browser { plugin.browser.as_ref().map(|(e, _)| e) } else { plugin.api.as_ref().map(|(e, _)| e) };
+                    let Some(endpoint) = endpoint else {
+                        return error_response(StatusCode::NOT_FOUND, "not_found", "no such route".into(), "");
+                    };
+                    let request = match to_poem_request(req) {
+                        Ok(r) => r,
+                        Err(e) => return error_response(StatusCode::BAD_REQUEST, "bad_request", e, ""),
+                    };
+                    let response = match endpoint.call(request).await {
+                        Ok(r) => r,
+                        Err(err) => {
+                            let (status, e) = ApiError::from_poem(&err);
+                            e.to_response(status)
+                        }
+                    };
+                    from_poem_response(response).await
+                },
+                handler_panic,
+            )
+        },
+        |msg| ready(handler_panic(msg)),
+    )
+}
+
+extern "C" fn export_websocket(req: FfiRequest, sink: WsSinkBox, source: WsSourceBox) -> FfiFuture<()> {
+    guard(
+        || {
+            to_ffi(
+                async move {
+                    let Some(plugin) = started() else { return };
+                    let path = req.uri.split('?').next().unwrap_or("").to_string();
+                    let found = plugin.websockets.iter().find_map(|(route, handler)| {
+                        if route.browser != req.browser {
+                            return None;
+                        }
+                        match_path(route.path.as_str(), &path).map(|params| (handler.clone(), params))
+                    });
+                    let ws = WebSocket::new(sink, source);
+                    let Some((handler, params)) = found else {
+                        let _ = ws.send(WsMessage::Close(1008, "no such websocket route".into())).await;
+                        return;
+                    };
+                    let request = WsRequest {
+                        path,
+                        params: params.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+                        headers: req.headers.into_iter().map(|Tuple2(k, v)| (k.into_string(), v.into_string())).collect(),
+                        attributes: Attributes(req.attributes.into_iter().map(|Tuple2(k, v)| (k.into_string(), v.into_string())).collect()),
+                    };
+                    handler(request, ws).await
+                },
+                |msg| {
+                    tracing::error!("{}", panicked("a websocket handler", &msg));
+                },
+            )
+        },
+        |msg| {
+            tracing::error!("{}", panicked("a websocket handler", &msg));
+            ready(())
+        },
+    )
+}
+
+fn backend_panic(msg: String) -> RResult<RVec<u8>, BackendError> {
+    let message = panicked("a backend call", &msg);
+    tracing::error!("{message}");
+    RResult::RErr(BackendError::new(BackendErrorKind::Internal, message))
+}
+
+extern "C" fn export_call_backend(backend: BackendName, request: RVec<u8>) -> FfiFuture<RResult<RVec<u8>, BackendError>> {
+    guard(
+        || {
+            to_ffi(
+                async move {
+                    let handler = started().and_then(|p| p.backends.get(&backend).cloned());
+                    let Some(handler) = handler else {
+                        return RResult::RErr(BackendError::new(
+                            BackendErrorKind::NotAvailable,
+                            format!("plugin `{}` does not provide backend `{backend}`", declaration().name),
+                        ));
+                    };
+                    handler(request.into_vec()).await.map(RVec::from).into()
+                },
+                backend_panic,
+            )
+        },
+        |msg| ready(backend_panic(msg)),
+    )
+}
+
+fn layer_panic(msg: String) -> LayerVerdict {
+    let message = panicked("a layer", &msg);
+    tracing::error!("{message}");
+    LayerVerdict::Reject(ApiError::new("plugin_panicked", message, "").to_ffi(500))
+}
+
+extern "C" fn export_layer_before(layer: LayerName, request: LayerRequest) -> FfiFuture<LayerVerdict> {
+    guard(
+        || {
+            to_ffi(
+                async move {
+                    match started().and_then(|p| p.layers.get(&layer).cloned()) {
+                        Some(l) => l.before(request).await,
+                        None => LayerVerdict::Reject(
+                            ApiError::new("internal", format!("plugin `{}` does not provide layer `{layer}`", declaration().name), "").to_ffi(500),
+                        ),
+                    }
+                },
+                layer_panic,
+            )
+        },
+        |msg| ready(layer_panic(msg)),
+    )
+}
+
+extern "C" fn export_layer_after(layer: LayerName, request: LayerRequest, status: u16) -> FfiFuture<()> {
+    guard(
+        || {
+            to_ffi(
+                async move {
+                    if let Some(l) = started().and_then(|p| p.layers.get(&layer).cloned()) {
+                        l.after(request, status).await
+                    }
+                },
+                |msg| {
+                    tracing::error!("{}", panicked("a layer", &msg));
+                },
+            )
+        },
+        |msg| {
+            tracing::error!("{}", panicked("a layer", &msg));
+            ready(())
+        },
+    )
+}
+
+extern "C" fn export_on_event(topic: RString, payload: RString) -> FfiFuture<()> {
+    guard(
+        || {
+            to_ffi(
+                async move {
+                    if let Some((_, handler)) = started().and_then(|p| p.events.as_ref()) {
+                        let value = serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null);
+                        handler(topic.into_string(), value).await
+                    }
+                },
+                |msg| {
+                    tracing::error!("{}", panicked("an event handler", &msg));
+                },
+            )
+        },
+        |msg| {
+            tracing::error!("{}", panicked("an event handler", &msg));
+            ready(())
+        },
+    )
+}
+
+extern "C" fn export_stop() -> FfiFuture<()> {
+    guard(
+        || {
+            let stop = started().and_then(|p| p.stop.lock().unwrap_or_else(|e| e.into_inner()).take());
+            to_ffi(
+                async move {
+                    if let Some(stop) = stop {
+                        stop().await
+                    }
+                },
+                |msg| {
+                    tracing::error!("{}", panicked("stop", &msg));
+                },
+            )
+        },
+        |msg| {
+            tracing::error!("{}", panicked("stop", &msg));
+            ready(())
+        },
+    )
+}

@@ -1,0 +1,215 @@
+//! The testbackend's API, defined with poem-openapi.
+
+use std::sync::atomic::Ordering;
+
+use daas_plugin_api::{
+    poem::{self, handler, web::Html, IntoEndpoint},
+    poem_openapi::{param::Query, param::Path, payload::Json, ApiResponse, Object, OpenApi},
+    protocols::{Info, InfoRequest, InfoResponse, SystemInfo},
+    sdk::{host, Attributes},
+    ApiError,
+};
+
+use crate::Settings;
+
+pub struct TestApi {
+    pub settings: Settings,
+}
+
+/// A greeting.
+#[derive(Object)]
+struct Greeting {
+    /// `<greeting>, <name>`
+    greeting: String,
+}
+
+/// Two numbers to add.
+#[derive(Object)]
+struct SumRequest {
+    /// Left operand.
+    a: i64,
+    /// Right operand.
+    b: i64,
+}
+
+/// A sum.
+#[derive(Object)]
+struct SumResponse {
+    /// `a + b`, computed by the testbackend backend through the host.
+    sum: i64,
+}
+
+/// What the layers attached to this request.
+#[derive(Object)]
+struct WhoAmI {
+    /// The `user` attribute (from the testing layer), if any.
+    user: Option<String>,
+    /// The operation id the host matched, as the testing layer saw it.
+    operation: Option<String>,
+}
+
+/// Statuses the testing layer observed.
+#[derive(Object)]
+struct Observed {
+    /// Responses observed.
+    total: u64,
+    /// Of which 5xx.
+    server_errors: u64,
+}
+
+#[derive(ApiResponse)]
+enum SystemResponse {
+    /// The info plugin's system facts.
+    #[oai(status = 200)]
+    Ok(Json<SystemInfoObject>),
+    /// The info backend failed or is not loaded.
+    #[oai(status = 503)]
+    Unavailable(Json<ApiError>),
+}
+
+/// System facts as the info plugin reports them.
+#[derive(Object)]
+struct SystemInfoObject {
+    site_name: String,
+    hostname: String,
+    uptime_seconds: u64,
+    abi_version: String,
+}
+
+impl From<SystemInfo> for SystemInfoObject {
+    fn from(s: SystemInfo) -> Self {
+        SystemInfoObject { site_name: s.site_name, hostname: s.hostname, uptime_seconds: s.uptime_seconds, abi_version: s.abi_version }
+    }
+}
+
+#[derive(ApiResponse)]
+enum BackendCallResponse {
+    /// The call succeeded.
+    #[oai(status = 200)]
+    Ok(Json<SumResponse>),
+    /// The backend failed; the body says why.
+    #[oai(status = 503)]
+    Failed(Json<ApiError>),
+}
+
+/// Health of the plugin.
+#[derive(Object)]
+struct Health {
+    /// Always `ok` when the plugin answers.
+    status: String,
+}
+
+#[OpenApi(tag = "ApiTags::Testbackend")]
+impl TestApi {
+    /// Greet someone with the configured greeting.
+    #[oai(path = "/hello", method = "get", operation_id = "hello")]
+    async fn hello(&self, /// Who to greet.
+        name: Query<Option<String>>) -> Json<Greeting> {
+        let name = name.0.unwrap_or_else(|| "world".into());
+        Json(Greeting { greeting: format!("{}, {name}", self.settings.greeting) })
+    }
+
+    /// Add two numbers through the testbackend backend (a backend call through the host).
+    #[oai(path = "/sum", method = "post", operation_id = "sum")]
+    async fn sum(&self, body: Json<SumRequest>) -> BackendCallResponse {
+        use daas_plugin_api::protocols::{Testing, TestingRequest, TestingResponse};
+        match host().call::<Testing>(&TestingRequest::Add { a: body.0.a, b: body.0.b }).await {
+            Ok(TestingResponse::Add { sum }) => BackendCallResponse::Ok(Json(SumResponse { sum })),
+            Ok(other) => BackendCallResponse::Failed(Json(ApiError::new("internal", format!("unexpected answer {other:?}"), ""))),
+            Err(e) => BackendCallResponse::Failed(Json(e.into())),
+        }
+    }
+
+    /// The attributes the layers attached to this request.
+    #[oai(path = "/whoami", method = "get", operation_id = "whoami")]
+    async fn whoami(&self, attributes: poem::web::Data<&Attributes>) -> Json<WhoAmI> {
+        Json(WhoAmI { user: attributes.get("user").map(str::to_string), operation: attributes.get("testing.operation").map(str::to_string) })
+    }
+
+    /// How many responses the testing layer observed.
+    #[oai(path = "/observed", method = "get", operation_id = "observed")]
+    async fn observed(&self) -> Json<Observed> {
+        Json(Observed {
+            total: crate::layer::OBSERVED.load(Ordering::Relaxed),
+            server_errors: crate::layer::OBSERVED_5XX.load(Ordering::Relaxed),
+        })
+    }
+
+    /// The info plugin's system facts, fetched through its backend (a call between two
+    /// plugins).
+    #[oai(path = "/system", method = "get", operation_id = "system")]
+    async fn system(&self) -> SystemResponse {
+        match host().call::<Info>(&InfoRequest::System).await {
+            Ok(InfoResponse::System(s)) => SystemResponse::Ok(Json(s.into())),
+            Ok(other) => SystemResponse::Unavailable(Json(ApiError::new("internal", format!("unexpected answer {other:?}"), ""))),
+            Err(e) => SystemResponse::Unavailable(Json(e.into())),
+        }
+    }
+
+    /// Call a backend no plugin provides here (db), to show the error a caller gets.
+    #[oai(path = "/absent-backend", method = "get", operation_id = "absent_backend")]
+    async fn absent_backend(&self) -> BackendCallResponse {
+        match host().call_raw(daas_plugin_api::BackendName::Db, b"{}".to_vec()).await {
+            Ok(_) => BackendCallResponse::Ok(Json(SumResponse { sum: 0 })),
+            Err(e) => BackendCallResponse::Failed(Json(e.into())),
+        }
+    }
+
+    /// Make the backend panic, to show that the panic stays in the plugin.
+    #[oai(path = "/backend-panic", method = "get", operation_id = "backend_panic")]
+    async fn backend_panic(&self) -> BackendCallResponse {
+        use daas_plugin_api::protocols::{Testing, TestingRequest};
+        match host().call::<Testing>(&TestingRequest::Panic).await {
+            Ok(_) => BackendCallResponse::Ok(Json(SumResponse { sum: 0 })),
+            Err(e) => BackendCallResponse::Failed(Json(e.into())),
+        }
+    }
+
+    /// Panic in the handler (answers 500; the server keeps running).
+    #[oai(path = "/panic", method = "get", operation_id = "panic")]
+    async fn panic(&self) -> Json<Greeting> {
+        panic!("testbackend handler panicked on purpose")
+    }
+
+    /// Publish an event on a topic.
+    #[oai(path = "/events/:topic", method = "post", operation_id = "publish")]
+    async fn publish(&self, /// The topic.
+        topic: Path<String>) -> Json<Greeting> {
+        host().publish(&topic.0, &serde_json::json!({ "from": "testbackend" }));
+        Json(Greeting { greeting: format!("published on {}", topic.0) })
+    }
+
+    /// Answer after a delay (timers run on the plugin's own runtime).
+    #[oai(path = "/slow", method = "get", operation_id = "slow")]
+    async fn slow(&self, /// Milliseconds to wait (at most 30000).
+        #[oai(validator(maximum(value = "30000")))] ms: Query<u64>) -> Json<Greeting> {
+        tokio::time::sleep(std::time::Duration::from_millis(ms.0)).await;
+        Json(Greeting { greeting: format!("waited {} ms", ms.0) })
+    }
+
+    /// Liveness of the plugin; public (no identity needed).
+    #[oai(path = "/health", method = "get", operation_id = "health")]
+    async fn health(&self) -> Json<Health> {
+        Json(Health { status: "ok".into() })
+    }
+}
+
+#[derive(daas_plugin_api::poem_openapi::Tags)]
+enum ApiTags {
+    /// The worked example plugin.
+    Testbackend,
+}
+
+#[handler]
+fn page(attributes: poem::web::Data<&Attributes>) -> Html<String> {
+    let user = attributes.get("user").unwrap_or("anonymous");
+    Html(format!("<!doctype html><title>testbackend</title><p>testbackend browser route, user {}</p>", html_escape(user)))
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+pub fn browser_page() -> impl IntoEndpoint {
+    poem::Route::new().at("/testbackend", poem::get(page))
+}

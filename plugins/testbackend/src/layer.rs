@@ -1,0 +1,47 @@
+//! The `testing` layer: reject on demand, annotate with a user, observe statuses.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use daas_plugin_api::{
+    abi::{LayerRequest, LayerVerdict},
+    futures::future::BoxFuture,
+    sdk::Layer,
+    ApiError,
+};
+
+/// Responses the layer observed (for `/api/v1/testbackend/observed`).
+pub static OBSERVED: AtomicU64 = AtomicU64::new(0);
+/// Responses with a 5xx status the layer observed.
+pub static OBSERVED_5XX: AtomicU64 = AtomicU64::new(0);
+
+pub struct TestingLayer;
+
+fn header<'a>(req: &'a LayerRequest, name: &str) -> Option<&'a str> {
+    req.headers.iter().find(|t| t.0.as_str().eq_ignore_ascii_case(name)).map(|t| t.1.as_str())
+}
+
+impl Layer for TestingLayer {
+    fn before(&self, req: LayerRequest) -> BoxFuture<'static, LayerVerdict> {
+        let verdict = if let Some(status) = header(&req, "x-test-reject").and_then(|s| s.parse::<u16>().ok()) {
+            LayerVerdict::Reject(
+                ApiError::new("rejected_by_layer", format!("the testing layer rejected {} {}", req.method, req.uri), "drop the x-test-reject header")
+                    .to_ffi(status),
+            )
+        } else {
+            let mut attrs: Vec<(String, String)> = vec![("testing.operation".into(), req.operation_id.to_string())];
+            if let Some(user) = header(&req, "x-test-user") {
+                attrs.push(("user".into(), user.to_string()));
+            }
+            LayerVerdict::Continue(attrs.into_iter().map(|(k, v)| (k.into(), v.into()).into()).collect())
+        };
+        Box::pin(async move { verdict })
+    }
+
+    fn after(&self, _req: LayerRequest, status: u16) -> BoxFuture<'static, ()> {
+        OBSERVED.fetch_add(1, Ordering::Relaxed);
+        if status >= 500 {
+            OBSERVED_5XX.fetch_add(1, Ordering::Relaxed);
+        }
+        Box::pin(async {})
+    }
+}

@@ -1,0 +1,80 @@
+//! # testbackend: the worked example plugin
+//!
+//! Every feature of the plugin ABI in one small plugin, used by the integration tests
+//! and the benchmarks:
+//!
+//! - an API defined with poem-openapi (`/api/v1/testbackend/...`): typed parameters and
+//!   bodies with validation, a route that reads the layers' attributes, one that calls
+//!   another plugin's backend, one that panics, one that publishes an event;
+//! - a root-level browser route (`/testbackend`);
+//! - a WebSocket route (`/api/v1/testbackend/echo`, subprotocol `echo`);
+//! - the `testbackend` backend (typed protocol [`daas_plugin_api::protocols::Testing`]);
+//! - the `testing` layer: rejects a request that carries `x-test-reject: <status>`,
+//!   otherwise attaches the attribute `user` from `x-test-user`, and counts the statuses
+//!   it observes;
+//! - settings from its `[[extensions.plugin]]` entry (`greeting`).
+
+mod api;
+mod layer;
+
+use daas_plugin_api::{
+    export_plugin,
+    names::{LayerName, PluginName},
+    poem_openapi::OpenApiService,
+    protocols::{Testing, TestingRequest, TestingResponse},
+    sdk::{PluginBuilder, PluginContext, WebSocket, WsRequest},
+    abi::WsMessage,
+};
+use serde::Deserialize;
+
+/// Settings of the testbackend plugin (`[extensions.plugin.settings]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// The word `/hello` greets with.
+    pub greeting: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { greeting: "hello".into() }
+    }
+}
+
+async fn start(ctx: PluginContext) -> Result<PluginBuilder, String> {
+    let settings: Settings = ctx.settings()?;
+    tracing::info!(greeting = %settings.greeting, "testbackend starting");
+    let api = OpenApiService::new(api::TestApi { settings }, "testbackend", env!("CARGO_PKG_VERSION"))
+        .description("The worked example plugin: every feature of the plugin ABI.");
+    Ok(PluginBuilder::new()
+        .api(api)
+        .public_operations(["health"])
+        .browser(&["/testbackend"], api::browser_page())
+        .websocket("/echo", "echo", false, echo)
+        .backend::<Testing, _, _>(|request| async move {
+            match request {
+                TestingRequest::Echo { text } => Ok(TestingResponse::Echo { text }),
+                TestingRequest::Add { a, b } => Ok(TestingResponse::Add { sum: a.wrapping_add(b) }),
+                TestingRequest::Panic => panic!("testbackend was asked to panic in its backend"),
+            }
+        })
+        .layer(LayerName::Testing, layer::TestingLayer)
+        .on_stop(|| async { tracing::info!("testbackend stopped") }))
+}
+
+/// Echo every text and binary message back; a text `close` closes with code 4000.
+async fn echo(_request: WsRequest, ws: WebSocket) {
+    while let Some(msg) = ws.recv().await {
+        let reply = match msg {
+            WsMessage::Text(t) if t.as_str() == "close" => WsMessage::Close(4000, "closed on request".into()),
+            WsMessage::Close(..) => break,
+            other => other,
+        };
+        let closing = matches!(reply, WsMessage::Close(..));
+        if ws.send(reply).await.is_err() || closing {
+            break;
+        }
+    }
+}
+
+export_plugin!(PluginName::Testing, start);
