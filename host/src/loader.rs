@@ -50,34 +50,40 @@ pub fn library_path(site: &SiteConfig, entry: &PluginEntry) -> PathBuf {
     }
 }
 
-/// The useful line of abi_stable's layout report: where in the root module the types
-/// differ, and how. The full report is hundreds of lines long.
+/// The useful lines of abi_stable's layout report: each error's kind with what was
+/// expected and what was found. The full report is hundreds of lines long.
 pub fn summarize_abi_error(err: &LibraryError) -> String {
     match err {
         LibraryError::IncompatibleVersionNumber { expected_version, actual_version, .. } => {
             format!("plugin-api version {actual_version} is not compatible with the host's {expected_version}")
         }
-        LibraryError::AbiInstability(e) => {
-            let text = e.to_string();
-            let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
-            let error_lines: Vec<&str> = lines
-                .iter()
-                .copied()
-                .filter(|l| l.starts_with("Error:") || l.contains("incompatible") || l.contains("Expected:") || l.contains("Found:"))
-                .collect();
-            let field_path = lines.iter().rev().find(|l| l.starts_with("Layout of type") || l.contains("field")).copied();
-            let mut summary: Vec<String> = Vec::new();
-            if let Some(p) = field_path {
-                summary.push(p.to_string());
+        LibraryError::AbiInstability(e) => summarize_layout_report(&e.to_string()),
+        other => other.to_string().lines().next().unwrap_or_default().to_string(),
+    }
+}
+
+/// Extract `Error:<kind>` / `Expected:` / `Found:` triples from a layout report.
+fn summarize_layout_report(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    let mut found = Vec::new();
+    let next_value = |from: usize| lines[from..].iter().find(|l| !l.is_empty()).copied().unwrap_or("?");
+    for (i, line) in lines.iter().enumerate() {
+        if let Some(kind) = line.strip_prefix("Error:") {
+            let expected = lines[i..].iter().position(|l| *l == "Expected:").map(|p| next_value(i + p + 1));
+            let actual = lines[i..].iter().position(|l| *l == "Found:").map(|p| next_value(i + p + 1));
+            let mut s = kind.trim().to_string();
+            if let (Some(e), Some(f)) = (expected, actual) {
+                s.push_str(&format!(" (expected `{e}`, found `{f}`)"));
             }
-            summary.extend(error_lines.iter().rev().take(3).rev().map(|s| s.to_string()));
-            if summary.is_empty() {
-                lines.last().map(|s| s.to_string()).unwrap_or_else(|| "layout differs".into())
-            } else {
-                summary.join("; ")
+            if !found.contains(&s) {
+                found.push(s);
             }
         }
-        other => other.to_string().lines().next().unwrap_or_default().to_string(),
+    }
+    if found.is_empty() {
+        "the root module's layout differs".to_string()
+    } else {
+        found.join("; ")
     }
 }
 
@@ -132,3 +138,15 @@ pub fn load_all(site: &SiteConfig) -> (Vec<LoadedLibrary>, Vec<LoadError>, Vec<L
     (loaded, errors, warnings)
 }
 
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn layout_reports_are_summarized_to_their_errors() {
+        let report = "Layout of expected type:\n  lots\n\nError:incompatible type size\nExpected:\n    16\nFound:\n    24\n\nError:mismatched package\nExpected:\n    a\nFound:\n    b\n";
+        assert_eq!(
+            super::summarize_layout_report(report),
+            "incompatible type size (expected `16`, found `24`); mismatched package (expected `a`, found `b`)"
+        );
+    }
+}
