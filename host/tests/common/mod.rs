@@ -1,0 +1,175 @@
+//! Test harness: start the real `daas` binary on an ephemeral loopback port against a
+//! site directory, with the real plugin libraries of this build.
+
+#![allow(dead_code)]
+
+use std::{
+    io::{BufRead, BufReader, Read},
+    path::{Path, PathBuf},
+    process::{Child, Command, ExitStatus, Stdio},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+/// The daas binary of this build.
+pub fn daas_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_daas"))
+}
+
+/// The directory the plugin libraries of this build are in (next to the binary).
+pub fn library_dir() -> PathBuf {
+    daas_bin().parent().unwrap().to_path_buf()
+}
+
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// A checked-in test site under tests/sites.
+pub fn site_dir(name: &str) -> PathBuf {
+    workspace().join("tests/sites").join(name)
+}
+
+/// A site written to a temporary directory.
+pub struct TempSite(pub tempfile::TempDir);
+
+impl TempSite {
+    pub fn new(files: &[(&str, &str)]) -> TempSite {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in files {
+            std::fs::write(dir.path().join(name), text).unwrap();
+        }
+        TempSite(dir)
+    }
+    pub fn path(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+/// A `daas` command with the library directory pointed at this build.
+pub fn daas() -> Command {
+    let mut c = Command::new(daas_bin());
+    c.env("DAAS__EXTENSIONS__EXTENSIONS__LIBRARY_DIR", library_dir());
+    c.env_remove("RUST_LOG");
+    c
+}
+
+/// Run `daas` with arguments; (exit code, stdout, stderr).
+pub fn run(args: &[&str]) -> (i32, String, String) {
+    let out = daas().args(args).output().unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+}
+
+/// A running server, killed when dropped.
+pub struct Server {
+    child: Child,
+    /// `http://127.0.0.1:PORT`
+    pub base: String,
+    /// Everything the server wrote to stderr (its log) so far.
+    log: Arc<Mutex<String>>,
+}
+
+impl Server {
+    /// Start `daas serve` on the site and wait (at most 30 s) until it listens.
+    pub fn start(site: &Path) -> Server {
+        Self::start_with(site, &[])
+    }
+
+    /// Like [`Server::start`], with extra environment variables.
+    pub fn start_with(site: &Path, env: &[(&str, &str)]) -> Server {
+        let mut cmd = daas();
+        cmd.args(["serve", "--site"]).arg(site).args(["--listen", "127.0.0.1:0"]);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let log = Arc::new(Mutex::new(String::new()));
+        let mut stderr = child.stderr.take().unwrap();
+        let log2 = log.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = stderr.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                log2.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(addr) = line.strip_prefix("daas: listening on ") {
+                    let _ = tx.send(addr.to_string());
+                }
+            }
+        });
+        match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(base) => Server { child, base, log },
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                std::thread::sleep(Duration::from_millis(100));
+                panic!("daas did not start listening within 30 s; its log:\n{}", log.lock().unwrap());
+            }
+        }
+    }
+
+    /// The URL of a path.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// `ws://` URL of a path.
+    pub fn ws_url(&self, path: &str) -> String {
+        format!("{}{}", self.base.replacen("http://", "ws://", 1), path)
+    }
+
+    /// The log so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Wait until the log contains `needle` (at most 10 s).
+    pub fn wait_for_log(&self, needle: &str) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if self.log().contains(needle) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    /// Send SIGTERM.
+    pub fn terminate(&self) {
+        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+        assert!(status.success());
+    }
+
+    /// Wait (at most `timeout`) for the process to exit.
+    pub fn wait(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A blocking HTTP client with a bounded timeout.
+pub fn client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder().timeout(Duration::from_secs(20)).build().unwrap()
+}
