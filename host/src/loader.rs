@@ -99,12 +99,9 @@ pub fn load(site: &SiteConfig, entry: &PluginEntry) -> Result<LoadedLibrary, Loa
     // hand the first plugin's module back for every later one.
     let header = lib_header_from_path(&path).map_err(|e| LoadError::NotAPlugin { name, path: path.clone(), reason: first_line(&e) })?;
     let module = header.init_root_module::<PluginModRef>().map_err(|e| match e {
-        LibraryError::IncompatibleVersionNumber { .. } | LibraryError::AbiInstability(_) => LoadError::AbiMismatch {
-            name,
-            path: path.clone(),
-            mismatch: summarize_abi_error(&e),
-            host_abi: daas_plugin_api::ABI_VERSION,
-        },
+        LibraryError::IncompatibleVersionNumber { .. } | LibraryError::AbiInstability(_) => {
+            LoadError::AbiMismatch { name, path: path.clone(), mismatch: summarize_abi_error(&e), host_abi: daas_plugin_api::ABI_VERSION }
+        }
         other => LoadError::NotAPlugin { name, path: path.clone(), reason: first_line(&other) },
     })?;
     let declared = (module.name())();
@@ -137,7 +134,6 @@ pub fn load_all(site: &SiteConfig) -> (Vec<LoadedLibrary>, Vec<LoadError>, Vec<L
     }
     (loaded, errors, warnings)
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -148,7 +148,10 @@ fn config_schema(file: Option<String>) -> ExitCode {
             }
         },
         None => serde_json::Value::Object(
-            ConfigFile::ALL.iter().map(|f| (f.file_name().to_string(), serde_json::to_value(f.json_schema()).unwrap_or_default())).collect(),
+            ConfigFile::ALL
+                .iter()
+                .map(|f| (f.file_name().to_string(), serde_json::to_value(f.json_schema()).unwrap_or_default()))
+                .collect(),
         ),
     };
     println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());

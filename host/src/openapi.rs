@@ -74,8 +74,7 @@ pub fn merge(version: &str, fragments: &[Fragment]) -> (Value, Vec<Operation>) {
 
     for fragment in fragments {
         tags.push(json!({ "name": fragment.tag, "description": fragment.description }));
-        let own: Map<String, Value> =
-            fragment.spec.pointer("/components/schemas").and_then(Value::as_object).cloned().unwrap_or_default();
+        let own: Map<String, Value> = fragment.spec.pointer("/components/schemas").and_then(Value::as_object).cloned().unwrap_or_default();
 
         // Rename until stable: renaming one schema changes the refs inside the schemas
         // that use it, which may make those differ from a same-named shared one.
@@ -127,7 +126,13 @@ pub fn merge(version: &str, fragments: &[Fragment]) -> (Value, Vec<Operation>) {
                     if public {
                         op.insert("security".into(), json!([]));
                     }
-                    operations.push(Operation { tag: fragment.tag.clone(), method: method.to_uppercase(), path: full.clone(), operation_id: id, public });
+                    operations.push(Operation {
+                        tag: fragment.tag.clone(),
+                        method: method.to_uppercase(),
+                        path: full.clone(),
+                        operation_id: id,
+                        public,
+                    });
                 }
             }
             match paths.get_mut(&full) {
@@ -201,7 +206,13 @@ mod tests {
     use super::*;
 
     fn fragment(tag: &str, spec: Value) -> Fragment {
-        Fragment { tag: tag.into(), description: String::new(), prefix: format!("/api/v1/{tag}"), spec, public: ["open".to_string()].into() }
+        Fragment {
+            tag: tag.into(),
+            description: String::new(),
+            prefix: format!("/api/v1/{tag}"),
+            spec,
+            public: ["open".to_string()].into(),
+        }
     }
 
     #[test]

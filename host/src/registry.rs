@@ -124,7 +124,9 @@ extern "C" fn host_call_backend(caller: PluginName, backend: BackendName, reques
     let Some(provider) = provider else {
         return backend_error(
             BackendErrorKind::NotAvailable,
-            format!("no loaded plugin provides backend `{backend}` (asked by `{caller}`); add the plugin that provides it to extensions.toml"),
+            format!(
+                "no loaded plugin provides backend `{backend}` (asked by `{caller}`); add the plugin that provides it to extensions.toml"
+            ),
         );
     };
     let fut = (provider.module().call_backend())(backend, request);

@@ -7,10 +7,7 @@
 use std::{
     collections::HashSet,
     panic::AssertUnwindSafe,
-    sync::{
-        atomic::AtomicBool,
-        Arc,
-    },
+    sync::{atomic::AtomicBool, Arc},
     time::Duration,
 };
 
@@ -96,7 +93,9 @@ pub enum StartError {
     #[error(transparent)]
     Register(#[from] registry::RegisterError),
     /// A configured layer has no provider.
-    #[error("layer `{layer}` is listed in [extensions] layers of extensions.toml but no loaded plugin provides it; provided layers: {provided}")]
+    #[error(
+        "layer `{layer}` is listed in [extensions] layers of extensions.toml but no loaded plugin provides it; provided layers: {provided}"
+    )]
     MissingLayer { layer: LayerName, provided: String },
     /// Two plugins declare the same browser route.
     #[error("browser route `{route}` is declared by both `{first}` and `{second}`")]
@@ -135,7 +134,12 @@ pub async fn start(site: &SiteConfig) -> Result<Arc<AppState>, StartError> {
         match start_plugin(site, lib).await {
             Ok(plugin) => {
                 registry::register(plugin.clone())?;
-                tracing::info!(plugin = name.as_str(), version = plugin.library.version, ms = started.elapsed().as_millis() as u64, "plugin started");
+                tracing::info!(
+                    plugin = name.as_str(),
+                    version = plugin.library.version,
+                    ms = started.elapsed().as_millis() as u64,
+                    "plugin started"
+                );
                 plugins.push(plugin);
             }
             Err(message) if optional => tracing::warn!("optional plugin `{name}` skipped: failed to start: {message}"),
@@ -147,7 +151,8 @@ pub async fn start(site: &SiteConfig) -> Result<Arc<AppState>, StartError> {
         match registry::layer_provider(*layer) {
             Some(p) => layers.push((*layer, p)),
             None => {
-                let provided: Vec<String> = plugins.iter().flat_map(|p| p.manifest.layers.iter().map(|l| format!("{l} ({})", p.name()))).collect();
+                let provided: Vec<String> =
+                    plugins.iter().flat_map(|p| p.manifest.layers.iter().map(|l| format!("{l} ({})", p.name()))).collect();
                 return Err(StartError::MissingLayer {
                     layer: *layer,
                     provided: if provided.is_empty() { "none".into() } else { provided.join(", ") },
@@ -255,14 +260,12 @@ fn json_error(status: StatusCode, code: &str, message: impl Into<String>, detail
 }
 
 fn pairs_of(req: &Request) -> Pairs {
-    req.headers()
-        .iter()
-        .filter_map(|(k, v)| v.to_str().ok().map(|v| Tuple2(RString::from(k.as_str()), RString::from(v))))
-        .collect()
+    req.headers().iter().filter_map(|(k, v)| v.to_str().ok().map(|v| Tuple2(RString::from(k.as_str()), RString::from(v)))).collect()
 }
 
 fn to_response(ffi: FfiResponse) -> Response {
-    let mut resp = Response::builder().status(StatusCode::from_u16(ffi.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)).body(ffi.body.into_vec());
+    let mut resp =
+        Response::builder().status(StatusCode::from_u16(ffi.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)).body(ffi.body.into_vec());
     let headers = resp.headers_mut();
     for Tuple2(k, v) in ffi.headers.iter() {
         if let (Ok(name), Ok(value)) = (k.as_str().parse::<poem::http::HeaderName>(), HeaderValue::from_str(v.as_str())) {
@@ -322,7 +325,12 @@ impl<E: Endpoint> Endpoint for Layered<E> {
                 }
                 Err(_) => {
                     tracing::error!(plugin = provider.name().as_str(), "layer `{layer}` panicked across the boundary");
-                    rejected = Some(json_error(StatusCode::INTERNAL_SERVER_ERROR, "plugin_panicked", format!("layer `{layer}` of plugin `{}` panicked", provider.name()), ""));
+                    rejected = Some(json_error(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "plugin_panicked",
+                        format!("layer `{layer}` of plugin `{}` panicked", provider.name()),
+                        "",
+                    ));
                     break;
                 }
             }
@@ -368,7 +376,11 @@ impl Endpoint for Forward {
             path_and_query.to_string()
         } else {
             let rest = &path_and_query[format!("/api/v1/{}", self.plugin.name()).len().min(path_and_query.len())..];
-            if rest.starts_with('/') { rest.to_string() } else { format!("/{rest}") }
+            if rest.starts_with('/') {
+                rest.to_string()
+            } else {
+                format!("/{rest}")
+            }
         };
         let attributes = req.extensions().get::<LayerAttributes>().cloned().unwrap_or_default().0;
         let path = uri.split('?').next().unwrap_or("/").to_string();
@@ -476,9 +488,14 @@ async fn upgrade(req: &Request, subprotocol: String, plugin: Plugin, ffi: FfiReq
     let ws = if subprotocol.is_empty() { ws } else { ws.protocols(vec![subprotocol]) };
     ws.on_upgrade(move |socket| async move {
         let (sink, source) = socket.split();
-        let sink: WsSinkBox = daas_plugin_api::abi::WsSink_TO::from_value(HostSink(Arc::new(tokio::sync::Mutex::new(sink))), abi_stable::sabi_trait::TD_Opaque);
-        let source: WsSourceBox =
-            daas_plugin_api::abi::WsSource_TO::from_value(HostSource(Arc::new(tokio::sync::Mutex::new(source))), abi_stable::sabi_trait::TD_Opaque);
+        let sink: WsSinkBox = daas_plugin_api::abi::WsSink_TO::from_value(
+            HostSink(Arc::new(tokio::sync::Mutex::new(sink))),
+            abi_stable::sabi_trait::TD_Opaque,
+        );
+        let source: WsSourceBox = daas_plugin_api::abi::WsSource_TO::from_value(
+            HostSource(Arc::new(tokio::sync::Mutex::new(source))),
+            abi_stable::sabi_trait::TD_Opaque,
+        );
         let fut = (plugin.module().websocket())(ffi, sink, source);
         if AssertUnwindSafe(fut).catch_unwind().await.is_err() {
             tracing::error!(plugin = plugin.name().as_str(), "websocket handler panicked across the boundary");
@@ -506,9 +523,10 @@ pub fn router(state: Arc<AppState>) -> Result<impl Endpoint, StartError> {
         .at("/healthz", layered_host(&state))
         .at("/readyz", layered_host(&state))
         .at("/api/v1/plugins", layered_host(&state))
-        .at("/openapi.json", poem::endpoint::make_sync(move |_| {
-            Response::builder().content_type("application/json; charset=utf-8").body(openapi.clone())
-        }))
+        .at(
+            "/openapi.json",
+            poem::endpoint::make_sync(move |_| Response::builder().content_type("application/json; charset=utf-8").body(openapi.clone())),
+        )
         .at("/docs", poem::endpoint::make_sync(move |_| poem::web::Html(docs.clone()).into_response()));
 
     let mut browser_owner: std::collections::HashMap<String, String> =
@@ -517,7 +535,11 @@ pub fn router(state: Arc<AppState>) -> Result<impl Endpoint, StartError> {
         let name = plugin.name().as_str();
         route = route.nest(
             format!("/api/v1/{name}"),
-            Layered { inner: Forward { plugin: plugin.clone(), browser: false, state: state.clone() }, plugin: Some(plugin.name()), state: state.clone() },
+            Layered {
+                inner: Forward { plugin: plugin.clone(), browser: false, state: state.clone() },
+                plugin: Some(plugin.name()),
+                state: state.clone(),
+            },
         );
         let mut patterns: Vec<String> = plugin.manifest.browser_routes.iter().map(|s| s.to_string()).collect();
         patterns.extend(plugin.manifest.websockets.iter().filter(|w| w.browser).map(|w| w.path.to_string()));
@@ -529,7 +551,11 @@ pub fn router(state: Arc<AppState>) -> Result<impl Endpoint, StartError> {
             }
             route = route.at(
                 pattern,
-                Layered { inner: Forward { plugin: plugin.clone(), browser: true, state: state.clone() }, plugin: Some(plugin.name()), state: state.clone() },
+                Layered {
+                    inner: Forward { plugin: plugin.clone(), browser: true, state: state.clone() },
+                    plugin: Some(plugin.name()),
+                    state: state.clone(),
+                },
             );
         }
     }

@@ -57,7 +57,8 @@ fn invalid_input_is_a_400_json_error_and_unknown_routes_a_404_json_error() {
     assert_eq!(body["code"], "bad_request");
     assert!(body["message"].as_str().unwrap().contains("SumRequest"), "{body}");
 
-    let r = client().post(server.url("/api/v1/testbackend/sum")).body("not json").header("content-type", "application/json").send().unwrap();
+    let r =
+        client().post(server.url("/api/v1/testbackend/sum")).body("not json").header("content-type", "application/json").send().unwrap();
     assert_eq!(r.status(), 400);
 
     let (status, body) = get(&server, "/api/v1/testbackend/slow?ms=999999");
@@ -262,7 +263,17 @@ mod websocket {
     use futures::{SinkExt, StreamExt};
     use tokio_tungstenite::tungstenite::{client::IntoClientRequest, protocol::frame::coding::CloseCode, Message};
 
-    async fn connect(url: String, protocol: Option<&str>, headers: &[(&str, &str)]) -> Result<(tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>, tokio_tungstenite::tungstenite::handshake::client::Response), tokio_tungstenite::tungstenite::Error> {
+    async fn connect(
+        url: String,
+        protocol: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Result<
+        (
+            tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+            tokio_tungstenite::tungstenite::handshake::client::Response,
+        ),
+        tokio_tungstenite::tungstenite::Error,
+    > {
         let mut req = url.into_client_request().unwrap();
         if let Some(p) = protocol {
             req.headers_mut().insert("sec-websocket-protocol", p.parse().unwrap());

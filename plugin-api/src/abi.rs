@@ -187,11 +187,8 @@ pub struct HostServices {
     /// Emit a log record into the host's tracing subscriber.
     pub log: extern "C" fn(plugin: PluginName, level: LogLevel, target: RStr<'_>, message: RStr<'_>),
     /// Call another plugin's backend with a serialized (JSON) request.
-    pub call_backend: extern "C" fn(
-        caller: PluginName,
-        backend: BackendName,
-        request: RVec<u8>,
-    ) -> FfiFuture<RResult<RVec<u8>, BackendError>>,
+    pub call_backend:
+        extern "C" fn(caller: PluginName, backend: BackendName, request: RVec<u8>) -> FfiFuture<RResult<RVec<u8>, BackendError>>,
     /// Publish an event (JSON payload) to every plugin subscribed to the topic.
     pub publish: extern "C" fn(plugin: PluginName, topic: RStr<'_>, payload: RString),
 }

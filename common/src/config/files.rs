@@ -1,7 +1,7 @@
 //! The config files of a site and which plugin reads each.
 
-use daas_plugin_api::PluginName;
 use super::sections::*;
+use daas_plugin_api::PluginName;
 
 /// One config file of a site (seed `ConfigFile`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -157,4 +157,3 @@ impl std::fmt::Display for ConfigFile {
         f.write_str(self.file_name())
     }
 }
-

@@ -251,7 +251,9 @@ fn line_of_path(doc: &toml_edit::ImDocument<String>, path: &[Seg]) -> Option<usi
                 }
                 match table {
                     // Tables in an array of tables are reached through a throwaway item.
-                    Some(_) => return line_of_path_in_table(doc, item, *i, &path[path.iter().position(|s| s == seg).unwrap() + 1..]).or(line),
+                    Some(_) => {
+                        return line_of_path_in_table(doc, item, *i, &path[path.iter().position(|s| s == seg).unwrap() + 1..]).or(line)
+                    }
                     None => return line,
                 }
             }
@@ -348,7 +350,8 @@ pub fn load_file(file: ConfigFile, dir: &Path, env: &EnvOverrides) -> Result<ser
             return Err(vec![problem(line, String::new(), format!("is not valid TOML: {}", e.message()))]);
         }
     };
-    let doc = toml_edit::ImDocument::parse(text.clone()).map_err(|e| vec![problem(None, String::new(), format!("is not valid TOML: {e}"))])?;
+    let doc =
+        toml_edit::ImDocument::parse(text.clone()).map_err(|e| vec![problem(None, String::new(), format!("is not valid TOML: {e}"))])?;
 
     let mut problems = Vec::new();
     for (var, raw) in &env.0 {
@@ -431,13 +434,19 @@ pub fn load_site(dir: &Path, env: &EnvOverrides) -> Result<SiteConfig, Vec<Confi
         return Err(problems);
     }
     let typed = |f: ConfigFile| files.get(&f).cloned().unwrap_or_default();
-    let extensions: ExtensionsFile = serde_json::from_value(typed(ConfigFile::Extensions)).map_err(|e| internal(e, ConfigFile::Extensions))?;
+    let extensions: ExtensionsFile =
+        serde_json::from_value(typed(ConfigFile::Extensions)).map_err(|e| internal(e, ConfigFile::Extensions))?;
     let logging: LoggingFile = serde_json::from_value(typed(ConfigFile::Log)).map_err(|e| internal(e, ConfigFile::Log))?;
     Ok(SiteConfig { dir: dir.to_path_buf(), extensions, logging, files })
 }
 
 fn internal(e: serde_json::Error, file: ConfigFile) -> Vec<ConfigProblem> {
-    vec![ConfigProblem { file: file.file_name().into(), line: None, key: String::new(), message: format!("internal error re-reading: {e}") }]
+    vec![ConfigProblem {
+        file: file.file_name().into(),
+        line: None,
+        key: String::new(),
+        message: format!("internal error re-reading: {e}"),
+    }]
 }
 
 #[cfg(test)]
@@ -490,9 +499,17 @@ mod tests {
         let problems = load_site(d.path(), &EnvOverrides::default()).unwrap_err();
         let text: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
         assert_eq!(problems.len(), 3, "{text:#?}");
-        assert!(text.iter().any(|t| t.starts_with("extensions.toml:3: key `extensions.lisen`: unknown key; allowed keys here:") && t.contains("listen")), "{text:#?}");
+        assert!(
+            text.iter().any(
+                |t| t.starts_with("extensions.toml:3: key `extensions.lisen`: unknown key; allowed keys here:") && t.contains("listen")
+            ),
+            "{text:#?}"
+        );
         assert!(text.iter().any(|t| t.starts_with("extensions.toml:4: key `extensions.layerz`")), "{text:#?}");
-        assert!(text.iter().any(|t| t.starts_with("extensions.toml:8: key `extensions.plugin[0].libary`") && t.contains("library")), "{text:#?}");
+        assert!(
+            text.iter().any(|t| t.starts_with("extensions.toml:8: key `extensions.plugin[0].libary`") && t.contains("library")),
+            "{text:#?}"
+        );
     }
 
     #[test]
@@ -504,9 +521,15 @@ mod tests {
         let problems = load_site(d.path(), &EnvOverrides::default()).unwrap_err();
         let text: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
         assert_eq!(problems.len(), 4, "{text:#?}");
-        assert!(text.iter().any(|t| t.starts_with("extensions.toml:2: key `extensions.shutdown_grace_ms`") && t.contains("invalid type")), "{text:#?}");
+        assert!(
+            text.iter().any(|t| t.starts_with("extensions.toml:2: key `extensions.shutdown_grace_ms`") && t.contains("invalid type")),
+            "{text:#?}"
+        );
         assert!(text.iter().any(|t| t.starts_with("extensions.toml:3: key `extensions.max_body_bytes`")), "{text:#?}");
-        assert!(text.iter().any(|t| t.contains("extensions.plugin[0].name") && t.contains("dbx") && t.contains("testbackend")), "{text:#?}");
+        assert!(
+            text.iter().any(|t| t.contains("extensions.plugin[0].name") && t.contains("dbx") && t.contains("testbackend")),
+            "{text:#?}"
+        );
         assert!(text.iter().any(|t| t.starts_with("db.toml:2: key `db.db_port`")), "{text:#?}");
     }
 

@@ -52,7 +52,10 @@ impl Host {
         serde_json::from_slice(&answer).map_err(|e| {
             BackendError::new(
                 BackendErrorKind::Internal,
-                format!("answer of backend `{}` could not be decoded ({e}); are caller and provider built against the same plugin-api?", P::NAME),
+                format!(
+                    "answer of backend `{}` could not be decoded ({e}); are caller and provider built against the same plugin-api?",
+                    P::NAME
+                ),
             )
         })
     }

@@ -1,7 +1,12 @@
 //! The plugin side of the boundary: what an author declares ([`PluginBuilder`]) and the
 //! `extern "C"` functions that serve the host from that declaration.
 
-use std::{collections::HashMap, future::Future, pin::Pin, sync::{Arc, OnceLock}};
+use std::{
+    collections::HashMap,
+    future::Future,
+    pin::Pin,
+    sync::{Arc, OnceLock},
+};
 
 use abi_stable::std_types::{RResult, RString, RVec, Tuple2};
 use async_ffi::FfiFuture;
@@ -177,7 +182,10 @@ impl PluginBuilder {
                 let handler = handler.clone();
                 Box::pin(async move {
                     let request: P::Request = serde_json::from_slice(&bytes).map_err(|e| {
-                        BackendError::new(BackendErrorKind::BadRequest, format!("request to backend `{}` could not be decoded: {e}", P::NAME))
+                        BackendError::new(
+                            BackendErrorKind::BadRequest,
+                            format!("request to backend `{}` could not be decoded: {e}", P::NAME),
+                        )
                     })?;
                     let response = handler(request).await?;
                     serde_json::to_vec(&response)
@@ -356,11 +364,8 @@ fn to_poem_request(req: FfiRequest) -> Result<poem::Request, String> {
 
 async fn from_poem_response(resp: poem::Response) -> FfiResponse {
     let status = resp.status().as_u16();
-    let headers = resp
-        .headers()
-        .iter()
-        .filter_map(|(k, v)| v.to_str().ok().map(|v| Tuple2(RString::from(k.as_str()), RString::from(v))))
-        .collect();
+    let headers =
+        resp.headers().iter().filter_map(|(k, v)| v.to_str().ok().map(|v| Tuple2(RString::from(k.as_str()), RString::from(v)))).collect();
     let body = match resp.into_body().into_vec().await {
         Ok(b) => b,
         Err(e) => {
@@ -482,7 +487,8 @@ extern "C" fn export_layer_before(layer: LayerName, request: LayerRequest) -> Ff
                     match started().and_then(|p| p.layers.get(&layer).cloned()) {
                         Some(l) => l.before(request).await,
                         None => LayerVerdict::Reject(
-                            ApiError::new("internal", format!("plugin `{}` does not provide layer `{layer}`", declaration().name), "").to_ffi(500),
+                            ApiError::new("internal", format!("plugin `{}` does not provide layer `{layer}`", declaration().name), "")
+                                .to_ffi(500),
                         ),
                     }
                 },

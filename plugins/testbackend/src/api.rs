@@ -4,7 +4,7 @@ use std::sync::atomic::Ordering;
 
 use daas_plugin_api::{
     poem::{self, handler, web::Html, IntoEndpoint},
-    poem_openapi::{param::Query, param::Path, payload::Json, ApiResponse, Object, OpenApi},
+    poem_openapi::{param::Path, param::Query, payload::Json, ApiResponse, Object, OpenApi},
     protocols::{Info, InfoRequest, InfoResponse, SystemInfo},
     sdk::{host, Attributes},
     ApiError,
@@ -103,8 +103,11 @@ struct Health {
 impl TestApi {
     /// Greet someone with the configured greeting.
     #[oai(path = "/hello", method = "get", operation_id = "hello")]
-    async fn hello(&self, /// Who to greet.
-        name: Query<Option<String>>) -> Json<Greeting> {
+    async fn hello(
+        &self,
+        /// Who to greet.
+        name: Query<Option<String>>,
+    ) -> Json<Greeting> {
         let name = name.0.unwrap_or_else(|| "world".into());
         Json(Greeting { greeting: format!("{}, {name}", self.settings.greeting) })
     }
@@ -123,7 +126,10 @@ impl TestApi {
     /// The attributes the layers attached to this request.
     #[oai(path = "/whoami", method = "get", operation_id = "whoami")]
     async fn whoami(&self, attributes: poem::web::Data<&Attributes>) -> Json<WhoAmI> {
-        Json(WhoAmI { user: attributes.get("user").map(str::to_string), operation: attributes.get("testing.operation").map(str::to_string) })
+        Json(WhoAmI {
+            user: attributes.get("user").map(str::to_string),
+            operation: attributes.get("testing.operation").map(str::to_string),
+        })
     }
 
     /// How many responses the testing layer observed.
@@ -173,16 +179,23 @@ impl TestApi {
 
     /// Publish an event on a topic.
     #[oai(path = "/events/:topic", method = "post", operation_id = "publish")]
-    async fn publish(&self, /// The topic.
-        topic: Path<String>) -> Json<Greeting> {
+    async fn publish(
+        &self,
+        /// The topic.
+        topic: Path<String>,
+    ) -> Json<Greeting> {
         host().publish(&topic.0, &serde_json::json!({ "from": "testbackend" }));
         Json(Greeting { greeting: format!("published on {}", topic.0) })
     }
 
     /// Answer after a delay (timers run on the plugin's own runtime).
     #[oai(path = "/slow", method = "get", operation_id = "slow")]
-    async fn slow(&self, /// Milliseconds to wait (at most 30000).
-        #[oai(validator(maximum(value = "30000")))] ms: Query<u64>) -> Json<Greeting> {
+    async fn slow(
+        &self,
+        /// Milliseconds to wait (at most 30000).
+        #[oai(validator(maximum(value = "30000")))]
+        ms: Query<u64>,
+    ) -> Json<Greeting> {
         tokio::time::sleep(std::time::Duration::from_millis(ms.0)).await;
         Json(Greeting { greeting: format!("waited {} ms", ms.0) })
     }

@@ -24,8 +24,12 @@ impl Layer for TestingLayer {
     fn before(&self, req: LayerRequest) -> BoxFuture<'static, LayerVerdict> {
         let verdict = if let Some(status) = header(&req, "x-test-reject").and_then(|s| s.parse::<u16>().ok()) {
             LayerVerdict::Reject(
-                ApiError::new("rejected_by_layer", format!("the testing layer rejected {} {}", req.method, req.uri), "drop the x-test-reject header")
-                    .to_ffi(status),
+                ApiError::new(
+                    "rejected_by_layer",
+                    format!("the testing layer rejected {} {}", req.method, req.uri),
+                    "drop the x-test-reject header",
+                )
+                .to_ffi(status),
             )
         } else {
             let mut attrs: Vec<(String, String)> = vec![("testing.operation".into(), req.operation_id.to_string())];

@@ -18,12 +18,12 @@ mod api;
 mod layer;
 
 use daas_plugin_api::{
+    abi::WsMessage,
     export_plugin,
     names::{LayerName, PluginName},
     poem_openapi::OpenApiService,
     protocols::{Testing, TestingRequest, TestingResponse},
     sdk::{PluginBuilder, PluginContext, WebSocket, WsRequest},
-    abi::WsMessage,
 };
 use serde::Deserialize;
 

@@ -1,0 +1,49 @@
+//! Start-up and graceful shutdown.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{client, site_dir, Server};
+
+#[test]
+fn sigterm_drains_in_flight_requests_and_stops_every_plugin() {
+    let mut server = Server::start(&site_dir("full"));
+    let url = server.url("/api/v1/testbackend/slow?ms=1500");
+    let slow = std::thread::spawn(move || {
+        let r = client().get(url).send().unwrap();
+        (r.status().as_u16(), r.text().unwrap())
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let signalled = Instant::now();
+    server.terminate();
+    let (status, body) = slow.join().unwrap();
+    assert_eq!(status, 200, "the in-flight request completes: {body}");
+    assert!(body.contains("waited 1500 ms"));
+    let exit = server.wait(Duration::from_secs(10)).expect("the server exits after draining");
+    assert!(exit.success(), "{exit:?}");
+    assert!(signalled.elapsed() < Duration::from_secs(5));
+    let log = server.log();
+    let stopped = |p: &str| log.lines().any(|l| l.contains("plugin stopped") && l.contains(&format!("\"plugin\":\"{p}\"")));
+    assert!(stopped("info") && stopped("testbackend"), "{log}");
+    assert!(log.contains("testbackend stopped"), "the plugin's own stop handler ran: {log}");
+    let refused = client().get(server.url("/healthz")).send();
+    assert!(refused.is_err(), "no longer accepting connections");
+}
+
+#[test]
+fn a_request_longer_than_the_grace_period_does_not_hold_the_shutdown() {
+    let site = common::TempSite::new(&[(
+        "extensions.toml",
+        "[extensions]\nshutdown_grace_ms = 500\n[[extensions.plugin]]\nname = \"testbackend\"\n",
+    )]);
+    let mut server = Server::start(site.path());
+    let url = server.url("/api/v1/testbackend/slow?ms=20000");
+    let _slow = std::thread::spawn(move || client().get(url).send().map(|r| r.status().as_u16()));
+    std::thread::sleep(Duration::from_millis(300));
+    let signalled = Instant::now();
+    server.terminate();
+    let exit = server.wait(Duration::from_secs(10)).expect("exits after the grace period");
+    assert!(exit.success());
+    assert!(signalled.elapsed() < Duration::from_secs(5), "{:?}", signalled.elapsed());
+}
