@@ -184,7 +184,7 @@ fn plugins_list(site: &std::path::Path) -> ExitCode {
         Err(code) => return code,
     };
     let mut failed = false;
-    println!("{:<12} {:<9} {:<9} {}", "NAME", "VERSION", "STATUS", "LIBRARY");
+    println!("{:<12} {:<9} {:<9} LIBRARY", "NAME", "VERSION", "STATUS");
     for entry in config.extensions.extensions.plugin.iter() {
         let path = loader::library_path(&config, entry);
         if !entry.enabled {
