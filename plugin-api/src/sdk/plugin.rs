@@ -289,10 +289,39 @@ fn error_response(status: StatusCode, code: &str, message: String, detail: &str)
     ApiError::new(code, message, detail).to_ffi(status.as_u16())
 }
 
+/// The body of every async export: build the future (under `catch_unwind`, since a panic
+/// in an `extern "C"` function aborts the process) and run it under `catch_unwind` on
+/// the plugin's runtime. A panic in either place becomes `on_panic(message)`.
+fn export<T, F>(make: impl FnOnce() -> F, on_panic: impl Fn(String) -> T + Clone + Send + 'static) -> FfiFuture<T>
+where
+    T: Send + 'static,
+    F: Future<Output = T> + Send + 'static,
+{
+    let late = on_panic.clone();
+    guard(|| to_ffi(make(), late), |msg| ready(on_panic(msg)))
+}
+
 fn handler_panic(msg: String) -> FfiResponse {
     let message = panicked("a request handler", &msg);
     tracing::error!("{message}");
     error_response(StatusCode::INTERNAL_SERVER_ERROR, "plugin_panicked", message, "the server keeps running; report this with the log line")
+}
+
+fn backend_panic(msg: String) -> RResult<RVec<u8>, BackendError> {
+    let message = panicked("a backend call", &msg);
+    tracing::error!("{message}");
+    RResult::RErr(BackendError::new(BackendErrorKind::Internal, message))
+}
+
+fn layer_panic(msg: String) -> LayerVerdict {
+    let message = panicked("a layer", &msg);
+    tracing::error!("{message}");
+    LayerVerdict::Reject(ApiError::new("plugin_panicked", message, "").to_ffi(500))
+}
+
+/// For exports whose caller expects nothing back: log the panic.
+fn log_panic(what: &'static str) -> impl Fn(String) + Clone + Send + 'static {
+    move |msg| tracing::error!("{}", panicked(what, &msg))
 }
 
 extern "C" fn export_name() -> PluginName {
@@ -304,39 +333,36 @@ extern "C" fn export_version() -> RString {
 }
 
 extern "C" fn export_start(services: HostServices, config: RString) -> FfiFuture<RResult<PluginManifest, RString>> {
-    guard(
-        || {
+    let on_panic = |msg: String| RResult::RErr(panicked("start", &msg).into());
+    export(
+        move || {
             let host = host::install(services);
             super::logging::install(host);
             let config = config.into_string();
-            to_ffi(
-                async move {
-                    let config: StartConfig = if config.trim().is_empty() {
-                        StartConfig::default()
-                    } else {
-                        match serde_json::from_str(&config) {
-                            Ok(v) => v,
-                            Err(e) => return RResult::RErr(format!("configuration is not the expected JSON: {e}").into()),
-                        }
-                    };
-                    let null_to_empty = |v: serde_json::Value| if v.is_null() { serde_json::json!({}) } else { v };
-                    let decl = declaration();
-                    let ctx = PluginContext { host, file: null_to_empty(config.file), settings: null_to_empty(config.settings) };
-                    match (decl.start)(ctx).await {
-                        Ok(builder) => {
-                            let manifest = builder.manifest();
-                            if STARTED.set(Started { builder }).is_err() {
-                                return RResult::RErr("plugin started twice".into());
-                            }
-                            RResult::ROk(manifest)
-                        }
-                        Err(e) => RResult::RErr(e.into()),
+            async move {
+                let config: StartConfig = if config.trim().is_empty() {
+                    StartConfig::default()
+                } else {
+                    match serde_json::from_str(&config) {
+                        Ok(v) => v,
+                        Err(e) => return RResult::RErr(format!("configuration is not the expected JSON: {e}").into()),
                     }
-                },
-                |msg| RResult::RErr(panicked("start", &msg).into()),
-            )
+                };
+                let null_to_empty = |v: serde_json::Value| if v.is_null() { serde_json::json!({}) } else { v };
+                let ctx = PluginContext { host, file: null_to_empty(config.file), settings: null_to_empty(config.settings) };
+                match (declaration().start)(ctx).await {
+                    Ok(builder) => {
+                        let manifest = builder.manifest();
+                        if STARTED.set(Started { builder }).is_err() {
+                            return RResult::RErr("plugin started twice".into());
+                        }
+                        RResult::ROk(manifest)
+                    }
+                    Err(e) => RResult::RErr(e.into()),
+                }
+            }
         },
-        |msg| ready(RResult::RErr(panicked("start", &msg).into())),
+        on_panic,
     )
 }
 
@@ -354,212 +380,144 @@ fn to_poem_request(req: FfiRequest) -> Result<poem::Request, String> {
         builder = builder.header(k.as_str(), v.as_str());
     }
     let mut request = builder.body(req.body.into_vec());
-    let attributes = Attributes(req.attributes.into_iter().map(|Tuple2(k, v)| (k.into_string(), v.into_string())).collect());
-    request.extensions_mut().insert(attributes);
+    request.extensions_mut().insert(attributes_of(req.attributes));
     // poem offers no setter for the remote address of a built request; handlers that
     // need the client's address read it from this extension.
     request.extensions_mut().insert(ClientAddr(req.remote_addr.into_string()));
     Ok(request)
 }
 
+fn attributes_of(pairs: Pairs) -> Attributes {
+    Attributes(pairs.into_iter().map(|Tuple2(k, v)| (k.into_string(), v.into_string())).collect())
+}
+
 async fn from_poem_response(resp: poem::Response) -> FfiResponse {
     let status = resp.status().as_u16();
     let headers =
         resp.headers().iter().filter_map(|(k, v)| v.to_str().ok().map(|v| Tuple2(RString::from(k.as_str()), RString::from(v)))).collect();
-    let body = match resp.into_body().into_vec().await {
-        Ok(b) => b,
-        Err(e) => {
-            return error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("response body could not be read: {e}"), "")
-        }
-    };
-    FfiResponse { status, headers, body: body.into() }
+    match resp.into_body().into_vec().await {
+        Ok(body) => FfiResponse { status, headers, body: body.into() },
+        Err(e) => error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("response body could not be read: {e}"), ""),
+    }
 }
 
 extern "C" fn export_handle(req: FfiRequest) -> FfiFuture<FfiResponse> {
-    guard(
-        || {
-            to_ffi(
-                async move {
-                    let Some(plugin) = started() else {
-                        return error_response(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "plugin not started".into(), "");
-                    };
-                    let browser = req.browser;
-                    let endpoint = if browser { plugin.browser.as_ref().map(|(e, _)| e) } else { plugin.api.as_ref().map(|(e, _)| e) };
-                    let Some(endpoint) = endpoint else {
-                        return error_response(StatusCode::NOT_FOUND, "not_found", "no such route".into(), "");
-                    };
-                    let request = match to_poem_request(req) {
-                        Ok(r) => r,
-                        Err(e) => return error_response(StatusCode::BAD_REQUEST, "bad_request", e, ""),
-                    };
-                    let response = match endpoint.call(request).await {
-                        Ok(r) => r,
-                        Err(err) => {
-                            let (status, e) = ApiError::from_poem(&err);
-                            e.to_response(status)
-                        }
-                    };
-                    from_poem_response(response).await
-                },
-                handler_panic,
-            )
+    export(
+        move || async move {
+            let Some(plugin) = started() else {
+                return error_response(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "plugin not started".into(), "");
+            };
+            let endpoint = if req.browser { plugin.browser.as_ref().map(|(e, _)| e) } else { plugin.api.as_ref().map(|(e, _)| e) };
+            let Some(endpoint) = endpoint else {
+                return error_response(StatusCode::NOT_FOUND, "not_found", "no such route".into(), "");
+            };
+            let request = match to_poem_request(req) {
+                Ok(r) => r,
+                Err(e) => return error_response(StatusCode::BAD_REQUEST, "bad_request", e, ""),
+            };
+            let response = match endpoint.call(request).await {
+                Ok(r) => r,
+                Err(err) => {
+                    let (status, e) = ApiError::from_poem(&err);
+                    e.to_response(status)
+                }
+            };
+            from_poem_response(response).await
         },
-        |msg| ready(handler_panic(msg)),
+        handler_panic,
     )
 }
 
 extern "C" fn export_websocket(req: FfiRequest, sink: WsSinkBox, source: WsSourceBox) -> FfiFuture<()> {
-    guard(
-        || {
-            to_ffi(
-                async move {
-                    let Some(plugin) = started() else { return };
-                    let path = req.uri.split('?').next().unwrap_or("").to_string();
-                    let found = plugin.websockets.iter().find_map(|(route, handler)| {
-                        if route.browser != req.browser {
-                            return None;
-                        }
-                        match_path(route.path.as_str(), &path).map(|params| (handler.clone(), params))
-                    });
-                    let ws = WebSocket::new(sink, source);
-                    let Some((handler, params)) = found else {
-                        let _ = ws.send(WsMessage::Close(1008, "no such websocket route".into())).await;
-                        return;
-                    };
-                    let request = WsRequest {
-                        path,
-                        params: params.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
-                        headers: req.headers.into_iter().map(|Tuple2(k, v)| (k.into_string(), v.into_string())).collect(),
-                        attributes: Attributes(req.attributes.into_iter().map(|Tuple2(k, v)| (k.into_string(), v.into_string())).collect()),
-                    };
-                    handler(request, ws).await
-                },
-                |msg| {
-                    tracing::error!("{}", panicked("a websocket handler", &msg));
-                },
-            )
+    export(
+        move || async move {
+            let Some(plugin) = started() else { return };
+            let path = req.uri.split('?').next().unwrap_or("").to_string();
+            let found = plugin.websockets.iter().find_map(|(route, handler)| {
+                if route.browser != req.browser {
+                    return None;
+                }
+                match_path(route.path.as_str(), &path).map(|params| (handler.clone(), params))
+            });
+            let ws = WebSocket::new(sink, source);
+            let Some((handler, params)) = found else {
+                let _ = ws.send(WsMessage::Close(1008, "no such websocket route".into())).await;
+                return;
+            };
+            let request = WsRequest {
+                path,
+                params: params.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+                headers: req.headers.into_iter().map(|Tuple2(k, v)| (k.into_string(), v.into_string())).collect(),
+                attributes: attributes_of(req.attributes),
+            };
+            handler(request, ws).await
         },
-        |msg| {
-            tracing::error!("{}", panicked("a websocket handler", &msg));
-            ready(())
-        },
+        log_panic("a websocket handler"),
     )
-}
-
-fn backend_panic(msg: String) -> RResult<RVec<u8>, BackendError> {
-    let message = panicked("a backend call", &msg);
-    tracing::error!("{message}");
-    RResult::RErr(BackendError::new(BackendErrorKind::Internal, message))
 }
 
 extern "C" fn export_call_backend(backend: BackendName, request: RVec<u8>) -> FfiFuture<RResult<RVec<u8>, BackendError>> {
-    guard(
-        || {
-            to_ffi(
-                async move {
-                    let handler = started().and_then(|p| p.backends.get(&backend).cloned());
-                    let Some(handler) = handler else {
-                        return RResult::RErr(BackendError::new(
-                            BackendErrorKind::NotAvailable,
-                            format!("plugin `{}` does not provide backend `{backend}`", declaration().name),
-                        ));
-                    };
-                    handler(request.into_vec()).await.map(RVec::from).into()
-                },
-                backend_panic,
-            )
+    export(
+        move || async move {
+            let Some(handler) = started().and_then(|p| p.backends.get(&backend).cloned()) else {
+                return RResult::RErr(BackendError::new(
+                    BackendErrorKind::NotAvailable,
+                    format!("plugin `{}` does not provide backend `{backend}`", declaration().name),
+                ));
+            };
+            handler(request.into_vec()).await.map(RVec::from).into()
         },
-        |msg| ready(backend_panic(msg)),
+        backend_panic,
     )
 }
 
-fn layer_panic(msg: String) -> LayerVerdict {
-    let message = panicked("a layer", &msg);
-    tracing::error!("{message}");
-    LayerVerdict::Reject(ApiError::new("plugin_panicked", message, "").to_ffi(500))
-}
-
 extern "C" fn export_layer_before(layer: LayerName, request: LayerRequest) -> FfiFuture<LayerVerdict> {
-    guard(
-        || {
-            to_ffi(
-                async move {
-                    match started().and_then(|p| p.layers.get(&layer).cloned()) {
-                        Some(l) => l.before(request).await,
-                        None => LayerVerdict::Reject(
-                            ApiError::new("internal", format!("plugin `{}` does not provide layer `{layer}`", declaration().name), "")
-                                .to_ffi(500),
-                        ),
-                    }
-                },
-                layer_panic,
-            )
+    export(
+        move || async move {
+            match started().and_then(|p| p.layers.get(&layer).cloned()) {
+                Some(l) => l.before(request).await,
+                None => LayerVerdict::Reject(
+                    ApiError::new("internal", format!("plugin `{}` does not provide layer `{layer}`", declaration().name), "").to_ffi(500),
+                ),
+            }
         },
-        |msg| ready(layer_panic(msg)),
+        layer_panic,
     )
 }
 
 extern "C" fn export_layer_after(layer: LayerName, request: LayerRequest, status: u16) -> FfiFuture<()> {
-    guard(
-        || {
-            to_ffi(
-                async move {
-                    if let Some(l) = started().and_then(|p| p.layers.get(&layer).cloned()) {
-                        l.after(request, status).await
-                    }
-                },
-                |msg| {
-                    tracing::error!("{}", panicked("a layer", &msg));
-                },
-            )
+    export(
+        move || async move {
+            if let Some(l) = started().and_then(|p| p.layers.get(&layer).cloned()) {
+                l.after(request, status).await
+            }
         },
-        |msg| {
-            tracing::error!("{}", panicked("a layer", &msg));
-            ready(())
-        },
+        log_panic("a layer"),
     )
 }
 
 extern "C" fn export_on_event(topic: RString, payload: RString) -> FfiFuture<()> {
-    guard(
-        || {
-            to_ffi(
-                async move {
-                    if let Some((_, handler)) = started().and_then(|p| p.events.as_ref()) {
-                        let value = serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null);
-                        handler(topic.into_string(), value).await
-                    }
-                },
-                |msg| {
-                    tracing::error!("{}", panicked("an event handler", &msg));
-                },
-            )
+    export(
+        move || async move {
+            if let Some((_, handler)) = started().and_then(|p| p.events.as_ref()) {
+                let value = serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null);
+                handler(topic.into_string(), value).await
+            }
         },
-        |msg| {
-            tracing::error!("{}", panicked("an event handler", &msg));
-            ready(())
-        },
+        log_panic("an event handler"),
     )
 }
 
 extern "C" fn export_stop() -> FfiFuture<()> {
-    guard(
+    export(
         || {
             let stop = started().and_then(|p| p.stop.lock().unwrap_or_else(|e| e.into_inner()).take());
-            to_ffi(
-                async move {
-                    if let Some(stop) = stop {
-                        stop().await
-                    }
-                },
-                |msg| {
-                    tracing::error!("{}", panicked("stop", &msg));
-                },
-            )
+            async move {
+                if let Some(stop) = stop {
+                    stop().await
+                }
+            }
         },
-        |msg| {
-            tracing::error!("{}", panicked("stop", &msg));
-            ready(())
-        },
+        log_panic("stop"),
     )
 }
