@@ -370,23 +370,20 @@ impl Endpoint for Forward {
     type Output = Response;
 
     async fn call(&self, mut req: Request) -> poem::Result<Response> {
-        let original = req.original_uri().clone();
-        let path_and_query = original.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-        let uri = if self.browser {
-            path_and_query.to_string()
-        } else {
-            let rest = &path_and_query[format!("/api/v1/{}", self.plugin.name()).len().min(path_and_query.len())..];
-            if rest.starts_with('/') {
-                rest.to_string()
-            } else {
-                format!("/{rest}")
-            }
-        };
-        let attributes = req.extensions().get::<LayerAttributes>().cloned().unwrap_or_default().0;
-        let path = uri.split('?').next().unwrap_or("/").to_string();
+        // API routes are nested under /api/v1/<plugin>: poem's `nest` has already
+        // stripped that prefix from `uri()` (matching the decoded path, so slicing the
+        // original by the prefix's length would be wrong for percent-encoded requests).
+        // Browser routes see the full path.
+        let uri: String = if self.browser { req.original_uri() } else { req.uri() }
+            .path_and_query()
+            .map(|p| p.as_str())
+            .filter(|p| p.starts_with('/'))
+            .map_or_else(|| "/".to_string(), |p| p.to_string());
+        let attributes = req.extensions_mut().remove::<LayerAttributes>().unwrap_or_default().0;
 
         if is_websocket_upgrade(&req) {
-            let route = self.plugin.manifest.websockets.iter().find(|r| r.browser == self.browser && match_path(&r.path, &path).is_some());
+            let path = uri.split('?').next().unwrap_or("/");
+            let route = self.plugin.manifest.websockets.iter().find(|r| r.browser == self.browser && match_path(&r.path, path).is_some());
             if let Some(route) = route {
                 let ffi = FfiRequest {
                     method: "GET".into(),
@@ -417,7 +414,8 @@ impl Endpoint for Forward {
             method: req.method().as_str().into(),
             uri: uri.into(),
             headers: pairs_of(&req),
-            body: RVec::from(body.to_vec()),
+            // Zero-copy when poem's buffer is not shared.
+            body: RVec::from(Vec::<u8>::from(body)),
             remote_addr: req.remote_addr().to_string().into(),
             attributes,
             browser: self.browser,

@@ -373,13 +373,17 @@ fn ready<T: Send + 'static>(v: T) -> FfiFuture<T> {
 }
 
 fn to_poem_request(req: FfiRequest) -> Result<poem::Request, String> {
-    let mut builder = poem::Request::builder()
-        .method(req.method.as_str().parse().map_err(|_| format!("bad method {}", req.method))?)
-        .uri(req.uri.as_str().parse().map_err(|_| format!("bad uri {}", req.uri))?);
+    use poem::http::{HeaderMap, HeaderName, HeaderValue, Method};
+    let method = Method::from_bytes(req.method.as_bytes()).map_err(|_| format!("bad method {}", req.method))?;
+    let uri: poem::http::Uri = req.uri.as_str().parse().map_err(|_| format!("bad uri {}", req.uri))?;
+    let mut headers = HeaderMap::with_capacity(req.headers.len());
     for Tuple2(k, v) in req.headers.iter() {
-        builder = builder.header(k.as_str(), v.as_str());
+        if let (Ok(k), Ok(v)) = (HeaderName::from_bytes(k.as_bytes()), HeaderValue::from_str(v.as_str())) {
+            headers.append(k, v);
+        }
     }
-    let mut request = builder.body(req.body.into_vec());
+    let mut request = poem::Request::builder().method(method).uri(uri).body(req.body.into_vec());
+    *request.headers_mut() = headers;
     request.extensions_mut().insert(attributes_of(req.attributes));
     // poem offers no setter for the remote address of a built request; handlers that
     // need the client's address read it from this extension.
@@ -393,10 +397,14 @@ fn attributes_of(pairs: Pairs) -> Attributes {
 
 async fn from_poem_response(resp: poem::Response) -> FfiResponse {
     let status = resp.status().as_u16();
-    let headers =
-        resp.headers().iter().filter_map(|(k, v)| v.to_str().ok().map(|v| Tuple2(RString::from(k.as_str()), RString::from(v)))).collect();
-    match resp.into_body().into_vec().await {
-        Ok(body) => FfiResponse { status, headers, body: body.into() },
+    let mut headers = RVec::with_capacity(resp.headers().len());
+    for (k, v) in resp.headers() {
+        if let Ok(v) = v.to_str() {
+            headers.push(Tuple2(RString::from(k.as_str()), RString::from(v)));
+        }
+    }
+    match resp.into_body().into_bytes().await {
+        Ok(body) => FfiResponse { status, headers, body: Vec::from(body).into() },
         Err(e) => error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("response body could not be read: {e}"), ""),
     }
 }
