@@ -47,3 +47,19 @@ fn a_request_longer_than_the_grace_period_does_not_hold_the_shutdown() {
     assert!(exit.success());
     assert!(signalled.elapsed() < Duration::from_secs(5), "{:?}", signalled.elapsed());
 }
+
+#[test]
+fn abandoned_requests_are_dropped_inside_the_plugin_without_taking_the_host_down() {
+    let server = Server::start(&site_dir("full"));
+    // Over HTTP/2 a client that gives up resets its stream, and the server drops the
+    // handler's future at once (HTTP/1 only notices when it writes the answer).
+    let impatient = reqwest::blocking::Client::builder().http2_prior_knowledge().timeout(Duration::from_millis(300)).build().unwrap();
+    // The handler's future is dropped when the client goes away; its drop needs the
+    // plugin's runtime (spawns a task) ...
+    assert!(impatient.get(server.url("/api/v1/testbackend/slow?ms=5000&drop=spawn")).send().is_err());
+    assert!(server.wait_for_log("abandoned request cleaned up"), "{}", server.log());
+    // ... or panics.
+    assert!(impatient.get(server.url("/api/v1/testbackend/slow?ms=5000&drop=panic")).send().is_err());
+    assert!(server.wait_for_log("panicked while being dropped"), "{}", server.log());
+    assert_eq!(client().get(server.url("/healthz")).send().unwrap().status(), 200, "the host is still up");
+}

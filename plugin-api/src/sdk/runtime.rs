@@ -10,6 +10,7 @@
 
 use std::{
     future::Future,
+    mem::ManuallyDrop,
     panic::AssertUnwindSafe,
     pin::Pin,
     sync::OnceLock,
@@ -35,11 +36,19 @@ pub fn runtime() -> &'static Runtime {
     })
 }
 
-pin_project_lite::pin_project! {
-    /// A future that enters the plugin's runtime each time it is polled.
-    pub struct Entered<F> {
-        #[pin]
-        inner: F,
+/// A future that enters the plugin's runtime each time it is polled, and when it is
+/// dropped: the host drops unfinished futures (a client that went away, a shutdown
+/// deadline), and dropping a plugin future may need the runtime (a pooled connection
+/// returning itself spawns a task) or may panic. A panic while dropping is caught and
+/// logged here, since async-ffi aborts the process on a panic across the boundary.
+pub struct Entered<F> {
+    inner: ManuallyDrop<F>,
+}
+
+impl<F> Entered<F> {
+    /// Wrap a future.
+    pub fn new(inner: F) -> Self {
+        Entered { inner: ManuallyDrop::new(inner) }
     }
 }
 
@@ -47,7 +56,21 @@ impl<F: Future> Future for Entered<F> {
     type Output = F::Output;
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let _guard = runtime().enter();
-        self.project().inner.poll(cx)
+        // SAFETY: `inner` is structurally pinned: it is never moved out of `self`, and
+        // `Drop` drops it in place.
+        unsafe { self.map_unchecked_mut(|s| &mut *s.inner) }.poll(cx)
+    }
+}
+
+impl<F> Drop for Entered<F> {
+    fn drop(&mut self) {
+        let _guard = runtime().enter();
+        let inner = &mut self.inner;
+        // SAFETY: dropped exactly once, in place, and never touched again.
+        let dropped = std::panic::catch_unwind(AssertUnwindSafe(|| unsafe { ManuallyDrop::drop(inner) }));
+        if let Err(payload) = dropped {
+            tracing::error!("a plugin future panicked while being dropped: {}", panic_message(&*payload));
+        }
     }
 }
 
@@ -58,7 +81,7 @@ where
     F: Future<Output = T> + Send + 'static,
     T: Send + 'static,
 {
-    Entered { inner: AssertUnwindSafe(fut).catch_unwind() }
+    Entered::new(AssertUnwindSafe(fut).catch_unwind())
         .map(|r| match r {
             Ok(v) => v,
             Err(payload) => on_panic(panic_message(&*payload)),

@@ -188,15 +188,23 @@ impl TestApi {
         Json(Greeting { greeting: format!("published on {}", topic.0) })
     }
 
-    /// Answer after a delay (timers run on the plugin's own runtime).
+    /// Answer after a delay (timers run on the plugin's own runtime). While waiting the
+    /// handler holds a guard that, when the request is abandoned, spawns a task on the
+    /// plugin's runtime as a pooled connection returning itself would (`drop = spawn`),
+    /// or panics (`drop = panic`).
     #[oai(path = "/slow", method = "get", operation_id = "slow")]
     async fn slow(
         &self,
         /// Milliseconds to wait (at most 30000).
         #[oai(validator(maximum(value = "30000")))]
         ms: Query<u64>,
+        /// What the guard does when the request is abandoned: `spawn` or `panic`.
+        drop: Query<Option<String>>,
     ) -> Json<Greeting> {
+        let guard = DropGuard { panic: drop.0.as_deref() == Some("panic"), armed: true };
         tokio::time::sleep(std::time::Duration::from_millis(ms.0)).await;
+        let mut guard = guard;
+        guard.armed = false;
         Json(Greeting { greeting: format!("waited {} ms", ms.0) })
     }
 
@@ -225,4 +233,24 @@ fn html_escape(s: &str) -> String {
 
 pub fn browser_page() -> impl IntoEndpoint {
     poem::Route::new().at("/testbackend", poem::get(page))
+}
+
+/// Runs code in `Drop` that needs the plugin's runtime, like a pooled database connection
+/// returning itself; or panics there.
+struct DropGuard {
+    panic: bool,
+    armed: bool,
+}
+
+impl Drop for DropGuard {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        if self.panic {
+            panic!("testbackend guard panicked while its request was abandoned");
+        }
+        // Panics without the plugin's runtime entered ("there is no reactor running").
+        tokio::spawn(async { tracing::info!("testbackend: abandoned request cleaned up") });
+    }
 }
