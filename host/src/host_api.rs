@@ -1,13 +1,31 @@
 //! The host's own routes, defined with poem-openapi like the plugins' so that they are
 //! documented in the same merged document: `/healthz`, `/readyz`, `/api/v1/plugins`.
 
-use std::sync::{atomic::Ordering, Arc};
+use std::sync::{atomic::Ordering, Arc, OnceLock};
 
 use poem_openapi::{payload::Json, ApiResponse, Object, OpenApi};
 
 use crate::server::AppState;
 
-pub struct HostApi(pub Arc<AppState>);
+/// The host's API. Unbound (no state) it only serves to produce its document.
+pub struct HostApi(OnceLock<Arc<AppState>>);
+
+impl HostApi {
+    /// The API serving `state`.
+    pub fn bound(state: Arc<AppState>) -> Self {
+        HostApi(OnceLock::from(state))
+    }
+
+    /// The API without state, for its document.
+    pub fn unbound() -> Self {
+        HostApi(OnceLock::new())
+    }
+}
+
+/// The host's poem-openapi service.
+pub fn service(api: HostApi) -> poem_openapi::OpenApiService<HostApi, ()> {
+    poem_openapi::OpenApiService::new(api, "daas host", env!("CARGO_PKG_VERSION"))
+}
 
 /// Liveness or readiness.
 #[derive(Object)]
@@ -68,7 +86,7 @@ impl HostApi {
     /// Readiness: every plugin started, not shutting down.
     #[oai(path = "/readyz", method = "get", operation_id = "readyz")]
     async fn readyz(&self) -> ReadyResponse {
-        if self.0.ready.load(Ordering::SeqCst) {
+        if self.0.get().is_some_and(|s| s.ready.load(Ordering::SeqCst)) {
             ReadyResponse::Ready(Json(Status { status: "ready".into() }))
         } else {
             ReadyResponse::NotReady(Json(Status { status: "not_ready".into() }))
@@ -81,7 +99,7 @@ impl HostApi {
         Json(PluginList {
             host_version: env!("CARGO_PKG_VERSION").into(),
             abi_version: daas_plugin_api::ABI_VERSION.into(),
-            plugins: self.0.plugin_infos(),
+            plugins: self.0.get().map(|s| s.plugin_infos()).unwrap_or_default(),
         })
     }
 }

@@ -7,8 +7,9 @@
 //! - [`loader`]: finding and opening plugin libraries, ABI and name checks.
 //! - [`registry`]: the started plugins, their backends, and the host services plugins
 //!   call (logging, backend calls, events).
-//! - [`server`]: starting plugins, the router (layers, forwarding across the boundary,
-//!   WebSocket upgrades), graceful shutdown.
+//! - [`server`]: starting and stopping the plugins; the state requests share.
+//! - [`router`]: the request path: layers, forwarding across the boundary, WebSocket
+//!   upgrades.
 //! - [`openapi`]: merging the plugins' OpenAPI documents into `/openapi.json`.
 //! - [`host_api`]: the host's own routes (`/healthz`, `/readyz`, `/api/v1/plugins`).
 //! - [`logging`]: the tracing subscriber.
@@ -20,6 +21,7 @@ mod loader;
 mod logging;
 mod openapi;
 mod registry;
+mod router;
 mod server;
 
 use std::{path::PathBuf, process::ExitCode, sync::atomic::Ordering, time::Duration};
@@ -221,11 +223,12 @@ async fn serve(config: SiteConfig, listen: Option<String>, max_level: daas_plugi
             return ExitCode::from(EXIT_PLUGINS);
         }
     };
-    let app = match server::router(state.clone()) {
+    let soon = || std::time::Instant::now() + Duration::from_secs(5);
+    let app = match router::router(state.clone()) {
         Ok(a) => a,
         Err(e) => {
             eprintln!("daas: cannot start: {e}");
-            server::stop_plugins(&state, Duration::from_secs(5)).await;
+            server::stop_plugins(&state.plugins, soon()).await;
             return ExitCode::from(EXIT_PLUGINS);
         }
     };
@@ -234,7 +237,7 @@ async fn serve(config: SiteConfig, listen: Option<String>, max_level: daas_plugi
         Ok(a) => a,
         Err(e) => {
             eprintln!("daas: cannot listen on {addr}: {e}; pick a free address with --listen or [extensions] listen");
-            server::stop_plugins(&state, Duration::from_secs(5)).await;
+            server::stop_plugins(&state.plugins, soon()).await;
             return ExitCode::from(EXIT_LISTEN);
         }
     };
@@ -245,20 +248,30 @@ async fn serve(config: SiteConfig, listen: Option<String>, max_level: daas_plugi
     // Machine-readable, for scripts and tests that start the server on port 0.
     println!("daas: listening on http://{shown}");
 
+    // One deadline for the whole shutdown: draining requests, closing WebSockets and
+    // stopping plugins all fit in `shutdown_grace_ms` from the signal.
     let grace = Duration::from_millis(config.extensions.extensions.shutdown_grace_ms);
+    let (deadline_tx, deadline_rx) = tokio::sync::oneshot::channel();
     let signal_state = state.clone();
     let result = poem::Server::new_with_acceptor(acceptor)
         .run_with_graceful_shutdown(
             app,
             async move {
                 server::shutdown_signal().await;
+                let _ = deadline_tx.send(std::time::Instant::now() + grace);
                 signal_state.ready.store(false, Ordering::SeqCst);
+                // Upgraded connections are not tracked by the server: tell them.
+                signal_state.shutdown.send_replace(true);
                 tracing::info!("shutting down: no new connections, draining in-flight requests");
             },
             Some(grace),
         )
         .await;
-    server::stop_plugins(&state, grace).await;
+    let deadline = deadline_rx.await.unwrap_or_else(|_| std::time::Instant::now() + grace);
+    while router::OPEN_WEBSOCKETS.load(Ordering::SeqCst) > 0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    server::stop_plugins(&state.plugins, deadline).await;
     match result {
         Ok(()) => {
             tracing::info!("daas stopped");

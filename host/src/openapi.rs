@@ -33,6 +33,9 @@ pub struct Operation {
     pub method: String,
     /// The full path template (`/api/v1/testbackend/events/{topic}`).
     pub path: String,
+    /// The pattern requests are matched against (the template, except that a poem
+    /// wildcard `*rest` keeps matching several segments).
+    pub pattern: String,
     /// The merged operation id.
     pub operation_id: String,
     /// Needs no authentication.
@@ -40,6 +43,9 @@ pub struct Operation {
 }
 
 const METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "patch", "trace"];
+
+/// A private key on an operation carrying its poem pattern into the merge (removed there).
+const PATTERN_KEY: &str = "x-daas-pattern";
 
 fn rewrite_refs(value: &mut Value, renames: &BTreeMap<String, String>) {
     match value {
@@ -126,10 +132,15 @@ pub fn merge(version: &str, fragments: &[Fragment]) -> (Value, Vec<Operation>) {
                     if public {
                         op.insert("security".into(), json!([]));
                     }
+                    let pattern = match op.remove(PATTERN_KEY) {
+                        Some(Value::String(p)) => format!("{}{}", fragment.prefix, p),
+                        _ => full.clone(),
+                    };
                     operations.push(Operation {
                         tag: fragment.tag.clone(),
                         method: method.to_uppercase(),
                         path: full.clone(),
+                        pattern,
                         operation_id: id,
                         public,
                     });
@@ -170,16 +181,101 @@ pub fn merge(version: &str, fragments: &[Fragment]) -> (Value, Vec<Operation>) {
 }
 
 /// A documented operation for a route that poem-openapi does not describe: a browser
-/// page or a WebSocket.
-pub fn extra_path(summary: &str, websocket: bool, params: &[&str]) -> Value {
+/// route or a WebSocket.
+fn extra_operation(operation_id: &str, summary: &str, pattern: &str, method: &str, websocket: bool) -> Value {
+    let (_, params) = template_of(pattern);
     let parameters: Vec<Value> =
         params.iter().map(|p| json!({ "name": p, "in": "path", "required": true, "schema": { "type": "string" } })).collect();
     let responses = if websocket {
-        json!({ "101": { "description": "Switching protocols: the WebSocket is open." }, "400": { "description": "Not a WebSocket upgrade request." } })
-    } else {
+        json!({ "101": { "description": "Switching protocols: the WebSocket is open." } })
+    } else if method == "GET" {
         json!({ "200": { "description": "An HTML page.", "content": { "text/html": { "schema": { "type": "string" } } } } })
+    } else {
+        json!({ "200": { "description": "Done; browsers may be redirected (303)." }, "303": { "description": "Redirect to the next page." } })
     };
-    json!({ "get": { "summary": summary, "parameters": parameters, "responses": responses } })
+    let mut op = json!({ "operationId": operation_id, "summary": summary, "parameters": parameters, "responses": responses });
+    op[PATTERN_KEY] = json!(pattern);
+    op
+}
+
+/// Add an operation to a `paths` object unless that method of that path is documented
+/// already (a plugin's own document wins over what the host derives).
+fn add_operation(paths: &mut Map<String, Value>, template: String, method: &str, op: Value) {
+    let item = paths.entry(template).or_insert_with(|| json!({}));
+    if let Value::Object(item) = item {
+        item.entry(method.to_lowercase()).or_insert(op);
+    }
+}
+
+/// The merged document of the host and the started plugins, and its operations.
+pub fn document(plugins: &[crate::registry::Plugin]) -> Result<(Value, Vec<Operation>), String> {
+    let host_spec: Value = serde_json::from_str(&crate::host_api::service(crate::host_api::HostApi::unbound()).spec()).unwrap_or_default();
+    let mut fragments = vec![Fragment {
+        tag: "host".into(),
+        description: "The plugin host itself.".into(),
+        prefix: String::new(),
+        spec: host_spec,
+        public: crate::host_api::PUBLIC.iter().map(|s| s.to_string()).collect(),
+    }];
+    for p in plugins {
+        let name = p.name().as_str();
+        let mut spec: Value = serde_json::from_str(&p.manifest.openapi).unwrap_or_else(|_| json!({}));
+        if !spec.is_object() {
+            spec = json!({});
+        }
+        let mut root_paths = Map::new();
+        let mut public: HashSet<String> = p.manifest.public_operations.iter().map(|s| s.to_string()).collect();
+        for ws in p.manifest.websockets.iter() {
+            let (template, _) = template_of(&ws.path);
+            let id = format!("ws_{}", sanitize(&ws.path));
+            let summary = format!("WebSocket (subprotocol `{}`) of plugin {name}", ws.subprotocol);
+            let op = extra_operation(&id, &summary, &ws.path, "GET", true);
+            if ws.browser {
+                add_operation(&mut root_paths, template, "GET", op);
+            } else if let Some(Value::Object(paths)) = spec.as_object_mut().map(|o| o.entry("paths").or_insert_with(|| json!({}))) {
+                add_operation(paths, template, "GET", op);
+            }
+        }
+        for route in p.manifest.browser_routes.iter() {
+            let method = route.method.to_uppercase();
+            if !METHODS.contains(&method.to_lowercase().as_str()) {
+                return Err(format!("plugin `{name}` declares browser route {} {} with an unknown method", route.method, route.path));
+            }
+            let (template, _) = template_of(&route.path);
+            if route.public {
+                public.insert(route.operation_id.to_string());
+            }
+            add_operation(
+                &mut root_paths,
+                template,
+                &method,
+                extra_operation(&route.operation_id, &route.summary, &route.path, &method, false),
+            );
+        }
+        fragments.push(Fragment {
+            tag: name.into(),
+            description: format!("Routes of the `{name}` plugin."),
+            prefix: format!("/api/v1/{name}"),
+            spec,
+            public: public.clone(),
+        });
+        if !root_paths.is_empty() {
+            fragments.push(Fragment {
+                tag: name.into(),
+                description: String::new(),
+                prefix: String::new(),
+                spec: json!({ "paths": root_paths }),
+                public,
+            });
+        }
+    }
+    let (mut doc, ops) = merge(env!("CARGO_PKG_VERSION"), &fragments);
+    // A plugin with browser routes contributes two fragments under one tag.
+    if let Some(tags) = doc.get_mut("tags").and_then(|t| t.as_array_mut()) {
+        let mut seen = HashSet::new();
+        tags.retain(|t| seen.insert(t["name"].as_str().unwrap_or_default().to_string()));
+    }
+    Ok((doc, ops))
 }
 
 /// Turn a poem path pattern (`/app/:id`) into an OpenAPI template (`/app/{id}`) and its
@@ -190,6 +286,8 @@ pub fn template_of(pattern: &str) -> (String, Vec<String>) {
         .split('/')
         .map(|seg| {
             if let Some(name) = seg.strip_prefix(':').or_else(|| seg.strip_prefix('*')) {
+                // `:id<\d+>` carries a regex in poem; the template names the parameter only.
+                let name = name.split('<').next().unwrap_or(name);
                 params.push(name.to_string());
                 format!("{{{name}}}")
             } else {
@@ -245,6 +343,7 @@ mod tests {
         assert_eq!(doc["paths"]["/api/v1/p1/x"]["get"]["security"], json!([]));
         assert_eq!(ops.len(), 2);
         assert!(ops[0].public && !ops[1].public);
+        assert_eq!(ops[0].pattern, "/api/v1/p1/x");
     }
 
     #[test]

@@ -62,6 +62,9 @@ pub enum RegisterError {
     /// Two plugins provide the same backend.
     #[error("backend `{backend}` is provided by both `{first}` and `{second}`; load only one of them")]
     DuplicateBackend { backend: BackendName, first: PluginName, second: PluginName },
+    /// Two plugins provide the same layer.
+    #[error("layer `{layer}` is provided by both `{first}` and `{second}`; load only one of them")]
+    DuplicateLayer { layer: LayerName, first: PluginName, second: PluginName },
 }
 
 /// Add a started plugin; its backends become callable at once.
@@ -71,6 +74,11 @@ pub fn register(plugin: Plugin) -> Result<(), RegisterError> {
     for backend in plugin.manifest.backends.iter() {
         if let Some(&other) = t.backends.get(backend) {
             return Err(RegisterError::DuplicateBackend { backend: *backend, first: t.plugins[other].name(), second: plugin.name() });
+        }
+    }
+    for layer in plugin.manifest.layers.iter() {
+        if let Some(other) = t.plugins.iter().find(|p| p.manifest.layers.contains(layer)) {
+            return Err(RegisterError::DuplicateLayer { layer: *layer, first: other.name(), second: plugin.name() });
         }
     }
     for backend in plugin.manifest.backends.iter() {

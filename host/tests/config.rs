@@ -151,6 +151,17 @@ fn a_layer_no_plugin_provides_is_refused() {
 }
 
 #[test]
+fn a_layer_listed_twice_is_refused() {
+    let site = TempSite::new(&[(
+        "extensions.toml",
+        "[extensions]\nlayers = [\"testing\", \"testing\"]\n[[extensions.plugin]]\nname = \"testbackend\"\n",
+    )]);
+    let (code, err) = serve_fails(&site);
+    assert_eq!(code, 3);
+    assert!(err.contains("layer `testing` is listed twice"), "{err}");
+}
+
+#[test]
 fn invalid_plugin_settings_stop_the_start_with_the_plugin_named() {
     let site = TempSite::new(&[(
         "extensions.toml",

@@ -63,3 +63,24 @@ fn abandoned_requests_are_dropped_inside_the_plugin_without_taking_the_host_down
     assert!(server.wait_for_log("panicked while being dropped"), "{}", server.log());
     assert_eq!(client().get(server.url("/healthz")).send().unwrap().status(), 200, "the host is still up");
 }
+
+#[tokio::test]
+async fn shutdown_closes_open_websockets_with_going_away() {
+    use futures::StreamExt;
+    use tokio_tungstenite::tungstenite::{client::IntoClientRequest, protocol::frame::coding::CloseCode, Message};
+    let mut server = Server::start(&site_dir("full"));
+    let mut req = server.ws_url("/api/v1/testbackend/echo").into_client_request().unwrap();
+    req.headers_mut().insert("sec-websocket-protocol", "echo".parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    server.terminate();
+    let msg = tokio::time::timeout(Duration::from_secs(10), ws.next()).await.expect("closed within the grace").unwrap().unwrap();
+    match msg {
+        Message::Close(Some(frame)) => {
+            assert_eq!(frame.code, CloseCode::Away);
+            assert_eq!(frame.reason, "server shutting down");
+        }
+        other => panic!("expected a close frame, got {other:?}"),
+    }
+    let exit = tokio::task::spawn_blocking(move || server.wait(Duration::from_secs(10))).await.unwrap();
+    assert!(exit.expect("the server exits").success());
+}

@@ -90,15 +90,20 @@ fn a_panicking_handler_is_a_500_and_the_server_keeps_serving() {
         let (status, body) = get(&server, "/api/v1/testbackend/panic");
         assert_eq!(status, 500);
         assert_eq!(body["code"], "plugin_panicked");
-        assert!(body["message"].as_str().unwrap().contains("plugin `testbackend` panicked"), "{body}");
+        let message = body["message"].as_str().unwrap();
+        assert!(message.contains("plugin `testbackend` failed in a request handler (error id "), "{body}");
+        assert!(!message.contains("on purpose"), "the panic message stays in the log: {body}");
         let (status, _) = get(&server, "/api/v1/testbackend/hello");
         assert_eq!(status, 200);
     }
     assert!(server.wait_for_log("testbackend handler panicked on purpose"), "the panic is logged");
+    let (_, body) = get(&server, "/api/v1/testbackend/panic");
+    let id = body["message"].as_str().unwrap().split("error id ").nth(1).unwrap().split(';').next().unwrap().to_string();
+    assert!(server.wait_for_log(&id), "the error id ties the answer to the log line");
     // A panic inside a backend called by another route stays in the plugin too.
     let (status, body) = get(&server, "/api/v1/testbackend/backend-panic");
     assert_eq!(status, 503);
-    assert!(body["message"].as_str().unwrap().contains("panicked in a backend call"), "{body}");
+    assert!(body["message"].as_str().unwrap().contains("failed in a backend call (error id"), "{body}");
     assert_eq!(get(&server, "/healthz").0, 200);
 }
 
@@ -139,6 +144,10 @@ fn browser_routes_are_served_at_the_root() {
     assert_eq!(r.status(), 200);
     assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
     assert!(r.text().unwrap().contains("user &lt;bob&gt;"), "layer attribute reaches the page, escaped");
+    let no_redirects = reqwest::blocking::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let r = no_redirects.post(server.url("/testbackend")).send().unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/testbackend");
 }
 
 #[test]
@@ -151,6 +160,9 @@ fn layers_reject_and_annotate_and_observe() {
     // Host routes are behind the layers too.
     let r = client().get(server.url("/api/v1/plugins")).header("x-test-reject", "401").send().unwrap();
     assert_eq!(r.status(), 401);
+    // HEAD is answered by the GET handler, so the layers see the GET operation.
+    let r = client().head(server.url("/api/v1/testbackend/whoami")).header("x-test-reject", "409").send().unwrap();
+    assert_eq!(r.status(), 409);
     // Annotate: attributes reach the handler, with the matched operation id.
     let r = client().get(server.url("/api/v1/testbackend/whoami")).header("x-test-user", "alice").send().unwrap();
     assert_eq!(r.json::<Value>().unwrap(), json!({ "user": "alice", "operation": "testbackend_whoami" }));
@@ -183,7 +195,7 @@ fn health_readiness_and_plugin_list() {
     for r in ["GET /api/v1/testbackend/hello", "POST /api/v1/testbackend/sum", "GET /api/v1/testbackend/echo", "GET /testbackend"] {
         assert!(routes.contains(&r), "{r} missing from {routes:?}");
     }
-    assert!(tb["library"].as_str().unwrap().ends_with("libdaas_plugin_testbackend.so"));
+    assert_eq!(tb["library"], "libdaas_plugin_testbackend.so", "the file name only, no server paths");
 }
 
 fn document(server: &Server) -> Value {
@@ -246,6 +258,13 @@ fn the_merged_openapi_document_is_valid_and_complete() {
     assert_eq!(schemas.iter().filter(|s| s.ends_with("ApiError")).count(), 1, "{schemas:?}");
     // Path parameters are templates.
     assert!(doc["paths"].get("/api/v1/testbackend/events/{topic}").is_some());
+    // Browser routes are documented with their methods; the public one opts out.
+    assert_eq!(doc["paths"]["/testbackend"]["get"]["operationId"], "testbackend_page");
+    assert_eq!(doc["paths"]["/testbackend"]["get"]["security"], json!([]));
+    assert_eq!(doc["paths"]["/testbackend"]["post"]["operationId"], "testbackend_page_post");
+    assert!(doc["paths"]["/testbackend"]["post"].get("security").is_none());
+    assert_eq!(doc["paths"]["/api/v1/testbackend/echo"]["get"]["responses"]["101"]["description"].as_str().is_some(), true);
+    assert!(!doc.to_string().contains("x-daas-pattern"), "internal keys do not leak into the document");
 }
 
 #[test]
@@ -296,7 +315,7 @@ mod websocket {
         assert_eq!(resp.headers()["sec-websocket-protocol"], "echo", "the host echoes the subprotocol (Chrome needs it)");
         ws.send(Message::Text("héllo ✓".into())).await.unwrap();
         assert_eq!(next(&mut ws).await, Message::Text("héllo ✓".into()));
-        let binary: Vec<u8> = (0..=255u8).cycle().take(100_000).collect();
+        let binary: Vec<u8> = (0..=255u8).cycle().take(60_000).collect();
         ws.send(Message::Binary(binary.clone())).await.unwrap();
         assert_eq!(next(&mut ws).await, Message::Binary(binary));
         ws.send(Message::Text("close".into())).await.unwrap();
@@ -327,6 +346,20 @@ mod websocket {
         }
         for t in tasks {
             t.await.unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn messages_larger_than_the_body_limit_close_the_socket() {
+        let server = start();
+        let (mut ws, _) = connect(server.ws_url("/api/v1/testbackend/echo"), Some("echo"), &[]).await.unwrap();
+        // tests/sites/full sets max_body_bytes = 65536.
+        let _ = ws.send(Message::Binary(vec![7u8; 70_000])).await;
+        let end = tokio::time::timeout(std::time::Duration::from_secs(10), ws.next()).await.expect("the server reacts");
+        match end {
+            Some(Ok(Message::Close(Some(frame)))) => assert_eq!(frame.code, CloseCode::Size),
+            None | Some(Err(_)) => {}
+            Some(Ok(other)) => panic!("a too-large message was not refused: got {other:?}"),
         }
     }
 

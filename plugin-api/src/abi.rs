@@ -206,6 +206,36 @@ pub struct WsRoute {
     pub browser: bool,
 }
 
+/// A root-level browser route (an HTML page or form target) a plugin serves.
+#[repr(C)]
+#[derive(StableAbi, Debug, Clone)]
+pub struct BrowserRoute {
+    /// `GET`, `POST`, `DELETE`, ...
+    pub method: RString,
+    /// Path pattern at the server root (`/login`, `/app/:id`); never under `/api/`.
+    pub path: RString,
+    /// Operation id in the plugin's own namespace (the merged document prefixes it with
+    /// the plugin name).
+    pub operation_id: RString,
+    /// One line for the merged document.
+    pub summary: RString,
+    /// Needs no identity (the login form).
+    pub public: bool,
+}
+
+impl BrowserRoute {
+    /// A route that needs an identity.
+    pub fn new(method: &str, path: &str, operation_id: &str, summary: &str) -> Self {
+        BrowserRoute { method: method.into(), path: path.into(), operation_id: operation_id.into(), summary: summary.into(), public: false }
+    }
+
+    /// Mark the route public.
+    pub fn public(mut self) -> Self {
+        self.public = true;
+        self
+    }
+}
+
 /// What a started plugin contributes, returned by [`PluginMod::start`].
 #[repr(C)]
 #[derive(StableAbi, Debug, Clone)]
@@ -214,7 +244,7 @@ pub struct PluginManifest {
     /// when it has none.
     pub openapi: RString,
     /// Root-level browser routes (`/`, `/login`, `/app/:id`) the plugin answers.
-    pub browser_routes: RVec<RString>,
+    pub browser_routes: RVec<BrowserRoute>,
     /// WebSocket routes.
     pub websockets: RVec<WsRoute>,
     /// Backends the plugin provides.

@@ -122,3 +122,13 @@ impl From<BackendError> for ApiError {
         ApiError::new(e.kind.code(), e.message.to_string(), "")
     }
 }
+
+/// A short id that ties an error answered to a client to the log line with its details
+/// (panic messages and internals are logged, never sent).
+pub fn error_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or_default();
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{:012x}", (nanos ^ n.rotate_left(40)) & 0xffff_ffff_ffff)
+}

@@ -3,10 +3,11 @@
 //! segments capture one path segment; `*name` as the last segment captures the rest.
 
 /// Match `path` (without query) against `pattern`, returning the captured parameters.
+/// A trailing slash is significant (`/a/` does not match `/a`), as in poem's router.
 pub fn match_path<'p>(pattern: &'p str, path: &str) -> Option<Vec<(&'p str, String)>> {
     let mut params = Vec::new();
-    let mut pat = pattern.trim_matches('/').split('/');
-    let mut segs = path.trim_matches('/').split('/');
+    let mut pat = pattern.strip_prefix('/').unwrap_or(pattern).split('/');
+    let mut segs = path.strip_prefix('/').unwrap_or(path).split('/');
     loop {
         match (pat.next(), segs.next()) {
             (None, None) => return Some(params),
@@ -23,7 +24,7 @@ pub fn match_path<'p>(pattern: &'p str, path: &str) -> Option<Vec<(&'p str, Stri
                     if s.is_empty() {
                         return None;
                     }
-                    params.push((name, s.to_string()));
+                    params.push((name.split('<').next().unwrap_or(name), s.to_string()));
                 } else if let Some(name) = p.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
                     if s.is_empty() {
                         return None;
@@ -51,5 +52,8 @@ mod tests {
         assert_eq!(match_path("/items/{id}/x", "/items/7/x"), Some(vec![("id", "7".into())]));
         assert_eq!(match_path("/items/{id}", "/items/"), None);
         assert_eq!(match_path("/static/*rest", "/static/a/b.js"), Some(vec![("rest", "a/b.js".into())]));
+        assert_eq!(match_path("/health", "/health/"), None, "a trailing slash is another path");
+        assert_eq!(match_path("/", "/x"), None);
+        assert_eq!(match_path("/app/:id<\\d+>", "/app/7"), Some(vec![("id", "7".into())]));
     }
 }

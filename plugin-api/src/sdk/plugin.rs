@@ -112,7 +112,7 @@ pub trait Layer: Send + Sync + 'static {
 #[derive(Default)]
 pub struct PluginBuilder {
     api: Option<(BoxEndpoint<'static>, String)>,
-    browser: Option<(BoxEndpoint<'static>, Vec<String>)>,
+    browser: Option<(BoxEndpoint<'static>, Vec<BrowserRoute>)>,
     websockets: Vec<(WsRoute, WsHandler)>,
     backends: HashMap<BackendName, BackendHandler>,
     layers: HashMap<LayerName, Arc<dyn Layer>>,
@@ -146,13 +146,14 @@ impl PluginBuilder {
         self
     }
 
-    /// Root-level browser routes (`/`, `/login`, `/app/:id`) served by `endpoint`, which
-    /// sees the full path.
-    pub fn browser<E: IntoEndpoint>(mut self, patterns: &[&str], endpoint: E) -> Self
+    /// Root-level browser routes (`/`, `/login`, `/app/:id`: HTML pages and form
+    /// targets) served by `endpoint`, which sees the full path. Each route is documented
+    /// in the merged document; mark the login form [`BrowserRoute::public`].
+    pub fn browser<E: IntoEndpoint>(mut self, routes: impl IntoIterator<Item = BrowserRoute>, endpoint: E) -> Self
     where
         E::Endpoint: 'static,
     {
-        self.browser = Some((endpoint.into_endpoint().map_to_response().boxed(), patterns.iter().map(|p| p.to_string()).collect()));
+        self.browser = Some((endpoint.into_endpoint().map_to_response().boxed(), routes.into_iter().collect()));
         self
     }
 
@@ -226,7 +227,7 @@ impl PluginBuilder {
     fn manifest(&self) -> PluginManifest {
         PluginManifest {
             openapi: self.api.as_ref().map(|(_, s)| s.clone()).unwrap_or_default().into(),
-            browser_routes: self.browser.iter().flat_map(|(_, p)| p.iter().map(|s| RString::from(s.as_str()))).collect(),
+            browser_routes: self.browser.iter().flat_map(|(_, routes)| routes.iter().cloned()).collect(),
             websockets: self.websockets.iter().map(|(r, _)| r.clone()).collect(),
             backends: self.backends.keys().copied().collect(),
             layers: self.layers.keys().copied().collect(),
@@ -301,22 +302,24 @@ where
     guard(|| to_ffi(make(), late), |msg| ready(on_panic(msg)))
 }
 
+/// Log a panic with an error id; the client gets only the id.
+fn logged_panic(what: &str, msg: &str) -> String {
+    let id = crate::error::error_id();
+    tracing::error!(error_id = %id, "{}", panicked(what, msg));
+    format!("plugin `{}` failed in {what} (error id {id}; the details are in the server log)", declaration().name)
+}
+
 fn handler_panic(msg: String) -> FfiResponse {
-    let message = panicked("a request handler", &msg);
-    tracing::error!("{message}");
-    error_response(StatusCode::INTERNAL_SERVER_ERROR, "plugin_panicked", message, "the server keeps running; report this with the log line")
+    let message = logged_panic("a request handler", &msg);
+    error_response(StatusCode::INTERNAL_SERVER_ERROR, "plugin_panicked", message, "the server keeps running; report the error id")
 }
 
 fn backend_panic(msg: String) -> RResult<RVec<u8>, BackendError> {
-    let message = panicked("a backend call", &msg);
-    tracing::error!("{message}");
-    RResult::RErr(BackendError::new(BackendErrorKind::Internal, message))
+    RResult::RErr(BackendError::new(BackendErrorKind::Internal, logged_panic("a backend call", &msg)))
 }
 
 fn layer_panic(msg: String) -> LayerVerdict {
-    let message = panicked("a layer", &msg);
-    tracing::error!("{message}");
-    LayerVerdict::Reject(ApiError::new("plugin_panicked", message, "").to_ffi(500))
+    LayerVerdict::Reject(ApiError::new("plugin_panicked", logged_panic("a layer", &msg), "").to_ffi(500))
 }
 
 /// For exports whose caller expects nothing back: log the panic.

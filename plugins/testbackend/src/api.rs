@@ -231,8 +231,13 @@ fn html_escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
+#[handler]
+fn page_post() -> poem::web::Redirect {
+    poem::web::Redirect::see_other("/testbackend")
+}
+
 pub fn browser_page() -> impl IntoEndpoint {
-    poem::Route::new().at("/testbackend", poem::get(page))
+    poem::Route::new().at("/testbackend", poem::get(page).post(page_post))
 }
 
 /// Runs code in `Drop` that needs the plugin's runtime, like a pooled database connection

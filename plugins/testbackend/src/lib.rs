@@ -6,7 +6,7 @@
 //! - an API defined with poem-openapi (`/api/v1/testbackend/...`): typed parameters and
 //!   bodies with validation, a route that reads the layers' attributes, one that calls
 //!   another plugin's backend, one that panics, one that publishes an event;
-//! - a root-level browser route (`/testbackend`);
+//! - root-level browser routes (`GET /testbackend`, public, and `POST /testbackend`);
 //! - a WebSocket route (`/api/v1/testbackend/echo`, subprotocol `echo`);
 //! - the `testbackend` backend (typed protocol [`daas_plugin_api::protocols::Testing`]);
 //! - the `testing` layer: rejects a request that carries `x-test-reject: <status>`,
@@ -18,7 +18,7 @@ mod api;
 mod layer;
 
 use daas_plugin_api::{
-    abi::WsMessage,
+    abi::{BrowserRoute, WsMessage},
     export_plugin,
     names::{LayerName, PluginName},
     poem_openapi::OpenApiService,
@@ -49,7 +49,13 @@ async fn start(ctx: PluginContext) -> Result<PluginBuilder, String> {
     Ok(PluginBuilder::new()
         .api(api)
         .public_operations(["health"])
-        .browser(&["/testbackend"], api::browser_page())
+        .browser(
+            [
+                BrowserRoute::new("GET", "/testbackend", "page", "The testbackend's browser page.").public(),
+                BrowserRoute::new("POST", "/testbackend", "page_post", "A form target: redirects back to the page."),
+            ],
+            api::browser_page(),
+        )
         .websocket("/echo", "echo", false, echo)
         .backend::<Testing, _, _>(|request| async move {
             match request {

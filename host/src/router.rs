@@ -1,0 +1,420 @@
+//! The request path: the router, the layers around plugin routes ([`Layered`]), the
+//! crossing into a plugin ([`Forward`]), and WebSocket upgrades. Only this module and
+//! [`crate::host_api`] know poem's server types.
+
+use std::{
+    panic::AssertUnwindSafe,
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    },
+};
+
+use abi_stable::std_types::{RResult, RString, RVec, Tuple2};
+use daas_plugin_api::{
+    abi::{FfiRequest, FfiResponse, LayerRequest, LayerVerdict, Pairs, WsMessage, WsSink, WsSinkBox, WsSource, WsSourceBox},
+    error::error_id,
+    paths::match_path,
+    ApiError, PluginName,
+};
+use futures::{
+    stream::{SplitSink, SplitStream},
+    FutureExt as _, SinkExt as _, StreamExt as _,
+};
+use poem::{
+    http::{HeaderValue, StatusCode},
+    web::websocket::{CloseCode, Message, WebSocket, WebSocketConfig, WebSocketStream},
+    Endpoint, EndpointExt, FromRequest, IntoEndpoint, IntoResponse, Request, Response, Route,
+};
+
+use crate::{
+    host_api::{self, HostApi},
+    registry::Plugin,
+    server::{AppState, StartError},
+};
+
+/// Open WebSocket sessions (shutdown waits for them to close).
+pub static OPEN_WEBSOCKETS: AtomicUsize = AtomicUsize::new(0);
+
+/// Paths the host serves itself; no plugin route may take them.
+const HOST_PATHS: &[&str] = &["/healthz", "/readyz", "/api/v1/plugins", "/openapi.json", "/docs"];
+
+fn host_service(state: Arc<AppState>) -> poem_openapi::OpenApiService<HostApi, ()> {
+    host_api::service(HostApi::bound(state))
+}
+
+fn json_error(status: StatusCode, code: &str, message: impl Into<String>, detail: &str) -> Response {
+    ApiError::new(code, message, detail).to_response(status)
+}
+
+/// A plugin future panicked past the plugin's own guard: log the details, tell the
+/// client only an id.
+fn crossed_panic(plugin: PluginName, what: &str) -> Response {
+    let id = error_id();
+    tracing::error!(plugin = plugin.as_str(), error_id = %id, "{what} panicked across the boundary");
+    json_error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "plugin_panicked",
+        format!("plugin `{plugin}` failed (error id {id}; the details are in the server log)"),
+        "",
+    )
+}
+
+fn pairs_of(req: &Request) -> Pairs {
+    let mut pairs = RVec::with_capacity(req.headers().len());
+    for (k, v) in req.headers() {
+        if let Ok(v) = v.to_str() {
+            pairs.push(Tuple2(RString::from(k.as_str()), RString::from(v)));
+        }
+    }
+    pairs
+}
+
+fn to_response(ffi: FfiResponse) -> Response {
+    let status = StatusCode::from_u16(ffi.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut resp = Response::builder().status(status).body(ffi.body.into_vec());
+    let headers = resp.headers_mut();
+    for Tuple2(k, v) in ffi.headers.iter() {
+        if let (Ok(name), Ok(value)) = (k.as_str().parse::<poem::http::HeaderName>(), HeaderValue::from_str(v.as_str())) {
+            headers.append(name, value);
+        }
+    }
+    resp
+}
+
+/// The layers' attributes, carried from [`Layered`] to [`Forward`] in the request's
+/// extensions (never from anything the client sent).
+#[derive(Clone, Default)]
+struct LayerAttributes(Pairs);
+
+fn is_websocket_upgrade(req: &Request) -> bool {
+    req.headers().get("upgrade").and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+}
+
+/// Runs the site's layers around an endpoint.
+struct Layered<E> {
+    inner: E,
+    plugin: Option<PluginName>,
+    state: Arc<AppState>,
+}
+
+impl<E: Endpoint> Endpoint for Layered<E> {
+    type Output = Response;
+
+    async fn call(&self, mut req: Request) -> poem::Result<Response> {
+        if self.state.layers.is_empty() {
+            return self.inner.call(req).await.map(IntoResponse::into_response);
+        }
+        let uri = req.original_uri().clone();
+        let op = self.state.operation(req.method().as_str(), uri.path());
+        let mut layer_req = LayerRequest {
+            method: req.method().as_str().into(),
+            uri: uri.path_and_query().map(|p| p.as_str()).unwrap_or("/").into(),
+            headers: pairs_of(&req),
+            remote_addr: req.remote_addr().to_string().into(),
+            plugin: self.plugin.into(),
+            operation_id: op.map(|o| o.operation_id.as_str()).unwrap_or_default().into(),
+            public: op.is_some_and(|o| o.public),
+            websocket: is_websocket_upgrade(&req),
+            attributes: RVec::new(),
+        };
+        let mut ran = 0;
+        let mut rejected = None;
+        for (layer, provider) in &self.state.layers {
+            ran += 1;
+            let fut = (provider.module().layer_before())(*layer, layer_req.clone());
+            match AssertUnwindSafe(fut).catch_unwind().await {
+                Ok(LayerVerdict::Continue(attrs)) => layer_req.attributes.extend(attrs),
+                Ok(LayerVerdict::Reject(resp)) => {
+                    rejected = Some(to_response(resp));
+                    break;
+                }
+                Err(_) => {
+                    rejected = Some(crossed_panic(provider.name(), &format!("layer `{layer}`")));
+                    break;
+                }
+            }
+        }
+        let resp = match rejected {
+            Some(r) => r,
+            None => {
+                req.extensions_mut().insert(LayerAttributes(layer_req.attributes.clone()));
+                match self.inner.call(req).await {
+                    Ok(r) => r.into_response(),
+                    Err(e) => {
+                        let (status, err) = ApiError::from_poem(&e);
+                        err.to_response(status)
+                    }
+                }
+            }
+        };
+        let status = resp.status().as_u16();
+        for (layer, provider) in self.state.layers[..ran].iter().rev() {
+            let fut = (provider.module().layer_after())(*layer, layer_req.clone(), status);
+            if AssertUnwindSafe(fut).catch_unwind().await.is_err() {
+                let _ = crossed_panic(provider.name(), &format!("layer `{layer}`"));
+            }
+        }
+        Ok(resp)
+    }
+}
+
+/// Forwards requests to one plugin across the boundary.
+struct Forward {
+    plugin: Plugin,
+    browser: bool,
+    state: Arc<AppState>,
+}
+
+impl Endpoint for Forward {
+    type Output = Response;
+
+    async fn call(&self, mut req: Request) -> poem::Result<Response> {
+        // API routes are nested under /api/v1/<plugin>: poem's `nest` has already
+        // stripped that prefix from `uri()` (matching the decoded path, so slicing the
+        // original by the prefix's length would be wrong for percent-encoded requests).
+        // Browser routes see the full path.
+        let uri: String = if self.browser { req.original_uri() } else { req.uri() }
+            .path_and_query()
+            .map(|p| p.as_str())
+            .filter(|p| p.starts_with('/'))
+            .map_or_else(|| "/".to_string(), |p| p.to_string());
+        let attributes = req.extensions_mut().remove::<LayerAttributes>().unwrap_or_default().0;
+
+        if is_websocket_upgrade(&req) {
+            let path = uri.split('?').next().unwrap_or("/");
+            let route = self.plugin.manifest.websockets.iter().find(|r| r.browser == self.browser && match_path(&r.path, path).is_some());
+            if let Some(route) = route {
+                let ffi = FfiRequest {
+                    method: "GET".into(),
+                    uri: uri.into(),
+                    headers: pairs_of(&req),
+                    body: RVec::new(),
+                    remote_addr: req.remote_addr().to_string().into(),
+                    attributes,
+                    browser: self.browser,
+                };
+                return Ok(upgrade(&req, route.subprotocol.to_string(), self.plugin.clone(), ffi, &self.state).await);
+            }
+        }
+
+        let body = match req.take_body().into_bytes_limit(self.state.max_body_bytes).await {
+            Ok(b) => b,
+            Err(poem::error::ReadBodyError::PayloadTooLarge) => {
+                return Ok(json_error(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    format!("request body is larger than {} bytes", self.state.max_body_bytes),
+                    "send less, or raise [extensions] max_body_bytes",
+                ))
+            }
+            Err(e) => return Ok(json_error(StatusCode::BAD_REQUEST, "bad_request", format!("request body could not be read: {e}"), "")),
+        };
+        let ffi = FfiRequest {
+            method: req.method().as_str().into(),
+            uri: uri.into(),
+            headers: pairs_of(&req),
+            // Zero-copy when poem's buffer is not shared.
+            body: RVec::from(Vec::<u8>::from(body)),
+            remote_addr: req.remote_addr().to_string().into(),
+            attributes,
+            browser: self.browser,
+        };
+        let fut = (self.plugin.module().handle())(ffi);
+        match AssertUnwindSafe(fut).catch_unwind().await {
+            Ok(resp) => Ok(to_response(resp)),
+            Err(_) => Ok(crossed_panic(self.plugin.name(), "a request handler")),
+        }
+    }
+}
+
+type SharedSink = Arc<tokio::sync::Mutex<SplitSink<WebSocketStream, Message>>>;
+
+struct HostSink(SharedSink);
+struct HostSource(Arc<tokio::sync::Mutex<SplitStream<WebSocketStream>>>);
+
+impl WsSink for HostSink {
+    fn send(&self, msg: WsMessage) -> async_ffi::FfiFuture<RResult<(), RString>> {
+        use async_ffi::FutureExt as _;
+        let sink = self.0.clone();
+        async move {
+            let msg = match msg {
+                WsMessage::Text(t) => Message::Text(t.into_string()),
+                WsMessage::Binary(b) => Message::Binary(b.into_vec()),
+                WsMessage::Close(code, reason) => Message::Close(Some((CloseCode::from(code), reason.into_string()))),
+            };
+            sink.lock().await.send(msg).await.map_err(|e| RString::from(e.to_string())).into()
+        }
+        .into_ffi()
+    }
+}
+
+impl WsSource for HostSource {
+    fn recv(&self) -> async_ffi::FfiFuture<abi_stable::std_types::ROption<WsMessage>> {
+        use abi_stable::std_types::ROption;
+        use async_ffi::FutureExt as _;
+        let source = self.0.clone();
+        async move {
+            let mut source = source.lock().await;
+            loop {
+                let msg = match source.next().await {
+                    None | Some(Err(_)) => return ROption::RNone,
+                    Some(Ok(m)) => m,
+                };
+                let out = match msg {
+                    Message::Text(t) => WsMessage::Text(t.into()),
+                    Message::Binary(b) => WsMessage::Binary(b.into()),
+                    Message::Close(frame) => {
+                        let (code, reason) = frame.map(|(c, r)| (u16::from(c), r)).unwrap_or((1005, String::new()));
+                        WsMessage::Close(code, reason.into())
+                    }
+                    Message::Ping(_) | Message::Pong(_) => continue,
+                };
+                return ROption::RSome(out);
+            }
+        }
+        .into_ffi()
+    }
+}
+
+/// Counts an open WebSocket session for as long as it lives.
+struct SessionGuard;
+
+impl SessionGuard {
+    fn new() -> Self {
+        OPEN_WEBSOCKETS.fetch_add(1, Ordering::SeqCst);
+        SessionGuard
+    }
+}
+
+impl Drop for SessionGuard {
+    fn drop(&mut self) {
+        OPEN_WEBSOCKETS.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+async fn upgrade(req: &Request, subprotocol: String, plugin: Plugin, ffi: FfiRequest, state: &Arc<AppState>) -> Response {
+    let ws = match WebSocket::from_request_without_body(req).await {
+        Ok(ws) => ws,
+        Err(e) => return json_error(StatusCode::BAD_REQUEST, "bad_request", format!("not a valid WebSocket upgrade: {e}"), ""),
+    };
+    // The same bound as a request body: a message is buffered whole on both sides.
+    let mut config = WebSocketConfig::default();
+    config.max_message_size = Some(state.max_body_bytes);
+    config.max_frame_size = Some(state.max_body_bytes);
+    let ws = ws.config(config);
+    let ws = if subprotocol.is_empty() { ws } else { ws.protocols(vec![subprotocol]) };
+    let mut shutdown = state.shutdown.subscribe();
+    ws.on_upgrade(move |socket| async move {
+        let _session = SessionGuard::new();
+        let (sink, source) = socket.split();
+        let sink: SharedSink = Arc::new(tokio::sync::Mutex::new(sink));
+        let sink_box: WsSinkBox = daas_plugin_api::abi::WsSink_TO::from_value(HostSink(sink.clone()), abi_stable::sabi_trait::TD_Opaque);
+        let source_box: WsSourceBox = daas_plugin_api::abi::WsSource_TO::from_value(
+            HostSource(Arc::new(tokio::sync::Mutex::new(source))),
+            abi_stable::sabi_trait::TD_Opaque,
+        );
+        let session = AssertUnwindSafe((plugin.module().websocket())(ffi, sink_box, source_box)).catch_unwind();
+        tokio::select! {
+            ended = session => {
+                if ended.is_err() {
+                    let _ = crossed_panic(plugin.name(), "a websocket handler");
+                }
+            }
+            _ = async { shutdown.wait_for(|down| *down).await.map(|_| ()) } => {
+                // The plugin's future is dropped here (inside its runtime, see the SDK's
+                // `Entered`); the client learns why.
+                let close = Message::Close(Some((CloseCode::Away, "server shutting down".into())));
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(1), async { sink.lock().await.send(close).await }).await;
+            }
+        }
+    })
+    .into_response()
+}
+
+/// The swagger UI page for the merged document. poem-openapi's UI builders only embed a
+/// service's own document, so the page is generated for the host's document and that
+/// document swapped for the merged one.
+fn docs_page(state: &Arc<AppState>) -> String {
+    let service = host_service(state.clone());
+    let own = service.spec();
+    service.swagger_ui_html().replacen(&own, &state.openapi, 1)
+}
+
+fn route_error(e: impl std::fmt::Display) -> StartError {
+    StartError::Route(format!("the plugins' routes cannot be served together: {e}"))
+}
+
+/// A browser route must be a clean root-level path that is neither an API path nor
+/// one of the host's.
+fn check_browser_pattern(plugin: PluginName, pattern: &str) -> Result<(), StartError> {
+    if !pattern.starts_with('/')
+        || pattern.starts_with("/api/")
+        || pattern == "/api"
+        || pattern.contains("//")
+        || HOST_PATHS.contains(&pattern)
+    {
+        return Err(StartError::Route(format!(
+            "plugin `{plugin}` declares browser route `{pattern}`: browser routes start with `/`, are not under /api/ and do not take the host's paths ({})",
+            HOST_PATHS.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// The complete router.
+pub fn router(state: Arc<AppState>) -> Result<impl Endpoint, StartError> {
+    let host: Arc<poem::endpoint::BoxEndpoint<'static>> = Arc::new(host_service(state.clone()).into_endpoint().boxed());
+    let layered_host = || Layered { inner: host.clone(), plugin: None, state: state.clone() };
+    let openapi = state.openapi.clone();
+    let docs = docs_page(&state);
+    let mut route = Route::new()
+        .at("/healthz", layered_host())
+        .at("/readyz", layered_host())
+        .at("/api/v1/plugins", layered_host())
+        .at(
+            "/openapi.json",
+            poem::endpoint::make_sync(move |_| Response::builder().content_type("application/json; charset=utf-8").body(openapi.clone())),
+        )
+        .at("/docs", poem::endpoint::make_sync(move |_| poem::web::Html(docs.clone()).into_response()));
+
+    for plugin in &state.plugins {
+        let name = plugin.name();
+        let forward = |browser| Layered {
+            inner: Forward { plugin: plugin.clone(), browser, state: state.clone() },
+            plugin: Some(name),
+            state: state.clone(),
+        };
+        route = route.try_nest(format!("/api/v1/{name}"), forward(false)).map_err(route_error)?;
+        let mut patterns: Vec<String> = plugin.manifest.browser_routes.iter().map(|r| r.path.to_string()).collect();
+        patterns.extend(plugin.manifest.websockets.iter().filter(|w| w.browser).map(|w| w.path.to_string()));
+        patterns.sort();
+        patterns.dedup();
+        for pattern in patterns {
+            check_browser_pattern(name, &pattern)?;
+            route = route.try_at(&pattern, forward(true)).map_err(|e| {
+                StartError::Route(format!("plugin `{name}` declares browser route `{pattern}`, which another route already takes: {e}"))
+            })?;
+        }
+    }
+    Ok(route.catch_all_error(|err: poem::Error| async move {
+        let (status, e) = ApiError::from_poem(&err);
+        e.to_response(status)
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn browser_routes_stay_out_of_the_api_and_host_paths() {
+        for ok in ["/", "/login", "/app/:id", "/instance/:id"] {
+            assert!(check_browser_pattern(PluginName::Proxy, ok).is_ok(), "{ok}");
+        }
+        for bad in ["login", "/api/v1/db/x", "/api", "//login", "/healthz", "/docs", "/openapi.json"] {
+            let e = check_browser_pattern(PluginName::Proxy, bad).unwrap_err().to_string();
+            assert!(e.contains(&format!("plugin `proxy` declares browser route `{bad}`")), "{e}");
+        }
+    }
+}
