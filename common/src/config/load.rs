@@ -25,7 +25,16 @@ pub struct EnvOverrides(pub Vec<(String, String)>);
 impl EnvOverrides {
     /// The `DAAS__*` variables of this process.
     pub fn from_env() -> Self {
-        EnvOverrides(std::env::vars().filter(|(k, _)| k.to_ascii_uppercase().starts_with(ENV_PREFIX)).collect())
+        // vars_os: a variable that is not UTF-8 (anyone's, not only ours) must not stop
+        // the server; ours are read lossily and then validated like any value.
+        EnvOverrides(
+            std::env::vars_os()
+                .filter_map(|(k, v)| {
+                    let k = k.into_string().ok()?;
+                    k.to_ascii_uppercase().starts_with(ENV_PREFIX).then(|| (k, v.to_string_lossy().into_owned()))
+                })
+                .collect(),
+        )
     }
 }
 
@@ -170,7 +179,10 @@ fn remove_path(value: &mut toml::Value, path: &[Seg]) -> bool {
 /// hide the next.
 pub(crate) fn validate_as<T: DeserializeOwned + serde::Serialize>(mut value: toml::Value) -> Result<serde_json::Value, Vec<RawProblem>> {
     let mut problems = BTreeSet::new();
+    // Paths are reported as the user wrote them: removing a bad array element shifts
+    // the ones after it, so every path found on a later attempt is mapped back.
     let mut removed_paths: Vec<Vec<Seg>> = Vec::new();
+    let mut removed_elements: BTreeMap<Vec<Seg>, Vec<usize>> = BTreeMap::new();
     for _attempt in 0..64 {
         let mut unknown = Vec::new();
         let mut track = serde_path_to_error::Track::new();
@@ -185,7 +197,7 @@ pub(crate) fn validate_as<T: DeserializeOwned + serde::Serialize>(mut value: tom
         match result {
             Ok(typed) => {
                 for path in unknown {
-                    problems.insert(RawProblem { path, unknown: true, message: String::new() });
+                    problems.insert(RawProblem { path: to_original(&path, &removed_elements), unknown: true, message: String::new() });
                 }
                 if problems.is_empty() {
                     return Ok(serde_json::to_value(&typed).expect("config types serialize to JSON"));
@@ -193,11 +205,17 @@ pub(crate) fn validate_as<T: DeserializeOwned + serde::Serialize>(mut value: tom
                 return Err(problems.into_iter().collect());
             }
             Err(err) => {
-                let path = error_path(&track.path());
+                let current = error_path(&track.path());
+                let path = to_original(&current, &removed_elements);
                 // The toml error's text ends with "in `path`" lines; the path is
                 // reported separately.
                 let message = err.to_string().lines().next().unwrap_or_default().to_string();
-                let removed = remove_path(&mut value, &path);
+                let removed = remove_path(&mut value, &current);
+                if let (true, Some((Seg::Index(i), parent))) = (removed, path.split_last()) {
+                    let list = removed_elements.entry(parent.to_vec()).or_default();
+                    list.push(*i);
+                    list.sort_unstable();
+                }
                 // Removing a bad required value makes its table miss that field: that
                 // is the same problem again, not a new one.
                 let cascade = message.starts_with("missing field") && removed_paths.iter().any(|r| r.starts_with(&path));
@@ -212,6 +230,26 @@ pub(crate) fn validate_as<T: DeserializeOwned + serde::Serialize>(mut value: tom
         }
     }
     Err(problems.into_iter().collect())
+}
+
+/// Map a path on the current (shrunk) value back to the path as written.
+fn to_original(path: &[Seg], removed: &BTreeMap<Vec<Seg>, Vec<usize>>) -> Vec<Seg> {
+    let mut out: Vec<Seg> = Vec::with_capacity(path.len());
+    for seg in path {
+        match seg {
+            Seg::Index(current) => {
+                let mut original = *current;
+                for r in removed.get(&out).map(Vec::as_slice).unwrap_or_default() {
+                    if *r <= original {
+                        original += 1;
+                    }
+                }
+                out.push(Seg::Index(original));
+            }
+            key => out.push(key.clone()),
+        }
+    }
+    out
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -279,48 +317,76 @@ fn line_of_path_in_table(doc: &toml_edit::ImDocument<String>, item: &toml_edit::
     line
 }
 
-/// The keys the schema allows at `path` (the parent of an unknown key).
-fn allowed_keys(schema: &serde_json::Value, path: &[Seg]) -> Vec<String> {
-    fn resolve<'a>(root: &'a serde_json::Value, mut node: &'a serde_json::Value) -> &'a serde_json::Value {
-        for _ in 0..8 {
-            if let Some(r) = node.get("$ref").and_then(|r| r.as_str()) {
-                let name = r.trim_start_matches("#/definitions/");
-                match root.get("definitions").and_then(|d| d.get(name)) {
-                    Some(n) => node = n,
-                    None => return node,
-                }
-            } else if let Some(first) = node
-                .get("allOf")
-                .or_else(|| node.get("anyOf"))
-                .and_then(|a| a.as_array())
-                .and_then(|a| a.iter().find(|n| n.get("type").and_then(|t| t.as_str()) != Some("null")))
-            {
-                node = first;
-            } else {
-                return node;
+fn resolve<'a>(root: &'a serde_json::Value, mut node: &'a serde_json::Value) -> &'a serde_json::Value {
+    for _ in 0..8 {
+        if let Some(r) = node.get("$ref").and_then(|r| r.as_str()) {
+            let name = r.trim_start_matches("#/definitions/");
+            match root.get("definitions").and_then(|d| d.get(name)) {
+                Some(n) => node = n,
+                None => return node,
             }
+        } else if let Some(first) = node
+            .get("allOf")
+            .or_else(|| node.get("anyOf"))
+            .and_then(|a| a.as_array())
+            .and_then(|a| a.iter().find(|n| n.get("type").and_then(|t| t.as_str()) != Some("null")))
+        {
+            node = first;
+        } else {
+            return node;
         }
-        node
     }
+    node
+}
+
+/// The schema of the value at `path`.
+fn schema_at<'a>(schema: &'a serde_json::Value, path: &[Seg]) -> Option<&'a serde_json::Value> {
     let mut node = resolve(schema, schema);
     for seg in path {
         let next = match seg {
             Seg::Key(k) => node.get("properties").and_then(|p| p.get(k)),
             Seg::Index(_) => node.get("items"),
-        };
-        match next {
-            Some(n) => node = resolve(schema, n),
-            None => return Vec::new(),
-        }
+        }?;
+        node = resolve(schema, next);
     }
-    node.get("properties").and_then(|p| p.as_object()).map(|p| p.keys().cloned().collect()).unwrap_or_default()
+    Some(node)
 }
 
-fn set_override(value: &mut toml::Value, path: &[String], raw: &str) -> Result<(), String> {
-    let parsed = toml::from_str::<toml::Table>(&format!("v = {raw}"))
+/// The keys the schema allows at `path` (the parent of an unknown key).
+fn allowed_keys(schema: &serde_json::Value, path: &[Seg]) -> Vec<String> {
+    schema_at(schema, path)
+        .and_then(|n| n.get("properties"))
+        .and_then(|p| p.as_object())
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+/// Whether the schema says the value at `path` is a string (or an optional string).
+fn is_string(schema: &serde_json::Value, path: &[Seg]) -> bool {
+    let types = |n: &serde_json::Value| -> Vec<String> {
+        match n.get("type") {
+            Some(serde_json::Value::String(t)) => vec![t.clone()],
+            Some(serde_json::Value::Array(a)) => a.iter().filter_map(|t| t.as_str().map(str::to_string)).collect(),
+            _ => Vec::new(),
+        }
+    };
+    schema_at(schema, path).is_some_and(|n| types(n).iter().any(|t| t == "string") || n.get("enum").is_some())
+}
+
+/// The value of an environment override: a string where the schema wants one, else
+/// exactly one TOML value (`5`, `true`, `["a"]`); anything else is taken as a string.
+fn override_value(raw: &str, wants_string: bool) -> toml::Value {
+    if wants_string || raw.contains('\n') || raw.contains('#') {
+        return toml::Value::String(raw.to_string());
+    }
+    toml::from_str::<toml::Table>(&format!("v = {raw}"))
         .ok()
+        .filter(|t| t.len() == 1)
         .and_then(|mut t| t.remove("v"))
-        .unwrap_or_else(|| toml::Value::String(raw.to_string()));
+        .unwrap_or_else(|| toml::Value::String(raw.to_string()))
+}
+
+fn set_override(value: &mut toml::Value, path: &[String], parsed: toml::Value) -> Result<(), String> {
     let Some((last, parents)) = path.split_last() else { return Err("names no key".into()) };
     let mut cur = value;
     for seg in parents {
@@ -353,16 +419,21 @@ pub fn load_file(file: ConfigFile, dir: &Path, env: &EnvOverrides) -> Result<ser
     let doc =
         toml_edit::ImDocument::parse(text.clone()).map_err(|e| vec![problem(None, String::new(), format!("is not valid TOML: {e}"))])?;
 
+    let schema = serde_json::to_value(file.json_schema()).unwrap_or_default();
     let mut problems = Vec::new();
+    // Which keys came from the environment, so that their problems name the variable.
+    let mut overridden: Vec<(Vec<Seg>, String)> = Vec::new();
     for (var, raw) in &env.0 {
-        let upper = var.to_ascii_uppercase();
-        let mut parts = upper[ENV_PREFIX.len()..].split("__");
-        if parts.next().map(|s| s.to_ascii_lowercase()).as_deref() != Some(file.stem()) {
+        let Some((stem, key)) = env_target(var) else { continue };
+        if stem != file.stem() {
             continue;
         }
-        let key: Vec<String> = parts.map(|s| s.to_ascii_lowercase()).collect();
-        if let Err(e) = set_override(&mut value, &key, raw) {
-            problems.push(ConfigProblem { file: format!("environment variable {var}"), line: None, key: key.join("."), message: e });
+        let segs: Vec<Seg> = key.iter().cloned().map(Seg::Key).collect();
+        match set_override(&mut value, &key, override_value(raw, is_string(&schema, &segs))) {
+            Ok(()) => overridden.push((segs, var.clone())),
+            Err(e) => {
+                problems.push(ConfigProblem { file: format!("environment variable {var}"), line: None, key: key.join("."), message: e })
+            }
         }
     }
 
@@ -370,9 +441,9 @@ pub fn load_file(file: ConfigFile, dir: &Path, env: &EnvOverrides) -> Result<ser
         Ok(json) if problems.is_empty() => Ok(json),
         Ok(_) => Err(problems),
         Err(raw) => {
-            let schema = serde_json::to_value(file.json_schema()).unwrap_or_default();
             for p in raw {
-                let line = line_of_path(&doc, &p.path);
+                let from_env = overridden.iter().find(|(segs, _)| p.path.starts_with(segs)).map(|(_, var)| var);
+                let line = if from_env.is_some() { None } else { line_of_path(&doc, &p.path) };
                 let key = path_string(&p.path);
                 let message = if p.unknown {
                     let allowed = allowed_keys(&schema, &p.path[..p.path.len().saturating_sub(1)]);
@@ -384,16 +455,41 @@ pub fn load_file(file: ConfigFile, dir: &Path, env: &EnvOverrides) -> Result<ser
                 } else {
                     p.message.clone()
                 };
-                problems.push(ConfigProblem { file: name.clone(), line, key, message });
+                let file = from_env.map_or_else(|| name.clone(), |var| format!("environment variable {var}"));
+                problems.push(ConfigProblem { file, line, key, message });
             }
             Err(problems)
         }
     }
 }
 
+/// The file stem and key path an override variable names (`DAAS__INFO__SYS__SITE_NAME`
+/// → `info`, `[sys, site_name]`), lower-cased.
+fn env_target(var: &str) -> Option<(String, Vec<String>)> {
+    let upper = var.to_ascii_uppercase();
+    let rest = upper.strip_prefix(ENV_PREFIX)?;
+    let mut parts = rest.split("__").map(|s| s.to_ascii_lowercase());
+    let stem = parts.next()?;
+    Some((stem, parts.collect()))
+}
+
 /// Load and validate every config file of the site in `dir`, collecting every problem.
 pub fn load_site(dir: &Path, env: &EnvOverrides) -> Result<SiteConfig, Vec<ConfigProblem>> {
     let mut problems = Vec::new();
+    for (var, _) in &env.0 {
+        let known = env_target(var).is_some_and(|(stem, key)| !key.is_empty() && ConfigFile::ALL.iter().any(|f| f.stem() == stem));
+        if !known {
+            problems.push(ConfigProblem {
+                file: format!("environment variable {var}"),
+                line: None,
+                key: String::new(),
+                message: format!(
+                    "names no config file; use {ENV_PREFIX}<FILE>__<SECTION>__<KEY> with <FILE> one of {}",
+                    ConfigFile::ALL.iter().map(|f| f.stem().to_ascii_uppercase()).collect::<Vec<_>>().join(", ")
+                ),
+            });
+        }
+    }
     let dir_name = dir.display().to_string();
     match std::fs::read_dir(dir) {
         Ok(entries) => {
@@ -566,6 +662,45 @@ mod tests {
         let bad = EnvOverrides(vec![("DAAS__INFO__SYS__NOPE".into(), "1".into())]);
         let problems = load_site(d.path(), &bad).unwrap_err();
         assert!(problems[0].to_string().contains("key `sys.nope`: unknown key"), "{:?}", problems);
+    }
+
+    #[test]
+    fn problems_after_a_removed_array_element_keep_their_written_index_and_line() {
+        let d = site(&[(
+            "extensions.toml",
+            "[extensions]\nlayers = [\"testing\", \"bogus1\", \"bogus2\"]\n[[extensions.plugin]]\nname = \"dbx\"\n[[extensions.plugin]]\nname = \"info\"\n[[extensions.plugin]]\nname = \"db\"\nlibary = \"x\"\n",
+        )]);
+        let problems = load_site(d.path(), &EnvOverrides::default()).unwrap_err();
+        let text: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+        assert!(text.iter().any(|t| t.contains("key `extensions.layers[1]`") && t.contains("bogus1")), "{text:#?}");
+        assert!(text.iter().any(|t| t.contains("key `extensions.layers[2]`") && t.contains("bogus2")), "{text:#?}");
+        assert!(text.iter().any(|t| t.starts_with("extensions.toml:4: key `extensions.plugin[0].name`")), "{text:#?}");
+        assert!(text.iter().any(|t| t.starts_with("extensions.toml:9: key `extensions.plugin[2].libary`")), "{text:#?}");
+        assert_eq!(problems.len(), 4, "{text:#?}");
+    }
+
+    #[test]
+    fn environment_overrides_are_typed_by_the_schema_and_blamed_on_the_variable() {
+        let d = site(&[("extensions.toml", "[extensions]\nlisten = \"127.0.0.1:1\"\n")]);
+        // A string key takes a numeric-looking value as a string.
+        let env = EnvOverrides(vec![("DAAS__INFO__SYS__SITE_NAME".into(), "1234".into())]);
+        assert_eq!(load_site(d.path(), &env).unwrap().files[&ConfigFile::Info]["sys"]["site_name"], "1234");
+        // A bad value names the variable, not the file.
+        let env = EnvOverrides(vec![("DAAS__EXTENSIONS__EXTENSIONS__SHUTDOWN_GRACE_MS".into(), "1_000 # soon".into())]);
+        let problems = load_site(d.path(), &env).unwrap_err();
+        assert_eq!(problems[0].file, "environment variable DAAS__EXTENSIONS__EXTENSIONS__SHUTDOWN_GRACE_MS", "{problems:?}");
+        assert_eq!(problems[0].line, None);
+        // A variable naming no file is reported.
+        let env = EnvOverrides(vec![
+            ("DAAS__EXTENSION__EXTENSIONS__LISTEN".into(), "x".into()),
+            ("DAAS__LOG__LOG__LEVEL".into(), "debug".into()),
+        ]);
+        let problems = load_site(d.path(), &env).unwrap_err();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems.iter().all(|p| p.message.starts_with("names no config file")), "{problems:?}");
+        // The right name works.
+        let env = EnvOverrides(vec![("DAAS__LOGGING__LOG__LEVEL".into(), "debug".into())]);
+        assert_eq!(load_site(d.path(), &env).unwrap().logging.log.level, LogLevelName::Debug);
     }
 
     #[test]
