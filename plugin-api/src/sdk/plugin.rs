@@ -299,7 +299,9 @@ where
     F: Future<Output = T> + Send + 'static,
 {
     let late = on_panic.clone();
-    guard(|| to_ffi(make(), late), |msg| ready(on_panic(msg)))
+    // Boxed at once: the wrappers below move the future several times before it is
+    // first polled, and an unstarted future is as large as its largest state.
+    guard(|| to_ffi(Box::pin(make()), late), |msg| ready(on_panic(msg)))
 }
 
 /// Log a panic with an error id; the client gets only the id.
