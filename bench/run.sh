@@ -14,14 +14,27 @@
 # 3. Start-up: spawn `daas serve --site bench/site`, time until GET /readyz answers 200;
 #    5 times.
 # 4. Size of the release plugin libraries.
+# 5. Instructions per request, counted by valgrind's callgrind (deterministic: they do
+#    not depend on the machine's load, unlike the wall-clock numbers above, which swing
+#    by ±20% on a shared VM; thread interleaving in the server leaves repeat runs within
+#    about 0.5% of each other). `daas serve` runs under
+#    `valgrind --tool=callgrind` four times; each run answers GET /healthz once (the
+#    readiness probe), then N requests sent one after another over ONE keep-alive
+#    connection (bench/keepalive.py), then SIGTERM; the total is valgrind's
+#    "Collected" line. A = 500 x /healthz, B = 1500 x /healthz,
+#    C = 500 x /api/v1/testbackend/health, D = 500 x /testbackend (a plain poem handler
+#    of the plugin, root-level browser route, text/html). Start-up and shutdown cancel
+#    out in the differences: native = (B - A) / 1000 per request,
+#    plugin = native + (C - A) / 500, plain plugin route = native + (D - A) / 500.
 #
 # Prints a markdown table on stdout (progress goes to stderr) and rewrites the section
 # between <!-- bench:abi:start --> and <!-- bench:abi:end --> in docs/benchmarks.md.
-# Everything listens on and targets 127.0.0.1 only. Takes about 2 minutes after the
+# Everything listens on and targets 127.0.0.1 only. Takes about 2.5 minutes after the
 # build. Other work on the machine skews the numbers: the script waits (at most 30 s)
 # for the CPUs to be idle before measuring and reports how busy they were.
 # Knobs (for a quick try, not for the recorded numbers): BENCH_HTTP_SECS (10),
 # BENCH_WS_SECS (6), BENCH_WARMUP_SECS (2), BENCH_ROUNDS (3), BENCH_STARTUP_RUNS (5),
+# BENCH_CALLGRIND=0 (skip the callgrind instruction counts),
 # BENCH_NO_DOCS=1 (do not touch docs/benchmarks.md).
 
 set -euo pipefail
@@ -33,6 +46,9 @@ WS_SECS=${BENCH_WS_SECS:-6}
 WARMUP_SECS=${BENCH_WARMUP_SECS:-2}
 ROUNDS=${BENCH_ROUNDS:-3}
 STARTUP_RUNS=${BENCH_STARTUP_RUNS:-5}
+CALLGRIND=${BENCH_CALLGRIND:-1}
+CG_BASE=500    # requests of runs A, C and D
+CG_MORE=1500   # requests of run B
 CONNECTIONS=32
 THREADS=2
 WS_SIZE=64
@@ -89,6 +105,17 @@ if ! command -v wrk >/dev/null 2>&1; then
 fi
 command -v wrk >/dev/null 2>&1 || die "wrk is not installed and could not be installed"
 command -v curl >/dev/null 2>&1 || die "curl is needed"
+if [[ $CALLGRIND != 0 ]]; then
+    if ! command -v valgrind >/dev/null 2>&1; then
+        log "installing valgrind (BENCH_CALLGRIND=0 skips the instruction counts)"
+        SUDO=()
+        [[ $(id -u) -eq 0 ]] || SUDO=(sudo)
+        "${SUDO[@]}" apt-get update -qq >&2
+        DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq valgrind >&2
+    fi
+    command -v valgrind >/dev/null 2>&1 || die "valgrind is not installed and could not be installed (BENCH_CALLGRIND=0 skips it)"
+    command -v python3 >/dev/null 2>&1 || die "python3 is needed for the callgrind runs (BENCH_CALLGRIND=0 skips them)"
+fi
 
 "$DAAS" config check --site "$SITE" >&2 || die "the bench site $SITE does not check out"
 
@@ -235,6 +262,73 @@ log "start-up: $STARTUP_RUNS runs"
 STARTUP=$("$REL/startup" --daas "$DAAS" --site "$SITE" --runs "$STARTUP_RUNS" --pidfile "$TMP/startup.pid") || die "start-up timing failed"
 log "  $STARTUP"
 
+# ------------------------------------------------------------------ instructions (callgrind)
+
+# forget_pid PID: drop PID from PIDS (it has been waited for).
+forget_pid() {
+    local p keep=()
+    for p in "${PIDS[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done
+    PIDS=("${keep[@]}")
+}
+
+# callgrind_run LABEL PATH COUNT: serve under callgrind, answer GET /healthz once, then
+# COUNT requests to PATH over one keep-alive connection, SIGTERM; CG[LABEL] = the
+# instructions the whole process executed. Not in a subshell: the server's pid must
+# reach PIDS, which the cleanup trap kills.
+declare -A CG=()
+callgrind_run() {
+    local label=$1 path=$2 count=$3
+    valgrind --tool=callgrind --callgrind-out-file="$TMP/cg.$label.out" \
+        "$DAAS" serve --site "$SITE" --listen 127.0.0.1:0 >"$TMP/cg.$label.stdout" 2>"$TMP/cg.$label.err" &
+    local pid=$!
+    PIDS+=("$pid")
+    # Slow under valgrind: allow 60 s in all for the listening line and GET /healthz.
+    local deadline=$((SECONDS + 60)) line="" addr="" ready=""
+    while (( SECONDS < deadline )); do
+        line=$(grep -m1 '^daas: listening on http://' "$TMP/cg.$label.stdout" 2>/dev/null || true)
+        [[ -n $line ]] && break
+        kill -0 "$pid" 2>/dev/null || { cat "$TMP/cg.$label.err" >&2; die "daas under callgrind ($label) exited before listening"; }
+        sleep 0.2
+    done
+    [[ -n $line ]] || die "daas under callgrind ($label) did not listen within 60 s"
+    addr=${line#daas: listening on http://}
+    [[ $addr == 127.0.0.1:* ]] || die "daas under callgrind listens on $addr, not on 127.0.0.1"
+    # The first answered probe is the only request besides the loop (failed connects cost
+    # the server nothing), so every run pays for exactly one probe and it cancels out.
+    while (( SECONDS < deadline )); do
+        if [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 30 "http://$addr/healthz") == 200 ]]; then
+            ready=1
+            break
+        fi
+        kill -0 "$pid" 2>/dev/null || { cat "$TMP/cg.$label.err" >&2; die "daas under callgrind ($label) exited"; }
+        sleep 0.2
+    done
+    [[ -n $ready ]] || die "daas under callgrind ($label) did not answer GET /healthz within 60 s"
+    local took
+    took=$(python3 bench/keepalive.py --addr "$addr" --path "$path" --count "$count" --timeout 30) \
+        || die "the keep-alive client failed against http://$addr$path ($label)"
+    kill -TERM "$pid" 2>/dev/null || true
+    local i rc=0
+    for i in $(seq 600); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$pid" 2>/dev/null && { kill -KILL "$pid" 2>/dev/null || true; die "daas under callgrind ($label) did not stop within 60 s of SIGTERM"; }
+    wait "$pid" 2>/dev/null || rc=$?
+    forget_pid "$pid"
+    (( rc == 0 )) || { tail -20 "$TMP/cg.$label.err" >&2; die "daas under callgrind ($label) exited with $rc"; }
+    local total
+    total=$(sed -n "s/^==$pid== Collected : \([0-9][0-9]*\)\$/\1/p" "$TMP/cg.$label.err" | head -1)
+    [[ -n $total ]] || { tail -20 "$TMP/cg.$label.err" >&2; die "no 'Collected' line in valgrind's output ($label)"; }
+    log "  callgrind $label: $count x GET $path ($took): $total instructions"
+    CG[$label]=$total
+}
+
+if [[ $CALLGRIND != 0 ]]; then
+    log "instructions per request: 4 runs of daas under callgrind"
+    callgrind_run A /healthz "$CG_BASE"
+    callgrind_run B /healthz "$CG_MORE"
+    callgrind_run C /api/v1/testbackend/health "$CG_BASE"
+    callgrind_run D /testbackend "$CG_BASE"
+fi
+
 # ------------------------------------------------------------------ table
 
 # median COLUMN "a b c;a b c;": the median of one column over the rounds.
@@ -311,6 +405,29 @@ ${size_rows}| Release binary \`daas\` | $(size_cell "$DAAS") |
 EOF
 )
 
+# The callgrind table (empty with BENCH_CALLGRIND=0).
+CG_SECTION=""
+if [[ $CALLGRIND != 0 ]]; then
+    # native = (B - A) / (CG_MORE - CG_BASE); cg_route X: native + (X - A) / CG_BASE.
+    cg_native=$(awk -v a="${CG[A]}" -v b="${CG[B]}" -v n=$((CG_MORE - CG_BASE)) 'BEGIN { printf "%.1f", (b - a) / n }')
+    cg_route() { awk -v a="${CG[A]}" -v x="$1" -v n="$CG_BASE" -v nat="$cg_native" 'BEGIN { printf "%.1f", nat + (x - a) / n }'; }
+    cg_plugin=$(cg_route "${CG[C]}")
+    cg_plain=$(cg_route "${CG[D]}")
+    CG_SECTION=$(cat <<EOF
+
+Instructions: \`daas serve\` ran under \`valgrind --tool=callgrind\` four times, each answering one \`GET /healthz\` probe and then N requests sent one after another over one keep-alive connection (\`bench/keepalive.py\`) before SIGTERM, and the per-request numbers are differences of the whole-process totals, so start-up and shutdown cancel out (A = $CG_BASE × \`/healthz\`, B = $CG_MORE × \`/healthz\`, C = $CG_BASE × the plugin route, D = $CG_BASE × the plain route; native = (B − A) / $((CG_MORE - CG_BASE)), route = native + (C or D − A) / $CG_BASE); unlike the wall-clock numbers, these counts do not depend on the machine's load (repeat runs agree within about 0.5%).
+
+| Instructions per request (callgrind, deterministic) | Instructions | Route / native |
+|---|---:|---:|
+| Native: \`GET /healthz\` (poem-openapi route of the host) | $(fmt_int "$cg_native") | 1.00× |
+| Plugin: \`GET /api/v1/testbackend/health\` (poem-openapi route, across the dylib boundary) | $(fmt_int "$cg_plugin") | **$(ratio "$cg_plugin" "$cg_native")** |
+| Plain plugin route: \`GET /testbackend\` (plain poem handler, root-level browser route, text/html) | $(fmt_int "$cg_plain") | $(ratio "$cg_plain" "$cg_native") |
+
+Callgrind totals: A $(fmt_int "${CG[A]}"), B $(fmt_int "${CG[B]}"), C $(fmt_int "${CG[C]}"), D $(fmt_int "${CG[D]}") instructions.
+EOF
+)
+fi
+
 MACHINE="$(nproc) cores, $(grep -m1 '^model name' /proc/cpuinfo | sed 's/^model name[[:space:]]*:[[:space:]]*//')"
 COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 if [[ -n $(git status --porcelain 2>/dev/null || true) ]]; then COMMIT+=" with uncommitted changes"; fi
@@ -328,6 +445,7 @@ SECTION=$(cat <<EOF
 $TABLE
 
 Single rounds: HTTP requests/s native $(runs_of 1 "${HTTP[native]}"), plugin $(runs_of 1 "${HTTP[plugin]}"), plugin / native per round $(round_ratios "${HTTP[plugin]}" "${HTTP[native]}"); WebSocket messages/s native $(runs_of 1 "${WS[native]}"), plugin $(runs_of 1 "${WS[plugin]}"), per round $(round_ratios "${WS[plugin]}" "${WS[native]}"); start-up ms $s_all.
+$CG_SECTION
 EOF
 )
 

@@ -100,7 +100,11 @@ const START_TIMEOUT: Duration = Duration::from_secs(120);
 
 async fn start_plugin(site: &SiteConfig, lib: LoadedLibrary) -> Result<Plugin, String> {
     let file = ConfigFile::of_plugin(lib.name).and_then(|f| site.files.get(&f).cloned()).unwrap_or_else(|| serde_json::json!({}));
-    let config = StartConfig { file, settings: serde_json::Value::Object(lib.entry.settings.clone()) };
+    let config = StartConfig {
+        file,
+        settings: serde_json::Value::Object(lib.entry.settings.clone()),
+        site_dir: std::fs::canonicalize(&site.dir).unwrap_or_else(|_| site.dir.clone()),
+    };
     let config = serde_json::to_string(&config).map_err(|e| e.to_string())?;
     let fut = (lib.module.start())(registry::services_for(lib.name), config.into());
     match tokio::time::timeout(START_TIMEOUT, AssertUnwindSafe(fut).catch_unwind()).await {

@@ -380,3 +380,18 @@ mod websocket {
         assert_eq!(r.status(), 404);
     }
 }
+
+#[test]
+fn the_demo_site_runs_with_the_db_plugin_on_sqlite() {
+    let demo = common::workspace().join("config/demo");
+    let data = tempfile::tempdir().unwrap();
+    // The demo's SQLite file goes to a directory of the test's own.
+    let server = Server::start_with(&demo, &[("DAAS__DB__DB__DATA_PATH", data.path().to_str().unwrap())]);
+    let (status, body) = get(&server, "/api/v1/db/status");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["db_type"], "sqlite");
+    assert_eq!(body["pending"], json!([]));
+    assert!(body["applied"].as_array().is_some_and(|a| !a.is_empty()));
+    assert!(data.path().join("daas.sqlite").exists());
+    assert!(server.log().contains("publicly known demo key"), "the demo key is announced in the log");
+}

@@ -192,7 +192,8 @@ file! {
     DbSection {
         /// `sqlite`, `mariadb` or `postgres`.
         db_type: String,
-        /// File path of an SQLite database (empty: `<data_path>/<db_name>.sqlite`).
+        /// File path of an SQLite database, relative to the site directory unless
+        /// absolute (empty: `<data_path>/<db_name>.sqlite`; `:memory:` for a throwaway).
         database: String,
         /// Directory for data files, relative to the site directory unless absolute.
         data_path: String,
@@ -212,6 +213,16 @@ file! {
         admin_credentials: Option<String>,
         /// Load the `[samples]` demo data.
         include_samples: bool,
+        /// The key that encrypts secrets at rest (VNC, OS and connection passwords): 32
+        /// bytes, base64. Prefer the environment: `DAAS__DB__DB__SECRET_KEY`.
+        secret_key: String,
+        /// Use the built-in, publicly known demo key when `secret_key` is empty. Only for
+        /// the demo site: without a key the db plugin refuses to start otherwise.
+        allow_demo_key: bool,
+        /// Most connections in the pool (0: 10, or 1 for SQLite in memory).
+        pool_max: u32,
+        /// How long SQLite waits for a lock before failing, in milliseconds (0: 5000).
+        busy_timeout_ms: u64,
     }
 }
 

@@ -36,6 +36,8 @@ pub struct PluginContext {
     pub file: serde_json::Value,
     /// The free-form `settings` table of the plugin's `[[extensions.plugin]]` entry.
     pub settings: serde_json::Value,
+    /// The site directory: resolve relative paths of the configuration against it.
+    pub site_dir: std::path::PathBuf,
 }
 
 impl PluginContext {
@@ -60,6 +62,9 @@ pub struct StartConfig {
     /// Its entry's settings.
     #[serde(default)]
     pub settings: serde_json::Value,
+    /// The site directory (relative paths in the configuration are relative to it).
+    #[serde(default)]
+    pub site_dir: std::path::PathBuf,
 }
 
 /// Attributes attached to a request by the layers (for example the authenticated user).
@@ -354,7 +359,12 @@ extern "C" fn export_start(services: HostServices, config: RString) -> FfiFuture
                     }
                 };
                 let null_to_empty = |v: serde_json::Value| if v.is_null() { serde_json::json!({}) } else { v };
-                let ctx = PluginContext { host, file: null_to_empty(config.file), settings: null_to_empty(config.settings) };
+                let ctx = PluginContext {
+                    host,
+                    file: null_to_empty(config.file),
+                    settings: null_to_empty(config.settings),
+                    site_dir: config.site_dir,
+                };
                 match (declaration().start)(ctx).await {
                     Ok(builder) => {
                         let manifest = builder.manifest();

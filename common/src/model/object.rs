@@ -1,0 +1,127 @@
+use serde::{Deserialize, Serialize};
+
+/// An application configuration, container or VM that can be launched: a base image,
+/// environment, deployment or app depending on its phase (seed `DaasObject`, with its
+/// defaults).
+///
+/// `os_password` and `vnc_password` are secrets: stored encrypted, never returned by
+/// any API; the db backend hands them out only to the plugins that connect.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DaasObject {
+    /// Unique identifier (a UUID).
+    pub id: String,
+    /// An arbitrary specification given by the user.
+    pub id_user: String,
+    /// The owner's user id (0: shared with everyone).
+    pub id_owner: i64,
+    /// The VM id in Proxmox (0: none).
+    pub id_proxmox: i64,
+    /// The container or image id in Docker (empty: none).
+    pub id_docker: String,
+    /// `vm` or `container`.
+    pub object_type: String,
+    /// The phase: baseimage, environment, deployment, app.
+    pub object_mode: String,
+    /// The sub-phase: create, configauto, configinteractive, finalize.
+    pub object_mode_extended: String,
+    /// The state, free text.
+    pub object_state: String,
+    /// Tasks to run (JSON list).
+    pub object_tasks: Vec<serde_json::Value>,
+    /// Installed apps (JSON list).
+    pub object_apps: Vec<serde_json::Value>,
+    /// The target command (JSON object).
+    pub object_target: serde_json::Value,
+    /// Storage the object lives on.
+    pub object_storage: String,
+    /// Windows programs run with Wine.
+    pub os_wine: bool,
+    /// `linux`, `windows`, ...
+    pub os_type: String,
+    /// CPU cores.
+    pub hw_cpus: i64,
+    /// Memory in bytes.
+    pub hw_memory: i64,
+    /// Disk size in bytes.
+    pub hw_disksize: i64,
+    /// The OS user.
+    pub os_username: String,
+    /// The OS user's password (secret).
+    pub os_password: String,
+    /// Installer arguments.
+    pub os_installer: String,
+    /// Public cephfs share.
+    pub ceph_public: bool,
+    /// Shared cephfs share.
+    pub ceph_shared: bool,
+    /// User cephfs share.
+    pub ceph_user: bool,
+    /// The port used for default VNC connections (-1: none).
+    pub vnc_port_system: i64,
+    /// The port used for connections initiated against the instance.
+    pub vnc_port_instance: i64,
+    /// The VNC user.
+    pub vnc_username: String,
+    /// The VNC password (secret).
+    pub vnc_password: String,
+    /// Connection protocol of the viewer.
+    pub viewer_contype: String,
+    /// Default resolution.
+    pub viewer_resolution: String,
+    /// Resize method.
+    pub viewer_resize: String,
+    /// Scale method.
+    pub viewer_scale: String,
+    /// Viewer dpi.
+    pub viewer_dpi: i64,
+    /// Viewer colour depth.
+    pub viewer_colors: i64,
+    /// Force lossless compression where possible.
+    pub viewer_force_lossless: bool,
+    /// Optional arguments.
+    pub extra_args: String,
+}
+
+impl Default for DaasObject {
+    fn default() -> Self {
+        DaasObject {
+            id: String::new(),
+            id_user: String::new(),
+            id_owner: 0,
+            id_proxmox: 0,
+            id_docker: String::new(),
+            object_type: String::new(),
+            object_mode: String::new(),
+            object_mode_extended: String::new(),
+            object_state: String::new(),
+            object_tasks: Vec::new(),
+            object_apps: Vec::new(),
+            object_target: serde_json::json!({}),
+            object_storage: String::new(),
+            os_wine: false,
+            os_type: String::new(),
+            hw_cpus: 0,
+            hw_memory: 0,
+            hw_disksize: 0,
+            os_username: "root".into(),
+            os_password: "root".into(),
+            os_installer: String::new(),
+            ceph_public: true,
+            ceph_shared: true,
+            ceph_user: true,
+            vnc_port_system: -1,
+            vnc_port_instance: 5900,
+            vnc_username: "user1234".into(),
+            vnc_password: "user1234".into(),
+            viewer_contype: "sysvnc".into(),
+            viewer_resolution: "1280x800".into(),
+            viewer_resize: "both".into(),
+            viewer_scale: "both".into(),
+            viewer_dpi: 96,
+            viewer_colors: 32,
+            viewer_force_lossless: false,
+            extra_args: String::new(),
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! `daas_objects` (seed `ORMObject`). JSON fields are stored as text, as in the
+//! original (`JsonType`), so that every database stores them alike.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "daas_objects")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub id_user: String,
+    pub id_owner: i64,
+    pub id_proxmox: i64,
+    pub id_docker: String,
+    pub object_type: String,
+    pub object_mode: String,
+    pub object_mode_extended: String,
+    pub object_state: String,
+    #[sea_orm(column_type = "Text")]
+    pub object_tasks: String,
+    #[sea_orm(column_type = "Text")]
+    pub object_apps: String,
+    #[sea_orm(column_type = "Text")]
+    pub object_target: String,
+    pub object_storage: String,
+    pub os_wine: bool,
+    pub os_type: String,
+    pub hw_cpus: i64,
+    pub hw_memory: i64,
+    pub hw_disksize: i64,
+    pub os_username: String,
+    /// Encrypted (see `secrets`).
+    #[sea_orm(column_type = "Text")]
+    pub os_password: String,
+    #[sea_orm(column_type = "Text")]
+    pub os_installer: String,
+    pub ceph_public: bool,
+    pub ceph_shared: bool,
+    pub ceph_user: bool,
+    pub vnc_port_system: i64,
+    pub vnc_port_instance: i64,
+    pub vnc_username: String,
+    /// Encrypted (see `secrets`).
+    #[sea_orm(column_type = "Text")]
+    pub vnc_password: String,
+    pub viewer_contype: String,
+    pub viewer_resolution: String,
+    pub viewer_resize: String,
+    pub viewer_scale: String,
+    pub viewer_dpi: i64,
+    pub viewer_colors: i64,
+    pub viewer_force_lossless: bool,
+    pub extra_args: String,
+    pub created_at: ChronoDateTimeUtc,
+    pub updated_at: ChronoDateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

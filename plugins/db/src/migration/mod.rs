@@ -1,0 +1,16 @@
+//! Schema migrations, applied at start-up in order. A migration, once released, never
+//! changes: a new schema is a new migration, so that an existing database keeps its rows.
+
+use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_daas_objects;
+
+/// Every migration of the db plugin.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261122_000001_daas_objects::Migration)]
+    }
+}
