@@ -305,8 +305,11 @@ async fn upgrade(req: &Request, subprotocol: String, plugin: Plugin, ffi: FfiReq
     let ws = ws.config(config);
     let ws = if subprotocol.is_empty() { ws } else { ws.protocols(vec![subprotocol]) };
     let mut shutdown = state.shutdown.subscribe();
+    // Counted from the 101 on, not from when the upgraded connection's task first runs:
+    // a shutdown in between must still wait for this session to say goodbye.
+    let session_guard = SessionGuard::new();
     ws.on_upgrade(move |socket| async move {
-        let _session = SessionGuard::new();
+        let _session = session_guard;
         let (sink, source) = socket.split();
         let sink: SharedSink = Arc::new(tokio::sync::Mutex::new(sink));
         let sink_box: WsSinkBox = daas_plugin_api::abi::WsSink_TO::from_value(HostSink(sink.clone()), abi_stable::sabi_trait::TD_Opaque);
