@@ -256,62 +256,46 @@ fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].bytes().filter(|b| *b == b'\n').count() + 1
 }
 
-/// The line a key path is written on, when it is in the document.
+/// The line a key path is written on (its deepest part that is in the document).
 fn line_of_path(doc: &toml_edit::ImDocument<String>, path: &[Seg]) -> Option<usize> {
-    use toml_edit::Item;
-    let mut item: &Item = doc.as_item();
+    use toml_edit::{Item, TableLike, Value};
     let mut line = None;
+    let mut mark = |span: Option<std::ops::Range<usize>>| {
+        if let Some(span) = span {
+            line = Some(line_of(doc.raw(), span.start));
+        }
+    };
+    // Where the walk is: a table (the document, an element of an array of tables, an
+    // inline table in an array), or the value the last key led to.
+    let mut table: Option<&dyn TableLike> = Some(doc.as_table());
+    let mut item: Option<&Item> = None;
     for seg in path {
         match seg {
             Seg::Key(k) => {
-                let (key_span, next) = match item {
-                    Item::Table(t) => (t.key(k).and_then(|key| key.span()), t.get(k)?),
-                    Item::Value(toml_edit::Value::InlineTable(t)) => (t.key(k).and_then(|key| key.span()), t.get(k).map(|_| &Item::None)?),
-                    _ => return line,
+                let Some((key, value)) = table.or_else(|| item.and_then(Item::as_table_like)).and_then(|t| t.get_key_value(k)) else {
+                    break;
                 };
-                if let Some(span) = key_span.or_else(|| next.span()) {
-                    line = Some(line_of(doc.raw(), span.start));
-                }
-                if matches!(next, Item::None) {
-                    return line;
-                }
-                item = next;
+                mark(key.span().or_else(|| value.span()));
+                (table, item) = (None, Some(value));
             }
             Seg::Index(i) => {
-                let next = match item {
-                    Item::ArrayOfTables(a) => a.get(*i).map(|t| (t.span(), Some(t))),
-                    Item::Value(toml_edit::Value::Array(a)) => a.get(*i).map(|v| (v.span(), None)),
-                    _ => None,
+                let (span, next): (_, Option<&dyn TableLike>) = match item {
+                    Some(Item::ArrayOfTables(a)) => match a.get(*i) {
+                        Some(t) => (t.span(), Some(t)),
+                        None => break,
+                    },
+                    Some(Item::Value(Value::Array(a))) => match a.get(*i) {
+                        Some(v) => (v.span(), v.as_inline_table().map(|t| t as &dyn TableLike)),
+                        None => break,
+                    },
+                    _ => break,
                 };
-                let Some((span, table)) = next else { return line };
-                if let Some(span) = span {
-                    line = Some(line_of(doc.raw(), span.start));
+                mark(span);
+                if next.is_none() {
+                    break;
                 }
-                match table {
-                    // Tables in an array of tables are reached through a throwaway item.
-                    Some(_) => {
-                        return line_of_path_in_table(doc, item, *i, &path[path.iter().position(|s| s == seg).unwrap() + 1..]).or(line)
-                    }
-                    None => return line,
-                }
+                (table, item) = (next, None);
             }
-        }
-    }
-    line
-}
-
-fn line_of_path_in_table(doc: &toml_edit::ImDocument<String>, item: &toml_edit::Item, index: usize, rest: &[Seg]) -> Option<usize> {
-    let table = item.as_array_of_tables()?.get(index)?;
-    let mut line = table.span().map(|s| line_of(doc.raw(), s.start));
-    let mut cur: &toml_edit::Table = table;
-    for seg in rest {
-        let Seg::Key(k) = seg else { return line };
-        if let Some(span) = cur.key(k).and_then(|key| key.span()) {
-            line = Some(line_of(doc.raw(), span.start));
-        }
-        match cur.get(k) {
-            Some(toml_edit::Item::Table(t)) => cur = t,
-            _ => return line,
         }
     }
     line
