@@ -47,11 +47,17 @@ fn json_error(status: StatusCode, code: &str, message: impl Into<String>, detail
     ApiError::new(code, message, detail).to_response(status)
 }
 
+/// Log a panic that crossed a plugin's own guard; returns the error id of the log line.
+fn log_crossed_panic(plugin: PluginName, what: &str) -> String {
+    let id = error_id();
+    tracing::error!(plugin = plugin.as_str(), error_id = %id, "{what} panicked across the boundary");
+    id
+}
+
 /// A plugin future panicked past the plugin's own guard: log the details, tell the
 /// client only an id.
 fn crossed_panic(plugin: PluginName, what: &str) -> Response {
-    let id = error_id();
-    tracing::error!(plugin = plugin.as_str(), error_id = %id, "{what} panicked across the boundary");
+    let id = log_crossed_panic(plugin, what);
     json_error(
         StatusCode::INTERNAL_SERVER_ERROR,
         "plugin_panicked",
@@ -152,7 +158,7 @@ impl<E: Endpoint> Endpoint for Layered<E> {
         for (layer, provider) in self.state.layers[..ran].iter().rev() {
             let fut = (provider.module().layer_after())(*layer, layer_req.clone(), status);
             if AssertUnwindSafe(fut).catch_unwind().await.is_err() {
-                let _ = crossed_panic(provider.name(), &format!("layer `{layer}`"));
+                log_crossed_panic(provider.name(), &format!("layer `{layer}`"));
             }
         }
         Ok(resp)
@@ -321,7 +327,7 @@ async fn upgrade(req: &Request, subprotocol: String, plugin: Plugin, ffi: FfiReq
         tokio::select! {
             ended = session => {
                 if ended.is_err() {
-                    let _ = crossed_panic(plugin.name(), "a websocket handler");
+                    log_crossed_panic(plugin.name(), "a websocket handler");
                 }
             }
             _ = async { shutdown.wait_for(|down| *down).await.map(|_| ()) } => {
