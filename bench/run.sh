@@ -96,24 +96,21 @@ trap 'exit 143' TERM
 log "building the workspace in release mode"
 cargo build --release --workspace >&2
 
-if ! command -v wrk >/dev/null 2>&1; then
-    log "installing wrk"
-    SUDO=()
-    [[ $(id -u) -eq 0 ]] || SUDO=(sudo)
-    "${SUDO[@]}" apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq wrk >&2
-fi
-command -v wrk >/dev/null 2>&1 || die "wrk is not installed and could not be installed"
+# ensure_tool COMMAND [WHY]: install COMMAND's Debian package (same name) when missing.
+ensure_tool() {
+    command -v "$1" >/dev/null 2>&1 && return 0
+    log "installing $1${2:+ ($2)}"
+    local sudo=()
+    [[ $(id -u) -eq 0 ]] || sudo=(sudo)
+    "${sudo[@]}" apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "$1" >&2
+    command -v "$1" >/dev/null 2>&1 || die "$1 is not installed and could not be installed${2:+ ($2)}"
+}
+
+ensure_tool wrk
 command -v curl >/dev/null 2>&1 || die "curl is needed"
 if [[ $CALLGRIND != 0 ]]; then
-    if ! command -v valgrind >/dev/null 2>&1; then
-        log "installing valgrind (BENCH_CALLGRIND=0 skips the instruction counts)"
-        SUDO=()
-        [[ $(id -u) -eq 0 ]] || SUDO=(sudo)
-        "${SUDO[@]}" apt-get update -qq >&2
-        DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq valgrind >&2
-    fi
-    command -v valgrind >/dev/null 2>&1 || die "valgrind is not installed and could not be installed (BENCH_CALLGRIND=0 skips it)"
+    ensure_tool valgrind "BENCH_CALLGRIND=0 skips the instruction counts"
     command -v python3 >/dev/null 2>&1 || die "python3 is needed for the callgrind runs (BENCH_CALLGRIND=0 skips them)"
 fi
 
