@@ -68,6 +68,7 @@
 
 pub mod abi;
 pub mod error;
+pub mod identity;
 pub mod names;
 pub mod paths;
 pub mod protocols;

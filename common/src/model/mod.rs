@@ -1,7 +1,37 @@
-//! The domain model of the original (seed 000, `src.app.daas.common.model`): what the
-//! db backend stores and the other plugins work with. Plain serde types; the db plugin
-//! maps them to its tables.
+//! The domain model of the original (seed 000, `src.app.daas.common.model`) and what the
+//! rest of the product stores beside it: what the db backend keeps and the other plugins
+//! work with.
+//!
+//! Each type is both the backend's wire type (serde, secrets included, for the plugins
+//! that connect) and the REST API's schema (poem-openapi): secret fields are
+//! `write_only`, so no API response ever carries them, and server-set fields
+//! (`created_at`, `deleted_at`, ...) are `read_only`. A secret field is an `Option`: on
+//! an update, `None` keeps the stored value (a client never reads a secret, so it cannot
+//! send it back).
 
+mod access;
+mod application;
+mod environment;
+mod file;
+mod grant;
+mod instance;
+mod limit;
+mod node;
 mod object;
+mod task;
+mod usage;
 
+pub use access::{AccessToken, Group, Membership, Privilege, PrivilegeEffect, Session, SubjectKind, User};
+pub use application::Application;
+pub use environment::Environment;
+pub use file::File;
+pub use grant::{AccessGrant, VolumeMode};
+pub use instance::{GuacamoleConnection, Instance};
+pub use limit::RessourceInfo;
+pub use node::Node;
 pub use object::DaasObject;
+pub use task::{Task, TaskState};
+pub use usage::UsageRecord;
+
+/// Timestamps of the model (UTC).
+pub type Timestamp = chrono::DateTime<chrono::Utc>;

@@ -1,13 +1,18 @@
+use poem_openapi::Object;
 use serde::{Deserialize, Serialize};
+
+use super::Timestamp;
 
 /// An application configuration, container or VM that can be launched: a base image,
 /// environment, deployment or app depending on its phase (seed `DaasObject`, with its
 /// defaults).
 ///
 /// `os_password` and `vnc_password` are secrets: stored encrypted, never returned by
-/// any API; the db backend hands them out only to the plugins that connect.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// any API; the db backend hands them out only to the plugins that connect. Given as
+/// none on creation they take the seed's defaults; on an update, none keeps them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
 #[serde(default)]
+#[oai(default)]
 pub struct DaasObject {
     /// Unique identifier (a UUID).
     pub id: String,
@@ -48,7 +53,8 @@ pub struct DaasObject {
     /// The OS user.
     pub os_username: String,
     /// The OS user's password (secret).
-    pub os_password: String,
+    #[oai(write_only, default)]
+    pub os_password: Option<String>,
     /// Installer arguments.
     pub os_installer: String,
     /// Public cephfs share.
@@ -64,7 +70,8 @@ pub struct DaasObject {
     /// The VNC user.
     pub vnc_username: String,
     /// The VNC password (secret).
-    pub vnc_password: String,
+    #[oai(write_only, default)]
+    pub vnc_password: Option<String>,
     /// Connection protocol of the viewer.
     pub viewer_contype: String,
     /// Default resolution.
@@ -81,6 +88,22 @@ pub struct DaasObject {
     pub viewer_force_lossless: bool,
     /// Optional arguments.
     pub extra_args: String,
+    /// When it was created.
+    #[oai(read_only)]
+    pub created_at: Timestamp,
+    /// When it last changed.
+    #[oai(read_only)]
+    pub updated_at: Timestamp,
+    /// When it was moved to the trash (none: not deleted).
+    #[oai(read_only)]
+    pub deleted_at: Option<Timestamp>,
+}
+
+impl DaasObject {
+    /// The seed's default OS password.
+    pub const DEFAULT_OS_PASSWORD: &'static str = "root";
+    /// The seed's default VNC password.
+    pub const DEFAULT_VNC_PASSWORD: &'static str = "user1234";
 }
 
 impl Default for DaasObject {
@@ -105,7 +128,7 @@ impl Default for DaasObject {
             hw_memory: 0,
             hw_disksize: 0,
             os_username: "root".into(),
-            os_password: "root".into(),
+            os_password: Some(Self::DEFAULT_OS_PASSWORD.into()),
             os_installer: String::new(),
             ceph_public: true,
             ceph_shared: true,
@@ -113,7 +136,7 @@ impl Default for DaasObject {
             vnc_port_system: -1,
             vnc_port_instance: 5900,
             vnc_username: "user1234".into(),
-            vnc_password: "user1234".into(),
+            vnc_password: Some(Self::DEFAULT_VNC_PASSWORD.into()),
             viewer_contype: "sysvnc".into(),
             viewer_resolution: "1280x800".into(),
             viewer_resize: "both".into(),
@@ -122,6 +145,9 @@ impl Default for DaasObject {
             viewer_colors: 32,
             viewer_force_lossless: false,
             extra_args: String::new(),
+            created_at: Timestamp::default(),
+            updated_at: Timestamp::default(),
+            deleted_at: None,
         }
     }
 }

@@ -36,7 +36,7 @@ impl DbApi {
     /// The database's kind and migrations.
     #[oai(path = "/status", method = "get", operation_id = "status")]
     async fn status(&self) -> StatusResponse {
-        match crate::database::migration_status(&self.0.objects.db).await {
+        match crate::database::migration_status(&self.0.tables.db).await {
             Ok((applied, pending)) => StatusResponse::Ok(Json(Status { db_type: self.0.db_type.clone(), applied, pending })),
             Err(e) => StatusResponse::Unavailable(Json(ApiError::new("unavailable", format!("the database does not answer: {e}"), ""))),
         }

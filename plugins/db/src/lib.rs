@@ -4,21 +4,27 @@
 //! Connects to SQLite (the embedded default, a file under the site's data path, WAL
 //! mode), MariaDB or PostgreSQL as `db.toml` says, applies the migrations at start-up,
 //! and offers the seed's repositories to the other plugins as the `db` backend
-//! ([`daas_common::protocols::Db`]). Secrets are encrypted at rest ([`secrets`]).
+//! ([`daas_common::protocols::Db`], used through the typed
+//! [`DbClient`](daas_common::protocols::DbClient)). Secrets are encrypted at rest
+//! ([`secrets`]).
 //!
 //! Map: [`database`] connects and migrates; [`migration`] holds the schema history;
-//! [`entity`] the sea-orm tables; [`objects`] the ObjectRepository; [`api`] the routes.
+//! [`entity`] the sea-orm tables; [`table`] the one generic repository and [`tables`]
+//! what is particular about each table; [`api`] the REST routes; [`samples`] the demo
+//! rows of `[samples]`.
 
 pub mod api;
 pub mod database;
 pub mod entity;
 pub mod migration;
-pub mod objects;
+pub mod samples;
 pub mod secrets;
+pub mod table;
+pub mod tables;
 
 use daas_common::{
     config::DbFile,
-    protocols::{Db, DbRequest, DbResponse},
+    protocols::{Db, DbClient, DbRequest, DbResponse, TableName},
 };
 use daas_plugin_api::{
     abi::{BackendError, BackendErrorKind},
@@ -27,14 +33,16 @@ use daas_plugin_api::{
     poem_openapi::OpenApiService,
     sdk::{PluginBuilder, PluginContext},
 };
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+use serde_json::Value;
 
 /// The plugin's state: the connection and the repositories.
 #[derive(Clone)]
 pub struct Store {
     /// The configured database kind.
     pub db_type: String,
-    /// ObjectRepository.
-    pub objects: objects::Objects,
+    /// The repositories.
+    pub tables: table::Tables,
 }
 
 impl Store {
@@ -43,36 +51,75 @@ impl Store {
         let secrets = secrets::Secrets::from_config(&file.db.secret_key, file.db.allow_demo_key).map_err(|e| e.to_string())?;
         let db = database::open(&file.db, site_dir).await.map_err(|e| e.to_string())?;
         let db_type = if file.db.db_type.is_empty() { "sqlite".to_string() } else { file.db.db_type.clone() };
-        Ok(Store { db_type, objects: objects::Objects { db, secrets } })
+        Ok(Store { db_type, tables: table::Tables { db, secrets } })
+    }
+
+    /// A typed client that calls this store directly (tools and tests; plugins use
+    /// [`DbClient::host`]). Requests go through JSON as they would across the boundary.
+    pub fn client(&self) -> DbClient {
+        let store = self.clone();
+        DbClient::from_fn(move |request| {
+            let store = store.clone();
+            Box::pin(async move {
+                let wire: DbRequest =
+                    serde_json::from_value(serde_json::to_value(&request).map_err(table::internal)?).map_err(table::internal)?;
+                store.handle(wire).await
+            })
+        })
     }
 
     /// Serve one backend request.
     pub async fn handle(&self, request: DbRequest) -> Result<DbResponse, BackendError> {
-        let o = &self.objects;
+        let t = &self.tables;
+        let reveal = |table: TableName| !with_table!(table, T => <T as table::Table>::SPEC.hidden_secrets);
         Ok(match request {
             DbRequest::Status => {
-                let (applied, pending) = database::migration_status(&o.db)
+                let (applied, pending) = database::migration_status(&t.db)
                     .await
                     .map_err(|e| BackendError::new(BackendErrorKind::Unavailable, format!("database error: {e}")))?;
                 DbResponse::Status { db_type: self.db_type.clone(), applied, pending }
             }
-            DbRequest::CreateObject { object } => o.create(&object).await.map(|_| DbResponse::Done)?,
-            DbRequest::UpdateObject { object } => o.update(&object).await.map(|_| DbResponse::Done)?,
-            DbRequest::GetObject { id } => DbResponse::Object { object: o.get(&id).await?.map(Box::new) },
-            DbRequest::GetObjectByDockerId { id_docker } => DbResponse::Object { object: o.by_docker_id(&id_docker).await?.map(Box::new) },
-            DbRequest::GetObjectByProxmoxId { id_proxmox } => {
-                DbResponse::Object { object: o.by_proxmox_id(id_proxmox).await?.map(Box::new) }
+            DbRequest::Insert { table, row } => {
+                DbResponse::Row { row: Some(with_table!(table, T => t.insert::<T>(row, reveal(table)).await)?) }
             }
-            DbRequest::ObjectsAvailable { id_owner } => DbResponse::Objects { objects: o.available(id_owner).await? },
-            DbRequest::DeleteObject { id } => o.delete(&id).await.map(|_| DbResponse::Done)?,
-            DbRequest::SuggestVmid => DbResponse::Vmid { vmid: o.suggest_vmid().await? },
+            DbRequest::Update { table, row } => with_table!(table, T => t.update::<T>(row).await).map(|_| DbResponse::Done)?,
+            DbRequest::Get { table, key } => DbResponse::Row { row: with_table!(table, T => t.get::<T>(&key, reveal(table)).await)? },
+            DbRequest::Find { table, filters, limit } => DbResponse::Rows {
+                rows: with_table!(table, T => t.find::<T>(table::filter_condition::<T>(&filters)?, limit, reveal(table)).await)?,
+            },
+            DbRequest::Delete { table, key } => with_table!(table, T => t.delete::<T>(&key).await).map(|_| DbResponse::Done)?,
+            DbRequest::SuggestVmid => DbResponse::Vmid { vmid: self.suggest_vmid().await? },
+            DbRequest::ConnectionWithSecret { id } => {
+                DbResponse::Row { row: t.get::<tables::Connections>(&Value::String(id), true).await? }
+            }
         })
+    }
+
+    /// The lowest Proxmox VM id in 100..=254 that no object uses, trashed ones included
+    /// (their VMs may still exist). The seed took max + 1 and gave up at 254; taking the
+    /// lowest free id reuses the gaps that deleted objects leave.
+    pub async fn suggest_vmid(&self) -> Result<i64, BackendError> {
+        use entity::daas_object::{Column, Entity};
+        let used: Vec<i64> = Entity::find()
+            .select_only()
+            .column(Column::IdProxmox)
+            .filter(Column::IdProxmox.between(100, 254))
+            .into_tuple()
+            .all(&self.tables.db)
+            .await
+            .map_err(table::internal)?;
+        (100..=254)
+            .find(|id| !used.contains(id))
+            .ok_or_else(|| BackendError::new(BackendErrorKind::Conflict, "every Proxmox VM id in 100..=254 is taken"))
     }
 }
 
 async fn start(ctx: PluginContext) -> Result<PluginBuilder, String> {
     let file: DbFile = ctx.config()?;
     let store = Store::open(&file, &ctx.site_dir).await?;
+    if file.db.include_samples {
+        samples::load(&store, &file.samples).await.map_err(|e| format!("loading the samples of [samples] failed: {e}"))?;
+    }
     let backend_store = store.clone();
     Ok(PluginBuilder::new()
         .api(OpenApiService::new(api::DbApi(store.clone()), "db", env!("CARGO_PKG_VERSION")).description("The database: its state."))
@@ -81,7 +128,7 @@ async fn start(ctx: PluginContext) -> Result<PluginBuilder, String> {
             async move { store.handle(request).await }
         })
         .on_stop(move || async move {
-            let _ = store.objects.db.close_by_ref().await;
+            let _ = store.tables.db.close_by_ref().await;
         }))
 }
 

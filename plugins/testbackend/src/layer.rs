@@ -1,10 +1,12 @@
-//! The `testing` layer: reject on demand, annotate with a user, observe statuses.
+//! The `testing` layer: reject on demand, annotate with a user (and an [`Identity`] in
+//! place of the auth layer), observe statuses.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use daas_plugin_api::{
     abi::{LayerRequest, LayerVerdict},
     futures::future::BoxFuture,
+    identity::Identity,
     sdk::Layer,
     ApiError,
 };
@@ -35,6 +37,16 @@ impl Layer for TestingLayer {
             let mut attrs: Vec<(String, String)> = vec![("testing.operation".into(), req.operation_id.to_string())];
             if let Some(user) = header(&req, "x-test-user") {
                 attrs.push(("user".into(), user.to_string()));
+            }
+            // Stands in for the auth layer in tests: `x-test-user-id: 7` (and
+            // `x-test-admin: true`) make the caller that user.
+            if let Some(user_id) = header(&req, "x-test-user-id").and_then(|s| s.parse::<i64>().ok()) {
+                let identity = Identity {
+                    user_id,
+                    user_name: header(&req, "x-test-user").unwrap_or_default().to_string(),
+                    admin: header(&req, "x-test-admin") == Some("true"),
+                };
+                attrs.extend(identity.to_attributes());
             }
             LayerVerdict::Continue(attrs.into_iter().map(|(k, v)| (k.into(), v.into()).into()).collect())
         };

@@ -2,8 +2,9 @@
 //! original (`JsonType`), so that every database stores them alike.
 
 use sea_orm::entity::prelude::*;
+use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize, Deserialize)]
 #[sea_orm(table_name = "daas_objects")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
@@ -53,6 +54,7 @@ pub struct Model {
     pub extra_args: String,
     pub created_at: ChronoDateTimeUtc,
     pub updated_at: ChronoDateTimeUtc,
+    pub deleted_at: Option<ChronoDateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

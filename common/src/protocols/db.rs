@@ -1,0 +1,260 @@
+//! The db backend's wire protocol (`BackendName::Db`). Callers use the typed
+//! [`DbClient`](super::DbClient); the messages below are what travels.
+
+use daas_plugin_api::{sdk::BackendProtocol, BackendName};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+
+use crate::model::*;
+
+/// The db plugin's backend: the repositories of seed 000 and the product's other tables.
+pub enum Db {}
+
+impl BackendProtocol for Db {
+    const NAME: BackendName = BackendName::Db;
+    type Request = DbRequest;
+    type Response = DbResponse;
+}
+
+/// The tables of the db plugin, by their SQL names (the seed's `Tablenames` and the
+/// product's own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TableName {
+    /// [`DaasObject`]s.
+    DaasObjects,
+    /// [`Environment`]s.
+    Environments,
+    /// [`Instance`]s.
+    Instances,
+    /// [`GuacamoleConnection`]s.
+    GuacamoleConnections,
+    /// [`File`]s.
+    Files,
+    /// [`Application`]s.
+    TemplateApplications,
+    /// [`RessourceInfo`] limits.
+    Limits,
+    /// [`User`]s.
+    Users,
+    /// [`Group`]s.
+    Groups,
+    /// [`Membership`]s.
+    GroupMemberships,
+    /// [`Privilege`]s.
+    Privileges,
+    /// [`AccessToken`]s.
+    AccessTokens,
+    /// [`Session`]s.
+    Sessions,
+    /// [`Task`]s.
+    Tasks,
+    /// [`AccessGrant`]s.
+    AccessGrants,
+    /// [`UsageRecord`]s.
+    UsageRecords,
+    /// [`Node`]s.
+    Nodes,
+}
+
+impl TableName {
+    /// Every table, parents before the tables that reference them (the order of an
+    /// import; an export lists them alike).
+    pub const ALL: [TableName; 17] = [
+        TableName::Users,
+        TableName::Groups,
+        TableName::GroupMemberships,
+        TableName::Privileges,
+        TableName::AccessTokens,
+        TableName::Sessions,
+        TableName::Limits,
+        TableName::Files,
+        TableName::DaasObjects,
+        TableName::TemplateApplications,
+        TableName::Environments,
+        TableName::GuacamoleConnections,
+        TableName::Instances,
+        TableName::Tasks,
+        TableName::AccessGrants,
+        TableName::UsageRecords,
+        TableName::Nodes,
+    ];
+
+    /// The SQL name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TableName::DaasObjects => "daas_objects",
+            TableName::Environments => "environments",
+            TableName::Instances => "instances",
+            TableName::GuacamoleConnections => "guacamole_connections",
+            TableName::Files => "files",
+            TableName::TemplateApplications => "template_applications",
+            TableName::Limits => "limits",
+            TableName::Users => "users",
+            TableName::Groups => "groups",
+            TableName::GroupMemberships => "group_memberships",
+            TableName::Privileges => "privileges",
+            TableName::AccessTokens => "access_tokens",
+            TableName::Sessions => "sessions",
+            TableName::Tasks => "tasks",
+            TableName::AccessGrants => "access_grants",
+            TableName::UsageRecords => "usage_records",
+            TableName::Nodes => "nodes",
+        }
+    }
+}
+
+impl std::fmt::Display for TableName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for TableName {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        TableName::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .ok_or_else(|| format!("no table `{s}`; the tables are {}", TableName::ALL.map(|t| t.as_str()).join(", ")))
+    }
+}
+
+/// A model type stored in a table of the db backend.
+pub trait Row: Serialize + DeserializeOwned + Send + Sync + 'static {
+    /// Its table.
+    const TABLE: TableName;
+}
+
+macro_rules! rows {
+    ($($ty:ty => $table:ident),* $(,)?) => { $(impl Row for $ty { const TABLE: TableName = TableName::$table; })* };
+}
+
+rows! {
+    DaasObject => DaasObjects,
+    Environment => Environments,
+    Instance => Instances,
+    GuacamoleConnection => GuacamoleConnections,
+    File => Files,
+    Application => TemplateApplications,
+    RessourceInfo => Limits,
+    User => Users,
+    Group => Groups,
+    Membership => GroupMemberships,
+    Privilege => Privileges,
+    AccessToken => AccessTokens,
+    Session => Sessions,
+    Task => Tasks,
+    AccessGrant => AccessGrants,
+    UsageRecord => UsageRecords,
+    Node => Nodes,
+}
+
+/// One condition of a [`DbRequest::Find`]: the column equals one of the values.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Filter {
+    /// The column's name.
+    pub column: String,
+    /// Any of these (an empty list matches nothing).
+    pub any_of: Vec<serde_json::Value>,
+}
+
+impl Filter {
+    /// `column = value`.
+    pub fn eq(column: &str, value: impl Serialize) -> Filter {
+        Filter { column: column.into(), any_of: vec![serde_json::to_value(value).unwrap_or_default()] }
+    }
+
+    /// `column IN (values)`.
+    pub fn any_of<V: Serialize>(column: &str, values: impl IntoIterator<Item = V>) -> Filter {
+        Filter { column: column.into(), any_of: values.into_iter().map(|v| serde_json::to_value(v).unwrap_or_default()).collect() }
+    }
+}
+
+/// Requests to [`Db`]. Rows travel as JSON objects of the table's model type; keys
+/// are the primary key's value (a string or a number; an array for a composite key).
+/// Rows in a table's trash are invisible to every request but `Purge`/`Restore`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum DbRequest {
+    /// The database's kind and migration state.
+    Status,
+    /// Store a new row; answers it as stored (generated id, timestamps). `Conflict` when
+    /// the key or a unique column exists, `BadRequest` when a referenced row is missing.
+    Insert {
+        /// The table.
+        table: TableName,
+        /// The row.
+        row: serde_json::Value,
+    },
+    /// Replace a row's fields (matched by key); secrets given as null are kept. `NotFound`.
+    Update {
+        /// The table.
+        table: TableName,
+        /// The row.
+        row: serde_json::Value,
+    },
+    /// One row by key.
+    Get {
+        /// The table.
+        table: TableName,
+        /// The key.
+        key: serde_json::Value,
+    },
+    /// Rows where every filter holds, in key order (at most `limit`).
+    Find {
+        /// The table.
+        table: TableName,
+        /// Conditions, all of which must hold.
+        filters: Vec<Filter>,
+        /// At most this many rows (none: all).
+        limit: Option<u64>,
+    },
+    /// Delete a row (into the trash where the table has one). `NotFound`.
+    Delete {
+        /// The table.
+        table: TableName,
+        /// The key.
+        key: serde_json::Value,
+    },
+    /// ObjectRepository.suggest_vmid: the lowest Proxmox VM id in 100..=254 no object
+    /// uses; `Conflict` when all are taken.
+    SuggestVmid,
+    /// The connection with its password: for the proxy only (other requests answer
+    /// connections without it).
+    ConnectionWithSecret {
+        /// The connection's id.
+        id: String,
+    },
+}
+
+/// Answers of [`Db`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum DbResponse {
+    /// The database's state.
+    Status {
+        /// `sqlite`, `mariadb` or `postgres`.
+        db_type: String,
+        /// Applied migrations, oldest first.
+        applied: Vec<String>,
+        /// Migrations not applied yet.
+        pending: Vec<String>,
+    },
+    /// Done.
+    Done,
+    /// One row, if it exists.
+    Row {
+        /// The row.
+        row: Option<serde_json::Value>,
+    },
+    /// Rows.
+    Rows {
+        /// The rows.
+        rows: Vec<serde_json::Value>,
+    },
+    /// A free Proxmox VM id.
+    Vmid {
+        /// The id.
+        vmid: i64,
+    },
+}

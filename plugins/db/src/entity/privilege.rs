@@ -1,0 +1,21 @@
+//! `privileges`: Accept and deny lists of users and groups.
+
+use sea_orm::entity::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize, Deserialize)]
+#[sea_orm(table_name = "privileges")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub subject_kind: String,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub subject_id: i64,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub privilege: String,
+    pub effect: String,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,540 @@
+//! One generic repository for every table: insert, update, get, find, delete (into the
+//! trash where the table has one), restore, purge and keyset pagination.
+//!
+//! Why generic: the seed's repositories differ only in their table and their filters,
+//! and seventeen copies of the same upsert/select code would drift apart. A table's
+//! particulars are data ([`Spec`]): its secrets, its JSON-as-text columns, whether it has
+//! a trash, how ids are made. Rows cross between the model (`daas_common::model`) and the
+//! entity (`crate::entity`) as JSON objects with the same field names; every table's
+//! round trip is tested against the three databases, so a field that exists on one side
+//! only fails a test rather than vanishing silently.
+
+use std::str::FromStr;
+
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
+use daas_common::protocols::{Filter, TableName};
+use daas_plugin_api::abi::{BackendError, BackendErrorKind};
+use sea_orm::{
+    sea_query::{Expr, SimpleExpr},
+    ActiveModelBehavior, ActiveModelTrait, ColumnTrait, ColumnType, Condition, DatabaseConnection, DbErr, EntityTrait, IdenStatic,
+    IntoActiveModel, Iterable, ModelTrait, PrimaryKeyToColumn, QueryFilter, QueryOrder, QuerySelect, SqlErr, Value as SqlValue,
+};
+use serde::{de::DeserializeOwned, Serialize};
+use serde_json::{Map, Value};
+
+use crate::secrets::Secrets;
+
+/// How the ids of a table's new rows are made when the caller leaves them empty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdKind {
+    /// A UUID (`id` column).
+    Uuid,
+    /// 32 hex characters (seed 001's mapping id).
+    Hex32,
+    /// The database assigns it (auto increment `id`).
+    Auto,
+    /// The caller must give it (natural keys).
+    Given,
+}
+
+/// What is particular about a table.
+pub struct Spec {
+    /// Its name.
+    pub table: TableName,
+    /// What one row is called in messages ("object", "environment").
+    pub noun: &'static str,
+    /// How new ids are made.
+    pub id: IdKind,
+    /// Columns encrypted at rest. A secret given as null keeps the stored value on an
+    /// update and takes its default (below, else empty) on an insert.
+    pub secrets: &'static [&'static str],
+    /// Defaults of secrets on insert.
+    pub secret_defaults: &'static [(&'static str, &'static str)],
+    /// Secrets the generic backend answers leave out (only a dedicated request reveals
+    /// them).
+    pub hidden_secrets: bool,
+    /// Model fields stored as JSON text (the seed's `JsonType`).
+    pub json_text: &'static [&'static str],
+    /// Deleting moves a row to the trash (`deleted_at`) instead of removing it.
+    pub trash: bool,
+    /// Adjusts a model's JSON into the entity's shape before storing (e.g. splits a
+    /// field into columns); an error is the client's (400).
+    pub to_row: fn(&mut Map<String, Value>) -> Result<(), String>,
+    /// The reverse of `to_row`.
+    pub from_row: fn(&mut Map<String, Value>),
+}
+
+impl Spec {
+    /// A table without particular conversions.
+    pub const fn plain(table: TableName, noun: &'static str, id: IdKind) -> Spec {
+        Spec {
+            table,
+            noun,
+            id,
+            secrets: &[],
+            secret_defaults: &[],
+            hidden_secrets: false,
+            json_text: &[],
+            trash: false,
+            to_row: |_| Ok(()),
+            from_row: |_| {},
+        }
+    }
+}
+
+/// A table: its entity and its [`Spec`].
+pub trait Table: Send + Sync + 'static {
+    /// The sea-orm entity.
+    type Entity: EntityTrait<Model = Self::Row>;
+    /// Its row type.
+    type Row: ModelTrait<Entity = Self::Entity> + IntoActiveModel<Self::Active> + Serialize + DeserializeOwned + Clone + Send + Sync;
+    /// Its active model.
+    type Active: ActiveModelTrait<Entity = Self::Entity> + ActiveModelBehavior + Send;
+    /// Its particulars.
+    const SPEC: Spec;
+}
+
+/// An error in the database itself (the client can do nothing about it).
+pub fn internal(e: impl std::fmt::Display) -> BackendError {
+    BackendError::new(BackendErrorKind::Internal, format!("database error: {e}"))
+}
+
+/// A client error.
+pub fn bad_request(message: impl Into<String>) -> BackendError {
+    BackendError::new(BackendErrorKind::BadRequest, message)
+}
+
+fn not_found(spec: &Spec, key: &Value) -> BackendError {
+    BackendError::new(BackendErrorKind::NotFound, format!("{} {} does not exist", spec.noun, show_key(key)))
+}
+
+fn show_key(key: &Value) -> String {
+    match key {
+        Value::String(s) => format!("`{s}`"),
+        other => format!("`{other}`"),
+    }
+}
+
+/// Maps constraint violations to what the client did wrong.
+fn write_error(spec: &Spec, e: DbErr) -> BackendError {
+    match e.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(detail)) => BackendError::new(
+            BackendErrorKind::Conflict,
+            format!("{} exists already (a {} with the same key or name): {detail}", spec.noun, spec.noun),
+        ),
+        Some(SqlErr::ForeignKeyConstraintViolation(detail)) => {
+            bad_request(format!("the {} refers to something that does not exist: {detail}", spec.noun))
+        }
+        _ => internal(e),
+    }
+}
+
+fn column<T: Table>(name: &str) -> Result<<T::Entity as EntityTrait>::Column, BackendError> {
+    <T::Entity as EntityTrait>::Column::from_str(name).map_err(|_| bad_request(format!("table `{}` has no column `{name}`", T::SPEC.table)))
+}
+
+fn primary_columns<T: Table>() -> Vec<<T::Entity as EntityTrait>::Column> {
+    <T::Entity as EntityTrait>::PrimaryKey::iter().map(|k| k.into_column()).collect()
+}
+
+/// A JSON value as an SQL value of the column's type.
+fn sql_value<C: ColumnTrait>(col: &C, v: &Value) -> Result<SqlValue, String> {
+    let ty = col.def().get_column_type().clone();
+    let wrong = || format!("`{v}` is not a valid value for column `{}`", col.as_str());
+    Ok(match (ty, v) {
+        (_, Value::Null) => return Err(format!("column `{}` cannot be matched against null", col.as_str())),
+        (ColumnType::BigInteger | ColumnType::Integer | ColumnType::SmallInteger, Value::Number(n)) => {
+            SqlValue::BigInt(Some(n.as_i64().ok_or_else(wrong)?))
+        }
+        (ColumnType::BigInteger | ColumnType::Integer | ColumnType::SmallInteger, Value::String(s)) => {
+            SqlValue::BigInt(Some(s.parse().map_err(|_| wrong())?))
+        }
+        (ColumnType::Double | ColumnType::Float, Value::Number(n)) => SqlValue::Double(Some(n.as_f64().ok_or_else(wrong)?)),
+        (ColumnType::Boolean, Value::Bool(b)) => SqlValue::Bool(Some(*b)),
+        (ColumnType::Boolean, Value::String(s)) => SqlValue::Bool(Some(s.parse().map_err(|_| wrong())?)),
+        (ColumnType::TimestampWithTimeZone | ColumnType::Timestamp | ColumnType::DateTime, Value::String(s)) => {
+            let t = chrono::DateTime::parse_from_rfc3339(s).map_err(|_| wrong())?.with_timezone(&chrono::Utc);
+            SqlValue::ChronoDateTimeUtc(Some(t))
+        }
+        (_, Value::String(s)) => SqlValue::String(Some(s.clone())),
+        (_, Value::Bool(b)) => SqlValue::String(Some(b.to_string())),
+        (_, Value::Number(n)) => SqlValue::String(Some(n.to_string())),
+        _ => return Err(wrong()),
+    })
+}
+
+/// The condition "primary key = key" (an array for a composite key).
+fn key_condition<T: Table>(key: &Value) -> Result<Condition, BackendError> {
+    let cols = primary_columns::<T>();
+    let parts: Vec<&Value> = match key {
+        Value::Array(items) => items.iter().collect(),
+        single => vec![single],
+    };
+    if parts.len() != cols.len() {
+        return Err(bad_request(format!("a key of `{}` has {} part(s), {} given", T::SPEC.table, cols.len(), parts.len())));
+    }
+    let mut cond = Condition::all();
+    for (col, v) in cols.iter().zip(parts) {
+        cond = cond.add(col.eq(sql_value(col, v).map_err(bad_request)?));
+    }
+    Ok(cond)
+}
+
+/// The key of a row's JSON (a single value, or an array for a composite key).
+fn key_of<T: Table>(row: &Map<String, Value>) -> Value {
+    let mut parts: Vec<Value> = primary_columns::<T>().iter().map(|c| row.get(c.as_str()).cloned().unwrap_or(Value::Null)).collect();
+    if parts.len() == 1 {
+        parts.remove(0)
+    } else {
+        Value::Array(parts)
+    }
+}
+
+/// The filters of a `Find` as a condition.
+pub fn filter_condition<T: Table>(filters: &[Filter]) -> Result<Condition, BackendError> {
+    let mut cond = Condition::all();
+    for f in filters {
+        let col = column::<T>(&f.column)?;
+        let mut any = Condition::any();
+        for v in &f.any_of {
+            any = any.add(if v.is_null() { col.is_null() } else { col.eq(sql_value(&col, v).map_err(bad_request)?) });
+        }
+        if f.any_of.is_empty() {
+            // `IN ()` matches nothing.
+            any = any.add(Expr::value(false));
+        }
+        cond = cond.add(any);
+    }
+    Ok(cond)
+}
+
+/// The MySQL driver sends times as `TIMESTAMP` parameters, which MariaDB turns into NULL
+/// after 2038-01-19 03:14:07 UTC even for a `DATETIME` column: refuse such a time rather
+/// than lose it (an expiry silently becoming "never" would be a hole).
+fn check_mysql_range<T: Table>(v: &Map<String, Value>) -> Result<(), BackendError> {
+    let last = chrono::DateTime::from_timestamp(i32::MAX as i64, 0).unwrap_or_default();
+    for col in <T::Entity as EntityTrait>::Column::iter() {
+        if !matches!(col.def().get_column_type(), ColumnType::TimestampWithTimeZone) {
+            continue;
+        }
+        if let Some(Value::String(s)) = v.get(col.as_str()) {
+            if chrono::DateTime::parse_from_rfc3339(s).is_ok_and(|t| t > last) {
+                return Err(bad_request(format!(
+                    "`{}` = {s} is after 2038-01-19T03:14:07Z, the last time this site's MariaDB database can store",
+                    col.as_str()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn now() -> chrono::DateTime<chrono::Utc> {
+    // Microseconds: what every one of the three databases keeps, so that a row read back
+    // equals the row written.
+    let t = chrono::Utc::now();
+    chrono::DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t)
+}
+
+/// Which rows a listing shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Rows not in the trash.
+    Live,
+    /// Rows in the trash.
+    Trash,
+}
+
+/// One page of a listing.
+pub struct Page {
+    /// The rows, as model JSON.
+    pub rows: Vec<Value>,
+    /// The cursor of the next page (none: this is the last).
+    pub next: Option<String>,
+}
+
+/// A listing's order: a column and a direction.
+#[derive(Debug, Clone)]
+pub struct Sort {
+    /// The column.
+    pub column: String,
+    /// Descending.
+    pub desc: bool,
+}
+
+/// The repositories over one connection.
+#[derive(Clone)]
+pub struct Tables {
+    /// The connection.
+    pub db: DatabaseConnection,
+    /// The cipher of secrets at rest.
+    pub secrets: Secrets,
+}
+
+impl Tables {
+    /// A model's JSON as the table's row. `existing` is the stored row (JSON of the
+    /// entity) on an update.
+    fn encode<T: Table>(&self, row: Value, existing: Option<&Map<String, Value>>) -> Result<T::Row, BackendError> {
+        let spec = &T::SPEC;
+        let Value::Object(mut v) = row else {
+            return Err(bad_request(format!("a {} must be a JSON object", spec.noun)));
+        };
+        (spec.to_row)(&mut v).map_err(bad_request)?;
+        for field in spec.json_text {
+            if let Some(x) = v.get_mut(*field) {
+                *x = Value::String(x.to_string());
+            }
+        }
+        for field in spec.secrets {
+            match (v.get(*field), existing) {
+                (Some(Value::String(plain)), _) => {
+                    let sealed = self.secrets.seal(plain);
+                    v.insert(field.to_string(), Value::String(sealed));
+                }
+                (_, Some(old)) => {
+                    v.insert(field.to_string(), old.get(*field).cloned().unwrap_or(Value::Null));
+                }
+                (_, None) => {
+                    let default = spec.secret_defaults.iter().find(|(f, _)| f == field).map(|(_, d)| self.secrets.seal(d));
+                    v.insert(field.to_string(), default.map(Value::String).unwrap_or(Value::Null));
+                }
+            }
+        }
+        let stamp = serde_json::to_value(now()).unwrap_or_default();
+        match existing {
+            Some(old) => {
+                for kept in ["created_at", "deleted_at"] {
+                    if let Some(x) = old.get(kept) {
+                        v.insert(kept.into(), x.clone());
+                    }
+                }
+            }
+            None => {
+                v.insert("created_at".into(), stamp.clone());
+                v.insert("deleted_at".into(), Value::Null);
+            }
+        }
+        v.insert("updated_at".into(), stamp);
+        match spec.id {
+            IdKind::Uuid | IdKind::Hex32 if v.get("id").and_then(Value::as_str).is_none_or(str::is_empty) => {
+                let id = uuid::Uuid::new_v4();
+                let id = if spec.id == IdKind::Uuid { id.to_string() } else { id.simple().to_string() };
+                v.insert("id".into(), Value::String(id));
+            }
+            IdKind::Auto if existing.is_none() => {
+                v.insert("id".into(), Value::from(0));
+            }
+            _ => {}
+        }
+        if self.db.get_database_backend() == sea_orm::DbBackend::MySql {
+            check_mysql_range::<T>(&v)?;
+        }
+        // Fields that the entity lacks (`updated_at` on most tables) are ignored by serde;
+        // fields it needs and the model lacks fail here with their name.
+        serde_json::from_value(Value::Object(v)).map_err(|e| bad_request(format!("invalid {}: {e}", spec.noun)))
+    }
+
+    /// A stored row as the model's JSON; secrets decrypted when `reveal`, else null.
+    fn decode<T: Table>(&self, row: &T::Row, reveal: bool) -> Result<Value, BackendError> {
+        let spec = &T::SPEC;
+        let Value::Object(mut v) = serde_json::to_value(row).map_err(internal)? else {
+            return Err(internal(format!("a row of `{}` is not an object", spec.table)));
+        };
+        for field in spec.json_text {
+            if let Some(Value::String(text)) = v.get(*field) {
+                let parsed = serde_json::from_str(text).unwrap_or(Value::Null);
+                v.insert(field.to_string(), parsed);
+            }
+        }
+        for field in spec.secrets {
+            let plain = match v.get(*field) {
+                Some(Value::String(sealed)) if reveal => Value::String(self.secrets.open(sealed).map_err(internal)?),
+                _ => Value::Null,
+            };
+            v.insert(field.to_string(), plain);
+        }
+        (spec.from_row)(&mut v);
+        Ok(Value::Object(v))
+    }
+
+    fn live<T: Table>(scope: Scope) -> Result<Condition, BackendError> {
+        if !T::SPEC.trash {
+            return Ok(match scope {
+                Scope::Live => Condition::all(),
+                Scope::Trash => Condition::all().add(Expr::value(false)),
+            });
+        }
+        let col = column::<T>("deleted_at")?;
+        Ok(Condition::all().add(match scope {
+            Scope::Live => col.is_null(),
+            Scope::Trash => col.is_not_null(),
+        }))
+    }
+
+    async fn find_row<T: Table>(&self, key: &Value, scope: Scope) -> Result<Option<T::Row>, BackendError> {
+        T::Entity::find().filter(key_condition::<T>(key)?).filter(Self::live::<T>(scope)?).one(&self.db).await.map_err(internal)
+    }
+
+    /// Store a new row; answers it as stored.
+    pub async fn insert<T: Table>(&self, row: Value, reveal: bool) -> Result<Value, BackendError> {
+        let row = self.encode::<T>(row, None)?;
+        let mut active: T::Active = row.into_active_model();
+        if T::SPEC.id == IdKind::Auto {
+            for col in primary_columns::<T>() {
+                active.not_set(col);
+            }
+        }
+        // Marks every given field as changed, so that the insert writes them all.
+        let active = active.reset_all();
+        let stored = active.insert(&self.db).await.map_err(|e| write_error(&T::SPEC, e))?;
+        self.decode::<T>(&stored, reveal)
+    }
+
+    /// Replace a live row's fields (matched by key).
+    pub async fn update<T: Table>(&self, row: Value) -> Result<Value, BackendError> {
+        let Value::Object(fields) = &row else {
+            return Err(bad_request(format!("a {} must be a JSON object", T::SPEC.noun)));
+        };
+        let mut probe = fields.clone();
+        (T::SPEC.to_row)(&mut probe).map_err(bad_request)?;
+        let key = key_of::<T>(&probe);
+        let Some(existing) = self.find_row::<T>(&key, Scope::Live).await? else {
+            return Err(not_found(&T::SPEC, &key));
+        };
+        let Value::Object(old) = serde_json::to_value(&existing).map_err(internal)? else {
+            return Err(internal("a stored row is not an object"));
+        };
+        let row = self.encode::<T>(row, Some(&old))?;
+        let active: T::Active = row.into_active_model();
+        let stored = active.reset_all().update(&self.db).await.map_err(|e| write_error(&T::SPEC, e))?;
+        self.decode::<T>(&stored, false)
+    }
+
+    /// One live row.
+    pub async fn get<T: Table>(&self, key: &Value, reveal: bool) -> Result<Option<Value>, BackendError> {
+        match self.find_row::<T>(key, Scope::Live).await? {
+            Some(row) => Ok(Some(self.decode::<T>(&row, reveal)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Live rows matching a condition, in key order.
+    pub async fn find<T: Table>(&self, cond: Condition, limit: Option<u64>, reveal: bool) -> Result<Vec<Value>, BackendError> {
+        let mut q = T::Entity::find().filter(cond).filter(Self::live::<T>(Scope::Live)?);
+        for col in primary_columns::<T>() {
+            q = q.order_by_asc(col);
+        }
+        if let Some(n) = limit {
+            q = q.limit(n);
+        }
+        let rows = q.all(&self.db).await.map_err(internal)?;
+        rows.iter().map(|r| self.decode::<T>(r, reveal)).collect()
+    }
+
+    /// Delete a live row: into the trash where the table has one, else for good.
+    pub async fn delete<T: Table>(&self, key: &Value) -> Result<(), BackendError> {
+        let cond = key_condition::<T>(key)?.add(Self::live::<T>(Scope::Live)?);
+        let affected = if T::SPEC.trash {
+            let col = column::<T>("deleted_at")?;
+            T::Entity::update_many().col_expr(col, Expr::value(now())).filter(cond).exec(&self.db).await.map_err(internal)?.rows_affected
+        } else {
+            T::Entity::delete_many().filter(cond).exec(&self.db).await.map_err(|e| write_error(&T::SPEC, e))?.rows_affected
+        };
+        if affected == 0 {
+            return Err(not_found(&T::SPEC, key));
+        }
+        Ok(())
+    }
+
+    /// Take a row out of the trash.
+    pub async fn restore<T: Table>(&self, key: &Value) -> Result<(), BackendError> {
+        let col = column::<T>("deleted_at")?;
+        let cond = key_condition::<T>(key)?.add(Self::live::<T>(Scope::Trash)?);
+        let res = T::Entity::update_many()
+            .col_expr(col, Expr::value(SqlValue::ChronoDateTimeUtc(None)))
+            .filter(cond)
+            .exec(&self.db)
+            .await
+            .map_err(|e| write_error(&T::SPEC, e))?;
+        if res.rows_affected == 0 {
+            return Err(BackendError::new(BackendErrorKind::NotFound, format!("no {} {} in the trash", T::SPEC.noun, show_key(key))));
+        }
+        Ok(())
+    }
+
+    /// Remove a row from the trash for good.
+    pub async fn purge<T: Table>(&self, key: &Value) -> Result<(), BackendError> {
+        let cond = key_condition::<T>(key)?.add(Self::live::<T>(Scope::Trash)?);
+        let res = T::Entity::delete_many().filter(cond).exec(&self.db).await.map_err(|e| write_error(&T::SPEC, e))?;
+        if res.rows_affected == 0 {
+            return Err(BackendError::new(BackendErrorKind::NotFound, format!("no {} {} in the trash", T::SPEC.noun, show_key(key))));
+        }
+        Ok(())
+    }
+
+    /// A page of rows matching `cond`, ordered by `sort` then key, after `cursor` (from
+    /// the previous page).
+    pub async fn page<T: Table>(
+        &self,
+        cond: Condition,
+        scope: Scope,
+        sort: &Sort,
+        cursor: Option<&str>,
+        limit: u64,
+    ) -> Result<Page, BackendError> {
+        let keys = primary_columns::<T>();
+        let [key_col] = keys.as_slice() else {
+            return Err(internal(format!("`{}` has a composite key; it cannot be paged", T::SPEC.table)));
+        };
+        let sort_col = column::<T>(&sort.column)?;
+        let mut q = T::Entity::find().filter(cond).filter(Self::live::<T>(scope)?);
+        if let Some(cursor) = cursor {
+            let (after_sort, after_key) = decode_cursor(cursor, &sort.column)?;
+            let s = sql_value(&sort_col, &after_sort).map_err(|_| bad_cursor())?;
+            let k = sql_value(key_col, &after_key).map_err(|_| bad_cursor())?;
+            let beyond = |c: &<T::Entity as EntityTrait>::Column, v: SqlValue| -> SimpleExpr {
+                if sort.desc {
+                    c.lt(v)
+                } else {
+                    c.gt(v)
+                }
+            };
+            q = q.filter(
+                Condition::any().add(beyond(&sort_col, s.clone())).add(Condition::all().add(sort_col.eq(s)).add(beyond(key_col, k))),
+            );
+        }
+        let order = if sort.desc { sea_orm::Order::Desc } else { sea_orm::Order::Asc };
+        q = q.order_by(sort_col, order.clone()).order_by(*key_col, order);
+        let mut rows = q.limit(limit + 1).all(&self.db).await.map_err(internal)?;
+        let next = if rows.len() as u64 > limit {
+            rows.truncate(limit as usize);
+            let last = serde_json::to_value(rows.last()).map_err(internal)?;
+            Some(encode_cursor(&sort.column, &last[sort.column.as_str()], &last[key_col.as_str()]))
+        } else {
+            None
+        };
+        let rows = rows.iter().map(|r| self.decode::<T>(r, false)).collect::<Result<_, _>>()?;
+        Ok(Page { rows, next })
+    }
+}
+
+fn bad_cursor() -> BackendError {
+    bad_request("the cursor is not one this listing handed out; start again without `cursor`")
+}
+
+fn encode_cursor(sort: &str, sort_value: &Value, key: &Value) -> String {
+    URL_SAFE_NO_PAD.encode(serde_json::json!([sort, sort_value, key]).to_string())
+}
+
+fn decode_cursor(cursor: &str, sort: &str) -> Result<(Value, Value), BackendError> {
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad_cursor())?;
+    let v: Value = serde_json::from_slice(&bytes).map_err(|_| bad_cursor())?;
+    match v {
+        Value::Array(mut parts) if parts.len() == 3 && parts[0] == sort => {
+            let key = parts.pop().unwrap_or_default();
+            let value = parts.pop().unwrap_or_default();
+            Ok((value, key))
+        }
+        _ => Err(bad_request("the cursor belongs to a listing with another sort order; start again without `cursor`")),
+    }
+}
