@@ -440,6 +440,9 @@ extern "C" fn export_handle(req: FfiRequest) -> FfiFuture<FfiResponse> {
             };
             let response = match endpoint.call(request).await {
                 Ok(r) => r,
+                // A handler's typed error response (poem-openapi's `Result<_, E>`) is
+                // already what the route documents: keep it, rather than replace its body.
+                Err(err) if err.is_from_response() => err.into_response(),
                 Err(err) => {
                     let (status, e) = ApiError::from_poem(&err);
                     e.to_response(status)

@@ -122,7 +122,8 @@ async fn start(ctx: PluginContext) -> Result<PluginBuilder, String> {
     }
     let backend_store = store.clone();
     Ok(PluginBuilder::new()
-        .api(OpenApiService::new(api::DbApi(store.clone()), "db", env!("CARGO_PKG_VERSION")).description("The database: its state."))
+        .api(OpenApiService::new(api::service(store.clone()), "db", env!("CARGO_PKG_VERSION"))
+                .description("The database: objects, environments, applications, files, limits, grants, nodes, with a trash."))
         .backend::<Db, _, _>(move |request| {
             let store = backend_store.clone();
             async move { store.handle(request).await }

@@ -129,7 +129,8 @@ fn write_error(spec: &Spec, e: DbErr) -> BackendError {
     }
 }
 
-fn column<T: Table>(name: &str) -> Result<<T::Entity as EntityTrait>::Column, BackendError> {
+/// A table's column by name; 400 when it has none.
+pub fn column<T: Table>(name: &str) -> Result<<T::Entity as EntityTrait>::Column, BackendError> {
     <T::Entity as EntityTrait>::Column::from_str(name).map_err(|_| bad_request(format!("table `{}` has no column `{name}`", T::SPEC.table)))
 }
 
@@ -412,7 +413,12 @@ impl Tables {
 
     /// One live row.
     pub async fn get<T: Table>(&self, key: &Value, reveal: bool) -> Result<Option<Value>, BackendError> {
-        match self.find_row::<T>(key, Scope::Live).await? {
+        self.get_in::<T>(key, Scope::Live, reveal).await
+    }
+
+    /// One row, live or in the trash.
+    pub async fn get_in<T: Table>(&self, key: &Value, scope: Scope, reveal: bool) -> Result<Option<Value>, BackendError> {
+        match self.find_row::<T>(key, scope).await? {
             Some(row) => Ok(Some(self.decode::<T>(&row, reveal)?)),
             None => Ok(None),
         }

@@ -1,0 +1,263 @@
+//! The db plugin's REST API through the real host: ownership (a foreign id is 404),
+//! validation (400), duplicates (409), pages, the trash, and that no secret is ever
+//! answered. The `testing` layer stands in for the auth layer: `x-test-user-id` and
+//! `x-test-admin` make the caller.
+
+mod common;
+
+use common::*;
+use reqwest::{blocking::RequestBuilder, StatusCode};
+use serde_json::{json, Value};
+
+const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+fn site() -> TempSite {
+    TempSite::new(&[
+        (
+            "extensions.toml",
+            r#"[extensions]
+layers = ["testing"]
+
+[[extensions.plugin]]
+name = "db"
+
+[[extensions.plugin]]
+name = "testbackend"
+"#,
+        ),
+        ("db.toml", &format!("[db]\ndb_type = \"sqlite\"\ndata_path = \"data\"\nsecret_key = \"{KEY}\"\n")),
+    ])
+}
+
+struct Api {
+    server: Server,
+    http: reqwest::blocking::Client,
+}
+
+/// A caller: a user id, or an admin.
+#[derive(Clone, Copy)]
+enum Who {
+    User(i64),
+    Admin,
+    Nobody,
+}
+
+impl Api {
+    fn start(site: &TempSite) -> Api {
+        Api { server: Server::start(site.path()), http: client() }
+    }
+
+    fn req(&self, who: Who, method: &str, path: &str) -> RequestBuilder {
+        let r = self.http.request(method.parse().unwrap(), self.server.url(&format!("/api/v1/db{path}")));
+        match who {
+            Who::User(id) => r.header("x-test-user-id", id.to_string()),
+            Who::Admin => r.header("x-test-user-id", "1").header("x-test-admin", "true"),
+            Who::Nobody => r,
+        }
+    }
+
+    fn call(&self, who: Who, method: &str, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut r = self.req(who, method, path);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        let resp = r.send().unwrap();
+        let status = resp.status();
+        let text = resp.text().unwrap();
+        (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) })
+    }
+}
+
+fn ids(page: &Value) -> Vec<String> {
+    page["items"].as_array().unwrap().iter().map(|o| o["id"].as_str().unwrap().to_string()).collect()
+}
+
+#[test]
+fn objects_are_owned_validated_paged_and_trashed_and_never_show_secrets() {
+    let site = site();
+    let api = Api::start(&site);
+    let (ann, bob) = (Who::User(7), Who::User(8));
+
+    // No caller, no answer.
+    let (status, body) = api.call(Who::Nobody, "GET", "/objects", None);
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["code"], "unauthenticated");
+
+    // A user's new object is theirs, with the seed's defaults, without its secrets.
+    let (status, obj) = api.call(ann, "POST", "/objects", Some(json!({"id": "a1", "object_type": "container", "vnc_password": "s3cret"})));
+    assert_eq!(status, StatusCode::CREATED, "{obj}");
+    assert_eq!(obj["id_owner"], 7);
+    assert_eq!(obj["viewer_resolution"], "1280x800");
+    assert!(obj.get("vnc_password").is_none() && obj.get("os_password").is_none(), "secrets never answered: {obj}");
+    let raw = api.req(ann, "GET", "/objects/a1").send().unwrap().text().unwrap();
+    assert!(!raw.contains("s3cret") && !raw.contains("password"), "{raw}");
+
+    // Duplicates, invalid values and bodies are client errors with JSON.
+    let (status, body) = api.call(ann, "POST", "/objects", Some(json!({"id": "a1"})));
+    assert_eq!((status, body["code"].as_str()), (StatusCode::CONFLICT, Some("conflict")), "{body}");
+    let (status, body) = api.call(ann, "POST", "/objects", Some(json!({"id": "a2", "object_type": "toaster"})));
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("toaster"), "{body}");
+    let (status, body) = api.call(ann, "POST", "/objects", Some(json!({"id": "a2", "hw_cpus": "many"})));
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["code"], "bad_request");
+
+    // Another user cannot see it, change it or delete it: 404, as if it did not exist.
+    for (method, body) in [("GET", None), ("PUT", Some(json!({"object_state": "x"}))), ("DELETE", None)] {
+        let (status, _) = api.call(bob, method, "/objects/a1", body);
+        assert_eq!(status, StatusCode::NOT_FOUND, "{method}");
+    }
+    let (_, page) = api.call(bob, "GET", "/objects", None);
+    assert!(ids(&page).is_empty(), "{page}");
+    // Nor create one in someone else's name.
+    let (status, _) = api.call(bob, "POST", "/objects", Some(json!({"id": "b1", "id_owner": 7})));
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // Shared objects (an admin's, owner 0) are visible to all, changed by admins only.
+    let (status, _) = api.call(Who::Admin, "POST", "/objects", Some(json!({"id": "shared", "object_type": "vm"})));
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, page) = api.call(bob, "GET", "/objects", None);
+    assert_eq!(ids(&page), ["shared"]);
+    let (status, body) = api.call(bob, "PUT", "/objects/shared", Some(json!({"object_type": "vm", "object_state": "mine"})));
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (_, page) = api.call(Who::Admin, "GET", "/objects?sort=id", None);
+    assert_eq!(ids(&page), ["a1", "shared"], "admins see everything");
+
+    // Update: the path names the row; the owner cannot be given away.
+    let (status, obj) = api.call(ann, "PUT", "/objects/a1", Some(json!({"id": "other", "object_type": "container", "object_state": "running"})));
+    assert_eq!(status, StatusCode::OK, "{obj}");
+    assert_eq!((obj["id"].as_str(), obj["object_state"].as_str(), obj["id_owner"].as_i64()), (Some("a1"), Some("running"), Some(7)));
+    let (status, _) = api.call(ann, "PUT", "/objects/a1", Some(json!({"id_owner": 8})));
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // Trash: delete hides, restore brings back, purge removes for good.
+    let (status, _) = api.call(ann, "DELETE", "/objects/a1", None);
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(api.call(ann, "GET", "/objects/a1", None).0, StatusCode::NOT_FOUND);
+    let (_, trash) = api.call(ann, "GET", "/trash/objects", None);
+    assert_eq!(ids(&trash), ["a1"]);
+    let (_, trash) = api.call(bob, "GET", "/trash/objects", None);
+    assert!(ids(&trash).is_empty(), "the trash is owned too");
+    assert_eq!(api.call(bob, "POST", "/trash/objects/a1/restore", None).0, StatusCode::NOT_FOUND);
+    assert_eq!(api.call(ann, "POST", "/trash/objects/a1/restore", None).0, StatusCode::NO_CONTENT);
+    assert_eq!(api.call(ann, "GET", "/objects/a1", None).0, StatusCode::OK);
+    assert_eq!(api.call(ann, "DELETE", "/trash/objects/a1", None).0, StatusCode::NOT_FOUND, "only the trash is purged");
+    api.call(ann, "DELETE", "/objects/a1", None);
+    assert_eq!(api.call(ann, "DELETE", "/trash/objects/a1", None).0, StatusCode::NO_CONTENT);
+    assert_eq!(api.call(ann, "POST", "/trash/objects/a1/restore", None).0, StatusCode::NOT_FOUND);
+}
+
+#[test]
+fn listings_page_filter_and_sort_with_clear_errors() {
+    let site = site();
+    let api = Api::start(&site);
+    let ann = Who::User(7);
+    for i in 0..7 {
+        let os = if i % 2 == 0 { "l26" } else { "win11" };
+        let (status, body) = api.call(ann, "POST", "/files", Some(json!({"id": format!("f{i}"), "name": format!("n{}", 6 - i), "os_type": os})));
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    // Pages of 3 by name: every file once, in order.
+    let mut seen = Vec::new();
+    let mut path = "/files?limit=3&sort=name".to_string();
+    loop {
+        let (status, page) = api.call(ann, "GET", &path, None);
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert!(page["items"].as_array().unwrap().len() <= 3);
+        seen.extend(ids(&page));
+        match page["next_cursor"].as_str() {
+            Some(c) => path = format!("/files?limit=3&sort=name&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["f6", "f5", "f4", "f3", "f2", "f1", "f0"]);
+    let (_, page) = api.call(ann, "GET", "/files?filter=os_type:win11&sort=-id", None);
+    assert_eq!(ids(&page), ["f5", "f3", "f1"]);
+
+    for (path, needle) in [
+        ("/files?sort=password", "cannot sort by `password`"),
+        ("/files?filter=localpath:/etc", "cannot filter by `localpath`"),
+        ("/files?filter=nocolon", "is not `column:value`"),
+        ("/files?cursor=garbage", "cursor"),
+        ("/files?limit=0", ""),
+        ("/files?limit=501", ""),
+    ] {
+        let (status, body) = api.call(ann, "GET", path, None);
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");
+        assert!(body["message"].as_str().unwrap_or_default().contains(needle), "{path}: {body}");
+    }
+    // A cursor of one sort order is refused by another.
+    let (_, page) = api.call(ann, "GET", "/files?limit=2&sort=name", None);
+    let cursor = page["next_cursor"].as_str().unwrap();
+    let (status, body) = api.call(ann, "GET", &format!("/files?limit=2&sort=id&cursor={cursor}"), None);
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+}
+
+#[test]
+fn limits_grants_nodes_and_environments_follow_their_rules() {
+    let site = site();
+    let api = Api::start(&site);
+    let (ann, bob, admin) = (Who::User(7), Who::User(8), Who::Admin);
+
+    // Limits: admins set them; a user sees their own and the global ones.
+    let limit = json!({"id_owner": 7, "vm_max": 1, "container_max": 2, "obj_max": 3, "cpu_max": 4, "mem_max": 5, "dsk_max": 6});
+    assert_eq!(api.call(ann, "POST", "/limits", Some(limit.clone())).0, StatusCode::FORBIDDEN);
+    assert_eq!(api.call(admin, "POST", "/limits", Some(limit.clone())).0, StatusCode::CREATED);
+    assert_eq!(api.call(admin, "POST", "/limits", Some(limit)).0, StatusCode::CONFLICT);
+    assert_eq!(api.call(admin, "POST", "/limits", Some(json!({"id_owner": -1, "vm_max": 9}))).0, StatusCode::CREATED);
+    assert_eq!(api.call(ann, "GET", "/limits/7", None).1["vm_max"], 1);
+    assert_eq!(api.call(bob, "GET", "/limits/7", None).0, StatusCode::NOT_FOUND);
+    let (_, page) = api.call(bob, "GET", "/limits", None);
+    assert_eq!(page["items"].as_array().unwrap().len(), 1, "bob sees the global limits only: {page}");
+    assert_eq!(api.call(ann, "PUT", "/limits/7", Some(json!({"vm_max": 100}))).0, StatusCode::FORBIDDEN, "users cannot raise their limits");
+
+    // Environments follow their object.
+    api.call(ann, "POST", "/objects", Some(json!({"id": "ann-obj"})));
+    api.call(bob, "POST", "/objects", Some(json!({"id": "bob-obj"})));
+    let (status, env) = api.call(ann, "POST", "/environments", Some(json!({"id_object": "ann-obj", "name": "office"})));
+    assert_eq!(status, StatusCode::CREATED, "{env}");
+    let env_id = env["id"].as_str().unwrap();
+    assert_eq!(api.call(bob, "GET", &format!("/environments/{env_id}"), None).0, StatusCode::NOT_FOUND);
+    let (status, body) = api.call(ann, "POST", "/environments", Some(json!({"id_object": "bob-obj", "name": "x"})));
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(api.call(ann, "POST", "/environments", Some(json!({"id_object": "ann-obj", "name": "office"}))).0, StatusCode::CONFLICT);
+    assert_eq!(api.call(ann, "POST", "/environments", Some(json!({"id_object": "ann-obj", "name": " "}))).0, StatusCode::BAD_REQUEST);
+
+    // Grants: admins grant, the user sees theirs; a volume is `source:target:ro|rw`.
+    let (status, body) = api.call(admin, "POST", "/grants", Some(json!({"id_app": "ann-obj", "id_user": 7, "volume": "/srv:/data"})));
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("source:target:ro|rw"), "{body}");
+    let (status, grant) = api.call(admin, "POST", "/grants", Some(json!({"id_app": "ann-obj", "id_user": 7, "volume": "/srv:/data:rw"})));
+    assert_eq!(status, StatusCode::CREATED, "{grant}");
+    assert_eq!(grant["id"].as_str().unwrap().len(), 32);
+    assert_eq!(grant["volume"], "/srv:/data:rw");
+    assert_eq!(ids(&api.call(ann, "GET", "/grants", None).1).len(), 1);
+    assert!(ids(&api.call(bob, "GET", "/grants", None).1).is_empty());
+    assert_eq!(api.call(ann, "POST", "/grants", Some(json!({"id_app": "ann-obj", "id_user": 7}))).0, StatusCode::FORBIDDEN);
+    let (status, body) = api.call(admin, "POST", "/grants", Some(json!({"id_app": "no-such-app", "id_user": 7})));
+    assert_eq!(status, StatusCode::BAD_REQUEST, "a grant needs an existing app: {body}");
+
+    // Nodes: administrators only.
+    assert_eq!(api.call(ann, "GET", "/nodes", None).0, StatusCode::FORBIDDEN);
+    let (status, node) = api.call(admin, "POST", "/nodes", Some(json!({"authid": "n1", "pubkey": "ab", "tags": ["gpu"]})));
+    assert_eq!(status, StatusCode::CREATED, "{node}");
+    assert_eq!(api.call(admin, "GET", &format!("/nodes/{}", node["id"].as_str().unwrap()), None).1["tags"], json!(["gpu"]));
+}
+
+#[test]
+fn the_openapi_document_has_every_route_and_marks_secrets_write_only() {
+    let site = site();
+    let api = Api::start(&site);
+    let doc: Value = api.http.get(api.server.url("/openapi.json")).send().unwrap().json().unwrap();
+    let paths = doc["paths"].as_object().unwrap();
+    for p in ["/api/v1/db/objects", "/api/v1/db/objects/{id}", "/api/v1/db/trash/objects/{id}/restore", "/api/v1/db/limits/{id}", "/api/v1/db/nodes"] {
+        assert!(paths.contains_key(p), "{p} missing");
+    }
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    let object = schemas.iter().find(|(k, _)| k.ends_with("DaasObject")).map(|(_, v)| v).unwrap();
+    assert_eq!(object["properties"]["vnc_password"]["writeOnly"], true, "{object}");
+    assert_eq!(object["properties"]["created_at"]["readOnly"], true);
+    let ops: Vec<&str> =
+        paths.values().flat_map(|p| p.as_object().unwrap().values()).filter_map(|op| op["operationId"].as_str()).collect();
+    assert!(ops.contains(&"db_list_objects") && ops.contains(&"db_purge_node"), "{ops:?}");
+}

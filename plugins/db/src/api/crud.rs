@@ -1,0 +1,383 @@
+//! The logic of every resource route, written once: who may see and change which rows,
+//! listing with filters, sort and cursor, and the JSON errors.
+
+use daas_common::protocols::Row;
+use daas_plugin_api::{
+    abi::{BackendError, BackendErrorKind},
+    error::error_id,
+    identity::{Identity, GLOBAL_OWNER, SHARED_OWNER},
+    poem_openapi::{
+        payload::Json,
+        types::{ParseFromJSON, ToJSON, Type},
+        ApiResponse, Object,
+    },
+    sdk::Attributes,
+    ApiError,
+};
+use sea_orm::{sea_query::Query, ColumnTrait, Condition};
+use serde_json::Value;
+
+use crate::{
+    entity::daas_object,
+    table::{filter_condition, Scope, Sort, Table},
+    tables::Objects,
+    Store,
+};
+
+/// Who may see and change a resource's rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Policy {
+    /// Rows carry `id_owner`: visible to the owner, to everyone when shared (0) or global
+    /// (-1), changed by the owner; with `admin_write` only admins change them (limits).
+    Owned {
+        /// Only admins create, change and delete.
+        admin_write: bool,
+    },
+    /// Rows carry `id_user`: visible to that user; only admins change them (grants).
+    UserOwned,
+    /// Rows belong to the object in `id_object` and follow its rules (environments).
+    ViaObject,
+    /// Only admins see or change them (nodes).
+    AdminOnly,
+}
+
+/// A resource of the REST API.
+pub trait Resource: Send + Sync + 'static {
+    /// Its table.
+    type T: Table;
+    /// Its model (the API schema).
+    type Model: Row + Clone + ParseFromJSON + ToJSON + Type;
+    /// Its ownership rule.
+    const POLICY: Policy;
+    /// Columns `filter=column:value` accepts.
+    const FILTERS: &'static [&'static str];
+    /// Columns `sort=[-]column` accepts; the first is the default (descending).
+    const SORTS: &'static [&'static str];
+    /// Checks a new or changed row beyond its types; the message is the client's.
+    fn validate(_model: &Self::Model) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// The errors of the db API, each a JSON [`ApiError`].
+#[derive(ApiResponse, Debug)]
+pub enum Failure {
+    /// The request is invalid; the message says which value and why.
+    #[oai(status = 400)]
+    BadRequest(Json<ApiError>),
+    /// No caller: the route needs an authenticated user.
+    #[oai(status = 401)]
+    Unauthenticated(Json<ApiError>),
+    /// The caller may see this but not do this.
+    #[oai(status = 403)]
+    Forbidden(Json<ApiError>),
+    /// It does not exist, or the caller may not see it.
+    #[oai(status = 404)]
+    NotFound(Json<ApiError>),
+    /// It exists already (same id or name).
+    #[oai(status = 409)]
+    Conflict(Json<ApiError>),
+    /// The server failed; the error id is in its log.
+    #[oai(status = 500)]
+    Internal(Json<ApiError>),
+    /// The database does not answer.
+    #[oai(status = 503)]
+    Unavailable(Json<ApiError>),
+}
+
+impl Failure {
+    fn forbidden(message: impl Into<String>) -> Failure {
+        Failure::Forbidden(Json(ApiError::new("forbidden", message, "ask an administrator")))
+    }
+
+    fn bad(message: impl Into<String>) -> Failure {
+        Failure::BadRequest(Json(ApiError::new("bad_request", message, "")))
+    }
+
+    fn not_found(noun: &str, key: &Value) -> Failure {
+        let key = key.as_str().map(str::to_string).unwrap_or_else(|| key.to_string());
+        Failure::NotFound(Json(ApiError::new("not_found", format!("{noun} `{key}` does not exist"), "")))
+    }
+}
+
+impl From<BackendError> for Failure {
+    fn from(e: BackendError) -> Failure {
+        let api = ApiError::from(e.clone());
+        match e.kind {
+            BackendErrorKind::BadRequest => Failure::BadRequest(Json(api)),
+            BackendErrorKind::NotFound => Failure::NotFound(Json(api)),
+            BackendErrorKind::Conflict => Failure::Conflict(Json(api)),
+            BackendErrorKind::Forbidden => Failure::Forbidden(Json(api)),
+            BackendErrorKind::Unavailable | BackendErrorKind::NotAvailable => Failure::Unavailable(Json(api)),
+            BackendErrorKind::Internal => {
+                // Database internals stay in the log; the client gets the id to quote.
+                let id = error_id();
+                tracing::error!(error_id = %id, error = %e.message, "db request failed");
+                Failure::Internal(Json(ApiError::new("internal", format!("the database request failed (error id {id})"), "")))
+            }
+        }
+    }
+}
+
+/// A page of a listing.
+#[derive(Object, Debug)]
+pub struct Page<M: ParseFromJSON + ToJSON> {
+    /// The rows of this page.
+    pub items: Vec<M>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// A created row (201).
+#[derive(ApiResponse)]
+pub enum Created<M: ToJSON + ParseFromJSON + Send + Sync> {
+    /// Created; the body is the row as stored.
+    #[oai(status = 201)]
+    Created(Json<M>),
+}
+
+/// Done, nothing to answer (204).
+#[derive(ApiResponse)]
+pub enum Done {
+    /// Done.
+    #[oai(status = 204)]
+    Done,
+}
+
+/// The query of a listing.
+pub struct ListQuery {
+    /// At most this many rows.
+    pub limit: Option<u64>,
+    /// From a previous page's `next_cursor`.
+    pub cursor: Option<String>,
+    /// `column` or `-column` (descending).
+    pub sort: Option<String>,
+    /// `column:value`, all of which must hold.
+    pub filter: Vec<String>,
+}
+
+/// The caller, or 401.
+pub fn caller(attributes: &Attributes) -> Result<Identity, Failure> {
+    Identity::from_attributes(attributes).ok_or_else(|| {
+        Failure::Unauthenticated(Json(ApiError::new(
+            "unauthenticated",
+            "this route needs an authenticated user",
+            "log in, or send a bearer token; on a site without the auth plugin no one is authenticated",
+        )))
+    })
+}
+
+fn owner_column<R: Resource>() -> &'static str {
+    match R::POLICY {
+        Policy::UserOwned => "id_user",
+        _ => "id_owner",
+    }
+}
+
+/// Rows the caller may see (none: every row).
+fn visible<R: Resource>(who: &Identity) -> Result<Option<Condition>, Failure> {
+    if who.admin {
+        return Ok(None);
+    }
+    let col = |name: &str| {
+        filter_condition::<R::T>(&[daas_common::protocols::Filter::any_of(name, [who.user_id, SHARED_OWNER, GLOBAL_OWNER])])
+    };
+    Ok(Some(match R::POLICY {
+        Policy::Owned { .. } => col("id_owner")?,
+        Policy::UserOwned => filter_condition::<R::T>(&[daas_common::protocols::Filter::eq("id_user", who.user_id)])?,
+        Policy::ViaObject => {
+            let objects = Query::select()
+                .column(daas_object::Column::Id)
+                .from(daas_object::Entity)
+                .and_where(daas_object::Column::IdOwner.is_in([who.user_id, SHARED_OWNER]))
+                .and_where(daas_object::Column::DeletedAt.is_null())
+                .to_owned();
+            let id_object = crate::table::column::<R::T>("id_object")?;
+            Condition::all().add(id_object.in_subquery(objects))
+        }
+        Policy::AdminOnly => return Err(Failure::forbidden("only administrators manage this")),
+    }))
+}
+
+/// The owner a row counts as, for the ownership rules.
+async fn owner_of<R: Resource>(store: &Store, row: &Value) -> Result<Option<i64>, Failure> {
+    Ok(match R::POLICY {
+        Policy::ViaObject => {
+            let id = row.get("id_object").cloned().unwrap_or_default();
+            store.tables.get::<Objects>(&id, false).await?.and_then(|o| o["id_owner"].as_i64())
+        }
+        _ => row.get(owner_column::<R>()).and_then(Value::as_i64),
+    })
+}
+
+/// The row if the caller may see it; 404 otherwise.
+async fn visible_row<R: Resource>(store: &Store, who: &Identity, key: &Value, scope: Scope) -> Result<Value, Failure> {
+    let noun = R::T::SPEC.noun;
+    if R::POLICY == Policy::AdminOnly && !who.admin {
+        return Err(Failure::forbidden("only administrators manage this"));
+    }
+    let row = store.tables.get_in::<R::T>(key, scope, false).await?.ok_or_else(|| Failure::not_found(noun, key))?;
+    let seen = who.admin || owner_of::<R>(store, &row).await?.is_some_and(|owner| who.can_see(owner));
+    if seen {
+        Ok(row)
+    } else {
+        Err(Failure::not_found(noun, key))
+    }
+}
+
+/// 403 unless the caller may change a row with this owner.
+fn may_change<R: Resource>(who: &Identity, owner: Option<i64>) -> Result<(), Failure> {
+    let noun = R::T::SPEC.noun;
+    let admin_only = matches!(R::POLICY, Policy::Owned { admin_write: true } | Policy::UserOwned | Policy::AdminOnly);
+    if who.admin {
+        return Ok(());
+    }
+    if admin_only {
+        return Err(Failure::forbidden(format!("only administrators change {noun}s")));
+    }
+    match owner {
+        Some(owner) if who.can_change(owner) => Ok(()),
+        _ => Err(Failure::forbidden(format!("this {noun} is not yours: shared {noun}s are changed by administrators"))),
+    }
+}
+
+fn to_json<M: Row>(model: &M) -> Result<Value, Failure> {
+    serde_json::to_value(model).map_err(|e| Failure::bad(format!("invalid body: {e}")))
+}
+
+fn from_json<M: Row>(row: Value) -> Result<M, Failure> {
+    serde_json::from_value(row).map_err(|e| Failure::from(crate::table::internal(e)))
+}
+
+/// A page of the rows the caller may see.
+pub async fn list<R: Resource>(store: &Store, who: &Identity, q: ListQuery, scope: Scope) -> Result<Json<Page<R::Model>>, Failure> {
+    let mut cond = visible::<R>(who)?.unwrap_or_else(Condition::all);
+    let mut filters = Vec::new();
+    for f in &q.filter {
+        let Some((column, value)) = f.split_once(':') else {
+            return Err(Failure::bad(format!("filter `{f}` is not `column:value`")));
+        };
+        if !R::FILTERS.contains(&column) {
+            return Err(Failure::bad(format!("cannot filter by `{column}`; the filters are {}", R::FILTERS.join(", "))));
+        }
+        filters.push(daas_common::protocols::Filter::eq(column, value));
+    }
+    cond = cond.add(filter_condition::<R::T>(&filters)?);
+    let sort = match q.sort.as_deref() {
+        None | Some("") => Sort { column: R::SORTS[0].into(), desc: true },
+        Some(s) => {
+            let (column, desc) = match s.strip_prefix('-') {
+                Some(c) => (c, true),
+                None => (s, false),
+            };
+            if !R::SORTS.contains(&column) {
+                return Err(Failure::bad(format!("cannot sort by `{column}`; the sorts are {}", R::SORTS.join(", "))));
+            }
+            Sort { column: column.into(), desc }
+        }
+    };
+    let limit = q.limit.unwrap_or(50);
+    let page = store.tables.page::<R::T>(cond, scope, &sort, q.cursor.as_deref(), limit).await?;
+    let items = page.rows.into_iter().map(from_json).collect::<Result<_, _>>()?;
+    Ok(Json(Page { items, next_cursor: page.next }))
+}
+
+/// One row the caller may see.
+pub async fn get<R: Resource>(store: &Store, who: &Identity, key: Value) -> Result<Json<R::Model>, Failure> {
+    from_json(visible_row::<R>(store, who, &key, Scope::Live).await?).map(Json)
+}
+
+/// Create a row; a user's new rows are theirs.
+pub async fn create<R: Resource>(store: &Store, who: &Identity, model: R::Model) -> Result<Created<R::Model>, Failure> {
+    R::validate(&model).map_err(Failure::bad)?;
+    let mut row = to_json(&model)?;
+    let owner = match R::POLICY {
+        Policy::ViaObject => {
+            let id = row.get("id_object").cloned().unwrap_or_default();
+            let object = store.tables.get::<Objects>(&id, false).await?;
+            let owner = object.as_ref().and_then(|o| o["id_owner"].as_i64());
+            if !owner.is_some_and(|o| who.can_see(o)) {
+                return Err(Failure::bad(format!("object {id} does not exist")));
+            }
+            owner
+        }
+        _ => {
+            let col = owner_column::<R>();
+            let given = row.get(col).and_then(Value::as_i64).unwrap_or_default();
+            // A user creates for themselves; leaving the owner out (0, "shared") is
+            // taken to mean "mine", since only admins share.
+            if !who.admin && matches!(R::POLICY, Policy::Owned { admin_write: false }) && given == SHARED_OWNER {
+                row[col] = Value::from(who.user_id);
+                Some(who.user_id)
+            } else {
+                Some(given)
+            }
+        }
+    };
+    may_change::<R>(who, owner)?;
+    let stored = store.tables.insert::<R::T>(row, false).await?;
+    Ok(Created::Created(Json(from_json(stored)?)))
+}
+
+/// Replace a row's fields (the key comes from the path; secrets left out are kept).
+pub async fn update<R: Resource>(store: &Store, who: &Identity, key: Value, model: R::Model) -> Result<Json<R::Model>, Failure> {
+    R::validate(&model).map_err(Failure::bad)?;
+    let existing = visible_row::<R>(store, who, &key, Scope::Live).await?;
+    let owner = owner_of::<R>(store, &existing).await?;
+    may_change::<R>(who, owner)?;
+    let mut row = to_json(&model)?;
+    // The path names the row; a key in the body is ignored rather than moving it.
+    for (col, part) in key_columns::<R>().iter().zip(key_parts(&key)) {
+        row[*col] = part;
+    }
+    // The owning field left out (its default) keeps the stored one: a user's PUT never
+    // turns their row into a shared one (only an admin's explicit 0 shares).
+    let col = if R::POLICY == Policy::ViaObject { "id_object" } else { owner_column::<R>() };
+    let left_out = matches!(row.get(col), None | Some(Value::Null)) || row[col] == Value::from(0) || row[col] == Value::from("");
+    if left_out && !(who.admin && R::POLICY != Policy::ViaObject) {
+        row[col] = existing.get(col).cloned().unwrap_or_default();
+    }
+    if !who.admin && row.get(col) != existing.get(col) {
+        return Err(Failure::forbidden(format!("only administrators change the `{col}` of the {}", R::T::SPEC.noun)));
+    }
+    let stored = store.tables.update::<R::T>(row).await?;
+    from_json(stored).map(Json)
+}
+
+fn key_columns<R: Resource>() -> Vec<&'static str> {
+    match R::T::SPEC.table {
+        daas_common::protocols::TableName::Limits => vec!["id_owner"],
+        _ => vec!["id"],
+    }
+}
+
+fn key_parts(key: &Value) -> Vec<Value> {
+    match key {
+        Value::Array(parts) => parts.clone(),
+        one => vec![one.clone()],
+    }
+}
+
+/// Move a row to the trash.
+pub async fn delete<R: Resource>(store: &Store, who: &Identity, key: Value) -> Result<Done, Failure> {
+    let existing = visible_row::<R>(store, who, &key, Scope::Live).await?;
+    may_change::<R>(who, owner_of::<R>(store, &existing).await?)?;
+    store.tables.delete::<R::T>(&key).await?;
+    Ok(Done::Done)
+}
+
+/// Take a row out of the trash.
+pub async fn restore<R: Resource>(store: &Store, who: &Identity, key: Value) -> Result<Done, Failure> {
+    let existing = visible_row::<R>(store, who, &key, Scope::Trash).await?;
+    may_change::<R>(who, owner_of::<R>(store, &existing).await?)?;
+    store.tables.restore::<R::T>(&key).await?;
+    Ok(Done::Done)
+}
+
+/// Remove a row from the trash for good.
+pub async fn purge<R: Resource>(store: &Store, who: &Identity, key: Value) -> Result<Done, Failure> {
+    let existing = visible_row::<R>(store, who, &key, Scope::Trash).await?;
+    may_change::<R>(who, owner_of::<R>(store, &existing).await?)?;
+    store.tables.purge::<R::T>(&key).await?;
+    Ok(Done::Done)
+}

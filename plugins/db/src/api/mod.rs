@@ -1,0 +1,34 @@
+//! The db plugin's REST API (`/api/v1/db/...`): the database's status, and list, get,
+//! create, update and delete with a trash for objects, environments, applications,
+//! files, limits, grants and nodes.
+//!
+//! Every route needs a caller ([`Identity`](daas_plugin_api::identity::Identity), put
+//! there by the auth layer) and answers only what the caller may see: their own rows,
+//! shared ones (owner 0) and global ones (owner -1); admins see everything. A row the
+//! caller may not see answers 404, never 403, so that ids cannot be probed.
+//!
+//! [`crud`] holds the logic once; [`resources`] says, per resource, which table, which
+//! ownership rule, which filters and sorts; the routes themselves are generated per
+//! resource so that each has its own typed schema in `/openapi.json`.
+
+pub mod crud;
+pub mod resources;
+mod status;
+
+pub use status::StatusApi;
+
+use crate::Store;
+
+/// Every API of the db plugin, as one poem-openapi service.
+pub fn service(store: Store) -> impl daas_plugin_api::poem_openapi::OpenApi {
+    (
+        StatusApi(store.clone()),
+        resources::ObjectsApi(store.clone()),
+        resources::EnvironmentsApi(store.clone()),
+        resources::ApplicationsApi(store.clone()),
+        resources::FilesApi(store.clone()),
+        resources::LimitsApi(store.clone()),
+        resources::GrantsApi(store.clone()),
+        resources::NodesApi(store),
+    )
+}
