@@ -124,7 +124,8 @@ fn objects_are_owned_validated_paged_and_trashed_and_never_show_secrets() {
     assert_eq!(ids(&page), ["a1", "shared"], "admins see everything");
 
     // Update: the path names the row; the owner cannot be given away.
-    let (status, obj) = api.call(ann, "PUT", "/objects/a1", Some(json!({"id": "other", "object_type": "container", "object_state": "running"})));
+    let (status, obj) =
+        api.call(ann, "PUT", "/objects/a1", Some(json!({"id": "other", "object_type": "container", "object_state": "running"})));
     assert_eq!(status, StatusCode::OK, "{obj}");
     assert_eq!((obj["id"].as_str(), obj["object_state"].as_str(), obj["id_owner"].as_i64()), (Some("a1"), Some("running"), Some(7)));
     let (status, _) = api.call(ann, "PUT", "/objects/a1", Some(json!({"id_owner": 8})));
@@ -154,7 +155,8 @@ fn listings_page_filter_and_sort_with_clear_errors() {
     let ann = Who::User(7);
     for i in 0..7 {
         let os = if i % 2 == 0 { "l26" } else { "win11" };
-        let (status, body) = api.call(ann, "POST", "/files", Some(json!({"id": format!("f{i}"), "name": format!("n{}", 6 - i), "os_type": os})));
+        let (status, body) =
+            api.call(ann, "POST", "/files", Some(json!({"id": format!("f{i}"), "name": format!("n{}", 6 - i), "os_type": os})));
         assert_eq!(status, StatusCode::CREATED, "{body}");
     }
     // Pages of 3 by name: every file once, in order.
@@ -250,14 +252,19 @@ fn the_openapi_document_has_every_route_and_marks_secrets_write_only() {
     let api = Api::start(&site);
     let doc: Value = api.http.get(api.server.url("/openapi.json")).send().unwrap().json().unwrap();
     let paths = doc["paths"].as_object().unwrap();
-    for p in ["/api/v1/db/objects", "/api/v1/db/objects/{id}", "/api/v1/db/trash/objects/{id}/restore", "/api/v1/db/limits/{id}", "/api/v1/db/nodes"] {
+    for p in [
+        "/api/v1/db/objects",
+        "/api/v1/db/objects/{id}",
+        "/api/v1/db/trash/objects/{id}/restore",
+        "/api/v1/db/limits/{id}",
+        "/api/v1/db/nodes",
+    ] {
         assert!(paths.contains_key(p), "{p} missing");
     }
     let schemas = doc["components"]["schemas"].as_object().unwrap();
     let object = schemas.iter().find(|(k, _)| k.ends_with("DaasObject")).map(|(_, v)| v).unwrap();
     assert_eq!(object["properties"]["vnc_password"]["writeOnly"], true, "{object}");
     assert_eq!(object["properties"]["created_at"]["readOnly"], true);
-    let ops: Vec<&str> =
-        paths.values().flat_map(|p| p.as_object().unwrap().values()).filter_map(|op| op["operationId"].as_str()).collect();
+    let ops: Vec<&str> = paths.values().flat_map(|p| p.as_object().unwrap().values()).filter_map(|op| op["operationId"].as_str()).collect();
     assert!(ops.contains(&"db_list_objects") && ops.contains(&"db_purge_node"), "{ops:?}");
 }

@@ -143,6 +143,12 @@ impl Server {
         false
     }
 
+    /// Kill the process with SIGKILL (no chance to flush or clean up) and reap it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Send SIGTERM.
     pub fn terminate(&self) {
         let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
