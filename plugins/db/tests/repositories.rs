@@ -14,55 +14,10 @@ use daas_plugin_db::{
     tables::{Files, Objects},
     Store,
 };
-use sea_orm::{ConnectionTrait, Database};
+use sea_orm::ConnectionTrait;
 
-const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
-
-fn unique_name() -> String {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    static N: AtomicUsize = AtomicUsize::new(0);
-    format!("daas_test_{}_{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst))
-}
-
-/// A fresh database of the given kind, or None when its server is unreachable.
-async fn fresh(kind: &str) -> Option<(DbFile, tempfile::TempDir, Option<(String, String)>)> {
-    let dir = tempfile::tempdir().unwrap();
-    let name = unique_name();
-    let mut db = DbSection { secret_key: KEY.into(), db_name: name.clone(), ..Default::default() };
-    let admin = match kind {
-        "sqlite" => {
-            db.db_type = "sqlite".into();
-            None
-        }
-        "mariadb" => {
-            db.db_type = "mariadb".into();
-            db.db_user = "root".into();
-            Some(("mysql://root@127.0.0.1:3306/test".to_string(), format!("CREATE DATABASE {name}")))
-        }
-        _ => {
-            db.db_type = "postgres".into();
-            db.db_user = "postgres".into();
-            Some(("postgres://postgres@127.0.0.1:5432/postgres".to_string(), format!("CREATE DATABASE {name}")))
-        }
-    };
-    if let Some((url, create)) = &admin {
-        let mut opts = sea_orm::ConnectOptions::new(url.clone());
-        opts.connect_timeout(std::time::Duration::from_secs(5));
-        let Ok(conn) = Database::connect(opts).await else {
-            println!("SKIPPED: {kind} is unreachable at {url}");
-            return None;
-        };
-        conn.execute_unprepared(create).await.unwrap();
-    }
-    Some((DbFile { db, ..Default::default() }, dir, admin.map(|(url, _)| (url, format!("DROP DATABASE {name}")))))
-}
-
-async fn drop_db(admin: Option<(String, String)>) {
-    if let Some((url, drop)) = admin {
-        let conn = Database::connect(url).await.unwrap();
-        let _ = conn.execute_unprepared(&drop).await;
-    }
-}
+mod common;
+use common::*;
 
 fn object(id: &str, owner: i64) -> DaasObject {
     DaasObject {
