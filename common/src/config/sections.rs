@@ -291,6 +291,16 @@ file! {
         default_userid: i64,
         /// The name of the local default user.
         default_username: String,
+        /// How long a browser session lasts without use, in minutes (0: 480).
+        session_ttl_minutes: u64,
+        /// How long a bearer token from `POST /api/v1/auth/token` lasts, in minutes (0: 60).
+        token_ttl_minutes: u64,
+        /// Failed logins in a row that lock a user out (0: 5).
+        lockout_attempts: u32,
+        /// How long a lock-out lasts, in minutes (0: 15).
+        lockout_minutes: u64,
+        /// Mark cookies `Secure` (set when a TLS-terminating proxy is in front).
+        secure_cookies: bool,
     }
 }
 

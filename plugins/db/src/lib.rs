@@ -117,6 +117,9 @@ impl Store {
 async fn start(ctx: PluginContext) -> Result<PluginBuilder, String> {
     let file: DbFile = ctx.config()?;
     let store = Store::open(&file, &ctx.site_dir).await?;
+    if let Some(credentials) = &file.db.admin_credentials {
+        bootstrap_admin(&store, credentials).await?;
+    }
     if file.db.include_samples {
         samples::load(&store, &file.samples).await.map_err(|e| format!("loading the samples of [samples] failed: {e}"))?;
     }
@@ -131,6 +134,23 @@ async fn start(ctx: PluginContext) -> Result<PluginBuilder, String> {
         .on_stop(move || async move {
             let _ = store.tables.db.close_by_ref().await;
         }))
+}
+
+/// Create the administrator of `admin_credentials = "user:password"` unless a user of
+/// that name exists (a changed password is never reset by a restart).
+pub async fn bootstrap_admin(store: &Store, credentials: &str) -> Result<(), String> {
+    let Some((name, password)) = daas_common::password::split_credentials(credentials) else {
+        return Err("[db] admin_credentials must be `user:password` with neither part empty".into());
+    };
+    let db = store.client();
+    if db.user_by_name(name).await.map_err(|e| e.to_string())?.is_some() {
+        return Ok(());
+    }
+    let hash = daas_common::password::hash(password).map_err(|e| e.to_string())?;
+    let user = daas_common::model::User { name: name.into(), password_hash: Some(hash), admin: true, ..Default::default() };
+    let user = db.insert(&user).await.map_err(|e| format!("creating the administrator `{name}` failed: {e}"))?;
+    tracing::info!(user = name, id = user.id, "administrator created from admin_credentials");
+    Ok(())
 }
 
 export_plugin!(PluginName::Db, start);

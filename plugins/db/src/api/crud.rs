@@ -179,9 +179,8 @@ fn visible<R: Resource>(who: &Identity) -> Result<Option<Condition>, Failure> {
     if who.admin {
         return Ok(None);
     }
-    let col = |name: &str| {
-        filter_condition::<R::T>(&[daas_common::protocols::Filter::any_of(name, [who.user_id, SHARED_OWNER, GLOBAL_OWNER])])
-    };
+    let col =
+        |name: &str| filter_condition::<R::T>(&[daas_common::protocols::Filter::any_of(name, [who.user_id, SHARED_OWNER, GLOBAL_OWNER])]);
     Ok(Some(match R::POLICY {
         Policy::Owned { .. } => col("id_owner")?,
         Policy::UserOwned => filter_condition::<R::T>(&[daas_common::protocols::Filter::eq("id_user", who.user_id)])?,
@@ -333,7 +332,7 @@ pub async fn update<R: Resource>(store: &Store, who: &Identity, key: Value, mode
     // The owning field left out (its default) keeps the stored one: a user's PUT never
     // turns their row into a shared one (only an admin's explicit 0 shares).
     let col = if R::POLICY == Policy::ViaObject { "id_object" } else { owner_column::<R>() };
-    let left_out = matches!(row.get(col), None | Some(Value::Null)) || row[col] == Value::from(0) || row[col] == Value::from("");
+    let left_out = matches!(row.get(col), None | Some(Value::Null)) || row[col] == 0 || row[col] == "";
     if left_out && !(who.admin && R::POLICY != Policy::ViaObject) {
         row[col] = existing.get(col).cloned().unwrap_or_default();
     }

@@ -1,0 +1,185 @@
+//! The auth plugin through the real host: the auth layer in front of every route,
+//! bearer tokens, browser logins with cookie and CSRF, access tokens, lock-out.
+
+mod common;
+
+use common::*;
+use reqwest::{
+    blocking::{Client, Response},
+    redirect::Policy,
+    StatusCode,
+};
+use serde_json::{json, Value};
+
+const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+fn site(auth_toml: &str) -> TempSite {
+    TempSite::new(&[
+        (
+            "extensions.toml",
+            "[extensions]\nlayers = [\"auth\"]\n\n[[extensions.plugin]]\nname = \"db\"\n\n[[extensions.plugin]]\nname = \"auth\"\n\n[[extensions.plugin]]\nname = \"testbackend\"\n",
+        ),
+        ("db.toml", &format!("[db]\ndb_type = \"sqlite\"\ndata_path = \"data\"\nsecret_key = \"{KEY}\"\nadmin_credentials = \"admin:s3cret!\"\n")),
+        ("auth.toml", auth_toml),
+    ])
+}
+
+fn http() -> Client {
+    Client::builder().redirect(Policy::none()).timeout(std::time::Duration::from_secs(20)).build().unwrap()
+}
+
+fn json_of(r: Response) -> (StatusCode, Value) {
+    let status = r.status();
+    (status, r.json().unwrap_or(Value::Null))
+}
+
+fn token(server: &Server, user: &str, password: &str) -> (StatusCode, Value) {
+    json_of(http().post(server.url("/api/v1/auth/token")).json(&json!({"username": user, "password": password})).send().unwrap())
+}
+
+#[test]
+fn the_layer_refuses_anonymous_callers_and_bearer_tokens_work_until_revoked() {
+    let site = site("");
+    let server = Server::start(site.path());
+    let c = http();
+
+    // Public routes need no one; the others refuse anonymous callers with a clear 401.
+    assert_eq!(c.get(server.url("/healthz")).send().unwrap().status(), 200);
+    assert_eq!(c.get(server.url("/openapi.json")).send().unwrap().status(), 200);
+    assert_eq!(c.get(server.url("/api/v1/testbackend/health")).send().unwrap().status(), 200);
+    let (status, body) = json_of(c.get(server.url("/api/v1/db/objects")).send().unwrap());
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert!(body["detail"].as_str().unwrap().contains("/api/v1/auth/token"), "{body}");
+    let (status, _) = json_of(c.get(server.url("/api/v1/db/objects")).bearer_auth("made-up").send().unwrap());
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // The administrator of admin_credentials logs in.
+    let (status, body) = token(&server, "admin", "wrong");
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["message"], "wrong user name or password");
+    assert_eq!(token(&server, "nobody", "x").1["message"], "wrong user name or password", "no hint which users exist");
+    let (status, body) = token(&server, "admin", "s3cret!");
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let bearer = body["token"].as_str().unwrap().to_string();
+    let (status, me) = json_of(c.get(server.url("/api/v1/auth/me")).bearer_auth(&bearer).send().unwrap());
+    assert_eq!(status, StatusCode::OK, "{me}");
+    assert_eq!((me["name"].as_str(), me["admin"].as_bool(), me["via"].as_str()), (Some("admin"), Some(true), Some("bearer")));
+    let (status, page) = json_of(c.get(server.url("/api/v1/db/objects")).bearer_auth(&bearer).send().unwrap());
+    assert_eq!(status, StatusCode::OK, "the identity reaches the db plugin: {page}");
+
+    // Revoked, it stops working.
+    assert_eq!(c.delete(server.url("/api/v1/auth/token")).bearer_auth(&bearer).send().unwrap().status(), StatusCode::NO_CONTENT);
+    let (status, body) = json_of(c.get(server.url("/api/v1/auth/me")).bearer_auth(&bearer).send().unwrap());
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(body["message"].as_str().unwrap().contains("expired"), "{body}");
+}
+
+#[test]
+fn browser_login_sets_a_session_cookie_with_csrf_and_logout_ends_it() {
+    let site = site("");
+    let server = Server::start(site.path());
+    let c = http();
+
+    // The form comes with a double-submit CSRF token.
+    let page = c.get(server.url("/login?next=/api/v1/auth/me")).send().unwrap();
+    assert_eq!(page.status(), 200);
+    let set = page.headers().get("set-cookie").unwrap().to_str().unwrap().to_string();
+    assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict"), "{set}");
+    let csrf_cookie = set.split(';').next().unwrap().to_string();
+    let csrf = csrf_cookie.split_once('=').unwrap().1.to_string();
+    let html = page.text().unwrap();
+    assert!(html.contains(&csrf) && html.contains("value=\"/api/v1/auth/me\""), "{html}");
+
+    let login = |form: &[(&str, &str)], cookie: &str| c.post(server.url("/login")).header("cookie", cookie).form(form).send().unwrap();
+    // A post without the matching token (another site's form) is refused.
+    let r = login(&[("username", "admin"), ("password", "s3cret!"), ("csrf", "forged")], &csrf_cookie);
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = login(&[("username", "admin"), ("password", "wrong"), ("csrf", &csrf)], &csrf_cookie);
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert!(r.text().unwrap().contains("wrong user name or password"));
+    // Never a redirect off the site.
+    let r = login(&[("username", "admin"), ("password", "s3cret!"), ("csrf", &csrf), ("next", "//evil.example/")], &csrf_cookie);
+    assert_eq!((r.status(), r.headers()["location"].to_str().unwrap()), (StatusCode::SEE_OTHER, "/"));
+    let r = login(&[("username", "admin"), ("password", "s3cret!"), ("csrf", &csrf), ("next", "/api/v1/auth/me")], &csrf_cookie);
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()["location"], "/api/v1/auth/me", "back where the user came from");
+    let session = r.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(session.starts_with("daas_session=") && session.contains("HttpOnly") && session.contains("SameSite=Lax"), "{session}");
+    let session_cookie = session.split(';').next().unwrap().to_string();
+
+    let (status, me) = json_of(c.get(server.url("/api/v1/auth/me")).header("cookie", &session_cookie).send().unwrap());
+    assert_eq!((status, me["via"].as_str()), (StatusCode::OK, Some("cookie")), "{me}");
+    let session_csrf = me["csrf_token"].as_str().unwrap().to_string();
+
+    // A cookie alone does not change state: the CSRF header is needed.
+    let create = |csrf: Option<&str>| {
+        let mut r = c.post(server.url("/api/v1/db/objects")).header("cookie", &session_cookie).json(&json!({"id": "o1"}));
+        if let Some(t) = csrf {
+            r = r.header("x-csrf-token", t);
+        }
+        r.send().unwrap()
+    };
+    let (status, body) = json_of(create(None));
+    assert_eq!((status, body["code"].as_str()), (StatusCode::FORBIDDEN, Some("csrf")), "{body}");
+    assert_eq!(create(Some(&session_csrf)).status(), StatusCode::CREATED);
+
+    // Logout needs the session's token too, then the cookie is dead.
+    let r = c.post(server.url("/logout")).header("cookie", &session_cookie).form(&[("csrf", "nope")]).send().unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = c.post(server.url("/logout")).header("cookie", &session_cookie).form(&[("csrf", session_csrf.as_str())]).send().unwrap();
+    assert_eq!((r.status(), r.headers()["location"].to_str().unwrap()), (StatusCode::SEE_OTHER, "/login"));
+    assert!(r.headers()["set-cookie"].to_str().unwrap().contains("Max-Age=0"));
+    assert_eq!(c.get(server.url("/api/v1/auth/me")).header("cookie", &session_cookie).send().unwrap().status(), StatusCode::UNAUTHORIZED);
+}
+
+#[test]
+fn failed_logins_lock_a_user_out_for_a_while() {
+    let site = site("[local]\nlockout_attempts = 3\nlockout_minutes = 10\n");
+    let server = Server::start(site.path());
+    for _ in 0..3 {
+        assert_eq!(token(&server, "admin", "guess").0, StatusCode::UNAUTHORIZED);
+    }
+    let r = http().post(server.url("/api/v1/auth/token")).json(&json!({"username": "admin", "password": "s3cret!"})).send().unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "even the right password waits out the lock-out");
+    let retry: i64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((500..=600).contains(&retry), "{retry}");
+    let body: Value = r.json().unwrap();
+    assert_eq!(body["code"], "locked_out");
+}
+
+#[test]
+fn access_tokens_are_shown_once_work_as_bearer_and_can_be_revoked() {
+    let site = site("");
+    let server = Server::start(site.path());
+    let c = http();
+    let bearer = token(&server, "admin", "s3cret!").1["token"].as_str().unwrap().to_string();
+    let (status, created) =
+        json_of(c.post(server.url("/api/v1/auth/access-tokens")).bearer_auth(&bearer).json(&json!({"description": "ci"})).send().unwrap());
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let at = created["token"].as_str().unwrap().to_string();
+    assert!(at.starts_with("daas_at_"), "{at}");
+    let id = created["access_token"]["id"].as_str().unwrap().to_string();
+
+    let (status, me) = json_of(c.get(server.url("/api/v1/auth/me")).bearer_auth(&at).send().unwrap());
+    assert_eq!((status, me["via"].as_str()), (StatusCode::OK, Some("access_token")));
+    let listed = c.get(server.url("/api/v1/auth/access-tokens")).bearer_auth(&at).send().unwrap().text().unwrap();
+    assert!(listed.contains("\"ci\"") && !listed.contains(at.rsplit('_').next().unwrap()) && !listed.contains("secret"), "{listed}");
+
+    let (status, _) = json_of(
+        c.post(server.url("/api/v1/auth/access-tokens"))
+            .bearer_auth(&at)
+            .json(&json!({"description": "x", "expires_at": "2020-01-01T00:00:00Z"}))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(status, StatusCode::BAD_REQUEST, "an expiry in the past");
+    assert_eq!(
+        c.delete(server.url("/api/v1/auth/access-tokens/0000000000000000")).bearer_auth(&bearer).send().unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        c.delete(server.url(&format!("/api/v1/auth/access-tokens/{id}"))).bearer_auth(&bearer).send().unwrap().status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(c.get(server.url("/api/v1/auth/me")).bearer_auth(&at).send().unwrap().status(), StatusCode::UNAUTHORIZED);
+}

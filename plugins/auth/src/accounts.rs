@@ -1,0 +1,212 @@
+//! Logins (with lock-out), sessions and access tokens, on the db backend's tables.
+
+use chrono::{Duration, Utc};
+use daas_common::{
+    config::AuthLocalSection,
+    model::{AccessToken, Session, User},
+    protocols::DbClient,
+};
+use daas_plugin_api::{abi::BackendError, identity::Identity};
+
+use crate::tokens;
+
+/// The login policy, from `[local]` with its defaults.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// Browser session lifetime.
+    pub session_ttl: Duration,
+    /// Bearer token lifetime.
+    pub token_ttl: Duration,
+    /// Failed logins in a row that lock a user out.
+    pub lockout_attempts: i32,
+    /// Lock-out duration.
+    pub lockout: Duration,
+    /// `Secure` cookies.
+    pub secure_cookies: bool,
+}
+
+impl Policy {
+    /// From `[local]`, zero meaning the default.
+    pub fn from_config(c: &AuthLocalSection) -> Policy {
+        let or = |v: u64, d: u64| if v == 0 { d } else { v };
+        Policy {
+            session_ttl: Duration::minutes(or(c.session_ttl_minutes, 480) as i64),
+            token_ttl: Duration::minutes(or(c.token_ttl_minutes, 60) as i64),
+            lockout_attempts: if c.lockout_attempts == 0 { 5 } else { c.lockout_attempts as i32 },
+            lockout: Duration::minutes(or(c.lockout_minutes, 15) as i64),
+            secure_cookies: c.secure_cookies,
+        }
+    }
+}
+
+/// Why a login failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    /// Unknown user, wrong password or disabled user: one message for all, so that
+    /// logins cannot be used to find out which users exist.
+    #[error("wrong user name or password")]
+    Wrong,
+    /// Too many failed logins.
+    #[error("too many failed logins: this user is locked out for {0} more seconds")]
+    Locked(i64),
+    /// The db backend failed.
+    #[error("the user store does not answer: {0}")]
+    Store(#[from] BackendError),
+}
+
+/// A new session's token (to hand to the client) and its CSRF token.
+pub struct NewSession {
+    /// The token (cookie value or bearer).
+    pub token: String,
+    /// The CSRF token of its forms.
+    pub csrf: String,
+    /// When it ends.
+    pub expires_at: chrono::DateTime<Utc>,
+}
+
+/// How a request authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// The session cookie (CSRF applies).
+    Cookie,
+    /// A bearer session token.
+    Bearer,
+    /// An API access token.
+    AccessToken,
+}
+
+impl Via {
+    /// Its name in attributes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Via::Cookie => "cookie",
+            Via::Bearer => "bearer",
+            Via::AccessToken => "access_token",
+        }
+    }
+}
+
+/// A resolved credential.
+pub struct Resolved {
+    /// Who.
+    pub identity: Identity,
+    /// The session's CSRF token (cookie sessions).
+    pub csrf: Option<String>,
+}
+
+/// The accounts of a site.
+#[derive(Clone)]
+pub struct Accounts {
+    /// The db backend.
+    pub db: DbClient,
+    /// The policy.
+    pub policy: Policy,
+}
+
+fn identity(user: &User) -> Identity {
+    Identity { user_id: user.id, user_name: user.name.clone(), admin: user.admin }
+}
+
+impl Accounts {
+    /// Check a user name and password, counting failures toward a lock-out.
+    pub async fn login(&self, name: &str, password: &str) -> Result<User, LoginError> {
+        let now = Utc::now();
+        let Some(mut user) = self.db.user_by_name(name).await? else {
+            // Same work as for a real user, so that timing does not tell who exists.
+            let _ = daas_common::password::verify(password, dummy_hash());
+            return Err(LoginError::Wrong);
+        };
+        if let Some(until) = user.locked_until.filter(|t| *t > now) {
+            return Err(LoginError::Locked((until - now).num_seconds().max(1)));
+        }
+        let ok = user.password_hash.as_deref().is_some_and(|h| daas_common::password::verify(password, h));
+        if !ok || user.disabled {
+            user.failed_logins += 1;
+            if user.failed_logins >= self.policy.lockout_attempts {
+                user.locked_until = Some(now + self.policy.lockout);
+                user.failed_logins = 0;
+                tracing::warn!(user = %user.name, "user locked out after too many failed logins");
+            }
+            self.db.update(&user).await?;
+            return Err(LoginError::Wrong);
+        }
+        if user.failed_logins != 0 || user.locked_until.is_some() {
+            user.failed_logins = 0;
+            user.locked_until = None;
+            self.db.update(&user).await?;
+        }
+        Ok(user)
+    }
+
+    /// Open a session for a user.
+    pub async fn open_session(&self, user: &User, ttl: Duration) -> Result<NewSession, BackendError> {
+        let token = tokens::random_token();
+        let csrf = tokens::random_token();
+        let expires_at = Utc::now() + ttl;
+        let session =
+            Session { id: tokens::digest(&token), id_user: user.id, csrf_token: Some(csrf.clone()), expires_at, ..Default::default() };
+        self.db.insert(&session).await?;
+        Ok(NewSession { token, csrf, expires_at })
+    }
+
+    /// End the session of a token (unknown tokens are fine: already ended).
+    pub async fn close_session(&self, token: &str) -> Result<(), BackendError> {
+        match self.db.delete::<Session>(tokens::digest(token)).await {
+            Err(e) if e.kind != daas_plugin_api::abi::BackendErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    async fn active_user(&self, id: i64) -> Result<Option<User>, BackendError> {
+        Ok(self.db.get::<User>(id).await?.filter(|u| !u.disabled))
+    }
+
+    /// Who a session token belongs to, if it is valid.
+    pub async fn resolve_session(&self, token: &str) -> Result<Option<Resolved>, BackendError> {
+        let Some(session) = self.db.get::<Session>(tokens::digest(token)).await? else { return Ok(None) };
+        if session.expires_at <= Utc::now() {
+            let _ = self.db.delete::<Session>(&session.id).await;
+            return Ok(None);
+        }
+        Ok(self.active_user(session.id_user).await?.map(|u| Resolved { identity: identity(&u), csrf: session.csrf_token }))
+    }
+
+    /// Who an access token belongs to, if it is valid.
+    pub async fn resolve_access_token(&self, token: &str) -> Result<Option<Resolved>, BackendError> {
+        let Some((id, secret)) = tokens::split_access_token(token) else { return Ok(None) };
+        let Some(at) = self.db.get::<AccessToken>(id).await? else { return Ok(None) };
+        let valid = at.secret_hash.as_deref().is_some_and(|h| tokens::same(h, &tokens::digest(secret)))
+            && at.revoked_at.is_none()
+            && at.expires_at.is_none_or(|t| t > Utc::now());
+        if !valid {
+            return Ok(None);
+        }
+        Ok(self.active_user(at.id_user).await?.map(|u| Resolved { identity: identity(&u), csrf: None }))
+    }
+
+    /// Create an access token; answers it with the full token (shown once).
+    pub async fn create_access_token(
+        &self,
+        user_id: i64,
+        description: &str,
+        expires_at: Option<chrono::DateTime<Utc>>,
+    ) -> Result<(AccessToken, String), BackendError> {
+        let (id, secret) = (tokens::random_id(), tokens::random_token());
+        let token = AccessToken {
+            id: id.clone(),
+            id_user: user_id,
+            description: description.into(),
+            secret_hash: Some(tokens::digest(&secret)),
+            expires_at,
+            ..Default::default()
+        };
+        let stored = self.db.insert(&token).await?;
+        Ok((stored, format!("{}{id}_{secret}", tokens::ACCESS_PREFIX)))
+    }
+}
+
+/// The hash of a random password, verified against when the user does not exist.
+fn dummy_hash() -> &'static str {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| daas_common::password::hash(&tokens::random_token()).unwrap_or_default())
+}

@@ -1,0 +1,209 @@
+//! `/api/v1/auth`: bearer tokens, the caller, API access tokens.
+
+use chrono::Utc;
+use daas_common::model::AccessToken;
+use daas_plugin_api::{
+    abi::BackendError,
+    identity::Identity,
+    poem::{web::Data, Request},
+    poem_openapi::{param::Path, payload::Json, ApiResponse, Object, OpenApi},
+    sdk::Attributes,
+    ApiError,
+};
+
+use crate::accounts::{Accounts, LoginError};
+
+/// The auth plugin's API.
+pub struct AuthApi(pub Accounts);
+
+/// A user name and password.
+#[derive(Object)]
+struct Credentials {
+    /// The login name.
+    username: String,
+    /// The password.
+    #[oai(write_only)]
+    password: String,
+}
+
+/// A bearer token.
+#[derive(Object)]
+struct Token {
+    /// Send as `Authorization: Bearer <token>`.
+    token: String,
+    /// Always `Bearer`.
+    token_type: String,
+    /// When it stops working.
+    expires_at: chrono::DateTime<Utc>,
+}
+
+/// The caller.
+#[derive(Object)]
+struct Me {
+    /// User id.
+    id: i64,
+    /// Login name.
+    name: String,
+    /// Administrator.
+    admin: bool,
+    /// How this request authenticated: `cookie`, `bearer` or `access_token`.
+    via: String,
+    /// The CSRF token to send as `x-csrf-token` with cookie-authenticated changes.
+    csrf_token: Option<String>,
+}
+
+/// A new access token's request.
+#[derive(Object)]
+struct NewAccessToken {
+    /// What it is for.
+    description: String,
+    /// When it expires (none: when revoked).
+    expires_at: Option<chrono::DateTime<Utc>>,
+}
+
+/// A created access token: the only time its secret is shown.
+#[derive(Object)]
+struct CreatedAccessToken {
+    /// The full token; store it now, it cannot be shown again.
+    token: String,
+    /// Its metadata.
+    access_token: AccessToken,
+}
+
+#[derive(ApiResponse)]
+enum Failure {
+    /// Invalid request.
+    #[oai(status = 400)]
+    BadRequest(Json<ApiError>),
+    /// Wrong credentials, or no caller.
+    #[oai(status = 401)]
+    Unauthenticated(Json<ApiError>),
+    /// Not found, or not yours.
+    #[oai(status = 404)]
+    NotFound(Json<ApiError>),
+    /// Locked out; retry after the given seconds.
+    #[oai(status = 429)]
+    Locked(Json<ApiError>, #[oai(header = "Retry-After")] String),
+    /// The user store does not answer.
+    #[oai(status = 503)]
+    Unavailable(Json<ApiError>),
+}
+
+impl From<BackendError> for Failure {
+    fn from(e: BackendError) -> Failure {
+        tracing::error!(error = %e, "auth: the user store failed");
+        Failure::Unavailable(Json(ApiError::new("unavailable", "the user store does not answer", "try again shortly")))
+    }
+}
+
+fn caller(attributes: &Attributes) -> Result<Identity, Failure> {
+    Identity::from_attributes(attributes)
+        .ok_or_else(|| Failure::Unauthenticated(Json(ApiError::new("unauthenticated", "this route needs an authenticated user", ""))))
+}
+
+#[derive(ApiResponse)]
+enum Created {
+    /// Created.
+    #[oai(status = 201)]
+    Created(Json<CreatedAccessToken>),
+}
+
+#[derive(ApiResponse)]
+enum Done {
+    /// Done.
+    #[oai(status = 204)]
+    Done,
+}
+
+#[OpenApi]
+impl AuthApi {
+    /// Log in with a user name and password; answers a bearer token.
+    #[oai(path = "/token", method = "post", operation_id = "token")]
+    async fn token(&self, body: Json<Credentials>) -> Result<Json<Token>, Failure> {
+        let user = match self.0.login(&body.username, &body.password).await {
+            Ok(u) => u,
+            Err(LoginError::Wrong) => {
+                return Err(Failure::Unauthenticated(Json(ApiError::new("unauthenticated", LoginError::Wrong.to_string(), ""))))
+            }
+            Err(e @ LoginError::Locked(secs)) => {
+                return Err(Failure::Locked(Json(ApiError::new("locked_out", e.to_string(), "")), secs.to_string()))
+            }
+            Err(LoginError::Store(e)) => return Err(e.into()),
+        };
+        let s = self.0.open_session(&user, self.0.policy.token_ttl).await?;
+        Ok(Json(Token { token: s.token, token_type: "Bearer".into(), expires_at: s.expires_at }))
+    }
+
+    /// End the bearer session this request was made with.
+    #[oai(path = "/token", method = "delete", operation_id = "revoke_token")]
+    async fn revoke_token(&self, req: &Request, attributes: Data<&Attributes>) -> Result<Done, Failure> {
+        caller(&attributes)?;
+        let bearer = req.header("authorization").and_then(|h| h.strip_prefix("Bearer ")).map(str::trim);
+        match bearer {
+            Some(t) if !t.starts_with(crate::tokens::ACCESS_PREFIX) => {
+                self.0.close_session(t).await?;
+                Ok(Done::Done)
+            }
+            _ => Err(Failure::BadRequest(Json(ApiError::new(
+                "bad_request",
+                "this request was not made with a bearer session token",
+                "access tokens are revoked with DELETE /api/v1/auth/access-tokens/{id}; browser sessions with POST /logout",
+            )))),
+        }
+    }
+
+    /// The caller.
+    #[oai(path = "/me", method = "get", operation_id = "me")]
+    async fn me(&self, attributes: Data<&Attributes>) -> Result<Json<Me>, Failure> {
+        let who = caller(&attributes)?;
+        Ok(Json(Me {
+            id: who.user_id,
+            name: who.user_name,
+            admin: who.admin,
+            via: attributes.get(crate::layer::ATTR_VIA).unwrap_or_default().to_string(),
+            csrf_token: attributes.get(crate::layer::ATTR_CSRF).map(str::to_string),
+        }))
+    }
+
+    /// The caller's API access tokens (without their secrets).
+    #[oai(path = "/access-tokens", method = "get", operation_id = "list_access_tokens")]
+    async fn list_access_tokens(&self, attributes: Data<&Attributes>) -> Result<Json<Vec<AccessToken>>, Failure> {
+        let who = caller(&attributes)?;
+        let tokens: Vec<AccessToken> = self.0.db.find(vec![daas_common::protocols::Filter::eq("id_user", who.user_id)]).await?;
+        Ok(Json(tokens))
+    }
+
+    /// Create an API access token for the caller; the answer is the only time its secret
+    /// is shown.
+    #[oai(path = "/access-tokens", method = "post", operation_id = "create_access_token")]
+    async fn create_access_token(&self, attributes: Data<&Attributes>, body: Json<NewAccessToken>) -> Result<Created, Failure> {
+        let who = caller(&attributes)?;
+        if body.expires_at.is_some_and(|t| t <= Utc::now()) {
+            return Err(Failure::BadRequest(Json(ApiError::new("bad_request", "expires_at is in the past", ""))));
+        }
+        let (access_token, token) = self.0.create_access_token(who.user_id, &body.description, body.expires_at).await.map_err(|e| {
+            if e.kind == daas_plugin_api::abi::BackendErrorKind::BadRequest {
+                Failure::BadRequest(Json(ApiError::from(e)))
+            } else {
+                e.into()
+            }
+        })?;
+        Ok(Created::Created(Json(CreatedAccessToken { token, access_token })))
+    }
+
+    /// Revoke one of the caller's access tokens (admins: anyone's).
+    #[oai(path = "/access-tokens/:id", method = "delete", operation_id = "revoke_access_token")]
+    async fn revoke_access_token(&self, attributes: Data<&Attributes>, id: Path<String>) -> Result<Done, Failure> {
+        let who = caller(&attributes)?;
+        let not_found = || Failure::NotFound(Json(ApiError::new("not_found", format!("access token `{}` does not exist", id.0), "")));
+        let Some(mut token) = self.0.db.get::<AccessToken>(&id.0).await? else { return Err(not_found()) };
+        if token.id_user != who.user_id && !who.admin {
+            return Err(not_found());
+        }
+        if token.revoked_at.is_none() {
+            token.revoked_at = Some(Utc::now());
+            self.0.db.update(&token).await?;
+        }
+        Ok(Done::Done)
+    }
+}

@@ -1,0 +1,144 @@
+//! The browser routes of the original: `GET /login` (the form), `POST /login` (sets the
+//! session cookie and goes back where the user came from), `POST /logout`.
+//!
+//! The login form is protected against cross-site posts with a double-submit token (a
+//! cookie and a form field that must match); the logout form with the session's CSRF
+//! token. Cookies are HttpOnly and SameSite.
+
+use daas_plugin_api::{
+    abi::BrowserRoute,
+    poem::{
+        handler,
+        http::StatusCode,
+        web::{Data, Form, Query},
+        EndpointExt, IntoEndpoint, Request, Response, Route,
+    },
+    sdk::Attributes,
+};
+use serde::Deserialize;
+
+use crate::{
+    accounts::{Accounts, LoginError},
+    http, layer, tokens,
+};
+
+const LOGIN_CSRF_COOKIE: &str = "daas_login_csrf";
+
+/// The routes, for the manifest.
+pub fn routes() -> Vec<BrowserRoute> {
+    vec![
+        BrowserRoute::new("GET", "/login", "login_page", "The login form.").public(),
+        BrowserRoute::new("POST", "/login", "login", "Log in: sets the session cookie and redirects back.").public(),
+        BrowserRoute::new("POST", "/logout", "logout", "Log out: ends the session and clears the cookie."),
+    ]
+}
+
+/// The endpoint serving them.
+pub fn endpoint(accounts: Accounts) -> impl IntoEndpoint {
+    Route::new()
+        .at("/login", daas_plugin_api::poem::get(login_page).post(login))
+        .at("/logout", daas_plugin_api::poem::post(logout))
+        .data(accounts)
+}
+
+#[derive(Deserialize)]
+struct Next {
+    next: Option<String>,
+}
+
+fn page(status: StatusCode, next: &str, message: &str, secure: bool) -> Response {
+    let csrf = tokens::random_token();
+    let error = if message.is_empty() { String::new() } else { format!("<p role=\"alert\">{}</p>", http::escape(message)) };
+    let html = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>daas: log in</title></head><body>\
+         <h1>Log in</h1>{error}<form method=\"post\" action=\"/login\">\
+         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"next\" value=\"{next}\">\
+         <label>User <input name=\"username\" autocomplete=\"username\" required></label>\
+         <label>Password <input type=\"password\" name=\"password\" autocomplete=\"current-password\" required></label>\
+         <button type=\"submit\">Log in</button></form></body></html>",
+        next = http::escape(next),
+    );
+    Response::builder()
+        .status(status)
+        .content_type("text/html; charset=utf-8")
+        .header("set-cookie", http::set_cookie(LOGIN_CSRF_COOKIE, &csrf, "/login", 3600, "Strict", secure))
+        .header("cache-control", "no-store")
+        .body(html)
+}
+
+#[handler]
+fn login_page(Query(q): Query<Next>, accounts: Data<&Accounts>) -> Response {
+    page(StatusCode::OK, http::safe_next(q.next.as_deref()), "", accounts.policy.secure_cookies)
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    username: String,
+    password: String,
+    csrf: String,
+    next: Option<String>,
+}
+
+#[handler]
+async fn login(req: &Request, Form(form): Form<LoginForm>, accounts: Data<&Accounts>) -> Response {
+    let secure = accounts.policy.secure_cookies;
+    let next = http::safe_next(form.next.as_deref()).to_string();
+    let cookie = req.header("cookie").and_then(|c| http::cookie(c, LOGIN_CSRF_COOKIE)).unwrap_or_default();
+    if cookie.is_empty() || !tokens::same(cookie, &form.csrf) {
+        return page(StatusCode::FORBIDDEN, &next, "The form expired or came from another site; please log in again.", secure);
+    }
+    let user = match accounts.login(&form.username, &form.password).await {
+        Ok(u) => u,
+        Err(e @ LoginError::Wrong) => return page(StatusCode::UNAUTHORIZED, &next, &e.to_string(), secure),
+        Err(e @ LoginError::Locked(secs)) => {
+            let mut r = page(StatusCode::TOO_MANY_REQUESTS, &next, &e.to_string(), secure);
+            r.headers_mut().insert("retry-after", secs.to_string().parse().expect("digits are a valid header value"));
+            return r;
+        }
+        Err(LoginError::Store(e)) => {
+            tracing::error!(error = %e, "login: the user store failed");
+            return page(StatusCode::SERVICE_UNAVAILABLE, &next, "The user store does not answer; try again shortly.", secure);
+        }
+    };
+    match accounts.open_session(&user, accounts.policy.session_ttl).await {
+        Ok(s) => Response::builder()
+            .status(StatusCode::SEE_OTHER)
+            .header("location", next)
+            .header(
+                "set-cookie",
+                http::set_cookie(layer::SESSION_COOKIE, &s.token, "/", accounts.policy.session_ttl.num_seconds(), "Lax", secure),
+            )
+            .header("cache-control", "no-store")
+            .finish(),
+        Err(e) => {
+            tracing::error!(error = %e, "login: opening the session failed");
+            page(StatusCode::SERVICE_UNAVAILABLE, &next, "The session could not be opened; try again shortly.", secure)
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct LogoutForm {
+    csrf: String,
+}
+
+#[handler]
+async fn logout(req: &Request, Form(form): Form<LogoutForm>, attributes: Data<&Attributes>, accounts: Data<&Accounts>) -> Response {
+    let expected = attributes.get(layer::ATTR_CSRF).unwrap_or_default();
+    if expected.is_empty() || !tokens::same(expected, &form.csrf) {
+        return Response::builder()
+            .status(StatusCode::FORBIDDEN)
+            .content_type("text/plain; charset=utf-8")
+            .body("The logout form expired; reload the page.");
+    }
+    if let Some(token) = req.header("cookie").and_then(|c| http::cookie(c, layer::SESSION_COOKIE)) {
+        if let Err(e) = accounts.close_session(token).await {
+            tracing::error!(error = %e, "logout: closing the session failed");
+        }
+    }
+    Response::builder()
+        .status(StatusCode::SEE_OTHER)
+        .header("location", "/login")
+        .header("set-cookie", http::set_cookie(layer::SESSION_COOKIE, "", "/", 0, "Lax", accounts.policy.secure_cookies))
+        .finish()
+}

@@ -1,0 +1,122 @@
+//! The `auth` layer: runs first around every route. It resolves the caller from the
+//! session cookie, a bearer session token or an access token and attaches the
+//! [`Identity`](daas_plugin_api::identity::Identity); a non-public route without a
+//! valid caller is refused (401 JSON for the API, a redirect to the login page for a
+//! browser page). Cookie-authenticated API calls that change state must carry the
+//! session's CSRF token in `x-csrf-token`.
+
+use daas_plugin_api::{
+    abi::{FfiResponse, LayerRequest, LayerVerdict},
+    futures::future::BoxFuture,
+    sdk::Layer,
+    ApiError,
+};
+
+use crate::{
+    accounts::{Accounts, Resolved, Via},
+    http, tokens,
+};
+
+/// Attribute with how the caller authenticated (`cookie`, `bearer`, `access_token`).
+pub const ATTR_VIA: &str = "auth.via";
+/// Attribute with the session's CSRF token (cookie sessions).
+pub const ATTR_CSRF: &str = "auth.csrf";
+/// The session cookie.
+pub const SESSION_COOKIE: &str = "daas_session";
+
+/// The layer.
+pub struct AuthLayer(pub Accounts);
+
+fn header<'a>(req: &'a LayerRequest, name: &str) -> Option<&'a str> {
+    req.headers.iter().find(|t| t.0.as_str().eq_ignore_ascii_case(name)).map(|t| t.1.as_str())
+}
+
+fn reject(status: u16, code: &str, message: &str, detail: &str) -> LayerVerdict {
+    LayerVerdict::Reject(ApiError::new(code, message, detail).to_ffi(status))
+}
+
+fn is_browser_page(req: &LayerRequest) -> bool {
+    let uri = req.uri.as_str();
+    req.method.as_str() == "GET"
+        && !req.websocket
+        && !uri.starts_with("/api/")
+        && header(req, "accept").is_some_and(|a| a.contains("text/html"))
+}
+
+async fn resolve(accounts: &Accounts, req: &LayerRequest) -> Result<Option<(Resolved, Via)>, String> {
+    let bearer = header(req, "authorization").and_then(|h| h.strip_prefix("Bearer ")).map(str::trim);
+    let cookie = header(req, "cookie").and_then(|c| http::cookie(c, SESSION_COOKIE));
+    let found = match (bearer, cookie) {
+        (Some(t), _) if t.starts_with(tokens::ACCESS_PREFIX) => {
+            accounts.resolve_access_token(t).await.map(|r| r.map(|r| (r, Via::AccessToken)))
+        }
+        (Some(t), _) => accounts.resolve_session(t).await.map(|r| r.map(|r| (r, Via::Bearer))),
+        (None, Some(c)) => accounts.resolve_session(c).await.map(|r| r.map(|r| (r, Via::Cookie))),
+        (None, None) => Ok(None),
+    };
+    found.map_err(|e| e.to_string())
+}
+
+impl Layer for AuthLayer {
+    fn before(&self, req: LayerRequest) -> BoxFuture<'static, LayerVerdict> {
+        let accounts = self.0.clone();
+        Box::pin(async move {
+            let presented = header(&req, "authorization").is_some()
+                || header(&req, "cookie").is_some_and(|c| http::cookie(c, SESSION_COOKIE).is_some());
+            let resolved = match resolve(&accounts, &req).await {
+                Ok(r) => r,
+                Err(e) if req.public => {
+                    tracing::warn!(error = %e, "auth: the user store does not answer; serving a public route anonymously");
+                    None
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "auth: the user store does not answer");
+                    return reject(
+                        503,
+                        "unavailable",
+                        "authentication is unavailable: the user store does not answer",
+                        "try again shortly",
+                    );
+                }
+            };
+            match resolved {
+                Some((r, via)) => {
+                    let unsafe_method = !matches!(req.method.as_str(), "GET" | "HEAD" | "OPTIONS");
+                    if via == Via::Cookie && unsafe_method && req.uri.as_str().starts_with("/api/") {
+                        let sent = header(&req, "x-csrf-token").unwrap_or_default();
+                        if !r.csrf.as_deref().is_some_and(|c| tokens::same(c, sent)) {
+                            return reject(
+                                403,
+                                "csrf",
+                                "a request authenticated by the session cookie needs the session's CSRF token",
+                                "send it in the x-csrf-token header (GET /api/v1/auth/me answers it), or use a bearer token",
+                            );
+                        }
+                    }
+                    let mut attrs = r.identity.to_attributes();
+                    attrs.push((ATTR_VIA.into(), via.as_str().into()));
+                    if let (Via::Cookie, Some(csrf)) = (via, r.csrf) {
+                        attrs.push((ATTR_CSRF.into(), csrf));
+                    }
+                    LayerVerdict::Continue(attrs.into_iter().map(|(k, v)| (k.into(), v.into()).into()).collect())
+                }
+                None if req.public => LayerVerdict::Continue(Default::default()),
+                None if is_browser_page(&req) => {
+                    let location = format!("/login?next={}", http::encode_query_value(req.uri.as_str()));
+                    LayerVerdict::Reject(FfiResponse {
+                        status: 303,
+                        headers: vec![("location".into(), location.into()).into()].into(),
+                        body: Default::default(),
+                    })
+                }
+                None if presented => reject(401, "unauthenticated", "the session or token is invalid or has expired", "log in again"),
+                None => reject(
+                    401,
+                    "unauthenticated",
+                    "this route needs an authenticated user",
+                    "log in at /login, or send `Authorization: Bearer <token>` (POST /api/v1/auth/token)",
+                ),
+            }
+        })
+    }
+}

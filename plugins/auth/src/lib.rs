@@ -1,0 +1,43 @@
+//! # auth: who is calling, in front of every route
+//!
+//! The original authenticated against an external OAuth2 service (seed 000 §3.3); this
+//! plugin is the local side of it: users with argon2id password hashes (the first
+//! administrator comes from `[db] admin_credentials`), browser logins with a session
+//! cookie, bearer tokens for the API, API access tokens (seed `AccessToken`) and a
+//! lock-out after repeated failed logins (seed 002). Its [`layer`] runs first around
+//! every route and attaches the caller's
+//! [`Identity`](daas_plugin_api::identity::Identity) that the other plugins' routes
+//! check ownership against.
+//!
+//! Map: [`accounts`] logins, sessions, tokens on the db backend; [`tokens`] random
+//! secrets and their digests; [`layer`] the auth layer; [`api`] `/api/v1/auth`;
+//! [`browser`] `/login` and `/logout`; [`http`] cookie and redirect helpers.
+
+pub mod accounts;
+pub mod api;
+pub mod browser;
+pub mod http;
+pub mod layer;
+pub mod tokens;
+
+use daas_common::{config::AuthFile, protocols::DbClient};
+use daas_plugin_api::{
+    export_plugin,
+    names::{LayerName, PluginName},
+    poem_openapi::OpenApiService,
+    sdk::{PluginBuilder, PluginContext},
+};
+
+async fn start(ctx: PluginContext) -> Result<PluginBuilder, String> {
+    let file: AuthFile = ctx.config()?;
+    let accounts = accounts::Accounts { db: DbClient::host(), policy: accounts::Policy::from_config(&file.local) };
+    let api = OpenApiService::new(api::AuthApi(accounts.clone()), "auth", env!("CARGO_PKG_VERSION"))
+        .description("Authentication: bearer tokens, the caller, API access tokens.");
+    Ok(PluginBuilder::new()
+        .api(api)
+        .public_operations(["token"])
+        .browser(browser::routes(), browser::endpoint(accounts.clone()))
+        .layer(LayerName::Auth, layer::AuthLayer(accounts)))
+}
+
+export_plugin!(PluginName::Auth, start);
