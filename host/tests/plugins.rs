@@ -387,12 +387,26 @@ fn the_demo_site_runs_with_the_db_plugin_on_sqlite() {
     let data = tempfile::tempdir().unwrap();
     // The demo's SQLite file goes to a directory of the test's own.
     let server = Server::start_with(&demo, &[("DAAS__DB__DB__DATA_PATH", data.path().to_str().unwrap())]);
-    // Without an authentication layer on the site nobody is authenticated: the db
-    // routes answer 401 rather than serve anonymous callers.
+    // The auth layer refuses anonymous callers; the demo's administrator logs in.
     let (status, body) = get(&server, "/api/v1/db/status");
     assert_eq!(status, 401, "{body}");
     assert_eq!(body["code"], "unauthenticated");
+    let http = common::client();
+    let login: Value = http
+        .post(server.url("/api/v1/auth/token"))
+        .json(&json!({"username": "admin", "password": "admin"}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let token = login["token"].as_str().unwrap_or_else(|| panic!("{login}"));
+    let status: Value = http.get(server.url("/api/v1/db/status")).bearer_auth(token).send().unwrap().json().unwrap();
+    assert_eq!(status["db_type"], "sqlite");
+    assert_eq!(status["pending"], json!([]));
     assert!(data.path().join("daas.sqlite").exists());
-    assert!(server.wait_for_log("samples loaded"), "the demo loads its samples: {}", server.log());
+    // The samples are there.
+    let objects: Value = http.get(server.url("/api/v1/db/objects?sort=id")).bearer_auth(token).send().unwrap().json().unwrap();
+    let ids: Vec<&str> = objects["items"].as_array().unwrap().iter().filter_map(|o| o["id"].as_str()).collect();
+    assert!(ids.contains(&"demo-desktop") && ids.contains(&"demo-debian-vm"), "{objects}");
     assert!(server.log().contains("publicly known demo key"), "the demo key is announced in the log");
 }
