@@ -223,7 +223,24 @@ file! {
         pool_max: u32,
         /// How long SQLite waits for a lock before failing, in milliseconds (0: 5000).
         busy_timeout_ms: u64,
+        /// When the schema migrations run: `auto` (at start-up) or `manual` (the server
+        /// refuses to start while any is pending; apply them with `daas db migrate`).
+        migrate: MigrateMode,
     }
+}
+
+/// `[db] migrate`: when the db plugin applies its schema migrations.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MigrateMode {
+    /// At start-up.
+    #[default]
+    Auto,
+    /// Only by `daas db migrate`: the server refuses to start while any is pending.
+    Manual,
+    /// Neither applied nor refused: used by `daas db status` and `daas db migrate`, not for
+    /// servers (a server on an unmigrated database fails its queries).
+    Never,
 }
 
 file! {

@@ -1,6 +1,8 @@
 //! The db backend's wire protocol (`BackendName::Db`). Callers use the typed
 //! [`DbClient`](super::DbClient); the messages below are what travels.
 
+use std::collections::HashMap;
+
 use daas_plugin_api::{sdk::BackendProtocol, BackendName};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
@@ -125,8 +127,77 @@ pub trait Row: Serialize + DeserializeOwned + Send + Sync + 'static {
     const TABLE: TableName;
 }
 
+/// What is wrong with one field of a row given to [`DbRequest::Import`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldProblem {
+    /// The field's path in the row (`name`, `object_tasks[0]`; empty for the whole row).
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl std::fmt::Display for FieldProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.field.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "field `{}`: {}", self.field, self.message)
+        }
+    }
+}
+
+/// Reads `row` as the model `R`: the row with every field (defaults filled in), or what is
+/// wrong with it. Unknown fields are problems too: a fixture's typo must not vanish.
+fn normalize<R: Row>(row: &serde_json::Value) -> Result<serde_json::Value, Vec<FieldProblem>> {
+    if !row.is_object() {
+        let found = match row {
+            serde_json::Value::Null => "nothing",
+            serde_json::Value::Bool(_) => "a boolean",
+            serde_json::Value::Number(_) => "a number",
+            serde_json::Value::String(_) => "a string",
+            serde_json::Value::Array(_) => "a list",
+            serde_json::Value::Object(_) => "a mapping",
+        };
+        return Err(vec![FieldProblem {
+            field: String::new(),
+            message: format!("a row must be a mapping of field names to values, found {found}"),
+        }]);
+    }
+    let mut problems = Vec::new();
+    let mut unknown = Vec::new();
+    let mut note = |path: serde_ignored::Path<'_>| unknown.push(path.to_string());
+    let read: Result<R, _> = serde_path_to_error::deserialize(serde_ignored::Deserializer::new(row, &mut note));
+    match read {
+        Ok(model) => {
+            if unknown.is_empty() {
+                return serde_json::to_value(model).map_err(|e| vec![FieldProblem { field: String::new(), message: e.to_string() }]);
+            }
+        }
+        Err(e) => {
+            let field = e.path().to_string();
+            problems.push(FieldProblem { field: if field == "." { String::new() } else { field }, message: e.into_inner().to_string() });
+        }
+    }
+    problems.extend(unknown.into_iter().map(|field| FieldProblem { field, message: format!("unknown field of `{}`", R::TABLE) }));
+    Err(problems)
+}
+
 macro_rules! rows {
-    ($($ty:ty => $table:ident),* $(,)?) => { $(impl Row for $ty { const TABLE: TableName = TableName::$table; })* };
+    ($($ty:ty => $table:ident),* $(,)?) => {
+        $(impl Row for $ty { const TABLE: TableName = TableName::$table; })*
+
+        impl TableName {
+            /// Reads `row` as this table's model type, as [`DbRequest::Import`] does: the
+            /// row with every field present (defaults filled in), or what is wrong: the
+            /// first field with a wrong type and the unknown fields (those read before it,
+            /// when there is one; fields are read in name order).
+            pub fn normalize_row(self, row: &serde_json::Value) -> Result<serde_json::Value, Vec<FieldProblem>> {
+                match self {
+                    $(TableName::$table => normalize::<$ty>(row),)*
+                }
+            }
+        }
+    };
 }
 
 rows! {
@@ -225,6 +296,26 @@ pub enum DbRequest {
         /// The connection's id.
         id: String,
     },
+    /// Apply the pending schema migrations (`daas db migrate`); answers
+    /// [`DbResponse::Migrated`].
+    Migrate,
+    /// Every row of every table, trashed ones included, as the model's JSON (`daas
+    /// export`). Secrets stay sealed (`enc:v1:...`), readable only with this site's
+    /// `secret_key`. Answers [`DbResponse::Tables`].
+    Export,
+    /// Insert rows into their tables in one transaction: all or nothing (`daas import`).
+    /// Tables are filled parents first ([`TableName::ALL`]); each row is read as the
+    /// table's model (missing fields take their defaults, unknown ones are refused) and
+    /// keeps the ids and timestamps it gives. A secret is given in plain text (sealed on
+    /// the way in) or sealed with this site's key (as `Export` answers it). `BadRequest`
+    /// naming the table, row and field when a row is refused. Answers
+    /// [`DbResponse::Imported`].
+    Import {
+        /// The rows of each table.
+        tables: HashMap<TableName, Vec<serde_json::Value>>,
+        /// Empty every table first (all of them, not only those given).
+        drop_all: bool,
+    },
 }
 
 /// Answers of [`Db`].
@@ -257,4 +348,42 @@ pub enum DbResponse {
         /// The id.
         vmid: i64,
     },
+    /// The migrations that [`DbRequest::Migrate`] applied, oldest first (empty: none was
+    /// pending).
+    Migrated {
+        /// Their names.
+        applied: Vec<String>,
+    },
+    /// The rows of every table ([`DbRequest::Export`]).
+    Tables {
+        /// The rows of each table, in key order.
+        tables: HashMap<TableName, Vec<serde_json::Value>>,
+    },
+    /// What [`DbRequest::Import`] did.
+    Imported {
+        /// Rows removed from each table by `drop_all` (tables it emptied).
+        removed: HashMap<TableName, u64>,
+        /// Rows inserted into each table (tables with rows given).
+        inserted: HashMap<TableName, u64>,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_row_is_read_as_its_model_with_every_problem_named() {
+        let full = TableName::Users.normalize_row(&serde_json::json!({"name": "ann"})).unwrap();
+        assert_eq!(full["name"], "ann");
+        assert_eq!(full["admin"], false, "missing fields take the model's defaults");
+        let problems = TableName::Users.normalize_row(&serde_json::json!({"name": "ann", "adm": 1, "admin": "yes"})).unwrap_err();
+        let text: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+        assert!(text.contains(&"field `admin`: invalid type: string \"yes\", expected a boolean".to_string()), "{text:?}");
+        assert!(text.contains(&"field `adm`: unknown field of `users`".to_string()), "{text:?}");
+        let nested = TableName::DaasObjects.normalize_row(&serde_json::json!({"object_tasks": "x"})).unwrap_err();
+        assert_eq!(nested[0].field, "object_tasks");
+        let not_a_row = TableName::Nodes.normalize_row(&serde_json::json!("n1")).unwrap_err();
+        assert_eq!(not_a_row[0].to_string(), "a row must be a mapping of field names to values, found a string");
+    }
 }

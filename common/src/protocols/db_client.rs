@@ -7,7 +7,7 @@
 //! let inst = db.instance_by_connection(&con.id).await?;
 //! ```
 
-use std::sync::Arc;
+use std::{collections::HashMap, sync::Arc};
 
 use daas_plugin_api::{
     abi::{BackendError, BackendErrorKind},
@@ -16,10 +16,30 @@ use daas_plugin_api::{
 };
 use serde::Serialize;
 
-use super::db::{Db, DbRequest, DbResponse, Filter, Row};
+use super::db::{Db, DbRequest, DbResponse, Filter, Row, TableName};
 use crate::model::*;
 
 type Call = Arc<dyn Fn(DbRequest) -> BoxFuture<'static, Result<DbResponse, BackendError>> + Send + Sync>;
+
+/// The database's kind and migration state ([`DbClient::status`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DbStatus {
+    /// `sqlite`, `mariadb` or `postgres`.
+    pub db_type: String,
+    /// Applied migrations, oldest first.
+    pub applied: Vec<String>,
+    /// Migrations not applied yet.
+    pub pending: Vec<String>,
+}
+
+/// What an import did ([`DbClient::import`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImportReport {
+    /// Rows removed from each table by `drop_all`.
+    pub removed: HashMap<TableName, u64>,
+    /// Rows inserted into each table.
+    pub inserted: HashMap<TableName, u64>,
+}
 
 /// A handle on the db backend. Cheap to clone.
 #[derive(Clone)]
@@ -59,6 +79,41 @@ impl DbClient {
     /// Send one raw request.
     pub async fn request(&self, request: DbRequest) -> Result<DbResponse, BackendError> {
         (self.call)(request).await
+    }
+
+    // ---- the database as a whole: `daas db`, `daas import`, `daas export` -------------
+
+    /// The database's kind and its applied and pending migrations.
+    pub async fn status(&self) -> Result<DbStatus, BackendError> {
+        match self.request(DbRequest::Status).await? {
+            DbResponse::Status { db_type, applied, pending } => Ok(DbStatus { db_type, applied, pending }),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Apply the pending migrations; answers their names (empty: none was pending).
+    pub async fn migrate(&self) -> Result<Vec<String>, BackendError> {
+        match self.request(DbRequest::Migrate).await? {
+            DbResponse::Migrated { applied } => Ok(applied),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Every row of every table, trashed ones included, secrets sealed.
+    pub async fn export(&self) -> Result<HashMap<TableName, Vec<serde_json::Value>>, BackendError> {
+        match self.request(DbRequest::Export).await? {
+            DbResponse::Tables { tables } => Ok(tables),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Insert rows in one transaction (all or nothing), after emptying every table when
+    /// `drop_all`.
+    pub async fn import(&self, tables: HashMap<TableName, Vec<serde_json::Value>>, drop_all: bool) -> Result<ImportReport, BackendError> {
+        match self.request(DbRequest::Import { tables, drop_all }).await? {
+            DbResponse::Imported { removed, inserted } => Ok(ImportReport { removed, inserted }),
+            other => Err(unexpected(other)),
+        }
     }
 
     // ---- generic operations on any table ---------------------------------------------

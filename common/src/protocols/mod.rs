@@ -4,5 +4,5 @@
 mod db;
 mod db_client;
 
-pub use db::{Db, DbRequest, DbResponse, Filter, Row, TableName};
-pub use db_client::DbClient;
+pub use db::{Db, DbRequest, DbResponse, FieldProblem, Filter, Row, TableName};
+pub use db_client::{DbClient, DbStatus, ImportReport};

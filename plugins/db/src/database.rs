@@ -2,9 +2,9 @@
 
 use std::{path::Path, time::Duration};
 
-use daas_common::config::DbSection;
+use daas_common::config::{DbSection, MigrateMode};
 use sea_orm::{ConnectOptions, Database as SeaDatabase, DatabaseConnection, DbBackend};
-use sea_orm_migration::MigratorTrait;
+use sea_orm_migration::{MigrationStatus, MigratorTrait};
 
 use crate::migration::Migrator;
 
@@ -23,6 +23,9 @@ pub enum OpenError {
     /// A migration failed.
     #[error("migrating the database failed: {0}")]
     Migrate(sea_orm::DbErr),
+    /// `migrate = "manual"` and the schema is behind.
+    #[error("{} database migration(s) pending ({}): run `daas db migrate --site {site}`", .pending.len(), .pending.join(", "))]
+    Pending { pending: Vec<String>, site: String },
 }
 
 /// Where to connect, and a version of the URL without the password for messages.
@@ -64,7 +67,8 @@ pub fn url(db: &DbSection, site_dir: &Path) -> Result<(String, String, DbBackend
     }
 }
 
-/// Open the database and apply pending migrations.
+/// Open the database; apply pending migrations, refuse them, or leave them as
+/// `[db] migrate` says.
 pub async fn open(db: &DbSection, site_dir: &Path) -> Result<DatabaseConnection, OpenError> {
     let (url, shown, backend) = url(db, site_dir)?;
     let mut opts = ConnectOptions::new(url);
@@ -104,14 +108,43 @@ pub async fn open(db: &DbSection, site_dir: &Path) -> Result<DatabaseConnection,
     }
     let conn =
         SeaDatabase::connect(opts).await.map_err(|source| OpenError::Connect { kind: kind.into(), target: shown.clone(), source })?;
-    Migrator::up(&conn, None).await.map_err(OpenError::Migrate)?;
-    tracing::info!(database = %shown, "database open and migrated");
+    match db.migrate {
+        MigrateMode::Auto => {
+            Migrator::up(&conn, None).await.map_err(OpenError::Migrate)?;
+            tracing::info!(database = %shown, "database open and migrated");
+        }
+        MigrateMode::Manual => {
+            let (_, pending) = migration_status(&conn).await.map_err(OpenError::Migrate)?;
+            if !pending.is_empty() {
+                let _ = conn.close_by_ref().await;
+                return Err(OpenError::Pending { pending, site: site_dir.display().to_string() });
+            }
+            tracing::info!(database = %shown, "database open, no migration pending");
+        }
+        MigrateMode::Never => {
+            tracing::info!(database = %shown, "database open; migrations neither applied nor checked (migrate = never)");
+        }
+    }
     Ok(conn)
 }
 
-/// Names of applied and pending migrations.
+/// Names of applied and pending migrations. Reads only: the migrations table is not
+/// created, so `daas db status` changes nothing.
 pub async fn migration_status(conn: &DatabaseConnection) -> Result<(Vec<String>, Vec<String>), sea_orm::DbErr> {
-    let applied = Migrator::get_applied_migrations(conn).await?.iter().map(|m| m.name().to_string()).collect();
-    let pending = Migrator::get_pending_migrations(conn).await?.iter().map(|m| m.name().to_string()).collect();
+    let mut applied = Vec::new();
+    let mut pending = Vec::new();
+    for m in Migrator::get_migration_with_status_read_only(conn).await? {
+        match m.status() {
+            MigrationStatus::Applied => applied.push(m.name().to_string()),
+            MigrationStatus::Pending => pending.push(m.name().to_string()),
+        }
+    }
     Ok((applied, pending))
+}
+
+/// Apply the pending migrations; answers their names.
+pub async fn migrate(conn: &DatabaseConnection) -> Result<Vec<String>, sea_orm::DbErr> {
+    let (_, pending) = migration_status(conn).await?;
+    Migrator::up(conn, None).await?;
+    Ok(pending)
 }

@@ -11,7 +11,7 @@
 //! Map: [`database`] connects and migrates; [`migration`] holds the schema history;
 //! [`entity`] the sea-orm tables; [`table`] the one generic repository and [`tables`]
 //! what is particular about each table; [`api`] the REST routes; [`samples`] the demo
-//! rows of `[samples]`.
+//! rows of `[samples]`; [`transfer`] export and import of every table.
 
 pub mod api;
 pub mod database;
@@ -21,6 +21,7 @@ pub mod samples;
 pub mod secrets;
 pub mod table;
 pub mod tables;
+pub mod transfer;
 
 use daas_common::{
     config::DbFile,
@@ -92,6 +93,16 @@ impl Store {
             DbRequest::ConnectionWithSecret { id } => {
                 DbResponse::Row { row: t.get::<tables::Connections>(&Value::String(id), true).await? }
             }
+            DbRequest::Migrate => DbResponse::Migrated {
+                applied: database::migrate(&t.db)
+                    .await
+                    .map_err(|e| BackendError::new(BackendErrorKind::Internal, format!("migrating the database failed: {e}")))?,
+            },
+            DbRequest::Export => DbResponse::Tables { tables: transfer::export(t).await? },
+            DbRequest::Import { tables, drop_all } => {
+                let (removed, inserted) = transfer::import(t, tables, drop_all).await?;
+                DbResponse::Imported { removed, inserted }
+            }
         })
     }
 
@@ -125,8 +136,10 @@ async fn start(ctx: PluginContext) -> Result<PluginBuilder, String> {
     }
     let backend_store = store.clone();
     Ok(PluginBuilder::new()
-        .api(OpenApiService::new(api::service(store.clone()), "db", env!("CARGO_PKG_VERSION"))
-                .description("The database: objects, environments, applications, files, limits, grants, nodes, with a trash."))
+        .api(
+            OpenApiService::new(api::service(store.clone()), "db", env!("CARGO_PKG_VERSION"))
+                .description("The database: objects, environments, applications, files, limits, grants, nodes, with a trash."),
+        )
         .backend::<Db, _, _>(move |request| {
             let store = backend_store.clone();
             async move { store.handle(request).await }

@@ -63,6 +63,11 @@ impl Secrets {
         format!("{PREFIX}{}", STANDARD.encode(bytes))
     }
 
+    /// Whether a value has the form of a sealed one (it may still be another key's).
+    pub fn is_sealed(value: &str) -> bool {
+        value.starts_with(PREFIX)
+    }
+
     /// Decrypt a stored value.
     pub fn open(&self, stored: &str) -> Result<String, SecretError> {
         let b64 = stored.strip_prefix(PREFIX).ok_or_else(|| SecretError::Undecryptable("not an encrypted value".into()))?;

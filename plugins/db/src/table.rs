@@ -16,8 +16,8 @@ use daas_common::protocols::{Filter, TableName};
 use daas_plugin_api::abi::{BackendError, BackendErrorKind};
 use sea_orm::{
     sea_query::{Expr, SimpleExpr},
-    ActiveModelBehavior, ActiveModelTrait, ColumnTrait, ColumnType, Condition, DatabaseConnection, DbErr, EntityTrait, IdenStatic,
-    IntoActiveModel, Iterable, ModelTrait, PrimaryKeyToColumn, QueryFilter, QueryOrder, QuerySelect, SqlErr, Value as SqlValue,
+    ActiveModelBehavior, ActiveModelTrait, ColumnTrait, ColumnType, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    IdenStatic, IntoActiveModel, Iterable, ModelTrait, PrimaryKeyToColumn, QueryFilter, QueryOrder, QuerySelect, SqlErr, Value as SqlValue,
 };
 use serde::{de::DeserializeOwned, Serialize};
 use serde_json::{Map, Value};
@@ -263,6 +263,28 @@ pub struct Sort {
     pub desc: bool,
 }
 
+/// How secrets leave [`Tables::decode_as`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Secret {
+    /// As null.
+    Hide,
+    /// Decrypted.
+    Reveal,
+    /// As stored (`enc:v1:...`): for an export, which must never write a plaintext secret
+    /// to a file.
+    Sealed,
+}
+
+/// Where a row given to [`Tables::encode_as`] comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// A client's insert or update: the server stamps times and makes ids.
+    Client,
+    /// An import, which restores rows as they were: times and database-assigned ids are
+    /// kept when given.
+    Import,
+}
+
 /// The repositories over one connection.
 #[derive(Clone)]
 pub struct Tables {
@@ -276,6 +298,26 @@ impl Tables {
     /// A model's JSON as the table's row. `existing` is the stored row (JSON of the
     /// entity) on an update.
     fn encode<T: Table>(&self, row: Value, existing: Option<&Map<String, Value>>) -> Result<T::Row, BackendError> {
+        self.encode_as::<T>(row, existing, Origin::Client)
+    }
+
+    /// A secret as stored: plain text is sealed; a value sealed with this site's key is
+    /// stored as it is (an export read back), one sealed with another key is refused
+    /// rather than stored as a secret nobody can open.
+    fn seal_secret(&self, field: &str, value: &str) -> Result<String, BackendError> {
+        if !Secrets::is_sealed(value) {
+            return Ok(self.secrets.seal(value));
+        }
+        match self.secrets.open(value) {
+            Ok(_) => Ok(value.to_string()),
+            Err(_) => Err(bad_request(format!(
+                "field `{field}`: the secret is sealed (enc:v1:) with another secret_key than this site's, so it could never be \
+                 opened; import it into a site with the same [db] secret_key, or give it in plain text"
+            ))),
+        }
+    }
+
+    fn encode_as<T: Table>(&self, row: Value, existing: Option<&Map<String, Value>>, origin: Origin) -> Result<T::Row, BackendError> {
         let spec = &T::SPEC;
         let Value::Object(mut v) = row else {
             return Err(bad_request(format!("a {} must be a JSON object", spec.noun)));
@@ -288,8 +330,8 @@ impl Tables {
         }
         for field in spec.secrets {
             match (v.get(*field), existing) {
-                (Some(Value::String(plain)), _) => {
-                    let sealed = self.secrets.seal(plain);
+                (Some(Value::String(given)), _) => {
+                    let sealed = self.seal_secret(field, given)?;
                     v.insert(field.to_string(), Value::String(sealed));
                 }
                 (_, Some(old)) => {
@@ -310,19 +352,29 @@ impl Tables {
                     }
                 }
             }
+            None if origin == Origin::Import => {
+                for stamped in ["created_at", "updated_at"] {
+                    if v.get(stamped).is_none_or(Value::is_null) {
+                        v.insert(stamped.into(), stamp.clone());
+                    }
+                }
+                v.entry("deleted_at").or_insert(Value::Null);
+            }
             None => {
                 v.insert("created_at".into(), stamp.clone());
                 v.insert("deleted_at".into(), Value::Null);
             }
         }
-        v.insert("updated_at".into(), stamp);
+        if origin == Origin::Client {
+            v.insert("updated_at".into(), stamp);
+        }
         match spec.id {
             IdKind::Uuid | IdKind::Hex32 if v.get("id").and_then(Value::as_str).is_none_or(str::is_empty) => {
                 let id = uuid::Uuid::new_v4();
                 let id = if spec.id == IdKind::Uuid { id.to_string() } else { id.simple().to_string() };
                 v.insert("id".into(), Value::String(id));
             }
-            IdKind::Auto if existing.is_none() => {
+            IdKind::Auto if existing.is_none() && (origin == Origin::Client || v.get("id").and_then(Value::as_i64).unwrap_or(0) <= 0) => {
                 v.insert("id".into(), Value::from(0));
             }
             _ => {}
@@ -332,11 +384,24 @@ impl Tables {
         }
         // Fields that the entity lacks (`updated_at` on most tables) are ignored by serde;
         // fields it needs and the model lacks fail here with their name.
-        serde_json::from_value(Value::Object(v)).map_err(|e| bad_request(format!("invalid {}: {e}", spec.noun)))
+        serde_path_to_error::deserialize(Value::Object(v)).map_err(|e| {
+            let field = e.path().to_string();
+            let e = e.into_inner();
+            if field == "." {
+                bad_request(format!("invalid {}: {e}", spec.noun))
+            } else {
+                bad_request(format!("invalid {}: field `{field}`: {e}", spec.noun))
+            }
+        })
     }
 
     /// A stored row as the model's JSON; secrets decrypted when `reveal`, else null.
     fn decode<T: Table>(&self, row: &T::Row, reveal: bool) -> Result<Value, BackendError> {
+        self.decode_as::<T>(row, if reveal { Secret::Reveal } else { Secret::Hide })
+    }
+
+    /// A stored row as the model's JSON, its secrets as `secret` says.
+    fn decode_as<T: Table>(&self, row: &T::Row, secret: Secret) -> Result<Value, BackendError> {
         let spec = &T::SPEC;
         let Value::Object(mut v) = serde_json::to_value(row).map_err(internal)? else {
             return Err(internal(format!("a row of `{}` is not an object", spec.table)));
@@ -348,8 +413,9 @@ impl Tables {
             }
         }
         for field in spec.secrets {
-            let plain = match v.get(*field) {
-                Some(Value::String(sealed)) if reveal => Value::String(self.secrets.open(sealed).map_err(internal)?),
+            let plain = match (v.get(*field), secret) {
+                (Some(Value::String(sealed)), Secret::Reveal) => Value::String(self.secrets.open(sealed).map_err(internal)?),
+                (Some(stored), Secret::Sealed) => stored.clone(),
                 _ => Value::Null,
             };
             v.insert(field.to_string(), plain);
@@ -475,6 +541,43 @@ impl Tables {
         if res.rows_affected == 0 {
             return Err(BackendError::new(BackendErrorKind::NotFound, format!("no {} {} in the trash", T::SPEC.noun, show_key(key))));
         }
+        Ok(())
+    }
+
+    /// Every row, trashed ones included, in key order, secrets sealed: what an export
+    /// writes. `conn` is the connection or a transaction (a consistent snapshot of every
+    /// table).
+    pub async fn all_rows<T: Table, C: ConnectionTrait>(&self, conn: &C) -> Result<Vec<Value>, BackendError> {
+        let mut q = T::Entity::find();
+        for col in primary_columns::<T>() {
+            q = q.order_by_asc(col);
+        }
+        let rows = q.all(conn).await.map_err(internal)?;
+        rows.iter().map(|r| self.decode_as::<T>(r, Secret::Sealed)).collect()
+    }
+
+    /// Remove every row of the table, trash included; answers how many.
+    pub async fn remove_all<T: Table, C: ConnectionTrait>(&self, conn: &C) -> Result<u64, BackendError> {
+        Ok(T::Entity::delete_many().exec(conn).await.map_err(internal)?.rows_affected)
+    }
+
+    /// Insert one row of an import through `conn` (the import's transaction). The row is
+    /// the model's JSON with every field (see [`TableName::normalize_row`]); times and ids
+    /// it gives are kept, secrets sealed with this site's key are stored as they are.
+    ///
+    /// [`TableName::normalize_row`]: daas_common::protocols::TableName::normalize_row
+    pub async fn import_row<T: Table, C: ConnectionTrait>(&self, conn: &C, row: Value) -> Result<(), BackendError> {
+        let row = self.encode_as::<T>(row, None, Origin::Import)?;
+        let mut active: T::Active = row.into_active_model();
+        if T::SPEC.id == IdKind::Auto {
+            // No id given: the database assigns one, as on a client's insert.
+            for col in primary_columns::<T>() {
+                if matches!(active.get(col).into_value(), Some(SqlValue::BigInt(Some(0)) | SqlValue::Int(Some(0)))) {
+                    active.not_set(col);
+                }
+            }
+        }
+        active.reset_all().insert(conn).await.map_err(|e| write_error(&T::SPEC, e))?;
         Ok(())
     }
 

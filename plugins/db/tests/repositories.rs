@@ -401,3 +401,155 @@ async fn a_wrong_secret_key_is_refused_with_a_clear_message() {
     let err = Store::open(&file, dir.path()).await.err().unwrap();
     assert!(err.contains("db_type = `oracle` is not supported"), "{err}");
 }
+
+/// `[db] migrate`, then export and import (what `daas db`, `daas export` and `daas
+/// import` ask of the backend), on one database kind.
+async fn transfer_suite(kind: &str) {
+    use std::collections::HashMap;
+
+    use daas_common::{config::MigrateMode, protocols::TableName};
+
+    let Some((mut file, dir, admin)) = fresh(kind).await else { return };
+
+    // ---- migrate = never: opens an empty database without touching it; manual refuses.
+    file.db.migrate = MigrateMode::Never;
+    let store = Store::open(&file, dir.path()).await.unwrap_or_else(|e| panic!("{kind}: {e}"));
+    let status = store.client().status().await.unwrap();
+    assert_eq!(status.applied, Vec::<String>::new(), "{kind}");
+    assert_eq!(status.pending.len(), 2, "{kind}: {status:?}");
+    file.db.migrate = MigrateMode::Manual;
+    let err = Store::open(&file, dir.path()).await.err().unwrap();
+    assert!(
+        err.starts_with("2 database migration(s) pending (m20261122_000001_daas_objects, m20261122_000002_product_tables): run `daas db migrate --site ")
+            && err.ends_with('`'),
+        "{kind}: {err}"
+    );
+    assert_eq!(store.client().migrate().await.unwrap(), status.pending, "{kind}: answers what it applied");
+    assert_eq!(store.client().migrate().await.unwrap(), Vec::<String>::new(), "{kind}: nothing left to apply");
+    store.tables.db.clone().close().await.unwrap();
+    let store = Store::open(&file, dir.path()).await.unwrap_or_else(|e| panic!("{kind}: manual, nothing pending: {e}"));
+    let db = store.client();
+
+    // ---- a database with a row in most tables, a trashed one, and secrets.
+    let ann = db.insert(&User { name: "ann".into(), totp_secret: Some("totp-plain".into()), ..Default::default() }).await.unwrap();
+    let staff = db.insert(&Group { name: "staff".into(), ..Default::default() }).await.unwrap();
+    db.insert(&Membership { id_group: staff.id, id_user: ann.id }).await.unwrap();
+    db.insert(&Privilege {
+        subject_kind: SubjectKind::User,
+        subject_id: ann.id,
+        privilege: "db.x".into(),
+        effect: PrivilegeEffect::Accept,
+    })
+    .await
+    .unwrap();
+    db.insert(&File { id: "f1".into(), id_owner: ann.id, name: "setup.exe".into(), ..Default::default() }).await.unwrap();
+    let a = db.insert(&object("a", ann.id)).await.unwrap();
+    db.insert(&object("gone", ann.id)).await.unwrap();
+    db.delete::<DaasObject>("gone").await.unwrap();
+    let env = db.insert(&Environment { id_object: "a".into(), name: "office".into(), ..Default::default() }).await.unwrap();
+    let con = db.insert(&GuacamoleConnection { password: Some("guac-plain".into()), ..Default::default() }).await.unwrap();
+    db.insert(&Instance { id_app: "a".into(), id_env: Some(env.id.clone()), id_con: Some(con.id.clone()), ..Default::default() })
+        .await
+        .unwrap();
+    db.insert(&AccessGrant { id_app: "a".into(), id_user: ann.id, volume: Some("/srv:/data:rw".into()), ..Default::default() })
+        .await
+        .unwrap();
+    db.insert(&UsageRecord { id_object: "a".into(), cpu_seconds: 0.1, ..Default::default() }).await.unwrap();
+    db.insert(&Node { authid: "n1".into(), tags: vec!["gpu".into()], ..Default::default() }).await.unwrap();
+
+    let exported = db.export().await.unwrap();
+    assert_eq!(exported.len(), TableName::ALL.len(), "{kind}: every table, empty ones too");
+    assert_eq!(exported[&TableName::DaasObjects].len(), 2, "{kind}: trashed rows are exported");
+    let text = serde_json::to_string(&exported).unwrap();
+    for plain in ["totp-plain", "guac-plain", "vnc-secret-a"] {
+        assert!(!text.contains(plain), "{kind}: no plaintext secret in an export: {plain}");
+    }
+    for field in ["vnc_password", "os_password"] {
+        let sealed = exported[&TableName::DaasObjects][0][field].as_str().unwrap();
+        assert!(sealed.starts_with("enc:v1:"), "{kind}: {field} = {sealed}");
+    }
+
+    // ---- into another database with the same key: the same rows, secrets usable.
+    let Some((mut other_file, other_dir, other_admin)) = fresh(kind).await else { return };
+    other_file.db.migrate = MigrateMode::Auto;
+    let other = Store::open(&other_file, other_dir.path()).await.unwrap();
+    let odb = other.client();
+    odb.insert(&User { name: "replaced".into(), ..Default::default() }).await.unwrap();
+    let report = odb.import(exported.clone(), true).await.unwrap_or_else(|e| panic!("{kind}: {e:?}"));
+    assert_eq!(report.removed[&TableName::Users], 1, "{kind}: drop_all emptied the table first");
+    assert_eq!(report.inserted[&TableName::DaasObjects], 2);
+    assert_eq!(odb.export().await.unwrap(), exported, "{kind}: the import restores every row as it was");
+    assert_eq!(odb.get::<DaasObject>("a").await.unwrap().unwrap(), a, "{kind}: ids and times kept");
+    assert!(odb.get::<DaasObject>("gone").await.unwrap().is_none(), "{kind}: the trashed row is still in the trash");
+    assert_eq!(odb.connection_with_secret(&con.id).await.unwrap().unwrap().password.as_deref(), Some("guac-plain"));
+    assert_eq!(odb.user_by_name("ann").await.unwrap().unwrap().totp_secret.as_deref(), Some("totp-plain"));
+    let bob = odb.insert(&User { name: "bob".into(), ..Default::default() }).await.unwrap_or_else(|e| panic!("{kind}: {e:?}"));
+    assert!(bob.id > ann.id, "{kind}: new ids continue after the imported ones");
+
+    // ---- a bad fixture: every problem at once, with table, row and field; nothing changes.
+    let before = odb.export().await.unwrap();
+    let bad: HashMap<TableName, Vec<serde_json::Value>> = HashMap::from([
+        (TableName::Users, vec![serde_json::json!({"name": "carl"}), serde_json::json!({"name": "dora", "admin": "yes"})]),
+        (TableName::Files, vec![serde_json::json!({"id": "f9", "nmae": "typo"})]),
+    ]);
+    let err = odb.import(bad, true).await.unwrap_err();
+    assert_eq!(err.kind, BackendErrorKind::BadRequest, "{kind}: {err:?}");
+    assert!(
+        err.message.contains("table `users`, row 2: field `admin`: invalid type: string \"yes\", expected a boolean"),
+        "{}",
+        err.message
+    );
+    assert!(err.message.contains("table `files`, row 1: field `nmae`: unknown field"), "{}", err.message);
+    // A database refusal half-way (a duplicate key in the second table) undoes the first.
+    let dup = HashMap::from([
+        (TableName::Users, vec![serde_json::json!({"name": "erin"})]),
+        (TableName::Files, vec![serde_json::json!({"id": "f1"})]),
+    ]);
+    let err = odb.import(dup, false).await.unwrap_err();
+    assert_eq!(err.kind, BackendErrorKind::Conflict, "{kind}: {err:?}");
+    assert!(err.message.starts_with("table `files`, row 1: file exists already"), "{}", err.message);
+    assert!(odb.user_by_name("erin").await.unwrap().is_none(), "{kind}: one transaction: the users were not kept");
+    assert_eq!(odb.export().await.unwrap(), before, "{kind}: nothing changed");
+
+    // A hand-written fixture: plain secrets are sealed, ids and times are made.
+    let plain = HashMap::from([(TableName::GuacamoleConnections, vec![serde_json::json!({"id": "c9", "password": "typed"})])]);
+    odb.import(plain, false).await.unwrap();
+    let c9 = odb.connection_with_secret("c9").await.unwrap().unwrap();
+    assert_eq!(c9.password.as_deref(), Some("typed"));
+    assert!(c9.created_at > at("2026-01-01T00:00:00Z"), "{kind}: a missing time is now, not 1970");
+    let stored = raw(&other, "SELECT password FROM guacamole_connections WHERE id = 'c9'", "password").await;
+    assert!(stored[0].starts_with("enc:v1:"), "{kind}: {stored:?}");
+
+    // ---- into a site with another key: refused, naming the field, since nobody could
+    // open those secrets.
+    let Some((mut third_file, third_dir, third_admin)) = fresh(kind).await else { return };
+    third_file.db.secret_key = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=".into();
+    let third = Store::open(&third_file, third_dir.path()).await.unwrap();
+    let err = third.client().import(exported, true).await.unwrap_err();
+    assert_eq!(err.kind, BackendErrorKind::BadRequest);
+    assert!(err.message.starts_with("table `users`, row 1: field `totp_secret`: the secret is sealed"), "{}", err.message);
+    assert!(err.message.contains("another secret_key"), "{}", err.message);
+
+    for s in [store, other, third] {
+        s.tables.db.clone().close().await.unwrap();
+    }
+    for a in [admin, other_admin, third_admin] {
+        drop_db(a).await;
+    }
+    drop((dir, other_dir, third_dir));
+}
+
+#[tokio::test]
+async fn sqlite_migrate_export_import() {
+    transfer_suite("sqlite").await;
+}
+
+#[tokio::test]
+async fn mariadb_migrate_export_import() {
+    transfer_suite("mariadb").await;
+}
+
+#[tokio::test]
+async fn postgres_migrate_export_import() {
+    transfer_suite("postgres").await;
+}
