@@ -340,6 +340,11 @@ file! {
         remote_verification: bool,
         /// Log requests.
         logrequests: bool,
+        /// Timeout of one request to the service, in milliseconds (0: 5000).
+        timeout_ms: u64,
+        /// How long a verified user token or endpoint permission is trusted without
+        /// asking again, in seconds (0: 60).
+        cache_seconds: u64,
     }
 }
 

@@ -73,6 +73,8 @@ pub enum Via {
     Bearer,
     /// An API access token.
     AccessToken,
+    /// A token of the remote authentication service.
+    Remote,
 }
 
 impl Via {
@@ -82,6 +84,7 @@ impl Via {
             Via::Cookie => "cookie",
             Via::Bearer => "bearer",
             Via::AccessToken => "access_token",
+            Via::Remote => "remote",
         }
     }
 }
@@ -101,6 +104,8 @@ pub struct Accounts {
     pub db: DbClient,
     /// The policy.
     pub policy: Policy,
+    /// The remote authentication service, when `[remote]` enables it.
+    pub remote: Option<crate::remote::Remote>,
 }
 
 fn identity(user: &User) -> Identity {

@@ -50,11 +50,28 @@ async fn resolve(accounts: &Accounts, req: &LayerRequest) -> Result<Option<(Reso
         (Some(t), _) if t.starts_with(tokens::ACCESS_PREFIX) => {
             accounts.resolve_access_token(t).await.map(|r| r.map(|r| (r, Via::AccessToken)))
         }
-        (Some(t), _) => accounts.resolve_session(t).await.map(|r| r.map(|r| (r, Via::Bearer))),
+        (Some(t), _) => match accounts.resolve_session(t).await {
+            Ok(None) if accounts.remote.is_some() => return resolve_remote(accounts, t).await,
+            other => other.map(|r| r.map(|r| (r, Via::Bearer))),
+        },
         (None, Some(c)) => accounts.resolve_session(c).await.map(|r| r.map(|r| (r, Via::Cookie))),
         (None, None) => Ok(None),
     };
     found.map_err(|e| e.to_string())
+}
+
+/// A bearer token the local store does not know, asked of the remote service.
+async fn resolve_remote(accounts: &Accounts, token: &str) -> Result<Option<(Resolved, Via)>, String> {
+    let Some(remote) = &accounts.remote else { return Ok(None) };
+    let identity = remote.user(token).await.map_err(|e| e.to_string())?;
+    Ok(identity.map(|identity| (Resolved { identity, csrf: None }, Via::Remote)))
+}
+
+/// With `verify_endpoints`, a remote user's route is allowed by the remote service.
+async fn remote_allows(accounts: &Accounts, req: &LayerRequest) -> Result<bool, String> {
+    let Some(remote) = accounts.remote.as_ref().filter(|r| r.verifies_endpoints()) else { return Ok(true) };
+    let token = header(req, "authorization").and_then(|h| h.strip_prefix("Bearer ")).map(str::trim).unwrap_or_default();
+    remote.allows(token, req.operation_id.as_str()).await.map_err(|e| e.to_string())
 }
 
 impl Layer for AuthLayer {
@@ -81,6 +98,23 @@ impl Layer for AuthLayer {
             };
             match resolved {
                 Some((r, via)) => {
+                    if via == Via::Remote && !req.public {
+                        match remote_allows(&accounts, &req).await {
+                            Ok(true) => {}
+                            Ok(false) => {
+                                return reject(
+                                    403,
+                                    "forbidden",
+                                    &format!("the authentication service does not allow `{}` to this user", req.operation_id),
+                                    "ask an administrator of the authentication service",
+                                )
+                            }
+                            Err(e) => {
+                                tracing::error!(error = %e, "auth: the remote service failed");
+                                return reject(503, "unavailable", "the authentication service does not answer", "try again shortly");
+                            }
+                        }
+                    }
                     let unsafe_method = !matches!(req.method.as_str(), "GET" | "HEAD" | "OPTIONS");
                     if via == Via::Cookie && unsafe_method && req.uri.as_str().starts_with("/api/") {
                         let sent = header(&req, "x-csrf-token").unwrap_or_default();

@@ -11,13 +11,15 @@
 //!
 //! Map: [`accounts`] logins, sessions, tokens on the db backend; [`tokens`] random
 //! secrets and their digests; [`layer`] the auth layer; [`api`] `/api/v1/auth`;
-//! [`browser`] `/login` and `/logout`; [`http`] cookie and redirect helpers.
+//! [`browser`] `/login` and `/logout`; [`http`] cookie and redirect helpers; [`remote`]
+//! the original's remote authentication service.
 
 pub mod accounts;
 pub mod api;
 pub mod browser;
 pub mod http;
 pub mod layer;
+pub mod remote;
 pub mod tokens;
 
 use daas_common::{config::AuthFile, protocols::DbClient};
@@ -30,7 +32,8 @@ use daas_plugin_api::{
 
 async fn start(ctx: PluginContext) -> Result<PluginBuilder, String> {
     let file: AuthFile = ctx.config()?;
-    let accounts = accounts::Accounts { db: DbClient::host(), policy: accounts::Policy::from_config(&file.local) };
+    let remote = remote::Remote::from_config(&file.remote)?;
+    let accounts = accounts::Accounts { db: DbClient::host(), policy: accounts::Policy::from_config(&file.local), remote };
     let api = OpenApiService::new(api::AuthApi(accounts.clone()), "auth", env!("CARGO_PKG_VERSION"))
         .description("Authentication: bearer tokens, the caller, API access tokens.");
     Ok(PluginBuilder::new()
