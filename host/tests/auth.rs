@@ -183,3 +183,34 @@ fn access_tokens_are_shown_once_work_as_bearer_and_can_be_revoked() {
     );
     assert_eq!(c.get(server.url("/api/v1/auth/me")).bearer_auth(&at).send().unwrap().status(), StatusCode::UNAUTHORIZED);
 }
+
+#[test]
+fn callers_over_the_rate_limit_get_429_with_retry_after() {
+    let site = site("[auth]\nratelimit_enable = true\nratelimit_limit = 5\nratelimit_interval_seconds = 3600\n");
+    let server = Server::start(site.path());
+    let c = http();
+    // Counts per interval aligned to the epoch: a boundary may fall inside the test once,
+    // so the limit shows within two intervals' worth of calls.
+    let first_refusal = |path: &str, bearer: Option<&str>| {
+        for n in 1..=11 {
+            let mut r = c.get(server.url(path));
+            if let Some(b) = bearer {
+                r = r.bearer_auth(b);
+            }
+            let r = r.send().unwrap();
+            if r.status() == StatusCode::TOO_MANY_REQUESTS {
+                let wait: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+                assert!((1..=3600).contains(&wait), "{wait}");
+                let body: Value = r.json().unwrap();
+                assert_eq!(body["code"], "rate_limited");
+                return n;
+            }
+            assert_eq!(r.status(), StatusCode::OK);
+        }
+        panic!("no 429 after 11 calls with a limit of 5");
+    };
+    // The login is an anonymous call, counted against the address.
+    let bearer = token(&server, "admin", "s3cret!").1["token"].as_str().unwrap().to_string();
+    assert!(first_refusal("/api/v1/testbackend/health", None) >= 5, "anonymous callers are counted by address");
+    assert!(first_refusal("/api/v1/auth/me", Some(&bearer)) >= 6, "a user has a count of their own");
+}

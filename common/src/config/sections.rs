@@ -298,6 +298,13 @@ file! {
         enable_entity_verification: bool,
         /// Log ownership verification.
         enable_log_entity_verification: bool,
+        /// Limit the calls per caller (apicrud `RATELIMIT_ENABLE`): over the limit, 429
+        /// with `Retry-After`.
+        ratelimit_enable: bool,
+        /// Calls per interval and caller (0: 600).
+        ratelimit_limit: u64,
+        /// The interval, in seconds (apicrud `RATELIMIT_INTERVAL`; 0: 60).
+        ratelimit_interval_seconds: u64,
     }
 }
 

@@ -106,6 +106,8 @@ pub struct Accounts {
     pub policy: Policy,
     /// The remote authentication service, when `[remote]` enables it.
     pub remote: Option<crate::remote::Remote>,
+    /// The per-caller rate limit, when `[auth] ratelimit_enable` is set.
+    pub limiter: Option<std::sync::Arc<crate::ratelimit::RateLimit>>,
 }
 
 fn identity(user: &User) -> Identity {

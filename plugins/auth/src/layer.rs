@@ -60,6 +60,25 @@ async fn resolve(accounts: &Accounts, req: &LayerRequest) -> Result<Option<(Reso
     found.map_err(|e| e.to_string())
 }
 
+/// Count a call against the site's rate limit, if it has one.
+fn limited(accounts: &Accounts, caller: &str) -> Result<(), u64> {
+    accounts.limiter.as_ref().map_or(Ok(()), |l| l.call(caller))
+}
+
+fn too_many(wait: u64) -> LayerVerdict {
+    let mut resp = ApiError::new("rate_limited", "too many requests", format!("retry in {wait} seconds")).to_ffi(429);
+    let mut headers = resp.headers.into_vec();
+    headers.push(("retry-after".into(), wait.to_string().into()).into());
+    resp.headers = headers.into();
+    LayerVerdict::Reject(resp)
+}
+
+/// The client's address without its port.
+fn client_ip(req: &LayerRequest) -> &str {
+    let addr = req.remote_addr.as_str();
+    addr.rsplit_once(':').map_or(addr, |(ip, _)| ip)
+}
+
 /// A bearer token the local store does not know, asked of the remote service.
 async fn resolve_remote(accounts: &Accounts, token: &str) -> Result<Option<(Resolved, Via)>, String> {
     let Some(remote) = &accounts.remote else { return Ok(None) };
@@ -127,6 +146,9 @@ impl Layer for AuthLayer {
                             );
                         }
                     }
+                    if let Err(wait) = limited(&accounts, &format!("user:{}", r.identity.user_id)) {
+                        return too_many(wait);
+                    }
                     let mut attrs = r.identity.to_attributes();
                     attrs.push((ATTR_VIA.into(), via.as_str().into()));
                     if let (Via::Cookie, Some(csrf)) = (via, r.csrf) {
@@ -134,7 +156,10 @@ impl Layer for AuthLayer {
                     }
                     LayerVerdict::Continue(attrs.into_iter().map(|(k, v)| (k.into(), v.into()).into()).collect())
                 }
-                None if req.public => LayerVerdict::Continue(Default::default()),
+                None if req.public => match limited(&accounts, &format!("addr:{}", client_ip(&req))) {
+                    Err(wait) => too_many(wait),
+                    Ok(()) => LayerVerdict::Continue(Default::default()),
+                },
                 None if is_browser_page(&req) => {
                     let location = format!("/login?next={}", http::encode_query_value(req.uri.as_str()));
                     LayerVerdict::Reject(FfiResponse {

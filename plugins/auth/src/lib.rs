@@ -19,6 +19,7 @@ pub mod api;
 pub mod browser;
 pub mod http;
 pub mod layer;
+pub mod ratelimit;
 pub mod remote;
 pub mod tokens;
 
@@ -33,7 +34,11 @@ use daas_plugin_api::{
 async fn start(ctx: PluginContext) -> Result<PluginBuilder, String> {
     let file: AuthFile = ctx.config()?;
     let remote = remote::Remote::from_config(&file.remote)?;
-    let accounts = accounts::Accounts { db: DbClient::host(), policy: accounts::Policy::from_config(&file.local), remote };
+    let limiter = file.auth.ratelimit_enable.then(|| {
+        let or = |v: u64, d: u64| if v == 0 { d } else { v };
+        std::sync::Arc::new(ratelimit::RateLimit::new(or(file.auth.ratelimit_limit, 600), or(file.auth.ratelimit_interval_seconds, 60)))
+    });
+    let accounts = accounts::Accounts { db: DbClient::host(), policy: accounts::Policy::from_config(&file.local), remote, limiter };
     let api = OpenApiService::new(api::AuthApi(accounts.clone()), "auth", env!("CARGO_PKG_VERSION"))
         .description("Authentication: bearer tokens, the caller, API access tokens.");
     Ok(PluginBuilder::new()
