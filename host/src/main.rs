@@ -3,6 +3,8 @@
 //! Where things live:
 //!
 //! - `main.rs` (this file): the command line (clap) and the `serve` sequence.
+//! - [`db_cli`]: `daas db migrate|status`, `daas import`, `daas export`, done by the
+//!   site's db plugin started on its own.
 //! - [`daas_common::config`]: the site's config files, their schema and validation.
 //! - [`loader`]: finding and opening plugin libraries, ABI and name checks.
 //! - [`registry`]: the started plugins, their backends, and the host services plugins
@@ -16,6 +18,7 @@
 //!
 //! The ABI itself is in the `daas-plugin-api` crate; the plugins are in `plugins/`.
 
+mod db_cli;
 mod host_api;
 mod loader;
 mod logging;
@@ -58,8 +61,57 @@ enum Command {
         #[command(subcommand)]
         command: PluginsCommand,
     },
+    /// The site's database: its schema migrations.
+    Db {
+        #[command(subcommand)]
+        command: DbCommand,
+    },
+    /// Insert the rows of a YAML, TOML or JSON fixture into the site's database, in one
+    /// transaction (all or nothing).
+    Import {
+        /// The fixture: a mapping of table names to lists of rows (`-`: stdin, as YAML).
+        file: PathBuf,
+        /// The site's configuration directory.
+        #[arg(long, default_value = "config/demo")]
+        site: PathBuf,
+        /// Empty every table first (in the same transaction).
+        #[arg(long)]
+        drop_all: bool,
+        /// The file's format (default: by its extension).
+        #[arg(long, value_enum)]
+        format: Option<db_cli::Format>,
+    },
+    /// Write every table of the site's database (trashed rows included, secrets sealed)
+    /// in a form `daas import` reads back.
+    Export {
+        /// Where to (default or `-`: stdout). The format follows the extension: .yaml,
+        /// .yml, .toml or .json.
+        file: Option<PathBuf>,
+        /// The site's configuration directory.
+        #[arg(long, default_value = "config/demo")]
+        site: PathBuf,
+        /// The format (default: by the file's extension; YAML on stdout).
+        #[arg(long, value_enum)]
+        format: Option<db_cli::Format>,
+    },
     /// Print the host version and the plugin ABI version.
     Version,
+}
+
+#[derive(Subcommand)]
+enum DbCommand {
+    /// Apply the pending schema migrations (needed with `[db] migrate = "manual"`).
+    Migrate {
+        /// The site's configuration directory.
+        #[arg(long, default_value = "config/demo")]
+        site: PathBuf,
+    },
+    /// Show the database kind and the applied and pending migrations; changes nothing.
+    Status {
+        /// The site's configuration directory.
+        #[arg(long, default_value = "config/demo")]
+        site: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -121,6 +173,10 @@ fn main() -> ExitCode {
         Command::Config { command: ConfigCommand::Schema { file } } => config_schema(file),
         Command::Config { command: ConfigCommand::Check { site } } => config_check(&site),
         Command::Plugins { command: PluginsCommand::List { site } } => plugins_list(&site),
+        Command::Db { command: DbCommand::Status { site } } => db_cli::run(&site, db_cli::Action::Status),
+        Command::Db { command: DbCommand::Migrate { site } } => db_cli::run(&site, db_cli::Action::Migrate),
+        Command::Import { file, site, drop_all, format } => db_cli::run(&site, db_cli::Action::Import { file, drop_all, format }),
+        Command::Export { file, site, format } => db_cli::run(&site, db_cli::Action::Export { file, format }),
         Command::Serve { site, listen } => {
             let config = match load(&site) {
                 Ok(c) => c,

@@ -14,6 +14,7 @@ use abi_stable::std_types::{RResult, RStr, RString, RVec};
 use async_ffi::{FfiFuture, FutureExt as _};
 use daas_plugin_api::{
     abi::{BackendError, BackendErrorKind, HostServices, LogLevel, PluginManifest, PluginModRef},
+    sdk::BackendProtocol,
     BackendName, LayerName, PluginName,
 };
 use futures::FutureExt as _;
@@ -151,6 +152,23 @@ extern "C" fn host_call_backend(caller: PluginName, backend: BackendName, reques
             }
         })
         .into_ffi()
+}
+
+/// Call a backend from the host itself (the `daas db`, `import` and `export` commands),
+/// through the same path as a plugin's call.
+pub async fn call<P: BackendProtocol>(request: &P::Request) -> Result<P::Response, BackendError> {
+    let bytes = serde_json::to_vec(request).map_err(|e| {
+        BackendError::new(BackendErrorKind::BadRequest, format!("request for backend `{}` could not be encoded: {e}", P::NAME))
+    })?;
+    // The caller's name only appears in the "not available" message; `extensions` is
+    // the seed's name for the part that manages plugins, which is the host.
+    let answer = host_call_backend(PluginName::Extensions, P::NAME, RVec::from(bytes)).await.into_result()?;
+    serde_json::from_slice(&answer).map_err(|e| {
+        BackendError::new(
+            BackendErrorKind::Internal,
+            format!("answer of backend `{}` could not be decoded: {e}; is the plugin of this build?", P::NAME),
+        )
+    })
 }
 
 /// Whether a subscription pattern matches a topic (`*` suffix: prefix match).

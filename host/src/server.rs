@@ -183,6 +183,19 @@ async fn start_all(site: &SiteConfig, libraries: Vec<LoadedLibrary>, plugins: &m
     }))
 }
 
+/// Start one plugin on its own, outside a server (the `daas db`, `import` and `export`
+/// commands), and register it so that its backends are callable. Stop it with
+/// [`stop_plugins`].
+pub async fn start_one(site: &SiteConfig, lib: LoadedLibrary) -> Result<Plugin, StartError> {
+    let name = lib.name;
+    let plugin = start_plugin(site, lib).await.map_err(|message| StartError::PluginStart { name, message })?;
+    if let Err(e) = registry::register(plugin.clone()) {
+        stop_plugins(std::slice::from_ref(&plugin), Instant::now() + Duration::from_secs(10)).await;
+        return Err(e.into());
+    }
+    Ok(plugin)
+}
+
 /// Stop plugins, last started first, all within one deadline (each gets what is left,
 /// at least half a second).
 pub async fn stop_plugins(plugins: &[Plugin], deadline: Instant) {
