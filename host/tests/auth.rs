@@ -214,3 +214,51 @@ fn callers_over_the_rate_limit_get_429_with_retry_after() {
     assert!(first_refusal("/api/v1/testbackend/health", None) >= 5, "anonymous callers are counted by address");
     assert!(first_refusal("/api/v1/auth/me", Some(&bearer)) >= 6, "a user has a count of their own");
 }
+
+#[test]
+fn a_second_factor_is_set_up_in_two_steps_and_then_needed_to_log_in() {
+    let site = site("");
+    let server = Server::start(site.path());
+    let c = http();
+    let bearer = token(&server, "admin", "s3cret!").1["token"].as_str().unwrap().to_string();
+    let totp = |body: Value, method: &str| {
+        let r = c.request(method.parse().unwrap(), server.url("/api/v1/auth/totp")).bearer_auth(&bearer).json(&body).send().unwrap();
+        (r.status(), r.json::<Value>().unwrap_or(Value::Null))
+    };
+    let (status, setup) = totp(json!({}), "POST");
+    assert_eq!(status, StatusCode::OK, "{setup}");
+    assert_eq!(setup["enabled"], false);
+    let secret = setup["secret"].as_str().unwrap().to_string();
+    assert!(setup["otpauth_url"].as_str().unwrap().starts_with("otpauth://totp/daas:admin?"), "{setup}");
+    assert_eq!(token(&server, "admin", "s3cret!").0, StatusCode::OK, "not active before it is confirmed");
+
+    let code = || {
+        let bytes = totp_rs::Secret::Encoded(secret.clone()).to_bytes().unwrap();
+        totp_rs::TOTP::new(totp_rs::Algorithm::SHA1, 6, 1, 30, bytes, Some("daas".into()), "admin".into())
+            .unwrap()
+            .generate_current()
+            .unwrap()
+    };
+    let wrong = if code() == "123456" { "654321" } else { "123456" };
+    assert_eq!(totp(json!({"code": wrong}), "POST").0, StatusCode::BAD_REQUEST);
+    let (status, body) = totp(json!({"code": code()}), "POST");
+    assert_eq!((status, body["enabled"].as_bool()), (StatusCode::OK, Some(true)), "{body}");
+
+    // From now on the password alone is not enough.
+    let login = |otp: Option<&str>| {
+        let mut body = json!({"username": "admin", "password": "s3cret!"});
+        if let Some(o) = otp {
+            body["otp"] = json!(o);
+        }
+        json_of(c.post(server.url("/api/v1/auth/token")).json(&body).send().unwrap())
+    };
+    let (status, body) = login(None);
+    assert_eq!((status, body["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("otp_required")), "{body}");
+    assert_eq!(login(Some(wrong)).1["code"], "unauthenticated");
+    assert_eq!(login(Some(&code())).0, StatusCode::OK);
+
+    // Removing it needs a current code.
+    assert_eq!(totp(json!({"code": wrong}), "DELETE").0, StatusCode::BAD_REQUEST);
+    assert_eq!(totp(json!({"code": code()}), "DELETE").0, StatusCode::NO_CONTENT);
+    assert_eq!(login(None).0, StatusCode::OK);
+}

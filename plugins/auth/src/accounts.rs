@@ -46,6 +46,9 @@ pub enum LoginError {
     /// logins cannot be used to find out which users exist.
     #[error("wrong user name or password")]
     Wrong,
+    /// The password was right; the user's second factor needs a one-time code.
+    #[error("a one-time code from the authenticator app is needed")]
+    OtpRequired,
     /// Too many failed logins.
     #[error("too many failed logins: this user is locked out for {0} more seconds")]
     Locked(i64),
@@ -115,8 +118,9 @@ fn identity(user: &User) -> Identity {
 }
 
 impl Accounts {
-    /// Check a user name and password, counting failures toward a lock-out.
-    pub async fn login(&self, name: &str, password: &str) -> Result<User, LoginError> {
+    /// Check a user name and password (and the one-time code when the user has a second
+    /// factor), counting failures toward a lock-out.
+    pub async fn login(&self, name: &str, password: &str, otp: Option<&str>) -> Result<User, LoginError> {
         let now = Utc::now();
         let Some(mut user) = self.db.user_by_name(name).await? else {
             // Same work as for a real user, so that timing does not tell who exists.
@@ -128,14 +132,17 @@ impl Accounts {
         }
         let ok = user.password_hash.as_deref().is_some_and(|h| daas_common::password::verify(password, h));
         if !ok || user.disabled {
-            user.failed_logins += 1;
-            if user.failed_logins >= self.policy.lockout_attempts {
-                user.locked_until = Some(now + self.policy.lockout);
-                user.failed_logins = 0;
-                tracing::warn!(user = %user.name, "user locked out after too many failed logins");
+            return Err(self.failed(user).await);
+        }
+        let second =
+            user.totp_secret.as_deref().map(crate::totp::parse).filter(|(s, active)| *active && !s.is_empty()).map(|(s, _)| s.to_string());
+        if let Some(secret) = second {
+            match otp.map(str::trim).filter(|c| !c.is_empty()) {
+                // The password was right: asking for the code is not a failure.
+                None => return Err(LoginError::OtpRequired),
+                Some(code) if !crate::totp::check(&secret, &user.name, code) => return Err(self.failed(user).await),
+                Some(_) => {}
             }
-            self.db.update(&user).await?;
-            return Err(LoginError::Wrong);
         }
         if user.failed_logins != 0 || user.locked_until.is_some() {
             user.failed_logins = 0;
@@ -143,6 +150,20 @@ impl Accounts {
             self.db.update(&user).await?;
         }
         Ok(user)
+    }
+
+    /// Count a failed login, locking the user out after too many.
+    async fn failed(&self, mut user: User) -> LoginError {
+        user.failed_logins += 1;
+        if user.failed_logins >= self.policy.lockout_attempts {
+            user.locked_until = Some(Utc::now() + self.policy.lockout);
+            user.failed_logins = 0;
+            tracing::warn!(user = %user.name, "user locked out after too many failed logins");
+        }
+        match self.db.update(&user).await {
+            Ok(()) => LoginError::Wrong,
+            Err(e) => LoginError::Store(e),
+        }
     }
 
     /// Open a session for a user.

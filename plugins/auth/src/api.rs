@@ -24,6 +24,28 @@ struct Credentials {
     /// The password.
     #[oai(write_only)]
     password: String,
+    /// The one-time code, for users with a second factor.
+    #[oai(write_only)]
+    otp: Option<String>,
+}
+
+/// A one-time code.
+#[derive(Object)]
+struct Code {
+    /// The code the authenticator app shows (none: start the set-up).
+    code: Option<String>,
+}
+
+/// The second factor's state.
+#[derive(Object)]
+struct SecondFactor {
+    /// Whether logins need a one-time code.
+    enabled: bool,
+    /// The new secret (base32), during set-up only: enter it or scan the URL, then
+    /// confirm with a code.
+    secret: Option<String>,
+    /// The `otpauth://` URL of the new secret, during set-up only.
+    otpauth_url: Option<String>,
 }
 
 /// A bearer token.
@@ -120,10 +142,13 @@ impl AuthApi {
     /// Log in with a user name and password; answers a bearer token.
     #[oai(path = "/token", method = "post", operation_id = "token")]
     async fn token(&self, body: Json<Credentials>) -> Result<Json<Token>, Failure> {
-        let user = match self.0.login(&body.username, &body.password).await {
+        let user = match self.0.login(&body.username, &body.password, body.otp.as_deref()).await {
             Ok(u) => u,
             Err(LoginError::Wrong) => {
                 return Err(Failure::Unauthenticated(Json(ApiError::new("unauthenticated", LoginError::Wrong.to_string(), ""))))
+            }
+            Err(e @ LoginError::OtpRequired) => {
+                return Err(Failure::Unauthenticated(Json(ApiError::new("otp_required", e.to_string(), "send it as `otp`"))))
             }
             Err(e @ LoginError::Locked(secs)) => {
                 return Err(Failure::Locked(Json(ApiError::new("locked_out", e.to_string(), "")), secs.to_string()))
@@ -163,6 +188,69 @@ impl AuthApi {
             via: attributes.get(crate::layer::ATTR_VIA).unwrap_or_default().to_string(),
             csrf_token: attributes.get(crate::layer::ATTR_CSRF).map(str::to_string),
         }))
+    }
+
+    /// Set up the caller's second factor: without a code, a new secret to enter in an
+    /// authenticator app (not active yet); with a code from the app, the secret becomes
+    /// active and logins need a code from then on.
+    #[oai(path = "/totp", method = "post", operation_id = "setup_totp")]
+    async fn setup_totp(&self, attributes: Data<&Attributes>, body: Json<Code>) -> Result<Json<SecondFactor>, Failure> {
+        let who = caller(&attributes)?;
+        let Some(mut user) = self.0.db.get::<daas_common::model::User>(who.user_id).await? else {
+            return Err(Failure::BadRequest(Json(ApiError::new("bad_request", "only local users have a second factor here", ""))));
+        };
+        let stored = user.totp_secret.clone().unwrap_or_default();
+        let (secret, active) = crate::totp::parse(&stored);
+        match body.0.code {
+            None => {
+                if active && !secret.is_empty() {
+                    return Err(Failure::BadRequest(Json(ApiError::new(
+                        "bad_request",
+                        "the second factor is active already",
+                        "remove it first with DELETE /api/v1/auth/totp",
+                    ))));
+                }
+                let secret = crate::totp::new_secret();
+                user.totp_secret = Some(crate::totp::pending(&secret));
+                self.0.db.update(&user).await?;
+                let otpauth_url = crate::totp::url(&secret, &user.name);
+                Ok(Json(SecondFactor { enabled: false, secret: Some(secret), otpauth_url: Some(otpauth_url) }))
+            }
+            Some(code) => {
+                if secret.is_empty() || !crate::totp::check(secret, &user.name, &code) {
+                    return Err(Failure::BadRequest(Json(ApiError::new(
+                        "bad_request",
+                        "the code does not match the secret being set up",
+                        "check the app's clock; start again with an empty body",
+                    ))));
+                }
+                user.totp_secret = Some(secret.to_string());
+                self.0.db.update(&user).await?;
+                Ok(Json(SecondFactor { enabled: true, secret: None, otpauth_url: None }))
+            }
+        }
+    }
+
+    /// Remove the caller's second factor (needs a current code).
+    #[oai(path = "/totp", method = "delete", operation_id = "remove_totp")]
+    async fn remove_totp(&self, attributes: Data<&Attributes>, body: Json<Code>) -> Result<Done, Failure> {
+        let who = caller(&attributes)?;
+        let Some(mut user) = self.0.db.get::<daas_common::model::User>(who.user_id).await? else {
+            return Err(Failure::NotFound(Json(ApiError::new("not_found", "no second factor", ""))));
+        };
+        let stored = user.totp_secret.clone().unwrap_or_default();
+        let (secret, active) = crate::totp::parse(&stored);
+        if active && !secret.is_empty() && !body.code.as_deref().is_some_and(|c| crate::totp::check(secret, &user.name, c)) {
+            return Err(Failure::BadRequest(Json(ApiError::new(
+                "bad_request",
+                "a current one-time code is needed to remove the second factor",
+                "",
+            ))));
+        }
+        // Empty, not none: a secret given as none on an update keeps the stored one.
+        user.totp_secret = Some(String::new());
+        self.0.db.update(&user).await?;
+        Ok(Done::Done)
     }
 
     /// The caller's API access tokens (without their secrets).

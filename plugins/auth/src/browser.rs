@@ -55,6 +55,7 @@ fn page(status: StatusCode, next: &str, message: &str, secure: bool) -> Response
          <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"next\" value=\"{next}\">\
          <label>User <input name=\"username\" autocomplete=\"username\" required></label>\
          <label>Password <input type=\"password\" name=\"password\" autocomplete=\"current-password\" required></label>\
+         <label>One-time code (if you set one up) <input name=\"otp\" inputmode=\"numeric\" autocomplete=\"one-time-code\"></label>\
          <button type=\"submit\">Log in</button></form></body></html>",
         next = http::escape(next),
     );
@@ -77,6 +78,7 @@ struct LoginForm {
     password: String,
     csrf: String,
     next: Option<String>,
+    otp: Option<String>,
 }
 
 #[handler]
@@ -87,9 +89,9 @@ async fn login(req: &Request, Form(form): Form<LoginForm>, accounts: Data<&Accou
     if cookie.is_empty() || !tokens::same(cookie, &form.csrf) {
         return page(StatusCode::FORBIDDEN, &next, "The form expired or came from another site; please log in again.", secure);
     }
-    let user = match accounts.login(&form.username, &form.password).await {
+    let user = match accounts.login(&form.username, &form.password, form.otp.as_deref()).await {
         Ok(u) => u,
-        Err(e @ LoginError::Wrong) => return page(StatusCode::UNAUTHORIZED, &next, &e.to_string(), secure),
+        Err(e @ (LoginError::Wrong | LoginError::OtpRequired)) => return page(StatusCode::UNAUTHORIZED, &next, &e.to_string(), secure),
         Err(e @ LoginError::Locked(secs)) => {
             let mut r = page(StatusCode::TOO_MANY_REQUESTS, &next, &e.to_string(), secure);
             r.headers_mut().insert("retry-after", secs.to_string().parse().expect("digits are a valid header value"));

@@ -22,6 +22,7 @@ pub mod layer;
 pub mod ratelimit;
 pub mod remote;
 pub mod tokens;
+pub mod totp;
 
 use daas_common::{config::AuthFile, protocols::DbClient};
 use daas_plugin_api::{
