@@ -268,3 +268,26 @@ fn the_openapi_document_has_every_route_and_marks_secrets_write_only() {
     let ops: Vec<&str> = paths.values().flat_map(|p| p.as_object().unwrap().values()).filter_map(|op| op["operationId"].as_str()).collect();
     assert!(ops.contains(&"db_list_objects") && ops.contains(&"db_purge_node"), "{ops:?}");
 }
+
+#[test]
+fn applications_build_only_on_files_and_templates_the_caller_may_see() {
+    let site = site();
+    let api = Api::start(&site);
+    let (ann, bob) = (Who::User(7), Who::User(8));
+    api.call(ann, "POST", "/files", Some(json!({"id": "ann-file"})));
+    api.call(ann, "POST", "/objects", Some(json!({"id": "ann-tpl"})));
+    api.call(Who::Admin, "POST", "/files", Some(json!({"id": "shared-file"})));
+    for (body, field) in [
+        (json!({"name": "x", "id_file": "ann-file"}), "id_file"),
+        (json!({"name": "x", "id_template": "ann-tpl"}), "id_template"),
+        (json!({"name": "x", "id_file": "nope"}), "id_file"),
+    ] {
+        let (status, err) = api.call(bob, "POST", "/applications", Some(body));
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{err}");
+        assert!(err["message"].as_str().unwrap().contains(field) && err["message"].as_str().unwrap().contains("does not exist"), "{err}");
+    }
+    let (status, app) = api.call(bob, "POST", "/applications", Some(json!({"name": "x", "id_file": "shared-file"})));
+    assert_eq!(status, StatusCode::CREATED, "shared files are everyone's to use: {app}");
+    let (status, _) = api.call(ann, "POST", "/applications", Some(json!({"name": "y", "id_file": "ann-file", "id_template": "ann-tpl"})));
+    assert_eq!(status, StatusCode::CREATED);
+}

@@ -57,6 +57,33 @@ pub trait Resource: Send + Sync + 'static {
     fn validate(_model: &Self::Model) -> Result<(), String> {
         Ok(())
     }
+    /// Owned rows this row refers to (e.g. an application's file and template): each must
+    /// be one the caller may see, so that nobody builds on another user's private rows.
+    fn references(_model: &Self::Model) -> Vec<(&'static str, String)> {
+        Vec::new()
+    }
+}
+
+/// 400 unless every row the model refers to exists and the caller may see it (a row
+/// they may not see is reported as missing, as everywhere).
+async fn check_references<R: Resource>(store: &Store, who: &Identity, model: &R::Model) -> Result<(), Failure> {
+    use daas_common::protocols::TableName;
+    for (field, id) in R::references(model) {
+        let key = Value::String(id.clone());
+        let row = match field {
+            "id_file" => store.tables.get::<crate::tables::Files>(&key, false).await?,
+            _ => store.tables.get::<Objects>(&key, false).await?,
+        };
+        let table = if field == "id_file" { TableName::Files } else { TableName::DaasObjects };
+        let seen = row.and_then(|r| r["id_owner"].as_i64()).is_some_and(|owner| who.can_see(owner));
+        if !seen {
+            return Err(Failure::bad(format!(
+                "`{field}`: {} `{id}` does not exist",
+                if table == TableName::Files { "file" } else { "object" }
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The errors of the db API, each a JSON [`ApiError`].
@@ -289,6 +316,7 @@ pub async fn get<R: Resource>(store: &Store, who: &Identity, key: Value) -> Resu
 /// Create a row; a user's new rows are theirs.
 pub async fn create<R: Resource>(store: &Store, who: &Identity, model: R::Model) -> Result<Created<R::Model>, Failure> {
     R::validate(&model).map_err(Failure::bad)?;
+    check_references::<R>(store, who, &model).await?;
     let mut row = to_json(&model)?;
     let owner = match R::POLICY {
         Policy::ViaObject => {
@@ -321,6 +349,7 @@ pub async fn create<R: Resource>(store: &Store, who: &Identity, model: R::Model)
 /// Replace a row's fields (the key comes from the path; secrets left out are kept).
 pub async fn update<R: Resource>(store: &Store, who: &Identity, key: Value, model: R::Model) -> Result<Json<R::Model>, Failure> {
     R::validate(&model).map_err(Failure::bad)?;
+    check_references::<R>(store, who, &model).await?;
     let existing = visible_row::<R>(store, who, &key, Scope::Live).await?;
     let owner = owner_of::<R>(store, &existing).await?;
     may_change::<R>(who, owner)?;

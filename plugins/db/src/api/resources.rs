@@ -68,6 +68,10 @@ impl Resource for ApplicationResource {
         }
         Ok(())
     }
+    fn references(m: &Application) -> Vec<(&'static str, String)> {
+        let file = m.id_file.iter().map(|id| ("id_file", id.clone()));
+        file.chain(m.id_template.iter().map(|id| ("id_template", id.clone()))).collect()
+    }
 }
 
 /// File metadata.
@@ -104,6 +108,9 @@ impl Resource for GrantResource {
     const POLICY: Policy = Policy::UserOwned;
     const FILTERS: &'static [&'static str] = &["id_app", "id_user"];
     const SORTS: &'static [&'static str] = &["created_at", "id"];
+    fn references(m: &AccessGrant) -> Vec<(&'static str, String)> {
+        vec![("id_app", m.id_app.clone())]
+    }
 }
 
 /// Nodes; admins only.
