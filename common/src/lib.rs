@@ -4,6 +4,7 @@
 //! a site before anything starts) and by plugins (which read their own file as typed
 //! values); nothing here crosses the dylib boundary except as JSON.
 
+pub mod bench;
 pub mod config;
 pub mod model;
 pub mod password;

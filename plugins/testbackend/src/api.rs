@@ -10,6 +10,12 @@ use daas_plugin_api::{
     ApiError,
 };
 
+use daas_common::{
+    bench::{self, DbBenchOp, DbBenchResult},
+    protocols::DbClient,
+};
+use daas_plugin_api::abi::BackendErrorKind;
+
 use crate::Settings;
 
 pub struct TestApi {
@@ -80,6 +86,19 @@ impl From<SystemInfo> for SystemInfoObject {
     fn from(s: SystemInfo) -> Self {
         SystemInfoObject { site_name: s.site_name, hostname: s.hostname, uptime_seconds: s.uptime_seconds, abi_version: s.abi_version }
     }
+}
+
+#[derive(ApiResponse)]
+enum BenchDbResponse {
+    /// The timed calls and how fast they went.
+    #[oai(status = 200)]
+    Ok(Json<DbBenchResult>),
+    /// A call failed; the body says why.
+    #[oai(status = 500)]
+    Failed(Json<ApiError>),
+    /// The db backend is not loaded on this site.
+    #[oai(status = 503)]
+    Unavailable(Json<ApiError>),
 }
 
 #[derive(ApiResponse)]
@@ -168,6 +187,36 @@ impl TestApi {
         match host().call::<Testing>(&TestingRequest::Panic).await {
             Ok(_) => BackendCallResponse::Ok(Json(SumResponse { sum: 0 })),
             Err(e) => BackendCallResponse::Failed(Json(e.into())),
+        }
+    }
+
+    /// Bench route (`bash bench/run.sh`, db section): `n` calls of a db backend
+    /// operation made from this plugin through the host, after `warmup` untimed ones, one
+    /// after another; answers the time the `n` took. Compared with the same calls on the
+    /// db plugin's store in-process (`bench/src/bin/db-inproc.rs`, same code:
+    /// `daas_common::bench`). Writes to the site's database (one object, plus one per
+    /// insert). Needs the db plugin on the site, else 503.
+    #[oai(path = "/bench/db", method = "post", operation_id = "bench_db")]
+    async fn bench_db(
+        &self,
+        /// The operation: `get`, `insert` or `find`.
+        op: Query<DbBenchOp>,
+        /// Timed calls.
+        // The limits are `bench::MAX_N`: a validator takes a literal.
+        #[oai(validator(minimum(value = "1"), maximum(value = "100000")))]
+        n: Query<u64>,
+        /// Untimed calls before them (default 100).
+        #[oai(validator(maximum(value = "100000")))]
+        warmup: Query<Option<u64>>,
+    ) -> BenchDbResponse {
+        match bench::run(&DbClient::host(), op.0, n.0, warmup.0.unwrap_or(100)).await {
+            Ok(result) => BenchDbResponse::Ok(Json(result)),
+            Err(e) if e.kind == BackendErrorKind::NotAvailable => BenchDbResponse::Unavailable(Json(ApiError::new(
+                e.kind.code(),
+                "the db backend is not loaded on this site: the db bench needs the db plugin in extensions.toml",
+                e.message.to_string(),
+            ))),
+            Err(e) => BenchDbResponse::Failed(Json(e.into())),
         }
     }
 

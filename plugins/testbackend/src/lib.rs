@@ -12,7 +12,9 @@
 //! - the `testing` layer: rejects a request that carries `x-test-reject: <status>`,
 //!   otherwise attaches the attribute `user` from `x-test-user`, and counts the statuses
 //!   it observes;
-//! - settings from its `[[extensions.plugin]]` entry (`greeting`).
+//! - settings from its `[[extensions.plugin]]` entry (`greeting`);
+//! - the db bench's route (`POST /api/v1/testbackend/bench/db`, for bench/run.sh): db
+//!   backend calls through the host, timed in the plugin; 503 without the db plugin.
 
 mod api;
 mod layer;
