@@ -26,6 +26,11 @@
 #    of the plugin, root-level browser route, text/html). Start-up and shutdown cancel
 #    out in the differences: native = (B - A) / 1000 per request,
 #    plugin = native + (C - A) / 500, plain plugin route = native + (D - A) / 500.
+# 6. The db bench (bench/db.sh, which says how; it runs first): db backend operations
+#    per second across the plugin boundary vs the same calls in-process, on SQLite,
+#    with its own section in docs/benchmarks.md (<!-- bench:db:start --> to
+#    <!-- bench:db:end -->). Knobs: BENCH_DB=0 skips it, BENCH_DB=only runs nothing
+#    else; its own are in bench/db.sh.
 #
 # Prints a markdown table on stdout (progress goes to stderr) and rewrites the section
 # between <!-- bench:abi:start --> and <!-- bench:abi:end --> in docs/benchmarks.md.
@@ -157,6 +162,12 @@ start_server() {
     ADDR=${line#"${prefix}http://"}
     [[ $ADDR == 127.0.0.1:* ]] || die "$name listens on $ADDR, not on 127.0.0.1"
 }
+
+# The db bench (6.): BENCH_DB=0 skips it, BENCH_DB=only runs nothing else.
+if [[ ${BENCH_DB:-1} != 0 ]]; then
+    source bench/db.sh
+    [[ ${BENCH_DB:-1} == only ]] && exit 0
+fi
 
 start_server daas "daas: listening on " "$DAAS" serve --site "$SITE" --listen 127.0.0.1:0
 DAAS_ADDR=$ADDR
