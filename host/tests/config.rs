@@ -46,7 +46,8 @@ fn wrong_types_are_refused() {
 
 #[test]
 fn unknown_plugin_and_layer_names_list_the_allowed_names() {
-    let site = TempSite::new(&[("extensions.toml", "[extensions]\nlayers = [\"authn\"]\n[[extensions.plugin]]\nname = \"testbackends\"\n")]);
+    let site =
+        TempSite::new(&[("extensions.toml", "[extensions]\nlayers = [\"authn\"]\n[[extensions.plugin]]\nname = \"testbackends\"\n")]);
     let (code, err) = serve_fails(&site);
     assert_eq!(code, 2);
     assert!(err.contains("extensions.toml:4: key `extensions.plugin[0].name`: unknown variant `testbackends`, expected one of"), "{err}");

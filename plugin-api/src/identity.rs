@@ -1,7 +1,7 @@
 //! Who is calling: the identity an authentication layer attaches to a request.
 //!
 //! The auth layer (or, in tests, the `testing` layer) puts the caller's identity into
-//! the request's [`Attributes`](crate::sdk::Attributes) under the keys below; a handler
+//! the request's [`Attributes`] under the keys below; a handler
 //! reads it back with [`Identity::from_attributes`]. A route that needs a caller and
 //! finds none answers 401: no identity means no authenticated layer ran, and a plugin
 //! never guesses one.
