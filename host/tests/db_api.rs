@@ -291,3 +291,37 @@ fn applications_build_only_on_files_and_templates_the_caller_may_see() {
     let (status, _) = api.call(ann, "POST", "/applications", Some(json!({"name": "y", "id_file": "ann-file", "id_template": "ann-tpl"})));
     assert_eq!(status, StatusCode::CREATED);
 }
+
+#[test]
+fn an_admins_put_keeps_the_owner_and_the_row_is_checked_before_the_body() {
+    let site = site();
+    let api = Api::start(&site);
+    let (ann, bob, admin) = (Who::User(7), Who::User(8), Who::Admin);
+
+    // An administrator's PUT that leaves the owner out keeps it: the row stays ann's and
+    // does not become shared (visible to bob).
+    api.call(ann, "POST", "/objects", Some(json!({"id": "ann-obj", "object_type": "vm"})));
+    api.call(ann, "POST", "/files", Some(json!({"id": "ann-file", "name": "f"})));
+    for (path, body) in [("/objects/ann-obj", json!({"object_type": "container"})), ("/files/ann-file", json!({"name": "g"}))] {
+        let (status, row) = api.call(admin, "PUT", path, Some(body));
+        assert_eq!((status, row["id_owner"].as_i64()), (StatusCode::OK, Some(7)), "{path}: {row}");
+        assert_eq!(api.call(bob, "GET", path, None).0, StatusCode::NOT_FOUND, "{path} is still ann's alone");
+    }
+    // Naming another owner still moves the row.
+    let (status, row) = api.call(admin, "PUT", "/files/ann-file", Some(json!({"name": "g", "id_owner": 8})));
+    assert_eq!((status, row["id_owner"].as_i64()), (StatusCode::OK, Some(8)), "{row}");
+
+    // Another user's row is 404 whatever the body refers to or holds.
+    let (status, body) = api.call(bob, "PUT", "/objects/ann-obj", Some(json!({"object_type": "toaster"})));
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let (status, grant) = api.call(admin, "POST", "/grants", Some(json!({"id_app": "ann-obj", "id_user": 7})));
+    assert_eq!(status, StatusCode::CREATED, "{grant}");
+    let grant_path = format!("/grants/{}", grant["id"].as_str().unwrap());
+    let (status, body) = api.call(bob, "PUT", &grant_path, Some(json!({"id_app": "ann-obj", "id_user": 7})));
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    // What only administrators do is 403 for users before the body is looked at.
+    let (status, body) = api.call(bob, "POST", "/grants", Some(json!({"id_app": "ann-obj", "id_user": 8})));
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, body) = api.call(ann, "POST", "/limits", Some(json!({"id_owner": 7, "vm_max": -1, "id_file": "x"})));
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+}

@@ -251,14 +251,18 @@ async fn visible_row<R: Resource>(store: &Store, who: &Identity, key: &Value, sc
     }
 }
 
+/// Only administrators create, change and delete these rows.
+fn admin_only<R: Resource>() -> bool {
+    matches!(R::POLICY, Policy::Owned { admin_write: true } | Policy::UserOwned | Policy::AdminOnly)
+}
+
 /// 403 unless the caller may change a row with this owner.
 fn may_change<R: Resource>(who: &Identity, owner: Option<i64>) -> Result<(), Failure> {
     let noun = R::T::SPEC.noun;
-    let admin_only = matches!(R::POLICY, Policy::Owned { admin_write: true } | Policy::UserOwned | Policy::AdminOnly);
     if who.admin {
         return Ok(());
     }
-    if admin_only {
+    if admin_only::<R>() {
         return Err(Failure::forbidden(format!("only administrators change {noun}s")));
     }
     match owner {
@@ -315,6 +319,11 @@ pub async fn get<R: Resource>(store: &Store, who: &Identity, key: Value) -> Resu
 
 /// Create a row; a user's new rows are theirs.
 pub async fn create<R: Resource>(store: &Store, who: &Identity, model: R::Model) -> Result<Created<R::Model>, Failure> {
+    // Whether the caller may use the route at all comes before the body: a user is told
+    // 403 for what only administrators do, not what the body refers to.
+    if admin_only::<R>() {
+        may_change::<R>(who, None)?;
+    }
     R::validate(&model).map_err(Failure::bad)?;
     check_references::<R>(store, who, &model).await?;
     let mut row = to_json(&model)?;
@@ -348,21 +357,25 @@ pub async fn create<R: Resource>(store: &Store, who: &Identity, model: R::Model)
 
 /// Replace a row's fields (the key comes from the path; secrets left out are kept).
 pub async fn update<R: Resource>(store: &Store, who: &Identity, key: Value, model: R::Model) -> Result<Json<R::Model>, Failure> {
-    R::validate(&model).map_err(Failure::bad)?;
-    check_references::<R>(store, who, &model).await?;
+    // The row first: another user's row is 404 (and not theirs to change 403) whatever
+    // the body says, so that a body cannot tell whether the row exists.
     let existing = visible_row::<R>(store, who, &key, Scope::Live).await?;
     let owner = owner_of::<R>(store, &existing).await?;
     may_change::<R>(who, owner)?;
+    R::validate(&model).map_err(Failure::bad)?;
+    check_references::<R>(store, who, &model).await?;
     let mut row = to_json(&model)?;
     // The path names the row; a key in the body is ignored rather than moving it.
     for (col, part) in key_columns::<R>().iter().zip(key_parts(&key)) {
         row[*col] = part;
     }
-    // The owning field left out (its default) keeps the stored one: a user's PUT never
-    // turns their row into a shared one (only an admin's explicit 0 shares).
+    // The owning field left out (its default) keeps the stored one, an administrator's
+    // PUT too: the parsed body cannot tell a left-out owner from an explicit 0, and a
+    // default must never share a user's row with everyone. Administrators give a row to
+    // another owner by naming them; shared rows are created shared.
     let col = if R::POLICY == Policy::ViaObject { "id_object" } else { owner_column::<R>() };
     let left_out = matches!(row.get(col), None | Some(Value::Null)) || row[col] == 0 || row[col] == "";
-    if left_out && !(who.admin && R::POLICY != Policy::ViaObject) {
+    if left_out {
         row[col] = existing.get(col).cloned().unwrap_or_default();
     }
     if !who.admin && row.get(col) != existing.get(col) {
