@@ -19,6 +19,7 @@ pub mod api;
 pub mod browser;
 pub mod http;
 pub mod layer;
+pub mod privileges;
 pub mod ratelimit;
 pub mod remote;
 pub mod tokens;
