@@ -179,6 +179,12 @@ pub fn topic_matches(pattern: &str, topic: &str) -> bool {
     }
 }
 
+/// Publish an event from the host itself, as `extensions` (the seed's name for the part
+/// that manages plugins), to the plugins subscribed to the topic.
+pub fn publish(topic: &str, payload: &serde_json::Value) {
+    host_publish(PluginName::Extensions, topic.into(), payload.to_string().into());
+}
+
 extern "C" fn host_publish(plugin: PluginName, topic: RStr<'_>, payload: RString) {
     let topic = topic.as_str().to_string();
     tracing::debug!(plugin = plugin.as_str(), topic, "event published");

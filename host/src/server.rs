@@ -172,6 +172,7 @@ async fn start_all(site: &SiteConfig, libraries: Vec<LoadedLibrary>, plugins: &m
         }
     }
     let (openapi, operations) = openapi::document(plugins).map_err(StartError::Route)?;
+    publish_operations(&operations);
     Ok(Arc::new(AppState {
         ready: AtomicBool::new(false),
         plugins: plugins.clone(),
@@ -194,6 +195,21 @@ pub async fn start_one(site: &SiteConfig, lib: LoadedLibrary) -> Result<Plugin, 
         return Err(e.into());
     }
     Ok(plugin)
+}
+
+/// The topic on which the host publishes the merged document's operations once, after
+/// every plugin has started (the auth plugin lists them as privilege ids).
+pub const OPERATIONS_TOPIC: &str = "host.operations";
+
+/// Plugins cannot read the merged document: it exists only after they have all started,
+/// and fetching `/openapi.json` over loopback would tie a plugin to the listen address.
+/// So the host hands them its operations as an event.
+fn publish_operations(operations: &[Operation]) {
+    let operations: Vec<serde_json::Value> = operations
+        .iter()
+        .map(|o| serde_json::json!({ "operation_id": o.operation_id, "method": o.method, "path": o.path, "plugin": o.tag, "public": o.public }))
+        .collect();
+    registry::publish(OPERATIONS_TOPIC, &serde_json::json!({ "operations": operations }));
 }
 
 /// Stop plugins, last started first, all within one deadline (each gets what is left,
