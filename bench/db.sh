@@ -56,15 +56,13 @@ db_inproc() {
 }
 db_ops_per_sec() { sed -n 's/.*"ops_per_sec":\([0-9.eE+-]*\).*/\1/p' <<<"$1"; }
 
-# The server is up once the route answers (it also checks that the db backend is there).
 for i in $(seq 100); do
-    code=$(curl -s -o "$TMP/db-probe" -w '%{http_code}' -X POST --max-time 5 \
-        "http://$DB_ADDR/api/v1/testbackend/bench/db?op=get&n=1&warmup=0" || true)
-    [[ $code == 200 ]] && break
-    [[ $code == 503 || $code == 500 ]] && die "the bench route answered $code: $(cat "$TMP/db-probe")"
+    [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://$DB_ADDR/readyz") == 200 ]] && break
+    (( i < 100 )) || die "daas (db bench) did not become ready within 10 s"
     sleep 0.1
 done
-[[ $code == 200 ]] || die "daas (db bench) did not answer the bench route within 10 s"
+# One call first: says what is wrong (route off, no db plugin) before any measuring.
+db_across get 1 >/dev/null
 
 declare -A DBR=()  # DBR[inproc:get] = "ops/s ops/s ..." (one per round)
 for round in $(seq "$DB_ROUNDS"); do

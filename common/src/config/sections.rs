@@ -290,8 +290,13 @@ file! {
     AuthSection {
         /// Verify the user of every request.
         enable_auth_user: bool,
-        /// Verify the privilege of every endpoint.
+        /// Verify the privilege of every endpoint (seed 000 §3.3.4: user, static group and
+        /// group accept/deny lists; administrators and public routes pass). Off by default,
+        /// so that a site without privileges configured keeps working.
         enable_auth_endpoint: bool,
+        /// How long the static groups' privileges are cached, in seconds (0: 60); changes
+        /// through `/api/v1/auth` take effect at once.
+        static_groups_ttl_seconds: u64,
         /// Accept bearer tokens.
         enable_auth_token: bool,
         /// Verify ownership of entities.

@@ -3,7 +3,10 @@
 //! [`Identity`](daas_plugin_api::identity::Identity); a non-public route without a
 //! valid caller is refused (401 JSON for the API, a redirect to the login page for a
 //! browser page). Cookie-authenticated API calls that change state must carry the
-//! session's CSRF token in `x-csrf-token`.
+//! session's CSRF token in `x-csrf-token`. With `[auth] enable_auth_endpoint`, the
+//! caller must then hold the route's privilege ([`crate::guard`]).
+
+use std::sync::Arc;
 
 use daas_plugin_api::{
     abi::{FfiResponse, LayerRequest, LayerVerdict},
@@ -14,6 +17,7 @@ use daas_plugin_api::{
 
 use crate::{
     accounts::{Accounts, Resolved, Via},
+    guard::Guard,
     http, tokens,
 };
 
@@ -24,8 +28,8 @@ pub const ATTR_CSRF: &str = "auth.csrf";
 /// The session cookie.
 pub const SESSION_COOKIE: &str = "daas_session";
 
-/// The layer.
-pub struct AuthLayer(pub Accounts);
+/// The layer, and the privilege checks it runs after authentication.
+pub struct AuthLayer(pub Accounts, pub Arc<Guard>);
 
 fn header<'a>(req: &'a LayerRequest, name: &str) -> Option<&'a str> {
     req.headers.iter().find(|t| t.0.as_str().eq_ignore_ascii_case(name)).map(|t| t.1.as_str())
@@ -96,6 +100,7 @@ async fn remote_allows(accounts: &Accounts, req: &LayerRequest) -> Result<bool, 
 impl Layer for AuthLayer {
     fn before(&self, req: LayerRequest) -> BoxFuture<'static, LayerVerdict> {
         let accounts = self.0.clone();
+        let guard = self.1.clone();
         Box::pin(async move {
             let presented = header(&req, "authorization").is_some()
                 || header(&req, "cookie").is_some_and(|c| http::cookie(c, SESSION_COOKIE).is_some());
@@ -148,6 +153,13 @@ impl Layer for AuthLayer {
                     }
                     if let Err(wait) = limited(&accounts, &format!("user:{}", r.identity.user_id)) {
                         return too_many(wait);
+                    }
+                    // Remote users have no local user row to hold entries; the remote
+                    // service decides their routes (`verify_endpoints`, above).
+                    if via != Via::Remote {
+                        if let Some(denied) = guard.check(&req, &r.identity).await {
+                            return denied;
+                        }
                     }
                     let mut attrs = r.identity.to_attributes();
                     attrs.push((ATTR_VIA.into(), via.as_str().into()));

@@ -7,7 +7,8 @@
 //! lock-out after repeated failed logins (seed 002). Its [`layer`] runs first around
 //! every route and attaches the caller's
 //! [`Identity`](daas_plugin_api::identity::Identity) that the other plugins' routes
-//! check ownership against.
+//! check ownership against, and, with `[auth] enable_auth_endpoint`, checks the
+//! caller's privilege for the route ([`privileges`], seed 000 §3.3.4).
 //!
 //! Map: [`accounts`] logins, sessions, tokens on the db backend; [`tokens`] random
 //! secrets and their digests; [`layer`] the auth layer; [`api`] `/api/v1/auth`;
@@ -15,8 +16,10 @@
 //! the original's remote authentication service.
 
 pub mod accounts;
+pub mod admin;
 pub mod api;
 pub mod browser;
+pub mod guard;
 pub mod http;
 pub mod layer;
 pub mod privileges;
@@ -24,6 +27,8 @@ pub mod ratelimit;
 pub mod remote;
 pub mod tokens;
 pub mod totp;
+
+use std::sync::Arc;
 
 use daas_common::{config::AuthFile, protocols::DbClient};
 use daas_plugin_api::{
@@ -41,13 +46,20 @@ async fn start(ctx: PluginContext) -> Result<PluginBuilder, String> {
         std::sync::Arc::new(ratelimit::RateLimit::new(or(file.auth.ratelimit_limit, 600), or(file.auth.ratelimit_interval_seconds, 60)))
     });
     let accounts = accounts::Accounts { db: DbClient::host(), policy: accounts::Policy::from_config(&file.local), remote, limiter };
-    let api = OpenApiService::new(api::AuthApi(accounts.clone()), "auth", env!("CARGO_PKG_VERSION"))
-        .description("Authentication: bearer tokens, the caller, API access tokens.");
+    let guard = Arc::new(guard::Guard::new(DbClient::host(), &file.auth));
+    let admin = admin::AdminApi { db: DbClient::host(), guard: guard.clone() };
+    let api = OpenApiService::new((api::AuthApi(accounts.clone()), admin), "auth", env!("CARGO_PKG_VERSION"))
+        .description("Authentication: bearer tokens, the caller, API access tokens; privilege ids; users, groups, privileges.");
+    let events = guard.clone();
     Ok(PluginBuilder::new()
         .api(api)
         .public_operations(["token"])
         .browser(browser::routes(), browser::endpoint(accounts.clone()))
-        .layer(LayerName::Auth, layer::AuthLayer(accounts)))
+        .layer(LayerName::Auth, layer::AuthLayer(accounts, guard))
+        .on_event(&[guard::OPERATIONS_TOPIC], move |_, payload| {
+            events.on_operations(payload);
+            async {}
+        }))
 }
 
 export_plugin!(PluginName::Auth, start);

@@ -14,7 +14,8 @@
 //!   it observes;
 //! - settings from its `[[extensions.plugin]]` entry (`greeting`);
 //! - the db bench's route (`POST /api/v1/testbackend/bench/db`, for bench/run.sh): db
-//!   backend calls through the host, timed in the plugin; 503 without the db plugin.
+//!   backend calls through the host, timed in the plugin; only with `db_bench = true`
+//!   in the settings, and 503 without the db plugin.
 
 mod api;
 mod layer;
@@ -35,11 +36,14 @@ use serde::Deserialize;
 pub struct Settings {
     /// The word `/hello` greets with.
     pub greeting: String,
+    /// Turns the db bench route on. Off by default: it writes rows into the site's
+    /// database, and the demo site loads this plugin next to its real data.
+    pub db_bench: bool,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { greeting: "hello".into() }
+        Settings { greeting: "hello".into(), db_bench: false }
     }
 }
 
