@@ -12,7 +12,10 @@ use std::{
 
 use abi_stable::std_types::{RResult, RString, RVec, Tuple2};
 use daas_plugin_api::{
-    abi::{FfiRequest, FfiResponse, LayerRequest, LayerVerdict, Pairs, WsMessage, WsSink, WsSinkBox, WsSource, WsSourceBox},
+    abi::{
+        pack_request_head, unpack_fields, FfiRequest, FfiResponse, FfiSocketAddr, HttpRequest, HttpResponse, LayerRequest, LayerVerdict,
+        Pairs, WsMessage, WsSink, WsSinkBox, WsSource, WsSourceBox,
+    },
     error::error_id,
     paths::match_path,
     ApiError, PluginName,
@@ -165,6 +168,47 @@ impl<E: Endpoint> Endpoint for Layered<E> {
     }
 }
 
+/// The response of [`HttpResponse`]: header values and body stay slices of the plugin's
+/// buffers (which live as long as the library, that is, for the process).
+fn http_to_response(http: HttpResponse) -> Response {
+    use poem::http::HeaderName;
+    let status = StatusCode::from_u16(http.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = if http.body.is_empty() { poem::Body::empty() } else { poem::Body::from_bytes(bytes::Bytes::from_owner(http.body)) };
+    let mut resp = Response::builder().status(status).body(body);
+    if !http.headers.is_empty() {
+        let packed = bytes::Bytes::from_owner(http.headers);
+        let headers = resp.headers_mut();
+        for (name, value) in unpack_fields(&packed, 0) {
+            if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(&packed[name]), HeaderValue::from_maybe_shared(packed.slice(value))) {
+                headers.append(name, value);
+            }
+        }
+    }
+    resp
+}
+
+/// Read a request body of at most `limit` bytes. A body that arrived in one piece is
+/// taken as it is; no body costs nothing.
+async fn read_body(body: poem::Body, limit: usize) -> Result<bytes::Bytes, poem::error::ReadBodyError> {
+    use http_body_util::BodyExt as _;
+    use poem::error::ReadBodyError;
+    let mut body: http_body_util::combinators::BoxBody<bytes::Bytes, std::io::Error> = body.into();
+    let mut data = bytes::Bytes::new();
+    let mut more: Option<bytes::BytesMut> = None;
+    while let Some(frame) = body.frame().await {
+        let Ok(chunk) = frame.map_err(ReadBodyError::Io)?.into_data() else { continue };
+        if data.len() + more.as_ref().map_or(0, |m| m.len()) + chunk.len() > limit {
+            return Err(ReadBodyError::PayloadTooLarge);
+        }
+        if data.is_empty() && more.is_none() {
+            data = chunk;
+        } else {
+            more.get_or_insert_with(|| bytes::BytesMut::from(std::mem::take(&mut data))).extend_from_slice(&chunk);
+        }
+    }
+    Ok(more.map_or(data, bytes::BytesMut::freeze))
+}
+
 /// Forwards requests to one plugin across the boundary.
 struct Forward {
     plugin: Plugin,
@@ -176,18 +220,9 @@ impl Endpoint for Forward {
     type Output = Response;
 
     async fn call(&self, mut req: Request) -> poem::Result<Response> {
-        // API routes are nested under /api/v1/<plugin>: poem's `nest` has already
-        // stripped that prefix from `uri()` (matching the decoded path, so slicing the
-        // original by the prefix's length would be wrong for percent-encoded requests).
-        // Browser routes see the full path.
-        let uri: String = if self.browser { req.original_uri() } else { req.uri() }
-            .path_and_query()
-            .map(|p| p.as_str())
-            .filter(|p| p.starts_with('/'))
-            .map_or_else(|| "/".to_string(), |p| p.to_string());
         let attributes = req.extensions_mut().remove::<LayerAttributes>().unwrap_or_default().0;
-
         if is_websocket_upgrade(&req) {
+            let uri = self.target(&req).to_string();
             let path = uri.split('?').next().unwrap_or("/");
             let route = self.plugin.manifest.websockets.iter().find(|r| r.browser == self.browser && match_path(&r.path, path).is_some());
             if let Some(route) = route {
@@ -204,7 +239,7 @@ impl Endpoint for Forward {
             }
         }
 
-        let body = match req.take_body().into_bytes_limit(self.state.max_body_bytes).await {
+        let body = match read_body(req.take_body(), self.state.max_body_bytes).await {
             Ok(b) => b,
             Err(poem::error::ReadBodyError::PayloadTooLarge) => {
                 return Ok(json_error(
@@ -216,21 +251,48 @@ impl Endpoint for Forward {
             }
             Err(e) => return Ok(json_error(StatusCode::BAD_REQUEST, "bad_request", format!("request body could not be read: {e}"), "")),
         };
-        let ffi = FfiRequest {
-            method: req.method().as_str().into(),
-            uri: uri.into(),
-            headers: pairs_of(&req),
-            // Zero-copy when poem's buffer is not shared.
-            body: RVec::from(Vec::<u8>::from(body)),
-            remote_addr: req.remote_addr().to_string().into(),
-            attributes,
-            browser: self.browser,
+        // A copy (hyper's bytes are views of its read buffer) that the plugin then reads in place.
+        let body = RVec::from(Vec::<u8>::from(body));
+        let module = self.plugin.module();
+        let answer = match module.serve_http() {
+            Some(serve_http) => {
+                let request = HttpRequest {
+                    head: pack_request_head(req.method().as_str(), self.target(&req), req.headers()),
+                    body,
+                    remote_addr: FfiSocketAddr::from(req.remote_addr().as_socket_addr()),
+                    attributes,
+                    browser: self.browser,
+                };
+                AssertUnwindSafe(serve_http(request)).catch_unwind().await.map(http_to_response)
+            }
+            // A plugin built before `serve_http` existed.
+            None => {
+                let request = FfiRequest {
+                    method: req.method().as_str().into(),
+                    uri: self.target(&req).into(),
+                    headers: pairs_of(&req),
+                    body,
+                    remote_addr: req.remote_addr().to_string().into(),
+                    attributes,
+                    browser: self.browser,
+                };
+                AssertUnwindSafe((module.handle())(request)).catch_unwind().await.map(to_response)
+            }
         };
-        let fut = (self.plugin.module().handle())(ffi);
-        match AssertUnwindSafe(fut).catch_unwind().await {
-            Ok(resp) => Ok(to_response(resp)),
-            Err(_) => Ok(crossed_panic(self.plugin.name(), "a request handler")),
-        }
+        Ok(answer.unwrap_or_else(|_| crossed_panic(self.plugin.name(), "a request handler")))
+    }
+}
+
+impl Forward {
+    /// The path and query the plugin sees. API routes are nested under
+    /// /api/v1/<plugin>: poem's `nest` has already stripped that prefix from `uri()`.
+    /// Browser routes see the full path.
+    fn target<'r>(&self, req: &'r Request) -> &'r str {
+        if self.browser { req.original_uri() } else { req.uri() }
+            .path_and_query()
+            .map(|p| p.as_str())
+            .filter(|p| p.starts_with('/'))
+            .unwrap_or("/")
     }
 }
 

@@ -6,10 +6,15 @@
 //! [`HostServices`] is frozen at 0.x minor versions; any change to an existing type is a
 //! new minor version of plugin-api, and the host refuses plugins built against another
 //! minor version (abi_stable's semver check) or with another layout (its layout check).
+//! The byte layout inside [`HttpRequest::head`] and [`HttpResponse::headers`]
+//! ([`pack_request_head`], [`pack_fields`]) is part of the ABI too, but the layout check
+//! cannot see into a byte buffer: changing it is a new minor version as well.
 
 // `#[sabi_trait]` expands to impls inside a const block; rustc 1.95 warns about that
 // (`non_local_definitions`) although abi_stable does it on purpose.
 #![allow(non_local_definitions)]
+
+use std::{net::SocketAddr, ops::Range};
 
 use abi_stable::{
     declare_root_module_statics,
@@ -59,6 +64,212 @@ pub struct FfiResponse {
     pub headers: Pairs,
     /// The whole response body.
     pub body: RVec<u8>,
+}
+
+/// An HTTP request as [`PluginMod::serve_http`] receives it: the request line and the
+/// header fields packed into one buffer (see [`pack_request_head`]), so that neither side
+/// allocates per header and the plugin can keep header values as slices of the buffer;
+/// the client's address as a number, since formatting it costs more than the rest of the
+/// crossing.
+#[repr(C)]
+#[derive(StableAbi, Debug, Clone, Default)]
+pub struct HttpRequest {
+    /// The method, the target and the header fields in arrival order (names lower-case,
+    /// values as received), packed by [`pack_request_head`]. The target is the path and
+    /// query as the plugin sees them: for API routes the `/api/v1/<plugin>` prefix is
+    /// stripped; browser routes keep their full path.
+    pub head: RVec<u8>,
+    /// The whole request body.
+    pub body: RVec<u8>,
+    /// The client's socket address.
+    pub remote_addr: FfiSocketAddr,
+    /// Attributes the layers attached (for example the authenticated identity). Set only
+    /// by the host from layer verdicts, never from anything the client sent.
+    pub attributes: Pairs,
+    /// The request came in on one of the plugin's root-level browser routes rather than
+    /// under its API prefix.
+    pub browser: bool,
+}
+
+/// The answer to an [`HttpRequest`].
+#[repr(C)]
+#[derive(StableAbi, Debug, Clone, Default)]
+pub struct HttpResponse {
+    /// HTTP status code.
+    pub status: u16,
+    /// The header fields, packed by [`pack_fields`].
+    pub headers: RVec<u8>,
+    /// The whole response body.
+    pub body: RVec<u8>,
+}
+
+impl From<FfiResponse> for HttpResponse {
+    fn from(r: FfiResponse) -> Self {
+        HttpResponse { status: r.status, headers: pack_fields(r.headers.iter().map(|Tuple2(k, v)| (k, v))), body: r.body }
+    }
+}
+
+/// A socket address (IPv4 or IPv6) without formatting it.
+#[repr(C)]
+#[derive(StableAbi, Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FfiSocketAddr {
+    /// 4 or 6; 0 when the peer has no IP address (not a TCP connection).
+    pub family: u8,
+    /// The port.
+    pub port: u16,
+    /// The address; an IPv4 address in the first four bytes.
+    pub ip: [u8; 16],
+}
+
+impl From<Option<&SocketAddr>> for FfiSocketAddr {
+    fn from(addr: Option<&SocketAddr>) -> Self {
+        let mut ip = [0; 16];
+        match addr {
+            None => FfiSocketAddr::default(),
+            Some(SocketAddr::V4(a)) => {
+                ip[..4].copy_from_slice(&a.ip().octets());
+                FfiSocketAddr { family: 4, port: a.port(), ip }
+            }
+            Some(SocketAddr::V6(a)) => FfiSocketAddr { family: 6, port: a.port(), ip: a.ip().octets() },
+        }
+    }
+}
+
+impl FfiSocketAddr {
+    /// The address, if there is one.
+    pub fn get(&self) -> Option<SocketAddr> {
+        match self.family {
+            4 => Some(SocketAddr::from(([self.ip[0], self.ip[1], self.ip[2], self.ip[3]], self.port))),
+            6 => Some(SocketAddr::from((self.ip, self.port))),
+            _ => None,
+        }
+    }
+}
+
+/// Pack an [`HttpRequest::head`]: the lengths of the method and the target (`u32`
+/// little-endian each), the method, the target, then the fields as [`pack_fields`] packs
+/// them. One allocation, sized up front (so `fields` is walked twice).
+pub fn pack_request_head<I, K, V>(method: &str, target: &str, fields: I) -> RVec<u8>
+where
+    I: IntoIterator<Item = (K, V)> + Clone,
+    K: AsRef<[u8]>,
+    V: AsRef<[u8]>,
+{
+    let mut buf = Vec::with_capacity(8 + method.len() + target.len() + packed_len(fields.clone()));
+    push_len(&mut buf, method.len());
+    push_len(&mut buf, target.len());
+    buf.extend_from_slice(method.as_bytes());
+    buf.extend_from_slice(target.as_bytes());
+    push_fields(&mut buf, fields);
+    buf.into()
+}
+
+/// Pack header fields (a `&HeaderMap`, or any pairs of byte strings), in order: their
+/// number, then for each the lengths of its name and value and the name and value
+/// themselves (lengths and number `u32` little-endian). Lengths rather than separators:
+/// the receiver finds each part without scanning the bytes, and any byte may occur.
+pub fn pack_fields<I, K, V>(fields: I) -> RVec<u8>
+where
+    I: IntoIterator<Item = (K, V)> + Clone,
+    K: AsRef<[u8]>,
+    V: AsRef<[u8]>,
+{
+    let mut buf = Vec::with_capacity(packed_len(fields.clone()));
+    push_fields(&mut buf, fields);
+    buf.into()
+}
+
+fn packed_len<K: AsRef<[u8]>, V: AsRef<[u8]>>(fields: impl IntoIterator<Item = (K, V)>) -> usize {
+    4 + fields.into_iter().map(|(k, v)| 8 + k.as_ref().len() + v.as_ref().len()).sum::<usize>()
+}
+
+#[inline]
+fn push_len(buf: &mut Vec<u8>, len: usize) {
+    let len = u32::try_from(len).expect("an HTTP head part longer than 4 GiB");
+    buf.extend_from_slice(&len.to_le_bytes());
+}
+
+fn push_fields<K: AsRef<[u8]>, V: AsRef<[u8]>>(buf: &mut Vec<u8>, fields: impl IntoIterator<Item = (K, V)>) {
+    let count_at = buf.len();
+    push_len(buf, 0);
+    let mut count = 0;
+    for (k, v) in fields {
+        let (k, v) = (k.as_ref(), v.as_ref());
+        push_len(buf, k.len());
+        push_len(buf, v.len());
+        buf.extend_from_slice(k);
+        buf.extend_from_slice(v);
+        count += 1;
+    }
+    buf[count_at..count_at + 4].copy_from_slice(&u32::to_le_bytes(count));
+}
+
+#[inline]
+fn read_len(buf: &[u8], at: usize) -> Option<usize> {
+    let bytes = buf.get(at..at.checked_add(4)?)?;
+    Some(u32::from_le_bytes(bytes.try_into().ok()?) as usize)
+}
+
+/// Positions `at..at + len` of the next part, checked against the buffer.
+fn part(buf: &[u8], at: usize, len: usize) -> Option<Range<usize>> {
+    let end = at.checked_add(len)?;
+    (end <= buf.len()).then_some(at..end)
+}
+
+/// Split an [`HttpRequest::head`] into the positions of its method and target and where
+/// its fields start (for [`unpack_fields`]); `None` when it is cut short.
+pub fn unpack_request_line(head: &[u8]) -> Option<(Range<usize>, Range<usize>, usize)> {
+    let method = part(head, 8, read_len(head, 0)?)?;
+    let target = part(head, method.end, read_len(head, 4)?)?;
+    let fields = target.end;
+    Some((method, target, fields))
+}
+
+/// The positions of each field's name and value in a buffer packed by [`pack_fields`]
+/// from `start` on. Positions rather than slices, so that a receiver can cut zero-copy
+/// views of a shared buffer. The iterator knows how many fields there are, and ends
+/// early at a buffer that is cut short.
+pub fn unpack_fields(buf: &[u8], start: usize) -> Fields<'_> {
+    Fields { buf, at: start + 4, left: read_len(buf, start).unwrap_or(0) }
+}
+
+/// The fields of a packed buffer: see [`unpack_fields`].
+pub struct Fields<'a> {
+    buf: &'a [u8],
+    at: usize,
+    left: usize,
+}
+
+impl Iterator for Fields<'_> {
+    type Item = (Range<usize>, Range<usize>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        let field = (|| {
+            let name = part(self.buf, self.at + 8, read_len(self.buf, self.at)?)?;
+            let value = part(self.buf, name.end, read_len(self.buf, self.at + 4)?)?;
+            Some((name, value))
+        })();
+        match field {
+            Some((name, value)) => {
+                self.at = value.end;
+                self.left -= 1;
+                Some((name, value))
+            }
+            None => {
+                self.left = 0;
+                None
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        // The count comes from the buffer: an upper bound only, as the buffer may be cut
+        // short; used to size a header map, which must not trust it without bound.
+        (0, Some(self.left))
+    }
 }
 
 /// One WebSocket message.
@@ -275,7 +486,8 @@ pub struct PluginMod {
     /// Start the plugin with its configuration (the JSON of its config file) and the
     /// host's services. Called once, before any other function but `name`/`version`.
     pub start: extern "C" fn(host: HostServices, config: RString) -> FfiFuture<RResult<PluginManifest, RString>>,
-    /// Answer an HTTP request on one of its routes.
+    /// Answer an HTTP request on one of its routes. Hosts call [`PluginMod::serve_http`]
+    /// instead when the plugin has it; this stays for hosts built before it existed.
     pub handle: extern "C" fn(request: FfiRequest) -> FfiFuture<FfiResponse>,
     /// Serve an upgraded WebSocket on one of its WebSocket routes; the future ends when
     /// the plugin is done with the connection.
@@ -291,6 +503,11 @@ pub struct PluginMod {
     /// Stop: finish or cancel its work and release resources. Called once at shutdown.
     #[sabi(last_prefix_field)]
     pub stop: extern "C" fn() -> FfiFuture<()>,
+    /// Answer an HTTP request on one of its routes, like `handle` but with the request
+    /// and response packed (see [`HttpRequest`]): the per-request path. `None` for
+    /// plugins built before it existed; the host then calls `handle`.
+    #[sabi(missing_field(option))]
+    pub serve_http: extern "C" fn(request: HttpRequest) -> FfiFuture<HttpResponse>,
 }
 
 impl RootModule for PluginModRef {
@@ -302,3 +519,40 @@ impl RootModule for PluginModRef {
 
 /// The plugin-api version this host or plugin was built with (the ABI version).
 pub const ABI_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packed_heads_unpack_to_what_was_packed() {
+        let fields: [(&[u8], &[u8]); 4] = [(b"host", b"a:1"), (b"x-empty", b""), (b"x-bytes", b"caf\xe9\n: x"), (b"x-empty", b"again")];
+        let head = pack_request_head("GET", "/a?b=c d", fields);
+        let (method, target, start) = unpack_request_line(&head).unwrap();
+        assert_eq!((&head[method], &head[target]), (&b"GET"[..], &b"/a?b=c d"[..]));
+        let back: Vec<(&[u8], &[u8])> = unpack_fields(&head, start).map(|(n, v)| (&head[n], &head[v])).collect();
+        assert_eq!(back, fields);
+
+        let none = pack_fields::<[(&str, &str); 0], _, _>([]);
+        assert_eq!(unpack_fields(&none, 0).count(), 0);
+        assert!(unpack_request_line(&head[..6]).is_none());
+        assert!(unpack_request_line(&head[..10]).is_none());
+        // A buffer cut short ends the fields where it ends, without panicking.
+        for cut in 0..head.len() {
+            let short = &head[..cut];
+            if let Some((_, _, start)) = unpack_request_line(short) {
+                assert!(unpack_fields(short, start).count() < fields.len());
+            }
+        }
+        assert_eq!(unpack_fields(b"\xff\xff\xff\xff", 0).count(), 0);
+    }
+
+    #[test]
+    fn socket_addresses_cross_as_numbers() {
+        for addr in ["127.0.0.1:8080", "[::1]:443", "[2001:db8::7]:1"] {
+            let addr: SocketAddr = addr.parse().unwrap();
+            assert_eq!(FfiSocketAddr::from(Some(&addr)).get(), Some(addr));
+        }
+        assert_eq!(FfiSocketAddr::from(None).get(), None);
+    }
+}

@@ -10,5 +10,5 @@ pub mod runtime;
 mod ws;
 
 pub use host::{host, BackendProtocol, Host};
-pub use plugin::{root_module, Attributes, ClientAddr, Layer, PluginBuilder, PluginContext, StartConfig, StartFn, WsRequest};
+pub use plugin::{root_module, Attributes, Layer, PluginBuilder, PluginContext, StartConfig, StartFn, WsRequest};
 pub use ws::{WebSocket, WsClosed, WsSink, WsSource};

@@ -11,7 +11,7 @@ use std::{
 use abi_stable::std_types::{RResult, RString, RVec, Tuple2};
 use async_ffi::FfiFuture;
 use futures::future::BoxFuture;
-use poem::{endpoint::BoxEndpoint, http::StatusCode, Endpoint, EndpointExt, IntoEndpoint};
+use poem::{endpoint::BoxEndpoint, http::StatusCode, EndpointExt, IntoEndpoint};
 use serde::de::DeserializeOwned;
 
 use super::{
@@ -78,10 +78,6 @@ impl Attributes {
         self.0.get(key).map(String::as_str)
     }
 }
-
-/// The client's socket address as the host saw it (a request extension).
-#[derive(Debug, Clone)]
-pub struct ClientAddr(pub String);
 
 /// A WebSocket request: the path parameters of the matched route, the headers and the
 /// layers' attributes.
@@ -283,6 +279,7 @@ pub fn root_module(name: PluginName, version: &'static str, start: StartFn) -> P
         layer_after: export_layer_after,
         on_event: export_on_event,
         stop: export_stop,
+        serve_http: export_serve_http,
     }
     .leak_into_prefix()
 }
@@ -304,9 +301,10 @@ where
     F: Future<Output = T> + Send + 'static,
 {
     let late = on_panic.clone();
-    // Boxed at once: the wrappers below move the future several times before it is
-    // first polled, and an unstarted future is as large as its largest state.
-    guard(|| to_ffi(Box::pin(make()), late), |msg| ready(on_panic(msg)))
+    // Boxed once, by the FfiFuture: these futures are small (the SDK's own state; the
+    // author's futures behind them are boxed already), so the wrappers' moves cost less
+    // than a second allocation per call would.
+    guard(|| to_ffi(make(), late), |msg| ready(on_panic(msg)))
 }
 
 /// Log a panic with an error id; the client gets only the id.
@@ -387,6 +385,32 @@ fn ready<T: Send + 'static>(v: T) -> FfiFuture<T> {
     std::future::ready(v).into_ffi()
 }
 
+/// A poem request as the host received it. The client's address goes where poem keeps
+/// it (`RemoteAddr`), the layers' attributes into an extension for `Data<&Attributes>`.
+fn poem_request(
+    method: poem::http::Method,
+    uri: poem::http::Uri,
+    headers: poem::http::HeaderMap,
+    body: poem::Body,
+    remote_addr: Option<std::net::SocketAddr>,
+    attributes: Pairs,
+) -> poem::Request {
+    use poem::{
+        http::uri::Scheme,
+        web::{LocalAddr, RemoteAddr},
+        Addr, RequestParts,
+    };
+    let (mut parts, ()) = poem::http::Request::new(()).into_parts();
+    parts.method = method;
+    parts.uri = uri;
+    parts.headers = headers;
+    parts.extensions.insert(attributes_of(attributes));
+    let remote = RemoteAddr(remote_addr.map(Addr::SocketAddr).unwrap_or_default());
+    // The only public way to give a built request its remote address.
+    let parts = RequestParts::from((parts, LocalAddr::default(), remote, Scheme::HTTP));
+    poem::Request::from_parts(parts, body)
+}
+
 fn to_poem_request(req: FfiRequest) -> Result<poem::Request, String> {
     use poem::http::{HeaderMap, HeaderName, HeaderValue, Method};
     let method = Method::from_bytes(req.method.as_bytes()).map_err(|_| format!("bad method {}", req.method))?;
@@ -397,17 +421,65 @@ fn to_poem_request(req: FfiRequest) -> Result<poem::Request, String> {
             headers.append(k, v);
         }
     }
-    let mut request = poem::Request::builder().method(method).uri(uri).body(req.body.into_vec());
-    *request.headers_mut() = headers;
-    request.extensions_mut().insert(attributes_of(req.attributes));
-    // poem offers no setter for the remote address of a built request; handlers that
-    // need the client's address read it from this extension.
-    request.extensions_mut().insert(ClientAddr(req.remote_addr.into_string()));
-    Ok(request)
+    // Hosts send poem's `Addr` as text: `socket://127.0.0.1:4000`.
+    let remote_addr = req.remote_addr.strip_prefix("socket://").unwrap_or(&req.remote_addr).parse().ok();
+    Ok(poem_request(method, uri, headers, shared_body(req.body), remote_addr, req.attributes))
+}
+
+/// The request of [`HttpRequest`]: the URI and header values stay slices of the head
+/// buffer, the body the buffer the host filled; only the header map is new.
+fn http_to_poem_request(req: HttpRequest) -> Result<poem::Request, String> {
+    use poem::http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
+    let (method, target, fields) = unpack_request_line(&req.head).ok_or("malformed request head")?;
+    let method = Method::from_bytes(&req.head[method]).map_err(|_| "bad method".to_string())?;
+    let head = bytes::Bytes::from_owner(req.head);
+    let uri =
+        Uri::from_maybe_shared(head.slice(target.clone())).map_err(|_| format!("bad uri {}", String::from_utf8_lossy(&head[target])))?;
+    let fields = unpack_fields(&head, fields);
+    // The count is the host's, bounded by what the buffer can hold and by what a map takes.
+    let mut headers = HeaderMap::try_with_capacity(fields.size_hint().1.unwrap_or(0).min(head.len() / 8)).unwrap_or_default();
+    for (name, value) in fields {
+        if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(&head[name]), HeaderValue::from_maybe_shared(head.slice(value))) {
+            headers.append(name, value);
+        }
+    }
+    Ok(poem_request(method, uri, headers, shared_body(req.body), req.remote_addr.get(), req.attributes))
+}
+
+/// A body over the host's buffer, without copying it.
+fn shared_body(body: RVec<u8>) -> poem::Body {
+    if body.is_empty() {
+        poem::Body::empty()
+    } else {
+        poem::Body::from_bytes(bytes::Bytes::from_owner(body))
+    }
 }
 
 fn attributes_of(pairs: Pairs) -> Attributes {
     Attributes(pairs.into_iter().map(|Tuple2(k, v)| (k.into_string(), v.into_string())).collect())
+}
+
+/// A response body's bytes. A body of one chunk (what handlers build from a `Vec` or a
+/// string) is taken as it is, without collecting it into a new buffer.
+async fn body_bytes(body: poem::Body) -> Result<bytes::Bytes, std::io::Error> {
+    use http_body_util::BodyExt as _;
+    let mut body: http_body_util::combinators::BoxBody<bytes::Bytes, std::io::Error> = body.into();
+    let mut data = bytes::Bytes::new();
+    let mut more: Option<bytes::BytesMut> = None;
+    while let Some(frame) = body.frame().await {
+        let Ok(chunk) = frame?.into_data() else { continue };
+        if data.is_empty() && more.is_none() {
+            data = chunk;
+        } else {
+            more.get_or_insert_with(|| bytes::BytesMut::from(std::mem::take(&mut data))).extend_from_slice(&chunk);
+        }
+    }
+    Ok(more.map_or(data, bytes::BytesMut::freeze))
+}
+
+/// A `Vec` without copying when the bytes are not shared (a body built from a `Vec`).
+fn into_rvec(bytes: bytes::Bytes) -> RVec<u8> {
+    RVec::from(Vec::<u8>::from(bytes))
 }
 
 async fn from_poem_response(resp: poem::Response) -> FfiResponse {
@@ -418,39 +490,75 @@ async fn from_poem_response(resp: poem::Response) -> FfiResponse {
             headers.push(Tuple2(RString::from(k.as_str()), RString::from(v)));
         }
     }
-    match resp.into_body().into_bytes().await {
-        Ok(body) => FfiResponse { status, headers, body: Vec::from(body).into() },
+    match body_bytes(resp.into_body()).await {
+        Ok(body) => FfiResponse { status, headers, body: into_rvec(body) },
         Err(e) => error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("response body could not be read: {e}"), ""),
     }
+}
+
+/// The plugin's API or browser endpoint called with the request `request` builds.
+///
+/// The returned future is the endpoint's own boxed one: awaiting `Endpoint::call` on a
+/// boxed endpoint would keep the request (hundreds of bytes) in the caller's future
+/// next to that one, and an export's future larger than the allocator's per-thread
+/// cache (1 KiB) costs a slow allocation on every request.
+fn call_endpoint(
+    browser: bool,
+    request: impl FnOnce() -> Result<poem::Request, String>,
+) -> Result<BoxFuture<'static, poem::Result<poem::Response>>, FfiResponse> {
+    let Some(plugin) = started() else {
+        return Err(error_response(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "plugin not started".into(), ""));
+    };
+    let endpoint = if browser { plugin.browser.as_ref().map(|(e, _)| e) } else { plugin.api.as_ref().map(|(e, _)| e) };
+    let Some(endpoint) = endpoint else {
+        return Err(error_response(StatusCode::NOT_FOUND, "not_found", "no such route".into(), ""));
+    };
+    let request = request().map_err(|e| error_response(StatusCode::BAD_REQUEST, "bad_request", e, ""))?;
+    Ok(poem::endpoint::DynEndpoint::call(endpoint.as_ref(), request))
+}
+
+fn error_to_response(err: poem::Error) -> poem::Response {
+    // A handler's typed error response (poem-openapi's `Result<_, E>`) is already what
+    // the route documents: keep it, rather than replace its body.
+    if err.is_from_response() {
+        return err.into_response();
+    }
+    let (status, e) = ApiError::from_poem(&err);
+    e.to_response(status)
 }
 
 extern "C" fn export_handle(req: FfiRequest) -> FfiFuture<FfiResponse> {
     export(
         move || async move {
-            let Some(plugin) = started() else {
-                return error_response(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "plugin not started".into(), "");
-            };
-            let endpoint = if req.browser { plugin.browser.as_ref().map(|(e, _)| e) } else { plugin.api.as_ref().map(|(e, _)| e) };
-            let Some(endpoint) = endpoint else {
-                return error_response(StatusCode::NOT_FOUND, "not_found", "no such route".into(), "");
-            };
-            let request = match to_poem_request(req) {
-                Ok(r) => r,
-                Err(e) => return error_response(StatusCode::BAD_REQUEST, "bad_request", e, ""),
-            };
-            let response = match endpoint.call(request).await {
-                Ok(r) => r,
-                // A handler's typed error response (poem-openapi's `Result<_, E>`) is
-                // already what the route documents: keep it, rather than replace its body.
-                Err(err) if err.is_from_response() => err.into_response(),
-                Err(err) => {
-                    let (status, e) = ApiError::from_poem(&err);
-                    e.to_response(status)
-                }
-            };
-            from_poem_response(response).await
+            match call_endpoint(req.browser, || to_poem_request(req)) {
+                Ok(call) => from_poem_response(call.await.unwrap_or_else(error_to_response)).await,
+                Err(e) => e,
+            }
         },
         handler_panic,
+    )
+}
+
+extern "C" fn export_serve_http(req: HttpRequest) -> FfiFuture<HttpResponse> {
+    export(
+        move || async move {
+            let response = match call_endpoint(req.browser, || http_to_poem_request(req)) {
+                Ok(call) => call.await.unwrap_or_else(error_to_response),
+                Err(e) => return e.into(),
+            };
+            // Taken apart before awaiting the body, so that the future holds the packed
+            // headers rather than the whole response.
+            let status = response.status().as_u16();
+            let headers = pack_fields(response.headers());
+            match body_bytes(response.into_body()).await {
+                Ok(body) => HttpResponse { status, headers, body: into_rvec(body) },
+                Err(e) => {
+                    error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("response body could not be read: {e}"), "")
+                        .into()
+                }
+            }
+        },
+        |msg| handler_panic(msg).into(),
     )
 }
 
@@ -546,4 +654,68 @@ extern "C" fn export_stop() -> FfiFuture<()> {
         },
         log_panic("stop"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use abi_stable::std_types::Tuple2;
+    use poem_openapi::{param::Path, payload::PlainText, OpenApi, OpenApiService};
+
+    use super::*;
+
+    struct Api;
+
+    #[OpenApi]
+    impl Api {
+        #[oai(path = "/echo/:name", method = "post", operation_id = "echo")]
+        async fn echo(
+            &self,
+            req: &poem::Request,
+            name: Path<String>,
+            attributes: poem::web::Data<&Attributes>,
+            body: PlainText<String>,
+        ) -> PlainText<String> {
+            let x: Vec<&str> = req.headers().get_all("x-a").iter().map(|v| v.to_str().unwrap()).collect();
+            PlainText(format!(
+                "{} {} {name} {x:?} {} user={:?} {}",
+                req.method(),
+                req.uri(),
+                req.remote_addr().as_socket_addr().unwrap(),
+                attributes.get("user"),
+                body.0,
+                name = name.0
+            ))
+        }
+    }
+
+    /// Both entries (`serve_http`, and `handle` for older hosts) give the handler the same
+    /// request and the host the same answer.
+    #[test]
+    fn both_request_paths_hand_the_handler_the_same_request() {
+        let _ = STARTED.set(Started { builder: PluginBuilder::new().api(OpenApiService::new(Api, "t", "1")) });
+        let headers = [("content-type", "text/plain"), ("x-a", "1"), ("x-a", "2")];
+        let pairs = || headers.iter().map(|(k, v)| Tuple2(RString::from(*k), RString::from(*v))).collect::<Pairs>();
+        let attributes: Pairs = vec![Tuple2("user".into(), "ada".into())].into();
+        let legacy = FfiRequest {
+            method: "POST".into(),
+            uri: "/echo/a%20b?q=1".into(),
+            headers: pairs(),
+            body: b"hi".to_vec().into(),
+            remote_addr: "socket://10.0.0.1:5".into(),
+            attributes: attributes.clone(),
+            browser: false,
+        };
+        let packed = HttpRequest {
+            head: pack_request_head("POST", "/echo/a%20b?q=1", headers),
+            body: b"hi".to_vec().into(),
+            remote_addr: FfiSocketAddr::from(Some(&"10.0.0.1:5".parse().unwrap())),
+            attributes,
+            browser: false,
+        };
+        let legacy = HttpResponse::from(futures::executor::block_on(export_handle(legacy)));
+        let packed = futures::executor::block_on(export_serve_http(packed));
+        assert_eq!(packed.status, 200);
+        assert_eq!(std::str::from_utf8(&packed.body).unwrap(), r#"POST /echo/a%20b?q=1 a b ["1", "2"] 10.0.0.1:5 user=Some("ada") hi"#);
+        assert_eq!((legacy.status, legacy.body, legacy.headers), (packed.status, packed.body, packed.headers));
+    }
 }

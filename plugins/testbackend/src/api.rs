@@ -4,7 +4,12 @@ use std::sync::atomic::Ordering;
 
 use daas_plugin_api::{
     poem::{self, handler, web::Html, IntoEndpoint},
-    poem_openapi::{param::Path, param::Query, payload::Json, ApiResponse, Object, OpenApi},
+    poem_openapi::{
+        param::Path,
+        param::Query,
+        payload::{self, Binary, Json},
+        ApiResponse, Object, OpenApi,
+    },
     protocols::{Info, InfoRequest, InfoResponse, SystemInfo},
     sdk::{host, Attributes},
     ApiError,
@@ -93,9 +98,6 @@ enum BenchDbResponse {
     /// The timed calls and how fast they went.
     #[oai(status = 200)]
     Ok(Json<DbBenchResult>),
-    /// The route is off on this site (settings: `db_bench`).
-    #[oai(status = 403)]
-    Off(Json<ApiError>),
     /// A call failed; the body says why.
     #[oai(status = 500)]
     Failed(Json<ApiError>),
@@ -198,8 +200,7 @@ impl TestApi {
     /// after another; answers the time the `n` took. Compared with the same calls on the
     /// db plugin's store in-process (`bench/src/bin/db-inproc.rs`, same code:
     /// `daas_common::bench`). Writes to the site's database (one object, plus one per
-    /// insert), so it is off (403) unless the settings say `db_bench = true`. Needs the
-    /// db plugin on the site, else 503.
+    /// insert). Needs the db plugin on the site, else 503.
     #[oai(path = "/bench/db", method = "post", operation_id = "bench_db")]
     async fn bench_db(
         &self,
@@ -213,14 +214,6 @@ impl TestApi {
         #[oai(validator(maximum(value = "100000")))]
         warmup: Query<Option<u64>>,
     ) -> BenchDbResponse {
-        if !self.settings.db_bench {
-            return BenchDbResponse::Off(Json(ApiError::new(
-                "forbidden",
-                "the db bench route is off on this site: it writes to the site's database; \
-                 `db_bench = true` in the testbackend's [extensions.plugin.settings] turns it on",
-                "",
-            )));
-        }
         match bench::run(&DbClient::host(), op.0, n.0, warmup.0.unwrap_or(100)).await {
             Ok(result) => BenchDbResponse::Ok(Json(result)),
             Err(e) if e.kind == BackendErrorKind::NotAvailable => BenchDbResponse::Unavailable(Json(ApiError::new(
@@ -267,6 +260,22 @@ impl TestApi {
         let mut guard = guard;
         guard.armed = false;
         Json(Greeting { greeting: format!("waited {} ms", ms.0) })
+    }
+
+    /// The request as this handler receives it, for the tests of the crossing: answers
+    /// the body as it came, the method (`x-method`), the path and query (`x-uri`) and the
+    /// client's address (`x-remote-addr`) as poem reports them, and every `x-echo`
+    /// request header back, in order.
+    #[oai(path = "/request", method = "post", operation_id = "request")]
+    async fn request(&self, req: &poem::Request, body: Binary<Vec<u8>>) -> payload::Response<Binary<Vec<u8>>> {
+        let mut resp = payload::Response::new(body)
+            .header("x-method", req.method().as_str())
+            .header("x-uri", req.uri().to_string())
+            .header("x-remote-addr", req.remote_addr().to_string());
+        for value in req.headers().get_all("x-echo") {
+            resp = resp.header("x-echo", value.clone());
+        }
+        resp
     }
 
     /// Liveness of the plugin; public (no identity needed).
