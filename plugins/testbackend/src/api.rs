@@ -98,6 +98,9 @@ enum BenchDbResponse {
     /// The timed calls and how fast they went.
     #[oai(status = 200)]
     Ok(Json<DbBenchResult>),
+    /// The route is off on this site (settings: `db_bench`).
+    #[oai(status = 403)]
+    Off(Json<ApiError>),
     /// A call failed; the body says why.
     #[oai(status = 500)]
     Failed(Json<ApiError>),
@@ -200,7 +203,8 @@ impl TestApi {
     /// after another; answers the time the `n` took. Compared with the same calls on the
     /// db plugin's store in-process (`bench/src/bin/db-inproc.rs`, same code:
     /// `daas_common::bench`). Writes to the site's database (one object, plus one per
-    /// insert). Needs the db plugin on the site, else 503.
+    /// insert), so it is off (403) unless the settings say `db_bench = true`. Needs the
+    /// db plugin on the site, else 503.
     #[oai(path = "/bench/db", method = "post", operation_id = "bench_db")]
     async fn bench_db(
         &self,
@@ -214,6 +218,14 @@ impl TestApi {
         #[oai(validator(maximum(value = "100000")))]
         warmup: Query<Option<u64>>,
     ) -> BenchDbResponse {
+        if !self.settings.db_bench {
+            return BenchDbResponse::Off(Json(ApiError::new(
+                "forbidden",
+                "the db bench route is off on this site: it writes to the site's database; \
+                 `db_bench = true` in the testbackend's [extensions.plugin.settings] turns it on",
+                "",
+            )));
+        }
         match bench::run(&DbClient::host(), op.0, n.0, warmup.0.unwrap_or(100)).await {
             Ok(result) => BenchDbResponse::Ok(Json(result)),
             Err(e) if e.kind == BackendErrorKind::NotAvailable => BenchDbResponse::Unavailable(Json(ApiError::new(
