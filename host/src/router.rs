@@ -3,6 +3,7 @@
 //! [`crate::host_api`] know poem's server types.
 
 use std::{
+    borrow::Cow,
     panic::AssertUnwindSafe,
     sync::{
         atomic::{AtomicUsize, Ordering},
@@ -25,6 +26,7 @@ use futures::{
     FutureExt as _, SinkExt as _, StreamExt as _,
 };
 use poem::{
+    endpoint::{BoxEndpoint, DynEndpoint},
     http::{HeaderValue, StatusCode},
     web::websocket::{CloseCode, Message, WebSocket, WebSocketConfig, WebSocketStream},
     Endpoint, EndpointExt, FromRequest, IntoEndpoint, IntoResponse, Request, Response, Route,
@@ -213,6 +215,8 @@ async fn read_body(body: poem::Body, limit: usize) -> Result<bytes::Bytes, poem:
 struct Forward {
     plugin: Plugin,
     browser: bool,
+    /// The length of `/api/v1/<plugin>` (API routes).
+    prefix_len: usize,
     state: Arc<AppState>,
 }
 
@@ -222,7 +226,7 @@ impl Endpoint for Forward {
     async fn call(&self, mut req: Request) -> poem::Result<Response> {
         let attributes = req.extensions_mut().remove::<LayerAttributes>().unwrap_or_default().0;
         if is_websocket_upgrade(&req) {
-            let uri = self.target(&req).to_string();
+            let uri = self.target(&req).into_owned();
             let path = uri.split('?').next().unwrap_or("/");
             let route = self.plugin.manifest.websockets.iter().find(|r| r.browser == self.browser && match_path(&r.path, path).is_some());
             if let Some(route) = route {
@@ -257,7 +261,7 @@ impl Endpoint for Forward {
         let answer = match module.serve_http() {
             Some(serve_http) => {
                 let request = HttpRequest {
-                    head: pack_request_head(req.method().as_str(), self.target(&req), req.headers()),
+                    head: pack_request_head(req.method().as_str(), &self.target(&req), req.headers()),
                     body,
                     remote_addr: FfiSocketAddr::from(req.remote_addr().as_socket_addr()),
                     attributes,
@@ -269,7 +273,7 @@ impl Endpoint for Forward {
             None => {
                 let request = FfiRequest {
                     method: req.method().as_str().into(),
-                    uri: self.target(&req).into(),
+                    uri: self.target(&req).as_ref().into(),
                     headers: pairs_of(&req),
                     body,
                     remote_addr: req.remote_addr().to_string().into(),
@@ -284,15 +288,19 @@ impl Endpoint for Forward {
 }
 
 impl Forward {
-    /// The path and query the plugin sees. API routes are nested under
-    /// /api/v1/<plugin>: poem's `nest` has already stripped that prefix from `uri()`.
-    /// Browser routes see the full path.
-    fn target<'r>(&self, req: &'r Request) -> &'r str {
-        if self.browser { req.original_uri() } else { req.uri() }
-            .path_and_query()
-            .map(|p| p.as_str())
-            .filter(|p| p.starts_with('/'))
-            .unwrap_or("/")
+    /// The path and query the plugin sees: browser routes see the full path, API routes
+    /// the path under `/api/v1/<plugin>`. [`Routes`] matched that prefix byte for byte
+    /// (as poem's router matches static segments: a percent-encoded plugin name matches
+    /// nothing), so cutting it off by its length is exact.
+    fn target<'r>(&self, req: &'r Request) -> Cow<'r, str> {
+        let full = req.uri().path_and_query().map(|p| p.as_str()).filter(|p| p.starts_with('/')).unwrap_or("/");
+        if self.browser {
+            return Cow::Borrowed(full);
+        }
+        match full.get(self.prefix_len..).unwrap_or("") {
+            rest if rest.starts_with('/') => Cow::Borrowed(rest),
+            rest => Cow::Owned(format!("/{rest}")),
+        }
     }
 }
 
@@ -412,10 +420,6 @@ fn docs_page(state: &Arc<AppState>) -> String {
     service.swagger_ui_html().replacen(&own, &state.openapi, 1)
 }
 
-fn route_error(e: impl std::fmt::Display) -> StartError {
-    StartError::Route(format!("the plugins' routes cannot be served together: {e}"))
-}
-
 /// A browser route must be a clean root-level path that is neither an API path nor
 /// one of the host's.
 fn check_browser_pattern(plugin: PluginName, pattern: &str) -> Result<(), StartError> {
@@ -433,9 +437,42 @@ fn check_browser_pattern(plugin: PluginName, pattern: &str) -> Result<(), StartE
     Ok(())
 }
 
+/// The server's endpoint: the plugins' API routes, `/api/v1/<plugin>/…`, found by their
+/// prefix, everything else by poem's router; errors become JSON. Every request under a
+/// plugin's prefix goes to that plugin, whose own router then picks the operation, so
+/// the host's router (a radix tree that captures the rest of the path into a parameter,
+/// and a nest that rebuilds the URI) would only repeat that work.
+struct Routes {
+    /// Boxed like the router's endpoints: their futures are large, and inline they would
+    /// make every request's future, the host's own routes' too, that much larger to move.
+    api: Vec<(PluginName, BoxEndpoint<'static>)>,
+    other: Route,
+}
+
+const API_PREFIX: &str = "/api/v1/";
+
+impl Endpoint for Routes {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> poem::Result<Response> {
+        let name =
+            req.uri().path().strip_prefix(API_PREFIX).map(|rest| &rest[..rest.bytes().position(|b| b == b'/').unwrap_or(rest.len())]);
+        let answer = match name.and_then(|name| self.api.iter().find(|(p, _)| p.as_str() == name)) {
+            // The boxed endpoint's own future, without `Box::call`'s wrapper around it,
+            // which would move the request into one more future.
+            Some((_, api)) => DynEndpoint::call(api.as_ref(), req).await,
+            None => self.other.call(req).await,
+        };
+        Ok(answer.unwrap_or_else(|err| {
+            let (status, e) = ApiError::from_poem(&err);
+            e.to_response(status)
+        }))
+    }
+}
+
 /// The complete router.
 pub fn router(state: Arc<AppState>) -> Result<impl Endpoint, StartError> {
-    let host: Arc<poem::endpoint::BoxEndpoint<'static>> = Arc::new(host_service(state.clone()).into_endpoint().boxed());
+    let host: Arc<BoxEndpoint<'static>> = Arc::new(host_service(state.clone()).into_endpoint().boxed());
     let layered_host = || Layered { inner: host.clone(), plugin: None, state: state.clone() };
     let openapi = state.openapi.clone();
     let docs = docs_page(&state);
@@ -449,14 +486,15 @@ pub fn router(state: Arc<AppState>) -> Result<impl Endpoint, StartError> {
         )
         .at("/docs", poem::endpoint::make_sync(move |_| poem::web::Html(docs.clone()).into_response()));
 
+    let mut api = Vec::new();
     for plugin in &state.plugins {
         let name = plugin.name();
         let forward = |browser| Layered {
-            inner: Forward { plugin: plugin.clone(), browser, state: state.clone() },
+            inner: Forward { plugin: plugin.clone(), browser, prefix_len: API_PREFIX.len() + name.as_str().len(), state: state.clone() },
             plugin: Some(name),
             state: state.clone(),
         };
-        route = route.try_nest(format!("/api/v1/{name}"), forward(false)).map_err(route_error)?;
+        api.push((name, forward(false).boxed()));
         let mut patterns: Vec<String> = plugin.manifest.browser_routes.iter().map(|r| r.path.to_string()).collect();
         patterns.extend(plugin.manifest.websockets.iter().filter(|w| w.browser).map(|w| w.path.to_string()));
         patterns.sort();
@@ -468,10 +506,7 @@ pub fn router(state: Arc<AppState>) -> Result<impl Endpoint, StartError> {
             })?;
         }
     }
-    Ok(route.catch_all_error(|err: poem::Error| async move {
-        let (status, e) = ApiError::from_poem(&err);
-        e.to_response(status)
-    }))
+    Ok(Routes { api, other: route })
 }
 
 #[cfg(test)]

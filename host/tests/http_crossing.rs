@@ -1,6 +1,7 @@
 //! An HTTP request and its answer crossing into a plugin and back unchanged: method,
 //! path and query, header fields (repeated, non-UTF-8), the client's address, bodies
-//! that arrive in several pieces.
+//! that arrive in several pieces, and where the host stops routing and the plugin
+//! starts.
 
 mod common;
 
@@ -47,4 +48,33 @@ fn the_body_limit_is_exact() {
     let r = post_request(&server, "/api/v1/testbackend/request", vec![b'x'; 65_537], &[]);
     assert_eq!(r.status(), 413);
     assert_eq!(r.json::<Value>().unwrap()["code"], "payload_too_large");
+}
+
+#[test]
+fn the_plugin_routes_everything_under_its_prefix_and_the_host_the_rest() {
+    let server = start();
+    let status = |path: &str| client().get(server.url(path)).send().unwrap().status().as_u16();
+    // The host's own path under /api/v1 is not a plugin's.
+    assert_eq!(status("/api/v1/plugins"), 200);
+    // Under a plugin's prefix its router decides, with the JSON error of every route.
+    for path in ["/api/v1/testbackend", "/api/v1/testbackend/", "/api/v1/testbackend?x=1", "/api/v1/testbackend/nope"] {
+        let r = client().get(server.url(path)).send().unwrap();
+        assert_eq!(r.status(), 404, "{path}");
+        assert_eq!(r.json::<Value>().unwrap()["code"], "not_found", "{path}");
+    }
+    // A prefix that merely starts like a plugin's, or names no plugin, is the host's 404.
+    for path in ["/api/v1/testbackendx/health", "/api/v1/nosuch/health", "/api/v1/%74estbackend/health"] {
+        let r = client().get(server.url(path)).send().unwrap();
+        assert_eq!(r.status(), 404, "{path}");
+        assert_eq!(r.json::<Value>().unwrap()["code"], "not_found", "{path}");
+    }
+    // Percent-encoded path parameters and queries reach the plugin's router as sent.
+    let r = client().post(server.url("/api/v1/testbackend/events/a%2Fb")).send().unwrap();
+    assert_eq!(r.json::<Value>().unwrap()["greeting"], "published on a/b");
+    let r = client().get(server.url("/api/v1/testbackend/hello?name=a%20b")).send().unwrap();
+    assert_eq!(r.json::<Value>().unwrap()["greeting"], "good morning, a b");
+    // HEAD is answered by the GET handler, without a body.
+    let r = client().head(server.url("/api/v1/testbackend/health")).send().unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.bytes().unwrap().len(), 0);
 }
