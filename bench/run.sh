@@ -7,21 +7,27 @@
 #    (GET /healthz, a poem-openapi route of the host) and by the testbackend plugin
 #    across the dylib boundary (GET /api/v1/testbackend/health); wrk, 32 connections,
 #    2 threads; 3 rounds, each measuring both routes (in alternating order) after a
-#    warm-up; the table shows the medians over the rounds.
+#    warm-up; the table shows the medians over the rounds. Both routes take the same
+#    way through the host up to where they part: the host's router, then its layer
+#    stage (`Layered`; the bench site configures no layers, so it passes them on), then
+#    a poem-openapi service with its own router: the host's for /healthz, the plugin's,
+#    behind `Forward` and the boundary, for the plugin route. Both answer with the same
+#    status, headers and body.
 # 2. WebSocket echo: 32 connections, each sending a 64-byte text message and waiting
 #    for its echo; native = bench/src/bin/ws-echo-native.rs (same poem, same loop),
 #    plugin = ws://.../api/v1/testbackend/echo (subprotocol echo); alternating rounds.
 # 3. Start-up: spawn `daas serve --site bench/site`, time until GET /readyz answers 200;
 #    5 times.
 # 4. Size of the release plugin libraries.
-# 5. Instructions per request, counted by valgrind's callgrind (deterministic: they do
-#    not depend on the machine's load, unlike the wall-clock numbers above, which swing
-#    by ±20% on a shared VM; thread interleaving in the server leaves repeat runs within
-#    about 0.5% of each other). `daas serve` runs under
-#    `valgrind --tool=callgrind` four times; each run answers GET /healthz once (the
-#    readiness probe), then N requests sent one after another over ONE keep-alive
-#    connection (bench/keepalive.py), then SIGTERM; the total is valgrind's
-#    "Collected" line. A = 500 x /healthz, B = 1500 x /healthz,
+# 5. Instructions per request, counted by valgrind's callgrind (they do not depend on
+#    the machine's load, unlike the wall-clock numbers above, which swing by ±20% on a
+#    shared VM; but thread interleaving changes the allocator's work from run to run,
+#    which moves a single run's per-request numbers by up to about 2%, so each run is
+#    repeated and the median total taken). `daas serve` runs under
+#    `valgrind --tool=callgrind` four times per repetition; each run answers GET
+#    /healthz once (the readiness probe), then N requests sent one after another over
+#    ONE keep-alive connection (bench/keepalive.py), then SIGTERM; the total is
+#    valgrind's "Collected" line. A = 500 x /healthz, B = 1500 x /healthz,
 #    C = 500 x /api/v1/testbackend/health, D = 500 x /testbackend (a plain poem handler
 #    of the plugin, root-level browser route, text/html). Start-up and shutdown cancel
 #    out in the differences: native = (B - A) / 1000 per request,
@@ -34,13 +40,14 @@
 #
 # Prints a markdown table on stdout (progress goes to stderr) and rewrites the section
 # between <!-- bench:abi:start --> and <!-- bench:abi:end --> in docs/benchmarks.md.
-# Everything listens on and targets 127.0.0.1 only. Takes about 2.5 minutes after the
+# Everything listens on and targets 127.0.0.1 only. Takes about 3 minutes after the
 # build. Other work on the machine skews the numbers: the script waits (at most 30 s)
 # for the CPUs to be idle before measuring and reports how busy they were.
 # Knobs (for a quick try, not for the recorded numbers): BENCH_HTTP_SECS (10),
 # BENCH_WS_SECS (6), BENCH_WARMUP_SECS (2), BENCH_ROUNDS (3), BENCH_STARTUP_RUNS (5),
-# BENCH_CALLGRIND=0 (skip the callgrind instruction counts),
-# BENCH_NO_DOCS=1 (do not touch docs/benchmarks.md).
+# BENCH_CALLGRIND=0 (skip the callgrind instruction counts), BENCH_CALLGRIND=only (only
+# them: prints their table, leaves docs/benchmarks.md alone), BENCH_CG_RUNS (3
+# repetitions of the callgrind runs), BENCH_NO_DOCS=1 (do not touch docs/benchmarks.md).
 
 set -euo pipefail
 
@@ -52,6 +59,7 @@ WARMUP_SECS=${BENCH_WARMUP_SECS:-2}
 ROUNDS=${BENCH_ROUNDS:-3}
 STARTUP_RUNS=${BENCH_STARTUP_RUNS:-5}
 CALLGRIND=${BENCH_CALLGRIND:-1}
+CG_RUNS=${BENCH_CG_RUNS:-3}
 CG_BASE=500    # requests of runs A, C and D
 CG_MORE=1500   # requests of run B
 CONNECTIONS=32
@@ -112,7 +120,7 @@ ensure_tool() {
     command -v "$1" >/dev/null 2>&1 || die "$1 is not installed and could not be installed${2:+ ($2)}"
 }
 
-ensure_tool wrk
+[[ $CALLGRIND == only ]] || ensure_tool wrk
 command -v curl >/dev/null 2>&1 || die "curl is needed"
 if [[ $CALLGRIND != 0 ]]; then
     ensure_tool valgrind "BENCH_CALLGRIND=0 skips the instruction counts"
@@ -140,6 +148,140 @@ for i in $(seq 15); do
     log "the CPUs are ${BUSY}% busy with other work; waiting for them to settle ($i/15)"
 done
 log "CPUs ${BUSY}% busy before measuring"
+
+# ------------------------------------------------------------------ helpers
+
+# median COLUMN "a b c;a b c;": the median of one column over the rounds.
+median() {
+    awk -v col="$1" -v s="$2" 'BEGIN {
+        n = split(s, runs, ";"); k = 0
+        for (i = 1; i <= n; i++) { if (runs[i] == "") continue; split(runs[i], f, " "); v[++k] = f[col] + 0 }
+        for (i = 2; i <= k; i++) { x = v[i]; for (j = i - 1; j >= 1 && v[j] > x; j--) v[j + 1] = v[j]; v[j + 1] = x }
+        printf "%.6f", (k % 2) ? v[(k + 1) / 2] : (v[k / 2] + v[k / 2 + 1]) / 2 }'
+}
+# round_ratios "plugin rounds" "native rounds": plugin/native requests or messages per
+# second of each round (the two sides of a round ran back to back).
+round_ratios() {
+    awk -v p="$1" -v n="$2" 'BEGIN {
+        k = split(p, pr, ";"); split(n, nr, ";"); out = ""
+        for (i = 1; i <= k; i++) { if (pr[i] == "") continue; split(pr[i], a, " "); split(nr[i], b, " "); out = out (out == "" ? "" : ", ") sprintf("%.2f", a[1] / b[1]) }
+        print out }'
+}
+# fmt_int N: 12345.6 -> 12,346
+fmt_int() { LC_ALL=C awk -v n="$1" 'BEGIN { s = sprintf("%.0f", n); r = ""; while (length(s) > 3) { r = "," substr(s, length(s) - 2) r; s = substr(s, 1, length(s) - 3) } print s r }'; }
+fmt_ms() { awk -v n="$1" 'BEGIN { printf "%.2f ms", n }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f×", a / b }'; }
+# runs_of COLUMN "a b c;...": the single runs, "x / y".
+runs_of() {
+    awk -v col="$1" -v s="$2" 'BEGIN {
+        n = split(s, runs, ";"); out = ""
+        for (i = 1; i <= n; i++) { if (runs[i] == "") continue; split(runs[i], f, " "); out = out (out == "" ? "" : " / ") sprintf("%.0f", f[col]) }
+        print out }'
+}
+human_size() { awk -v n="$1" 'BEGIN { printf "%.1f MiB", n / 1048576 }'; }
+
+# cg_section: the callgrind table, from CG.
+cg_section() {
+    # native = (B - A) / (CG_MORE - CG_BASE); cg_route X: native + (X - A) / CG_BASE.
+    cg_native=$(awk -v a="${CG[A]}" -v b="${CG[B]}" -v n=$((CG_MORE - CG_BASE)) 'BEGIN { printf "%.1f", (b - a) / n }')
+    cg_route() { awk -v a="${CG[A]}" -v x="$1" -v n="$CG_BASE" -v nat="$cg_native" 'BEGIN { printf "%.1f", nat + (x - a) / n }'; }
+    cg_plugin=$(cg_route "${CG[C]}")
+    cg_plain=$(cg_route "${CG[D]}")
+    cat <<EOF
+
+Instructions: \`daas serve\` ran under \`valgrind --tool=callgrind\` four times, $CG_RUNS times over (medians of the totals), each run answering one \`GET /healthz\` probe and then N requests sent one after another over one keep-alive connection (\`bench/keepalive.py\`) before SIGTERM, and the per-request numbers are differences of the whole-process totals, so start-up and shutdown cancel out (A = $CG_BASE × \`/healthz\`, B = $CG_MORE × \`/healthz\`, C = $CG_BASE × the plugin route, D = $CG_BASE × the plain route; native = (B − A) / $((CG_MORE - CG_BASE)), route = native + (C or D − A) / $CG_BASE); unlike the wall-clock numbers, these counts do not depend on the machine's load, but thread interleaving changes the allocator's work from run to run by up to about 2% per request.
+
+| Instructions per request (callgrind) | Instructions | Route / native |
+|---|---:|---:|
+| Native: \`GET /healthz\` (poem-openapi route of the host) | $(fmt_int "$cg_native") | 1.00× |
+| Plugin: \`GET /api/v1/testbackend/health\` (poem-openapi route, across the dylib boundary) | $(fmt_int "$cg_plugin") | **$(ratio "$cg_plugin" "$cg_native")** |
+| Plain plugin route: \`GET /testbackend\` (plain poem handler, root-level browser route, text/html) | $(fmt_int "$cg_plain") | $(ratio "$cg_plain" "$cg_native") |
+
+Callgrind totals (medians): A $(fmt_int "${CG[A]}"), B $(fmt_int "${CG[B]}"), C $(fmt_int "${CG[C]}"), D $(fmt_int "${CG[D]}") instructions; single runs A ${CG_ALL[A]% }, B ${CG_ALL[B]% }, C ${CG_ALL[C]% }, D ${CG_ALL[D]% }.
+EOF
+}
+
+# ------------------------------------------------------------------ callgrind runs
+
+# forget_pid PID: drop PID from PIDS (it has been waited for).
+forget_pid() {
+    local p keep=()
+    for p in "${PIDS[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done
+    PIDS=("${keep[@]}")
+}
+
+# callgrind_run LABEL PATH COUNT: serve under callgrind, answer GET /healthz once, then
+# COUNT requests to PATH over one keep-alive connection, SIGTERM; appends the
+# instructions the whole process executed to CG_ALL[LABEL]. Not in a subshell: the
+# server's pid must reach PIDS, which the cleanup trap kills.
+declare -A CG=() CG_ALL=()
+callgrind_run() {
+    local label=$1 path=$2 count=$3
+    valgrind --tool=callgrind --callgrind-out-file="$TMP/cg.$label.out" \
+        "$DAAS" serve --site "$SITE" --listen 127.0.0.1:0 >"$TMP/cg.$label.stdout" 2>"$TMP/cg.$label.err" &
+    local pid=$!
+    PIDS+=("$pid")
+    # Slow under valgrind: allow 60 s in all for the listening line and GET /healthz.
+    local deadline=$((SECONDS + 60)) line="" addr="" ready=""
+    while (( SECONDS < deadline )); do
+        line=$(grep -m1 '^daas: listening on http://' "$TMP/cg.$label.stdout" 2>/dev/null || true)
+        [[ -n $line ]] && break
+        kill -0 "$pid" 2>/dev/null || { cat "$TMP/cg.$label.err" >&2; die "daas under callgrind ($label) exited before listening"; }
+        sleep 0.2
+    done
+    [[ -n $line ]] || die "daas under callgrind ($label) did not listen within 60 s"
+    addr=${line#daas: listening on http://}
+    [[ $addr == 127.0.0.1:* ]] || die "daas under callgrind listens on $addr, not on 127.0.0.1"
+    # The first answered probe is the only request besides the loop (failed connects cost
+    # the server nothing), so every run pays for exactly one probe and it cancels out.
+    while (( SECONDS < deadline )); do
+        if [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 30 "http://$addr/healthz") == 200 ]]; then
+            ready=1
+            break
+        fi
+        kill -0 "$pid" 2>/dev/null || { cat "$TMP/cg.$label.err" >&2; die "daas under callgrind ($label) exited"; }
+        sleep 0.2
+    done
+    [[ -n $ready ]] || die "daas under callgrind ($label) did not answer GET /healthz within 60 s"
+    local took
+    took=$(python3 bench/keepalive.py --addr "$addr" --path "$path" --count "$count" --timeout 30) \
+        || die "the keep-alive client failed against http://$addr$path ($label)"
+    kill -TERM "$pid" 2>/dev/null || true
+    local i rc=0
+    for i in $(seq 600); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$pid" 2>/dev/null && { kill -KILL "$pid" 2>/dev/null || true; die "daas under callgrind ($label) did not stop within 60 s of SIGTERM"; }
+    wait "$pid" 2>/dev/null || rc=$?
+    forget_pid "$pid"
+    (( rc == 0 )) || { tail -20 "$TMP/cg.$label.err" >&2; die "daas under callgrind ($label) exited with $rc"; }
+    local total
+    total=$(sed -n "s/^==$pid== Collected : \([0-9][0-9]*\)\$/\1/p" "$TMP/cg.$label.err" | head -1)
+    [[ -n $total ]] || { tail -20 "$TMP/cg.$label.err" >&2; die "no 'Collected' line in valgrind's output ($label)"; }
+    log "  callgrind $label: $count x GET $path ($took): $total instructions"
+    CG_ALL[$label]+="$total "
+}
+
+# callgrind_all: CG_RUNS repetitions of the four runs, interleaved so that a change of
+# the machine's state over time touches every label alike; CG[LABEL] = the median total.
+callgrind_all() {
+    local rep label
+    log "instructions per request: $CG_RUNS x 4 runs of daas under callgrind"
+    for rep in $(seq "$CG_RUNS"); do
+        callgrind_run A /healthz "$CG_BASE"
+        callgrind_run B /healthz "$CG_MORE"
+        callgrind_run C /api/v1/testbackend/health "$CG_BASE"
+        callgrind_run D /testbackend "$CG_BASE"
+    done
+    for label in A B C D; do
+        CG[$label]=$(tr ' ' '\n' <<<"${CG_ALL[$label]}" | grep . | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : int((v[NR / 2] + v[NR / 2 + 1]) / 2) }')
+    done
+}
+
+if [[ $CALLGRIND == only ]]; then
+    callgrind_all
+    cg_section
+    log "BENCH_CALLGRIND=only: $DOCS left alone"
+    exit 0
+fi
 
 # ------------------------------------------------------------------ servers
 
@@ -272,101 +414,9 @@ log "  $STARTUP"
 
 # ------------------------------------------------------------------ instructions (callgrind)
 
-# forget_pid PID: drop PID from PIDS (it has been waited for).
-forget_pid() {
-    local p keep=()
-    for p in "${PIDS[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done
-    PIDS=("${keep[@]}")
-}
-
-# callgrind_run LABEL PATH COUNT: serve under callgrind, answer GET /healthz once, then
-# COUNT requests to PATH over one keep-alive connection, SIGTERM; CG[LABEL] = the
-# instructions the whole process executed. Not in a subshell: the server's pid must
-# reach PIDS, which the cleanup trap kills.
-declare -A CG=()
-callgrind_run() {
-    local label=$1 path=$2 count=$3
-    valgrind --tool=callgrind --callgrind-out-file="$TMP/cg.$label.out" \
-        "$DAAS" serve --site "$SITE" --listen 127.0.0.1:0 >"$TMP/cg.$label.stdout" 2>"$TMP/cg.$label.err" &
-    local pid=$!
-    PIDS+=("$pid")
-    # Slow under valgrind: allow 60 s in all for the listening line and GET /healthz.
-    local deadline=$((SECONDS + 60)) line="" addr="" ready=""
-    while (( SECONDS < deadline )); do
-        line=$(grep -m1 '^daas: listening on http://' "$TMP/cg.$label.stdout" 2>/dev/null || true)
-        [[ -n $line ]] && break
-        kill -0 "$pid" 2>/dev/null || { cat "$TMP/cg.$label.err" >&2; die "daas under callgrind ($label) exited before listening"; }
-        sleep 0.2
-    done
-    [[ -n $line ]] || die "daas under callgrind ($label) did not listen within 60 s"
-    addr=${line#daas: listening on http://}
-    [[ $addr == 127.0.0.1:* ]] || die "daas under callgrind listens on $addr, not on 127.0.0.1"
-    # The first answered probe is the only request besides the loop (failed connects cost
-    # the server nothing), so every run pays for exactly one probe and it cancels out.
-    while (( SECONDS < deadline )); do
-        if [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 30 "http://$addr/healthz") == 200 ]]; then
-            ready=1
-            break
-        fi
-        kill -0 "$pid" 2>/dev/null || { cat "$TMP/cg.$label.err" >&2; die "daas under callgrind ($label) exited"; }
-        sleep 0.2
-    done
-    [[ -n $ready ]] || die "daas under callgrind ($label) did not answer GET /healthz within 60 s"
-    local took
-    took=$(python3 bench/keepalive.py --addr "$addr" --path "$path" --count "$count" --timeout 30) \
-        || die "the keep-alive client failed against http://$addr$path ($label)"
-    kill -TERM "$pid" 2>/dev/null || true
-    local i rc=0
-    for i in $(seq 600); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$pid" 2>/dev/null && { kill -KILL "$pid" 2>/dev/null || true; die "daas under callgrind ($label) did not stop within 60 s of SIGTERM"; }
-    wait "$pid" 2>/dev/null || rc=$?
-    forget_pid "$pid"
-    (( rc == 0 )) || { tail -20 "$TMP/cg.$label.err" >&2; die "daas under callgrind ($label) exited with $rc"; }
-    local total
-    total=$(sed -n "s/^==$pid== Collected : \([0-9][0-9]*\)\$/\1/p" "$TMP/cg.$label.err" | head -1)
-    [[ -n $total ]] || { tail -20 "$TMP/cg.$label.err" >&2; die "no 'Collected' line in valgrind's output ($label)"; }
-    log "  callgrind $label: $count x GET $path ($took): $total instructions"
-    CG[$label]=$total
-}
-
-if [[ $CALLGRIND != 0 ]]; then
-    log "instructions per request: 4 runs of daas under callgrind"
-    callgrind_run A /healthz "$CG_BASE"
-    callgrind_run B /healthz "$CG_MORE"
-    callgrind_run C /api/v1/testbackend/health "$CG_BASE"
-    callgrind_run D /testbackend "$CG_BASE"
-fi
+[[ $CALLGRIND == 0 ]] || callgrind_all
 
 # ------------------------------------------------------------------ table
-
-# median COLUMN "a b c;a b c;": the median of one column over the rounds.
-median() {
-    awk -v col="$1" -v s="$2" 'BEGIN {
-        n = split(s, runs, ";"); k = 0
-        for (i = 1; i <= n; i++) { if (runs[i] == "") continue; split(runs[i], f, " "); v[++k] = f[col] + 0 }
-        for (i = 2; i <= k; i++) { x = v[i]; for (j = i - 1; j >= 1 && v[j] > x; j--) v[j + 1] = v[j]; v[j + 1] = x }
-        printf "%.6f", (k % 2) ? v[(k + 1) / 2] : (v[k / 2] + v[k / 2 + 1]) / 2 }'
-}
-# round_ratios "plugin rounds" "native rounds": plugin/native requests or messages per
-# second of each round (the two sides of a round ran back to back).
-round_ratios() {
-    awk -v p="$1" -v n="$2" 'BEGIN {
-        k = split(p, pr, ";"); split(n, nr, ";"); out = ""
-        for (i = 1; i <= k; i++) { if (pr[i] == "") continue; split(pr[i], a, " "); split(nr[i], b, " "); out = out (out == "" ? "" : ", ") sprintf("%.2f", a[1] / b[1]) }
-        print out }'
-}
-# fmt_int N: 12345.6 -> 12,346
-fmt_int() { LC_ALL=C awk -v n="$1" 'BEGIN { s = sprintf("%.0f", n); r = ""; while (length(s) > 3) { r = "," substr(s, length(s) - 2) r; s = substr(s, 1, length(s) - 3) } print s r }'; }
-fmt_ms() { awk -v n="$1" 'BEGIN { printf "%.2f ms", n }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f×", a / b }'; }
-# runs_of COLUMN "a b c;...": the single runs, "x / y".
-runs_of() {
-    awk -v col="$1" -v s="$2" 'BEGIN {
-        n = split(s, runs, ";"); out = ""
-        for (i = 1; i <= n; i++) { if (runs[i] == "") continue; split(runs[i], f, " "); out = out (out == "" ? "" : " / ") sprintf("%.0f", f[col]) }
-        print out }'
-}
-human_size() { awk -v n="$1" 'BEGIN { printf "%.1f MiB", n / 1048576 }'; }
 
 h_nr=$(median 1 "${HTTP[native]}"); h_pr=$(median 1 "${HTTP[plugin]}")
 h_n50=$(median 2 "${HTTP[native]}"); h_p50=$(median 2 "${HTTP[plugin]}")
@@ -413,27 +463,9 @@ ${size_rows}| Release binary \`daas\` | $(size_cell "$DAAS") |
 EOF
 )
 
-# The callgrind table (empty with BENCH_CALLGRIND=0).
 CG_SECTION=""
 if [[ $CALLGRIND != 0 ]]; then
-    # native = (B - A) / (CG_MORE - CG_BASE); cg_route X: native + (X - A) / CG_BASE.
-    cg_native=$(awk -v a="${CG[A]}" -v b="${CG[B]}" -v n=$((CG_MORE - CG_BASE)) 'BEGIN { printf "%.1f", (b - a) / n }')
-    cg_route() { awk -v a="${CG[A]}" -v x="$1" -v n="$CG_BASE" -v nat="$cg_native" 'BEGIN { printf "%.1f", nat + (x - a) / n }'; }
-    cg_plugin=$(cg_route "${CG[C]}")
-    cg_plain=$(cg_route "${CG[D]}")
-    CG_SECTION=$(cat <<EOF
-
-Instructions: \`daas serve\` ran under \`valgrind --tool=callgrind\` four times, each answering one \`GET /healthz\` probe and then N requests sent one after another over one keep-alive connection (\`bench/keepalive.py\`) before SIGTERM, and the per-request numbers are differences of the whole-process totals, so start-up and shutdown cancel out (A = $CG_BASE × \`/healthz\`, B = $CG_MORE × \`/healthz\`, C = $CG_BASE × the plugin route, D = $CG_BASE × the plain route; native = (B − A) / $((CG_MORE - CG_BASE)), route = native + (C or D − A) / $CG_BASE); unlike the wall-clock numbers, these counts do not depend on the machine's load (repeat runs agree within about 0.5%).
-
-| Instructions per request (callgrind, deterministic) | Instructions | Route / native |
-|---|---:|---:|
-| Native: \`GET /healthz\` (poem-openapi route of the host) | $(fmt_int "$cg_native") | 1.00× |
-| Plugin: \`GET /api/v1/testbackend/health\` (poem-openapi route, across the dylib boundary) | $(fmt_int "$cg_plugin") | **$(ratio "$cg_plugin" "$cg_native")** |
-| Plain plugin route: \`GET /testbackend\` (plain poem handler, root-level browser route, text/html) | $(fmt_int "$cg_plain") | $(ratio "$cg_plain" "$cg_native") |
-
-Callgrind totals: A $(fmt_int "${CG[A]}"), B $(fmt_int "${CG[B]}"), C $(fmt_int "${CG[C]}"), D $(fmt_int "${CG[D]}") instructions.
-EOF
-)
+    CG_SECTION=$(printf '\n'; cg_section)
 fi
 
 MACHINE="$(nproc) cores, $(grep -m1 '^model name' /proc/cpuinfo | sed 's/^model name[[:space:]]*:[[:space:]]*//')"
@@ -445,7 +477,7 @@ SECTION=$(cat <<EOF
 
 - Date: $(date -u +%F); machine: $MACHINE; commit $COMMIT.
 - Command: \`bash bench/run.sh\` (release build; site \`bench/site\`: info and testbackend, no layers, log level warn).
-- HTTP: \`wrk -t$THREADS -c$CONNECTIONS --latency\`, ${HTTP_SECS} s per run after a ${WARMUP_SECS} s warm-up; $ROUNDS rounds, each running both routes back to back in alternating order; medians over the rounds. Native: \`GET /healthz\` (a poem-openapi route of the host); plugin: \`GET /api/v1/testbackend/health\` (a poem-openapi route of the testbackend plugin, across the dylib boundary). Both answer \`{"status":"ok"}\`.
+- HTTP: \`wrk -t$THREADS -c$CONNECTIONS --latency\`, ${HTTP_SECS} s per run after a ${WARMUP_SECS} s warm-up; $ROUNDS rounds, each running both routes back to back in alternating order; medians over the rounds. Native: \`GET /healthz\` (a poem-openapi route of the host); plugin: \`GET /api/v1/testbackend/health\` (a poem-openapi route of the testbackend plugin, across the dylib boundary). Both answer \`{"status":"ok"}\` with the same status and headers, and both take the same way through the host until they part: the host's router, its layer stage (\`Layered\`; this site configures no layers, so neither runs any), then a poem-openapi service with its own router: the host's for \`/healthz\`; for the plugin route, \`Forward\` reads the body and packs the request, the plugin's service runs in the host's task under the plugin's runtime (no spawn, no thread hop), and the host unpacks the answer.
 - WebSocket: \`ws-load\`, $CONNECTIONS connections each sending a ${WS_SIZE}-byte text message and waiting for its echo, ${WS_SECS} s per run after a ${WARMUP_SECS} s warm-up; $ROUNDS rounds as for HTTP; medians. Native: \`bench/src/bin/ws-echo-native.rs\` (same poem, same echo loop); plugin: \`/api/v1/testbackend/echo\`, subprotocol \`echo\`.
 - Start-up: spawn \`daas serve --site bench/site --listen 127.0.0.1:0\` until \`GET /readyz\` answers 200, then SIGTERM; the listening line came after a median $(fmt_ms "$s_listen").
 - Load generator, servers and plugins share the same $(nproc) cores, so absolute numbers are low and noisy; the ratios are the result. The CPUs were ${BUSY}% busy with other work just before measuring.
