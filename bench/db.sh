@@ -11,8 +11,10 @@
 #   testbackend plugin with DbClient::host(), through the host into the db plugin. The
 #   route times the calls itself: HTTP is not counted.
 # - Both run daas_common::bench::run (the same code): after W untimed calls, N calls one
-#   after another. Ops: get (by key), insert (new object: UUID, two secrets sealed, one
-#   commit), find (by the indexed column id_docker, one row).
+#   after another, and answer calls per second (wall clock) and the CPU time of the
+#   whole process per call (getrusage; it leaves out waiting, so other load on a shared
+#   machine moves it much less). Ops: get (by key), insert (new object: UUID, two
+#   secrets sealed, one commit), find (by the indexed column id_docker, one row).
 # - Each side has a database of its own under $TMP, the same SQLite settings (db.toml;
 #   WAL, synchronous FULL, as database.rs sets them), fresh at the start and growing
 #   alike: the same runs in the same order. DB_ROUNDS rounds, alternating which side
@@ -54,7 +56,8 @@ db_across() {
 db_inproc() {
     "$REL/db-inproc" --site "$DB_SITE" --data "$TMP/db-inproc" --op "$1" --n "$2" --warmup "$DB_WARMUP" || die "db-inproc --op $1 failed"
 }
-db_ops_per_sec() { sed -n 's/.*"ops_per_sec":\([0-9.eE+-]*\).*/\1/p' <<<"$1"; }
+# db_field NAME JSON: a number of the answer.
+db_field() { sed -n "s/.*\"$1\":\([0-9.eE+-]*\).*/\1/p" <<<"$2"; }
 
 for i in $(seq 100); do
     [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://$DB_ADDR/readyz") == 200 ]] && break
@@ -65,6 +68,7 @@ done
 db_across get 1 >/dev/null
 
 declare -A DBR=()  # DBR[inproc:get] = "ops/s ops/s ..." (one per round)
+declare -A DBC=()  # DBC[inproc:get] = "CPU µs per call ..." (one per round)
 for round in $(seq "$DB_ROUNDS"); do
     if (( round % 2 == 1 )); then order="inproc across"; else order="across inproc"; fi
     for op in "${DB_OPS[@]}"; do
@@ -72,10 +76,12 @@ for round in $(seq "$DB_ROUNDS"); do
         for side in $order; do
             if [[ $side == inproc ]]; then j=$(db_inproc "$op" "$n"); else j=$(db_across "$op" "$n"); fi
             printf '%s %s\n' "$side" "$j" >>"$TMP/db.log"
-            r=$(db_ops_per_sec "$j")
-            [[ -n $r ]] || die "no ops_per_sec in $j"
-            log "  db round $round/$DB_ROUNDS: $op $side, $n calls: $r ops/s"
+            r=$(db_field ops_per_sec "$j")
+            c=$(db_field cpu_us_per_op "$j")
+            [[ -n $r && -n $c ]] || die "no ops_per_sec or cpu_us_per_op in $j"
+            log "  db round $round/$DB_ROUNDS: $op $side, $n calls: $r ops/s, $c µs CPU per call"
             DBR[$side:$op]+="$r "
+            DBC[$side:$op]+="$c "
         done
     done
 done
@@ -92,21 +98,27 @@ PIDS=("${db_keep[@]}")
 
 db_median() { tr ' ' '\n' <<<"$1" | sed '/^$/d' | sort -g | awk '{ v[NR] = $1 } END { printf "%.6f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 db_int() { LC_ALL=C awk -v n="$1" 'BEGIN { s = sprintf("%.0f", n); r = ""; while (length(s) > 3) { r = "," substr(s, length(s) - 2) r; s = substr(s, 1, length(s) - 3) } print s r }'; }
-# db_rounds OP: "in / across" per round.
+# db_rounds ARRAY OP FORMAT: "in-process / across" of each round.
 db_rounds() {
-    paste -d' ' <(tr ' ' '\n' <<<"${DBR[inproc:$1]}" | sed '/^$/d') <(tr ' ' '\n' <<<"${DBR[across:$1]}" | sed '/^$/d') \
-        | awk '{ printf "%s%.0f / %.0f", (NR > 1 ? ", " : ""), $1, $2 }'
+    local -n runs=$1
+    paste -d' ' <(tr ' ' '\n' <<<"${runs[inproc:$2]}" | sed '/^$/d') <(tr ' ' '\n' <<<"${runs[across:$2]}" | sed '/^$/d') \
+        | awk -v f="$3" '{ printf "%s" f " / " f, (NR > 1 ? ", " : ""), $1, $2 }'
 }
 
 declare -A DB_LABEL=([get]="get by key (\`get::<DaasObject>\`)" [insert]="insert (\`insert(&DaasObject)\`)" [find]="find by column (\`find::<DaasObject>\`, \`id_docker\`)")
 DB_ROWS=""
+DB_CPU_ROWS=""
 DB_SINGLE=""
+DB_CPU_SINGLE=""
 for op in "${DB_OPS[@]}"; do
     inproc=$(db_median "${DBR[inproc:$op]}")
     across=$(db_median "${DBR[across:$op]}")
-    cells=$(awk -v a="$inproc" -v b="$across" 'BEGIN { printf "**%.2f×** | %.1f µs", b / a, 1e6 / b - 1e6 / a }')
-    DB_ROWS+="| ${DB_LABEL[$op]} | $(db_int "$inproc") | $(db_int "$across") | $cells |"$'\n'
-    DB_SINGLE+="${DB_SINGLE:+; }$op $(db_rounds "$op")"
+    DB_ROWS+="| ${DB_LABEL[$op]} | $(db_int "$inproc") | $(db_int "$across") | $(awk -v a="$inproc" -v b="$across" 'BEGIN { printf "**%.2f×**", b / a }') |"$'\n'
+    inproc=$(db_median "${DBC[inproc:$op]}")
+    across=$(db_median "${DBC[across:$op]}")
+    DB_CPU_ROWS+="| ${DB_LABEL[$op]} | $(awk -v a="$inproc" -v b="$across" 'BEGIN { printf "%.1f µs | %.1f µs | %+.1f µs | **%.2f×**", a, b, b - a, b / a }') |"$'\n'
+    DB_SINGLE+="${DB_SINGLE:+; }$op $(db_rounds DBR "$op" %.0f)"
+    DB_CPU_SINGLE+="${DB_CPU_SINGLE:+; }$op $(db_rounds DBC "$op" %.1f)"
 done
 
 DB_MACHINE="$(nproc) cores, $(grep -m1 '^model name' /proc/cpuinfo | sed 's/^model name[[:space:]]*:[[:space:]]*//')"
@@ -122,10 +134,15 @@ DB_SECTION=$(cat <<EOF
 - Both sides run \`daas_common::bench::run\`: $DB_WARMUP untimed calls, then N calls one after another (get and find N = $DB_N, insert N = $DB_INSERTS). get: one object by key; insert: a new object (UUID, two secrets sealed, one commit, so an fsync); find: objects by the indexed column \`id_docker\`, one matches. Each side has a database of its own, fresh at the start and growing alike. $DB_ROUNDS rounds, alternating which side goes first; medians over the rounds.
 - The CPUs were ${BUSY}% busy with other work just before measuring.
 
-| Operation | In-process, ops/s | Across the boundary, ops/s | Across / in-process | Added per call |
-|---|---:|---:|---:|---:|
+| Operation | In-process, ops/s | Across the boundary, ops/s | Across / in-process |
+|---|---:|---:|---:|
 ${DB_ROWS}
-Single rounds, ops/s in-process / across: ${DB_SINGLE}.
+CPU time per call: user and system time of the whole process (every thread: caller, host, db plugin, SQLite) during the timed calls, divided by N (\`getrusage\`). It leaves out waiting for the CPU and the disk, so the machine's other load moves it much less than the ops/s above, which are wall-clock.
+
+| Operation | CPU per call, in-process | CPU per call, across | Added by the boundary | Across / in-process |
+|---|---:|---:|---:|---:|
+${DB_CPU_ROWS}
+Single rounds, in-process / across: ops/s ${DB_SINGLE}; CPU µs per call ${DB_CPU_SINGLE}.
 EOF
 )
 
