@@ -12,22 +12,23 @@
 #   route times the calls itself: HTTP is not counted.
 # - Both run daas_common::bench::run (the same code): after W untimed calls, N calls one
 #   after another, and answer calls per second (wall clock) and the CPU time of the
-#   whole process per call (getrusage; it leaves out waiting, so other load on a shared
-#   machine moves it much less). Ops: get (by key), insert (new object: UUID, two
-#   secrets sealed, one commit), find (by the indexed column id_docker, one row).
+#   whole process per call (getrusage: what the calls cost, waiting left out). Ops: get
+#   (by key), insert (new object: UUID, two secrets sealed, one commit), find (by the
+#   indexed column id_docker, one row).
 # - Each side has a database of its own under $TMP, the same SQLite settings (db.toml;
 #   WAL, synchronous FULL, as database.rs sets them), fresh at the start and growing
 #   alike: the same runs in the same order. DB_ROUNDS rounds, alternating which side
-#   goes first; medians over the rounds.
+#   goes first; medians over the rounds, and of the rounds' ratios.
 #
 # Prints a markdown section on stdout and rewrites the one between
 # <!-- bench:db:start --> and <!-- bench:db:end --> in docs/benchmarks.md (unless
-# BENCH_NO_DOCS=1). Knobs: BENCH_DB_ROUNDS (5), BENCH_DB_N (10000 calls of get and of
+# BENCH_NO_DOCS=1). Knobs: BENCH_DB_ROUNDS (7), BENCH_DB_N (10000 calls of get and of
 # find per run), BENCH_DB_INSERTS (1000 inserts per run), BENCH_DB_WARMUP (100). Runs
-# are about a second each: shorter ones swing too much on a shared machine.
+# take one to three seconds each: shorter ones swing too much on a shared machine. About
+# two minutes in all.
 
 DB_SITE=bench/site-db
-DB_ROUNDS=${BENCH_DB_ROUNDS:-5}
+DB_ROUNDS=${BENCH_DB_ROUNDS:-7}
 DB_N=${BENCH_DB_N:-10000}
 DB_INSERTS=${BENCH_DB_INSERTS:-1000}
 DB_WARMUP=${BENCH_DB_WARMUP:-100}
@@ -98,11 +99,18 @@ PIDS=("${db_keep[@]}")
 
 db_median() { tr ' ' '\n' <<<"$1" | sed '/^$/d' | sort -g | awk '{ v[NR] = $1 } END { printf "%.6f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 db_int() { LC_ALL=C awk -v n="$1" 'BEGIN { s = sprintf("%.0f", n); r = ""; while (length(s) > 3) { r = "," substr(s, length(s) - 2) r; s = substr(s, 1, length(s) - 3) } print s r }'; }
-# db_rounds ARRAY OP FORMAT: "in-process / across" of each round.
-db_rounds() {
+# db_pairs ARRAY OP: "in-process across" of each round, one round a line.
+db_pairs() {
     local -n runs=$1
-    paste -d' ' <(tr ' ' '\n' <<<"${runs[inproc:$2]}" | sed '/^$/d') <(tr ' ' '\n' <<<"${runs[across:$2]}" | sed '/^$/d') \
-        | awk -v f="$3" '{ printf "%s" f " / " f, (NR > 1 ? ", " : ""), $1, $2 }'
+    paste -d' ' <(tr ' ' '\n' <<<"${runs[inproc:$2]}" | sed '/^$/d') <(tr ' ' '\n' <<<"${runs[across:$2]}" | sed '/^$/d')
+}
+# db_rounds ARRAY OP FORMAT: "in-process / across" of each round.
+db_rounds() { db_pairs "$1" "$2" | awk -v f="$3" '{ printf "%s" f " / " f, (NR > 1 ? ", " : ""), $1, $2 }'; }
+# db_ratio ARRAY OP: the median of the rounds' across / in-process ratios (the two sides
+# of a round ran back to back, under the same other load), and their range.
+db_ratio() {
+    db_pairs "$1" "$2" | awk '{ print $2 / $1 }' | sort -g \
+        | awk '{ v[NR] = $1 } END { printf "**%.2f×** | %.2f–%.2f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2, v[1], v[NR] }'
 }
 
 declare -A DB_LABEL=([get]="get by key (\`get::<DaasObject>\`)" [insert]="insert (\`insert(&DaasObject)\`)" [find]="find by column (\`find::<DaasObject>\`, \`id_docker\`)")
@@ -113,10 +121,10 @@ DB_CPU_SINGLE=""
 for op in "${DB_OPS[@]}"; do
     inproc=$(db_median "${DBR[inproc:$op]}")
     across=$(db_median "${DBR[across:$op]}")
-    DB_ROWS+="| ${DB_LABEL[$op]} | $(db_int "$inproc") | $(db_int "$across") | $(awk -v a="$inproc" -v b="$across" 'BEGIN { printf "**%.2f×**", b / a }') |"$'\n'
+    DB_ROWS+="| ${DB_LABEL[$op]} | $(db_int "$inproc") | $(db_int "$across") | $(db_ratio DBR "$op") |"$'\n'
     inproc=$(db_median "${DBC[inproc:$op]}")
     across=$(db_median "${DBC[across:$op]}")
-    DB_CPU_ROWS+="| ${DB_LABEL[$op]} | $(awk -v a="$inproc" -v b="$across" 'BEGIN { printf "%.1f µs | %.1f µs | %+.1f µs | **%.2f×**", a, b, b - a, b / a }') |"$'\n'
+    DB_CPU_ROWS+="| ${DB_LABEL[$op]} | $(awk -v a="$inproc" -v b="$across" 'BEGIN { printf "%.1f µs | %.1f µs | %+.1f µs", a, b, b - a }') | $(db_ratio DBC "$op") |"$'\n'
     DB_SINGLE+="${DB_SINGLE:+; }$op $(db_rounds DBR "$op" %.0f)"
     DB_CPU_SINGLE+="${DB_CPU_SINGLE:+; }$op $(db_rounds DBC "$op" %.1f)"
 done
@@ -131,18 +139,18 @@ DB_SECTION=$(cat <<EOF
 - Date: $(date -u +%F); machine: $DB_MACHINE; commit $DB_COMMIT.
 - Command: \`BENCH_DB=only bash bench/run.sh\` (the db part of \`bash bench/run.sh\`, in \`bench/db.sh\`; release build; site \`bench/site-db\`: db and testbackend, SQLite in WAL mode with synchronous FULL as \`database.rs\` sets it, log level warn).
 - In-process: \`db-inproc\` (\`bench/src/bin/db-inproc.rs\`) opens the db plugin's \`Store\` on the site's \`db.toml\` and calls through \`Store::client()\` (the typed \`DbClient\`; requests through JSON). Across the boundary: \`POST /api/v1/testbackend/bench/db?op=OP&n=N\` on \`daas serve --site bench/site-db\`: the testbackend plugin makes the same calls with \`DbClient::host()\`, through the host into the db plugin and back (request and answer as JSON bytes across two dylib boundaries, the db plugin on its own runtime); the route times the calls itself, so HTTP is not counted.
-- Both sides run \`daas_common::bench::run\`: $DB_WARMUP untimed calls, then N calls one after another (get and find N = $DB_N, insert N = $DB_INSERTS). get: one object by key; insert: a new object (UUID, two secrets sealed, one commit, so an fsync); find: objects by the indexed column \`id_docker\`, one matches. Each side has a database of its own, fresh at the start and growing alike. $DB_ROUNDS rounds, alternating which side goes first; medians over the rounds.
+- Both sides run \`daas_common::bench::run\`: $DB_WARMUP untimed calls, then N calls one after another (get and find N = $DB_N, insert N = $DB_INSERTS). get: one object by key; insert: a new object (UUID, two secrets sealed, one commit, so an fsync); find: objects by the indexed column \`id_docker\`, one matches. Each side has a database of its own, fresh at the start and growing alike. $DB_ROUNDS rounds, alternating which side goes first.
 - The CPUs were ${BUSY}% busy with other work just before measuring.
 
-| Operation | In-process, ops/s | Across the boundary, ops/s | Across / in-process |
-|---|---:|---:|---:|
-${DB_ROWS}
-CPU time per call: user and system time of the whole process (every thread: caller, host, db plugin, SQLite) during the timed calls, divided by N (\`getrusage\`). It leaves out waiting for the CPU and the disk, so the machine's other load moves it much less than the ops/s above, which are wall-clock.
-
-| Operation | CPU per call, in-process | CPU per call, across | Added by the boundary | Across / in-process |
+| Operation | In-process, ops/s | Across the boundary, ops/s | Across / in-process | Rounds' range |
 |---|---:|---:|---:|---:|
+${DB_ROWS}
+CPU time per call: user and system time of the whole process (every thread: caller, host, db plugin, SQLite, and runtime workers spinning while they wait for work) during the timed calls, divided by N (\`getrusage\`). It leaves out waiting for the disk and for a CPU, so an insert's fsync does not count; it still varies with the machine's other load.
+
+| Operation | CPU per call, in-process | CPU per call, across | Added by the boundary | Across / in-process | Rounds' range |
+|---|---:|---:|---:|---:|---:|
 ${DB_CPU_ROWS}
-Single rounds, in-process / across: ops/s ${DB_SINGLE}; CPU µs per call ${DB_CPU_SINGLE}.
+Per call and ops/s are medians over the rounds; a ratio is the median of the rounds' ratios (the two sides of a round ran back to back), the range their lowest and highest. Single rounds, in-process / across: ops/s ${DB_SINGLE}; CPU µs per call ${DB_CPU_SINGLE}.
 EOF
 )
 
