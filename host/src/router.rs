@@ -4,6 +4,7 @@
 
 use std::{
     borrow::Cow,
+    future::Future,
     panic::AssertUnwindSafe,
     sync::{
         atomic::{AtomicUsize, Ordering},
@@ -22,11 +23,12 @@ use daas_plugin_api::{
     ApiError, PluginName,
 };
 use futures::{
+    future::Either,
     stream::{SplitSink, SplitStream},
     FutureExt as _, SinkExt as _, StreamExt as _,
 };
 use poem::{
-    endpoint::{BoxEndpoint, DynEndpoint},
+    endpoint::BoxEndpoint,
     http::{HeaderValue, StatusCode},
     web::websocket::{CloseCode, Message, WebSocket, WebSocketConfig, WebSocketStream},
     Endpoint, EndpointExt, FromRequest, IntoEndpoint, IntoResponse, Request, Response, Route,
@@ -112,10 +114,20 @@ struct Layered<E> {
 impl<E: Endpoint> Endpoint for Layered<E> {
     type Output = Response;
 
-    async fn call(&self, mut req: Request) -> poem::Result<Response> {
+    // Not `async fn`: its future would hold the request (hundreds of bytes) in every
+    // request's future, layers or not. Without layers it is the inner endpoint's own;
+    // with layers, the layers' future is boxed.
+    fn call(&self, req: Request) -> impl Future<Output = poem::Result<Response>> + Send {
         if self.state.layers.is_empty() {
-            return self.inner.call(req).await.map(IntoResponse::into_response);
+            Either::Left(self.inner.call(req).map(|r| r.map(IntoResponse::into_response)))
+        } else {
+            Either::Right(Box::pin(self.call_with_layers(req)))
         }
+    }
+}
+
+impl<E: Endpoint> Layered<E> {
+    async fn call_with_layers(&self, mut req: Request) -> poem::Result<Response> {
         let uri = req.original_uri().clone();
         let op = self.state.operation(req.method().as_str(), uri.path());
         let mut layer_req = LayerRequest {
@@ -223,7 +235,10 @@ struct Forward {
 impl Endpoint for Forward {
     type Output = Response;
 
-    async fn call(&self, mut req: Request) -> poem::Result<Response> {
+    // Not `async fn`: everything needed of the request is taken out of it here, so the
+    // future (boxed for every plugin request) holds a few buffers instead of the request
+    // (it was 2 KiB, past the allocator's per-thread cache).
+    fn call(&self, mut req: Request) -> impl Future<Output = poem::Result<Response>> + Send {
         let attributes = req.extensions_mut().remove::<LayerAttributes>().unwrap_or_default().0;
         if is_websocket_upgrade(&req) {
             let uri = self.target(&req).into_owned();
@@ -239,52 +254,72 @@ impl Endpoint for Forward {
                     attributes,
                     browser: self.browser,
                 };
-                return Ok(upgrade(&req, route.subprotocol.to_string(), self.plugin.clone(), ffi, &self.state).await);
+                let subprotocol = route.subprotocol.to_string();
+                // The handshake needs the request, so this future is the large one: boxed,
+                // as upgrades are rare next to requests.
+                return Either::Left(Box::pin(async move { Ok(upgrade(&req, subprotocol, self.plugin.clone(), ffi, &self.state).await) }));
             }
         }
-
-        let body = match read_body(req.take_body(), self.state.max_body_bytes).await {
-            Ok(b) => b,
-            Err(poem::error::ReadBodyError::PayloadTooLarge) => {
-                return Ok(json_error(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "payload_too_large",
-                    format!("request body is larger than {} bytes", self.state.max_body_bytes),
-                    "send less, or raise [extensions] max_body_bytes",
-                ))
-            }
-            Err(e) => return Ok(json_error(StatusCode::BAD_REQUEST, "bad_request", format!("request body could not be read: {e}"), "")),
-        };
-        // A copy (hyper's bytes are views of its read buffer) that the plugin then reads in place.
-        let body = RVec::from(Vec::<u8>::from(body));
-        let module = self.plugin.module();
-        let answer = match module.serve_http() {
-            Some(serve_http) => {
-                let request = HttpRequest {
+        let body = req.take_body();
+        // The request without its body (a plugin built before `serve_http` gets the
+        // older form).
+        let request = match self.plugin.module().serve_http() {
+            Some(serve_http) => Crossing::Http(
+                serve_http,
+                HttpRequest {
                     head: pack_request_head(req.method().as_str(), &self.target(&req), req.headers()),
-                    body,
+                    body: RVec::new(),
                     remote_addr: FfiSocketAddr::from(req.remote_addr().as_socket_addr()),
                     attributes,
                     browser: self.browser,
-                };
-                AssertUnwindSafe(serve_http(request)).catch_unwind().await.map(http_to_response)
-            }
-            // A plugin built before `serve_http` existed.
-            None => {
-                let request = FfiRequest {
-                    method: req.method().as_str().into(),
-                    uri: self.target(&req).as_ref().into(),
-                    headers: pairs_of(&req),
-                    body,
-                    remote_addr: req.remote_addr().to_string().into(),
-                    attributes,
-                    browser: self.browser,
-                };
-                AssertUnwindSafe((module.handle())(request)).catch_unwind().await.map(to_response)
-            }
+                },
+            ),
+            None => Crossing::Legacy(FfiRequest {
+                method: req.method().as_str().into(),
+                uri: self.target(&req).as_ref().into(),
+                headers: pairs_of(&req),
+                body: RVec::new(),
+                remote_addr: req.remote_addr().to_string().into(),
+                attributes,
+                browser: self.browser,
+            }),
         };
-        Ok(answer.unwrap_or_else(|_| crossed_panic(self.plugin.name(), "a request handler")))
+        drop(req);
+        Either::Right(async move {
+            let body = match read_body(body, self.state.max_body_bytes).await {
+                Ok(b) => b,
+                Err(poem::error::ReadBodyError::PayloadTooLarge) => {
+                    return Ok(json_error(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "payload_too_large",
+                        format!("request body is larger than {} bytes", self.state.max_body_bytes),
+                        "send less, or raise [extensions] max_body_bytes",
+                    ))
+                }
+                Err(e) => {
+                    return Ok(json_error(StatusCode::BAD_REQUEST, "bad_request", format!("request body could not be read: {e}"), ""))
+                }
+            };
+            // A copy (hyper's bytes are views of its read buffer) that the plugin then reads in place.
+            let body = RVec::from(Vec::<u8>::from(body));
+            let answer = match request {
+                Crossing::Http(serve_http, request) => {
+                    AssertUnwindSafe(serve_http(HttpRequest { body, ..request })).catch_unwind().await.map(http_to_response)
+                }
+                Crossing::Legacy(request) => {
+                    AssertUnwindSafe((self.plugin.module().handle())(FfiRequest { body, ..request })).catch_unwind().await.map(to_response)
+                }
+            };
+            Ok(answer.unwrap_or_else(|_| crossed_panic(self.plugin.name(), "a request handler")))
+        })
     }
+}
+
+/// A request on its way into a plugin, in the form the plugin takes.
+enum Crossing {
+    Http(extern "C" fn(HttpRequest) -> async_ffi::FfiFuture<HttpResponse>, HttpRequest),
+    /// A plugin built before `serve_http` existed.
+    Legacy(FfiRequest),
 }
 
 impl Forward {
@@ -443,9 +478,9 @@ fn check_browser_pattern(plugin: PluginName, pattern: &str) -> Result<(), StartE
 /// the host's router (a radix tree that captures the rest of the path into a parameter,
 /// and a nest that rebuilds the URI) would only repeat that work.
 struct Routes {
-    /// Boxed like the router's endpoints: their futures are large, and inline they would
-    /// make every request's future, the host's own routes' too, that much larger to move.
-    api: Vec<(PluginName, BoxEndpoint<'static>)>,
+    /// Not boxed, unlike the router's endpoints: their futures are small (see `Forward`),
+    /// smaller than the router's, so holding them inline makes no request's future larger.
+    api: Vec<(PluginName, Layered<Forward>)>,
     other: Route,
 }
 
@@ -458,9 +493,7 @@ impl Endpoint for Routes {
         let name =
             req.uri().path().strip_prefix(API_PREFIX).map(|rest| &rest[..rest.bytes().position(|b| b == b'/').unwrap_or(rest.len())]);
         let answer = match name.and_then(|name| self.api.iter().find(|(p, _)| p.as_str() == name)) {
-            // The boxed endpoint's own future, without `Box::call`'s wrapper around it,
-            // which would move the request into one more future.
-            Some((_, api)) => DynEndpoint::call(api.as_ref(), req).await,
+            Some((_, api)) => api.call(req).await,
             None => self.other.call(req).await,
         };
         Ok(answer.unwrap_or_else(|err| {
@@ -494,7 +527,7 @@ pub fn router(state: Arc<AppState>) -> Result<impl Endpoint, StartError> {
             plugin: Some(name),
             state: state.clone(),
         };
-        api.push((name, forward(false).boxed()));
+        api.push((name, forward(false)));
         let mut patterns: Vec<String> = plugin.manifest.browser_routes.iter().map(|r| r.path.to_string()).collect();
         patterns.extend(plugin.manifest.websockets.iter().filter(|w| w.browser).map(|w| w.path.to_string()));
         patterns.sort();

@@ -184,19 +184,6 @@ async fn start_all(site: &SiteConfig, libraries: Vec<LoadedLibrary>, plugins: &m
     }))
 }
 
-/// Start one plugin on its own, outside a server (the `daas db`, `import` and `export`
-/// commands), and register it so that its backends are callable. Stop it with
-/// [`stop_plugins`].
-pub async fn start_one(site: &SiteConfig, lib: LoadedLibrary) -> Result<Plugin, StartError> {
-    let name = lib.name;
-    let plugin = start_plugin(site, lib).await.map_err(|message| StartError::PluginStart { name, message })?;
-    if let Err(e) = registry::register(plugin.clone()) {
-        stop_plugins(std::slice::from_ref(&plugin), Instant::now() + Duration::from_secs(10)).await;
-        return Err(e.into());
-    }
-    Ok(plugin)
-}
-
 /// The topic on which the host publishes the merged document's operations once, after
 /// every plugin has started (the auth plugin lists them as privilege ids).
 pub const OPERATIONS_TOPIC: &str = "host.operations";
@@ -210,6 +197,19 @@ fn publish_operations(operations: &[Operation]) {
         .map(|o| serde_json::json!({ "operation_id": o.operation_id, "method": o.method, "path": o.path, "plugin": o.tag, "public": o.public }))
         .collect();
     registry::publish(OPERATIONS_TOPIC, &serde_json::json!({ "operations": operations }));
+}
+
+/// Start one plugin on its own, outside a server (the `daas db`, `import` and `export`
+/// commands), and register it so that its backends are callable. Stop it with
+/// [`stop_plugins`].
+pub async fn start_one(site: &SiteConfig, lib: LoadedLibrary) -> Result<Plugin, StartError> {
+    let name = lib.name;
+    let plugin = start_plugin(site, lib).await.map_err(|message| StartError::PluginStart { name, message })?;
+    if let Err(e) = registry::register(plugin.clone()) {
+        stop_plugins(std::slice::from_ref(&plugin), Instant::now() + Duration::from_secs(10)).await;
+        return Err(e.into());
+    }
+    Ok(plugin)
 }
 
 /// Stop plugins, last started first, all within one deadline (each gets what is left,

@@ -456,7 +456,13 @@ fn shared_body(body: RVec<u8>) -> poem::Body {
 }
 
 fn attributes_of(pairs: Pairs) -> Attributes {
-    Attributes(pairs.into_iter().map(|Tuple2(k, v)| (k.into_string(), v.into_string())).collect())
+    // One hasher state for all requests: a new one per map reads a thread-local, which
+    // costs a call into the dynamic loader in a dlopen'ed library. The keys come from
+    // the layers, not from clients, so per-map keys protect nothing here.
+    static HASHER: OnceLock<std::collections::hash_map::RandomState> = OnceLock::new();
+    let mut map = HashMap::with_capacity_and_hasher(pairs.len(), HASHER.get_or_init(Default::default).clone());
+    map.extend(pairs.into_iter().map(|Tuple2(k, v)| (k.into_string(), v.into_string())));
+    Attributes(map)
 }
 
 /// A response body's bytes. A body of one chunk (what handlers build from a `Vec` or a

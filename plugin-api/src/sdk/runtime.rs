@@ -43,12 +43,28 @@ pub fn runtime() -> &'static Runtime {
 /// logged here, since async-ffi aborts the process on a panic across the boundary.
 pub struct Entered<F> {
     inner: ManuallyDrop<F>,
+    /// `inner` has been dropped already (at completion).
+    dropped: bool,
 }
 
 impl<F> Entered<F> {
     /// Wrap a future.
     pub fn new(inner: F) -> Self {
-        Entered { inner: ManuallyDrop::new(inner) }
+        Entered { inner: ManuallyDrop::new(inner), dropped: false }
+    }
+
+    /// Drop `inner` in place, catching a panic. The caller has entered the runtime.
+    fn drop_inner(&mut self) {
+        if std::mem::replace(&mut self.dropped, true) {
+            return;
+        }
+        let inner = &mut self.inner;
+        // SAFETY: dropped exactly once (guarded by `dropped`), in place, and never
+        // touched again.
+        let dropped = std::panic::catch_unwind(AssertUnwindSafe(|| unsafe { ManuallyDrop::drop(inner) }));
+        if let Err(payload) = dropped {
+            tracing::error!("a plugin future panicked while being dropped: {}", panic_message(&*payload));
+        }
     }
 }
 
@@ -56,20 +72,26 @@ impl<F: Future> Future for Entered<F> {
     type Output = F::Output;
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let _guard = runtime().enter();
-        // SAFETY: `inner` is structurally pinned: it is never moved out of `self`, and
-        // `Drop` drops it in place.
-        unsafe { self.map_unchecked_mut(|s| &mut *s.inner) }.poll(cx)
+        // SAFETY: `inner` is structurally pinned: it is never moved out of `self`, and it
+        // is dropped in place (`drop_inner`).
+        let this = unsafe { self.get_unchecked_mut() };
+        assert!(!this.dropped, "a plugin future was polled after it completed");
+        let poll = unsafe { Pin::new_unchecked(&mut *this.inner) }.poll(cx);
+        if poll.is_ready() {
+            // Dropped now, while the runtime is entered anyway: entering it again in
+            // `Drop` a moment later, as for an unfinished future, would cost as much as
+            // this whole wrapper (most requests complete in their first poll).
+            this.drop_inner();
+        }
+        poll
     }
 }
 
 impl<F> Drop for Entered<F> {
     fn drop(&mut self) {
-        let _guard = runtime().enter();
-        let inner = &mut self.inner;
-        // SAFETY: dropped exactly once, in place, and never touched again.
-        let dropped = std::panic::catch_unwind(AssertUnwindSafe(|| unsafe { ManuallyDrop::drop(inner) }));
-        if let Err(payload) = dropped {
-            tracing::error!("a plugin future panicked while being dropped: {}", panic_message(&*payload));
+        if !self.dropped {
+            let _guard = runtime().enter();
+            self.drop_inner();
         }
     }
 }
