@@ -271,8 +271,21 @@ async fn serve(config: SiteConfig, listen: Option<String>, max_level: daas_plugi
 
     let started = std::time::Instant::now();
     registry::init(tokio::runtime::Handle::current(), max_level);
-    let state = match server::start(&config).await {
+    let shutdown = match server::watch_signals() {
+        Ok(rx) => rx,
+        Err(e) => {
+            eprintln!("daas: cannot install the SIGINT/SIGTERM handlers: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let state = match server::start(&config, shutdown.clone()).await {
         Ok(s) => s,
+        Err(e @ server::StartError::Interrupted(_)) => {
+            // What the operator asked for: not a failure.
+            tracing::info!("{e}; the plugins already started were stopped");
+            eprintln!("daas: {e}; stopped");
+            return ExitCode::SUCCESS;
+        }
         Err(e) => {
             tracing::error!("{e}");
             eprintln!("daas: cannot start: {e}");
@@ -309,11 +322,12 @@ async fn serve(config: SiteConfig, listen: Option<String>, max_level: daas_plugi
     let grace = Duration::from_millis(config.extensions.extensions.shutdown_grace_ms);
     let (deadline_tx, deadline_rx) = tokio::sync::oneshot::channel();
     let signal_state = state.clone();
+    let mut signal = shutdown;
     let result = poem::Server::new_with_acceptor(acceptor)
         .run_with_graceful_shutdown(
             app,
             async move {
-                server::shutdown_signal().await;
+                server::requested(&mut signal).await;
                 let _ = deadline_tx.send(std::time::Instant::now() + grace);
                 signal_state.ready.store(false, Ordering::SeqCst);
                 // Upgraded connections are not tracked by the server: tell them.
@@ -327,6 +341,8 @@ async fn serve(config: SiteConfig, listen: Option<String>, max_level: daas_plugi
     while router::OPEN_WEBSOCKETS.load(Ordering::SeqCst) > 0 && std::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    // Event handlers run in their plugins: let them finish before the plugins stop.
+    registry::drain_events(deadline).await;
     server::stop_plugins(&state.plugins, deadline).await;
     match result {
         Ok(()) => {

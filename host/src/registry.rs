@@ -7,7 +7,8 @@
 
 use std::{
     collections::BTreeMap,
-    sync::{OnceLock, RwLock},
+    sync::{LazyLock, OnceLock, RwLock},
+    time::Instant,
 };
 
 use abi_stable::std_types::{RResult, RStr, RString, RVec};
@@ -18,6 +19,7 @@ use daas_plugin_api::{
     BackendName, LayerName, PluginName,
 };
 use futures::FutureExt as _;
+use tokio_util::task::TaskTracker;
 
 use crate::loader::LoadedLibrary;
 
@@ -49,6 +51,9 @@ struct Tables {
 
 static TABLES: RwLock<Tables> = RwLock::new(Tables { plugins: Vec::new(), backends: BTreeMap::new() });
 static RUNTIME: OnceLock<tokio::runtime::Handle> = OnceLock::new();
+/// The event deliveries under way: shutdown waits for them before stopping plugins, so
+/// that a handler is not cut off half-way by its plugin's stop or the process's exit.
+static EVENTS: LazyLock<TaskTracker> = LazyLock::new(TaskTracker::new);
 static MAX_LEVEL: OnceLock<LogLevel> = OnceLock::new();
 
 /// Remember the host runtime (events are delivered on it) and the log level.
@@ -192,12 +197,26 @@ extern "C" fn host_publish(plugin: PluginName, topic: RStr<'_>, payload: RString
     for p in plugins() {
         if p.manifest.subscriptions.iter().any(|s| topic_matches(s, &topic)) {
             let fut = (p.module().on_event())(topic.as_str().into(), payload.clone());
-            runtime.spawn(async move {
-                if std::panic::AssertUnwindSafe(fut).catch_unwind().await.is_err() {
-                    tracing::error!(plugin = p.name().as_str(), "event handler panicked across the boundary");
-                }
-            });
+            EVENTS.spawn_on(
+                async move {
+                    if std::panic::AssertUnwindSafe(fut).catch_unwind().await.is_err() {
+                        tracing::error!(plugin = p.name().as_str(), "event handler panicked across the boundary");
+                    }
+                },
+                runtime,
+            );
         }
+    }
+}
+
+/// Wait until every event delivery under way has finished, or the deadline passes
+/// (then the rest are abandoned, and say so). Events published meanwhile are still
+/// delivered and waited for: a handler may publish in turn.
+pub async fn drain_events(deadline: Instant) {
+    EVENTS.close();
+    let left = deadline.saturating_duration_since(Instant::now());
+    if tokio::time::timeout(left, EVENTS.wait()).await.is_err() {
+        tracing::warn!(pending = EVENTS.len(), "shutdown: event deliveries still running at the deadline are abandoned");
     }
 }
 

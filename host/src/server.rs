@@ -11,6 +11,7 @@ use abi_stable::std_types::RResult;
 use daas_common::config::{ConfigFile, SiteConfig};
 use daas_plugin_api::{paths::match_path, sdk::StartConfig, LayerName, PluginName};
 use futures::FutureExt as _;
+use tokio::sync::watch;
 
 use crate::{
     host_api::PluginInfo,
@@ -93,6 +94,9 @@ pub enum StartError {
     /// A plugin declares a route the router cannot take.
     #[error("{0}")]
     Route(String),
+    /// SIGINT or SIGTERM arrived before every plugin had started.
+    #[error("interrupted by a signal while plugin `{0}` was starting")]
+    Interrupted(PluginName),
 }
 
 /// How long a plugin may take to start.
@@ -115,9 +119,10 @@ async fn start_plugin(site: &SiteConfig, lib: LoadedLibrary) -> Result<Plugin, S
     }
 }
 
-/// Load and start the site's plugins and build the shared state. On any error the
-/// plugins started so far are stopped again, last first.
-pub async fn start(site: &SiteConfig) -> Result<Arc<AppState>, StartError> {
+/// Load and start the site's plugins and build the shared state. On any error, and
+/// when `shutdown` turns true meanwhile, the plugins started so far are stopped
+/// again, last first.
+pub async fn start(site: &SiteConfig, shutdown: watch::Receiver<bool>) -> Result<Arc<AppState>, StartError> {
     let (libraries, errors, warnings) = loader::load_all(site);
     for w in &warnings {
         tracing::warn!("optional plugin skipped: {w}");
@@ -126,7 +131,7 @@ pub async fn start(site: &SiteConfig) -> Result<Arc<AppState>, StartError> {
         return Err(StartError::Load(errors));
     }
     let mut plugins = Vec::new();
-    match start_all(site, libraries, &mut plugins).await {
+    match start_all(site, libraries, &mut plugins, shutdown).await {
         Ok(state) => Ok(state),
         Err(e) => {
             stop_plugins(&plugins, Instant::now() + Duration::from_secs(10)).await;
@@ -135,11 +140,27 @@ pub async fn start(site: &SiteConfig) -> Result<Arc<AppState>, StartError> {
     }
 }
 
-async fn start_all(site: &SiteConfig, libraries: Vec<LoadedLibrary>, plugins: &mut Vec<Plugin>) -> Result<Arc<AppState>, StartError> {
+async fn start_all(
+    site: &SiteConfig,
+    libraries: Vec<LoadedLibrary>,
+    plugins: &mut Vec<Plugin>,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<Arc<AppState>, StartError> {
     for lib in libraries {
-        let (name, optional) = (lib.name, lib.entry.optional);
+        let (name, optional, module) = (lib.name, lib.entry.optional, lib.module);
         let started = Instant::now();
-        match start_plugin(site, lib).await {
+        let outcome = tokio::select! {
+            outcome = start_plugin(site, lib) => outcome,
+            () = requested(&mut shutdown) => {
+                // Its start is abandoned (the future dropped, which cancels it inside the
+                // plugin); its stop still runs, for whatever the start had set up.
+                tracing::warn!(plugin = name.as_str(), "shutdown requested while the plugin was starting");
+                let stop = AssertUnwindSafe((module.stop())()).catch_unwind();
+                let _ = tokio::time::timeout(Duration::from_secs(5), stop).await;
+                return Err(StartError::Interrupted(name));
+            }
+        };
+        match outcome {
             Ok(plugin) => {
                 plugins.push(plugin.clone());
                 registry::register(plugin.clone())?;
@@ -226,18 +247,28 @@ pub async fn stop_plugins(plugins: &[Plugin], deadline: Instant) {
     }
 }
 
-/// Resolves when SIGINT or SIGTERM arrives.
-pub async fn shutdown_signal() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// Take over SIGINT and SIGTERM from here on (they no longer end the process at once):
+/// the receiver turns true when either arrives. Installed before the plugins start, so
+/// that a signal during start-up stops the plugins already started.
+pub fn watch_signals() -> std::io::Result<watch::Receiver<bool>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => {},
+            _ = int.recv() => {},
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {},
-        _ = term => {},
+        tx.send_replace(true);
+    });
+    Ok(rx)
+}
+
+/// Resolves once `shutdown` is true.
+pub async fn requested(shutdown: &mut watch::Receiver<bool>) {
+    // An error means the sender is gone without a signal: then none will come.
+    if shutdown.wait_for(|&requested| requested).await.is_err() {
+        std::future::pending::<()>().await
     }
 }

@@ -24,11 +24,53 @@ fn sigterm_drains_in_flight_requests_and_stops_every_plugin() {
     assert!(exit.success(), "{exit:?}");
     assert!(signalled.elapsed() < Duration::from_secs(5));
     let log = server.log();
-    let stopped = |p: &str| log.lines().any(|l| l.contains("plugin stopped") && l.contains(&format!("\"plugin\":\"{p}\"")));
-    assert!(stopped("info") && stopped("testbackend"), "{log}");
+    assert!(stopped(&log, "info") && stopped(&log, "testbackend"), "{log}");
     assert!(log.contains("testbackend stopped"), "the plugin's own stop handler ran: {log}");
     let refused = client().get(server.url("/healthz")).send();
     assert!(refused.is_err(), "no longer accepting connections");
+}
+
+/// The log lines that say the host stopped `plugin`.
+fn stopped(log: &str, plugin: &str) -> bool {
+    log.lines().any(|l| l.contains("plugin stopped") && l.contains(&format!("\"plugin\":\"{plugin}\"")))
+}
+
+#[test]
+fn sigterm_during_start_up_stops_the_plugins_already_started() {
+    // info starts at once; testbackend then takes 20 s to start.
+    let site = common::TempSite::new(&[
+        (
+            "extensions.toml",
+            "[extensions]\nshutdown_grace_ms = 2000\n[[extensions.plugin]]\nname = \"info\"\n\
+             [[extensions.plugin]]\nname = \"testbackend\"\n[extensions.plugin.settings]\nstart_delay_ms = 20000\n",
+        ),
+        ("logging.toml", "[log]\nformat = \"json\"\n"),
+    ]);
+    let (mut server, listening) = Server::spawn(site.path(), &[]);
+    assert!(server.wait_for_log("testbackend starting"), "{}", server.log());
+    let signalled = Instant::now();
+    server.terminate();
+    let exit = server.wait(Duration::from_secs(10)).expect("the server exits during start-up");
+    assert!(signalled.elapsed() < Duration::from_secs(8), "{:?}", signalled.elapsed());
+    assert!(exit.success(), "an asked-for stop is no failure: {exit:?}");
+    assert!(listening.try_recv().is_err(), "it never listened");
+    let log = server.log();
+    assert!(stopped(&log, "info"), "the plugin that had started was stopped: {log}");
+    assert!(log.contains("interrupted by a signal while plugin `testbackend` was starting"), "{log}");
+}
+
+#[test]
+fn shutdown_waits_for_event_handlers_under_way() {
+    let mut server = Server::start(&site_dir("full"));
+    let r = client().post(server.url("/api/v1/testbackend/events/slow.1500")).send().unwrap();
+    assert_eq!(r.status(), 200);
+    server.terminate();
+    let exit = server.wait(Duration::from_secs(10)).expect("the server exits");
+    assert!(exit.success(), "{exit:?}");
+    let log = server.log();
+    let handled = log.find("testbackend: slow event handled").unwrap_or_else(|| panic!("the handler ran to its end: {log}"));
+    let stop = log.find("testbackend stopped").expect("the plugin stopped");
+    assert!(handled < stop, "the handler finished before its plugin stopped: {log}");
 }
 
 #[test]

@@ -78,6 +78,23 @@ impl Server {
 
     /// Like [`Server::start`], with extra environment variables.
     pub fn start_with(site: &Path, env: &[(&str, &str)]) -> Server {
+        let (mut server, listening) = Self::spawn(site, env);
+        match listening.recv_timeout(Duration::from_secs(30)) {
+            Ok(base) => {
+                server.base = base;
+                server
+            }
+            Err(_) => {
+                server.kill();
+                std::thread::sleep(Duration::from_millis(100));
+                panic!("daas did not start listening within 30 s; its log:\n{}", server.log());
+            }
+        }
+    }
+
+    /// Start `daas serve` without waiting: the receiver gets the base URL once it
+    /// listens (`base` is empty until then).
+    pub fn spawn(site: &Path, env: &[(&str, &str)]) -> (Server, std::sync::mpsc::Receiver<String>) {
         let mut cmd = daas();
         cmd.args(["serve", "--site"]).arg(site).args(["--listen", "127.0.0.1:0"]);
         for (k, v) in env {
@@ -105,15 +122,7 @@ impl Server {
                 }
             }
         });
-        match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(base) => Server { child, base, log },
-            Err(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                std::thread::sleep(Duration::from_millis(100));
-                panic!("daas did not start listening within 30 s; its log:\n{}", log.lock().unwrap());
-            }
-        }
+        (Server { child, base: String::new(), log }, rx)
     }
 
     /// The URL of a path.

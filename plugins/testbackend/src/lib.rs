@@ -12,7 +12,8 @@
 //! - the `testing` layer: rejects a request that carries `x-test-reject: <status>`,
 //!   otherwise attaches the attribute `user` from `x-test-user`, and counts the statuses
 //!   it observes;
-//! - settings from its `[[extensions.plugin]]` entry (`greeting`);
+//! - an event handler for the topics `slow.<ms>` that takes that many milliseconds;
+//! - settings from its `[[extensions.plugin]]` entry (`greeting`, `start_delay_ms`);
 //! - the db bench's route (`POST /api/v1/testbackend/bench/db`, for bench/run.sh): db
 //!   backend calls through the host, timed in the plugin; only with `db_bench = true`
 //!   in the settings, and 503 without the db plugin.
@@ -39,17 +40,22 @@ pub struct Settings {
     /// Turns the db bench route on. Off by default: it writes rows into the site's
     /// database, and the demo site loads this plugin next to its real data.
     pub db_bench: bool,
+    /// Take this long to start, in milliseconds (the tests of a signal during start-up).
+    pub start_delay_ms: u64,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { greeting: "hello".into(), db_bench: false }
+        Settings { greeting: "hello".into(), db_bench: false, start_delay_ms: 0 }
     }
 }
 
 async fn start(ctx: PluginContext) -> Result<PluginBuilder, String> {
     let settings: Settings = ctx.settings()?;
     tracing::info!(greeting = %settings.greeting, "testbackend starting");
+    if settings.start_delay_ms > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(settings.start_delay_ms)).await;
+    }
     let api = OpenApiService::new(api::TestApi { settings }, "testbackend", env!("CARGO_PKG_VERSION"))
         .description("The worked example plugin: every feature of the plugin ABI.");
     Ok(PluginBuilder::new()
@@ -71,6 +77,12 @@ async fn start(ctx: PluginContext) -> Result<PluginBuilder, String> {
             }
         })
         .layer(LayerName::Testing, layer::TestingLayer)
+        // `slow.<ms>`: a handler that takes that long (the tests of draining at shutdown).
+        .on_event(&["slow.*"], |topic, _payload| async move {
+            let ms: u64 = topic.strip_prefix("slow.").and_then(|ms| ms.parse().ok()).unwrap_or(0);
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+            tracing::info!(topic, "testbackend: slow event handled");
+        })
         .on_stop(|| async { tracing::info!("testbackend stopped") }))
 }
 
