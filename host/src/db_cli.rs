@@ -64,6 +64,9 @@ impl Format {
 
 /// Exit status when the operation itself fails (a bad fixture, the database refuses).
 const EXIT_FAILED: u8 = 1;
+/// Exit status of `db status` when migrations are pending, so that a deployment script
+/// can tell without reading the output.
+const EXIT_PENDING: u8 = 5;
 
 /// A failure and the exit status it means.
 struct Failure {
@@ -127,6 +130,10 @@ async fn execute(config: &SiteConfig, action: Action) -> Result<(), Failure> {
                 for m in &status.pending {
                     println!("  {m}");
                 }
+                return Err(Failure {
+                    code: EXIT_PENDING,
+                    error: anyhow!("{} migration(s) pending: run `daas db migrate --site {site}`", status.pending.len()),
+                });
             }
         }
         Action::Migrate => {

@@ -14,7 +14,7 @@ use daas_plugin_api::abi::BackendErrorKind;
 use daas_plugin_db::{migration::Migrator, secrets::Secrets, Store};
 use sea_orm::{
     sea_query::{Alias, Expr, ExprTrait, Query},
-    ConnectionTrait, Database, DatabaseConnection, Value as SqlValue,
+    ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement, Value as SqlValue,
 };
 use sea_orm_migration::MigratorTrait;
 use serde_json::{json, Value};
@@ -222,6 +222,22 @@ async fn raw_row(conn: &DatabaseConnection, id: &str) -> (Vec<String>, (Timestam
     (sealed, times)
 }
 
+/// MariaDB: the type and fractional digits of daas_objects' time columns.
+async fn conn_column_types(conn: &DatabaseConnection) -> Vec<(String, String, i64)> {
+    let rows = conn
+        .query_all_raw(Statement::from_string(
+            DbBackend::MySql,
+            "SELECT COLUMN_NAME, DATA_TYPE, DATETIME_PRECISION FROM information_schema.COLUMNS \
+             WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'daas_objects' AND COLUMN_NAME IN ('created_at', 'updated_at') \
+             ORDER BY COLUMN_NAME",
+        ))
+        .await
+        .unwrap();
+    rows.iter()
+        .map(|r| (r.try_get_by_index(0).unwrap(), r.try_get_by_index(1).unwrap(), r.try_get_by_index::<u64>(2).unwrap() as i64))
+        .collect()
+}
+
 async fn upgrade(kind: &str) {
     let Some((file, dir, admin)) = fresh_named(kind, "daas_up").await else { return };
     let (url, _, _) = daas_plugin_db::database::url(&file.db, dir.path()).unwrap();
@@ -240,6 +256,11 @@ async fn upgrade(kind: &str) {
             assert!(pending.is_empty(), "{kind}: {pending:?}");
         }
         other => panic!("{other:?}"),
+    }
+    if kind == "mariadb" {
+        // Migration 3: the old table's times keep microseconds and go past 2038 now.
+        let columns = conn_column_types(&store.tables.db).await;
+        assert_eq!(columns, [("created_at".to_string(), "datetime".to_string(), 6), ("updated_at".into(), "datetime".into(), 6)]);
     }
     for (expected, sealed) in &stored {
         let back = db.get::<DaasObject>(&expected.id).await.unwrap().unwrap_or_else(|| panic!("{kind}: {} is gone", expected.id));
