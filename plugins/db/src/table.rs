@@ -230,6 +230,28 @@ fn check_mysql_range<T: Table>(v: &Map<String, Value>) -> Result<(), BackendErro
     Ok(())
 }
 
+/// Text longer than its column holds is refused on every database alike: PostgreSQL
+/// and MariaDB would refuse it with an error of their own, SQLite would keep it, and a
+/// row that SQLite took would then fail to import into the others.
+fn check_lengths<T: Table>(v: &Map<String, Value>) -> Result<(), BackendError> {
+    for col in <T::Entity as EntityTrait>::Column::iter() {
+        let ColumnType::String(sea_orm::sea_query::StringLen::N(max)) = *col.def().get_column_type() else { continue };
+        if let Some(Value::String(s)) = v.get(col.as_str()) {
+            let chars = s.chars().count();
+            if chars > max as usize {
+                let secret = T::SPEC.secrets.contains(&col.as_str());
+                return Err(bad_request(format!(
+                    "`{}` of the {} is {chars} characters long{}; at most {max} fit",
+                    col.as_str(),
+                    T::SPEC.noun,
+                    if secret { " once encrypted" } else { "" },
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn now() -> chrono::DateTime<chrono::Utc> {
     // Microseconds: what every one of the three databases keeps, so that a row read back
     // equals the row written.
@@ -379,6 +401,7 @@ impl Tables {
             }
             _ => {}
         }
+        check_lengths::<T>(&v)?;
         if self.db.get_database_backend() == sea_orm::DbBackend::MySql {
             check_mysql_range::<T>(&v)?;
         }

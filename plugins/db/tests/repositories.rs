@@ -79,6 +79,17 @@ async fn suite(kind: &str) {
     assert_eq!(db.get::<DaasObject>("a").await.unwrap().unwrap(), a, "{kind}: round trip of every field");
     assert_eq!(a.viewer_resolution, "1280x800");
     assert_eq!(kind_of(db.insert(&a).await.unwrap_err()), BackendErrorKind::Conflict, "{kind}: duplicate id");
+    // Text longer than its column: refused alike on every database, naming the field;
+    // multi-byte characters count as one each.
+    let long = db.insert(&object(&"x".repeat(129), 7)).await.unwrap_err();
+    assert_eq!(
+        (long.kind, long.message.as_str()),
+        (BackendErrorKind::BadRequest, "`id` of the object is 129 characters long; at most 128 fit"),
+        "{kind}"
+    );
+    let fits = DaasObject { viewer_resolution: "é".repeat(32), ..object("fits", 7) };
+    assert_eq!(db.insert(&fits).await.unwrap().viewer_resolution, "é".repeat(32), "{kind}: 32 characters fit in 32");
+    db.delete::<DaasObject>("fits").await.unwrap();
     assert_eq!(kind_of(db.delete::<DaasObject>("nope").await.unwrap_err()), BackendErrorKind::NotFound);
     assert!(db.get::<DaasObject>("nope").await.unwrap().is_none());
     // A new object without an id gets a UUID; without secrets the seed's defaults.

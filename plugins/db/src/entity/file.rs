@@ -6,13 +6,18 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize, Deserialize)]
 #[sea_orm(table_name = "files")]
 pub struct Model {
-    #[sea_orm(primary_key, auto_increment = false)]
+    #[sea_orm(primary_key, auto_increment = false, column_type = "String(StringLen::N(128))")]
     pub id: String,
     pub id_owner: i64,
+    #[sea_orm(column_type = "String(StringLen::N(128))")]
     pub name: String,
+    #[sea_orm(column_type = "String(StringLen::N(128))")]
     pub version: String,
+    #[sea_orm(column_type = "String(StringLen::N(32))")]
     pub os_type: String,
+    #[sea_orm(column_type = "String(StringLen::N(1024))")]
     pub localpath: String,
+    #[sea_orm(column_type = "String(StringLen::N(1024))")]
     pub remotepath: String,
     pub filesize: i64,
     pub created_at: ChronoDateTimeUtc,

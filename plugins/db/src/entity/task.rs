@@ -6,11 +6,14 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize, Deserialize)]
 #[sea_orm(table_name = "tasks")]
 pub struct Model {
-    #[sea_orm(primary_key, auto_increment = false)]
+    #[sea_orm(primary_key, auto_increment = false, column_type = "String(StringLen::N(128))")]
     pub id: String,
+    #[sea_orm(column_type = "String(StringLen::N(128))")]
     pub kind: String,
     pub id_owner: i64,
+    #[sea_orm(column_type = "String(StringLen::N(128))")]
     pub id_object: Option<String>,
+    #[sea_orm(column_type = "String(StringLen::N(16))")]
     pub state: String,
     pub progress: i32,
     #[sea_orm(column_type = "Text")]

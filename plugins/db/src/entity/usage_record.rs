@@ -9,8 +9,11 @@ pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
     pub id_owner: i64,
+    #[sea_orm(column_type = "String(StringLen::N(128))")]
     pub id_object: String,
+    #[sea_orm(column_type = "String(StringLen::N(128))")]
     pub id_instance: Option<String>,
+    #[sea_orm(column_type = "String(StringLen::N(32))")]
     pub kind: String,
     pub period_start: ChronoDateTimeUtc,
     pub period_end: ChronoDateTimeUtc,

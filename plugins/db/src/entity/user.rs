@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
+    #[sea_orm(column_type = "String(StringLen::N(128))")]
     pub name: String,
+    #[sea_orm(column_type = "String(StringLen::N(256))")]
     pub email: String,
     #[sea_orm(column_type = "Text")]
     pub password_hash: Option<String>,
