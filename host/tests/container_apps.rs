@@ -29,7 +29,7 @@ impl Site {
         let site = TempSite::new(&[
             (
                 "extensions.toml",
-                "[extensions]\nlayers = [\"testing\"]\n\n[[extensions.plugin]]\nname = \"db\"\n\n[[extensions.plugin]]\nname = \"testbackend\"\n\n[[extensions.plugin]]\nname = \"container\"\n",
+                "[extensions]\nlayers = [\"testing\", \"limits\"]\n\n[[extensions.plugin]]\nname = \"db\"\n\n[[extensions.plugin]]\nname = \"testbackend\"\n\n[[extensions.plugin]]\nname = \"container\"\n",
             ),
             ("db.toml", &format!("[db]\ndb_type = \"sqlite\"\ndata_path = \"data\"\nsecret_key = \"{KEY}\"\n")),
             (
@@ -192,7 +192,7 @@ fn an_app_starts_to_a_reachable_desktop_and_stops_for_its_owner_only() {
 }
 
 #[test]
-fn limits_refuse_a_start_naming_the_limit_and_the_use() {
+fn limits_refuse_a_start_or_a_create_naming_the_limit_and_the_use() {
     let Some(podman) = Podman::start() else { return };
     let site = Site::new(&podman.host(), "limits", "");
     let _cleanup = Cleanup(&podman, site.selector());
@@ -218,6 +218,20 @@ fn limits_refuse_a_start_naming_the_limit_and_the_use() {
     assert_eq!(status, StatusCode::OK, "the freed slot can be used again: {again}");
     let stop = format!("/api/v1/container/instances/{}", again["instance_id"].as_str().unwrap());
     assert_eq!(api.call(ann, "DELETE", &stop, None).0, StatusCode::NO_CONTENT);
+
+    // The limits layer: creating an object past obj_max is refused before the db runs.
+    let bob = Who::User(8);
+    let limit = json!({"id_owner": 8, "vm_max": -1, "container_max": -1, "obj_max": 1, "cpu_max": -1, "mem_max": -1, "dsk_max": -1});
+    assert_eq!(api.call(Who::Admin, "POST", "/api/v1/db/limits", Some(limit)).0, StatusCode::CREATED);
+    api.app(bob, json!({"object_type": "container"}));
+    let (status, body) = api.call(bob, "POST", "/api/v1/db/objects", Some(json!({"object_type": "container"})));
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("obj_max = 1") && body["message"].as_str().unwrap().contains("uses 1 objects"),
+        "{body}"
+    );
+    let (_, mine) = api.call(bob, "GET", "/api/v1/db/objects", None);
+    assert_eq!(mine["items"].as_array().unwrap().len(), 1, "{mine}");
 }
 
 #[test]

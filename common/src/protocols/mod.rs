@@ -1,9 +1,10 @@
 //! Typed backend protocols whose messages carry domain types (the db backend's, the
-//! container backend's), so they live next to the model rather than in plugin-api.
+//! container and limits backends'), so they live next to the model rather than in plugin-api.
 
 mod container;
 mod db;
 mod db_client;
+mod limits;
 
 pub use container::{
     AppStarted, Caller, Container, ContainerClient, ContainerInfo, ContainerRequest, ContainerResponse, ContainerSpec, ContainerStats,
@@ -11,3 +12,4 @@ pub use container::{
 };
 pub use db::{Db, DbRequest, DbResponse, FieldProblem, Filter, Row, TableName};
 pub use db_client::{DbClient, DbStatus, ImportReport};
+pub use limits::{Limits, LimitsRequest, LimitsResponse};

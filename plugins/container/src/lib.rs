@@ -9,6 +9,7 @@
 //!   (start an app's instance, stop an instance) for the phases and proxy plugins;
 //! - `/api/v1/container`: app start and instance stop, the caller's instances and
 //!   limits, the engine's facts and images for administrators;
+//! - the `limits` backend and layer (per-owner `RessourceInfo`, see [`limits`]);
 //! - service containers (`[service_containers]`) started with the plugin and stopped
 //!   with it, and a reconcile pass once every plugin has started.
 //!
@@ -29,13 +30,13 @@ use std::{sync::Arc, time::Duration};
 
 use daas_common::{
     config::ContainerFile,
-    protocols::{Container, ContainerRequest as R, ContainerResponse, DbClient},
+    protocols::{Container, ContainerRequest as R, ContainerResponse, DbClient, Limits},
 };
 use daas_plugin_api::{
     abi::BackendError,
     export_plugin,
     identity::Identity,
-    names::PluginName,
+    names::{LayerName, PluginName},
     poem_openapi::OpenApiService,
     sdk::{PluginBuilder, PluginContext},
 };
@@ -144,6 +145,7 @@ async fn start(ctx: PluginContext) -> Result<PluginBuilder, String> {
     }
     state.start_services().await;
     let (backend, events, stop) = (state.clone(), state.clone(), state.clone());
+    let (limits_db, layer_db) = (state.apps.db.clone(), state.apps.db.clone());
     let api = OpenApiService::new(api::ContainerApi(state), "container", env!("CARGO_PKG_VERSION"))
         .description("Container apps on the Docker Engine API: start, stop, instances, limits, engine facts.");
     Ok(PluginBuilder::new()
@@ -152,6 +154,11 @@ async fn start(ctx: PluginContext) -> Result<PluginBuilder, String> {
             let state = backend.clone();
             async move { state.serve(request).await }
         })
+        .backend::<Limits, _, _>(move |request| {
+            let db = limits_db.clone();
+            async move { Ok(limits::serve(&db, request).await?) }
+        })
+        .layer(LayerName::Limit, limits::LimitLayer { db: layer_db })
         // Every plugin (the db among them) has started once the host publishes its
         // operations: the moment to reconcile the database with the engine.
         .on_event(&["host.operations"], move |_, _| {

@@ -10,13 +10,29 @@
 //! Use is counted from the owner's instances and the apps they run: containers (one per
 //! instance), CPU cores and memory (the apps' `hw_cpus`, `hw_memory`), objects (the
 //! owner's objects).
+//!
+//! Where it is enforced: app starts check `container_max`, `cpu_max` and `mem_max`
+//! here (only the start knows which app, and so how much it needs); the `limits`
+//! layer refuses creating an object past `obj_max` (a layer sees the route, not the
+//! body, and one more object is all a create adds); other plugins ask the `limits`
+//! backend ([`daas_common::protocols::Limits`]) before they add what they know.
 
 use daas_common::{
     model::{DaasObject, Instance, RessourceInfo},
-    protocols::DbClient,
+    protocols::{DbClient, LimitsRequest, LimitsResponse},
+};
+use daas_plugin_api::{
+    abi::{LayerRequest, LayerVerdict},
+    futures::future::BoxFuture,
+    identity::Identity,
+    sdk::{Attributes, Layer},
+    ApiError,
 };
 
 use crate::engine::{Engine, EngineError};
+
+/// The operation (in the merged document) whose requests create an object.
+const CREATE_OBJECT: &str = "db_create_object";
 
 /// What an owner uses now, in the units of [`RessourceInfo`].
 pub async fn usage(db: &DbClient, owner: i64) -> Result<RessourceInfo, EngineError> {
@@ -48,6 +64,50 @@ pub async fn check_start(db: &DbClient, _engine: &Engine, _site: &str, owner: i6
     let now = usage(db, owner).await?;
     let wanted = RessourceInfo { container_max: 1, cpu_max: app.hw_cpus.max(0), mem_max: app.hw_memory.max(0), ..Default::default() };
     exceeded(&limit, &now, &wanted).map_or(Ok(()), |why| Err(EngineError::Forbidden(why)))
+}
+
+/// Serve the `limits` backend.
+pub async fn serve(db: &DbClient, request: LimitsRequest) -> Result<LimitsResponse, EngineError> {
+    match request {
+        LimitsRequest::Usage { owner } => Ok(LimitsResponse::Usage { limit: db.limit_for(owner).await?, usage: usage(db, owner).await? }),
+        LimitsRequest::Check { owner, wanted } => {
+            let Some(limit) = db.limit_for(owner).await? else { return Ok(LimitsResponse::Fits) };
+            match exceeded(&limit, &usage(db, owner).await?, &wanted) {
+                None => Ok(LimitsResponse::Fits),
+                Some(why) => Err(EngineError::Forbidden(why)),
+            }
+        }
+    }
+}
+
+/// The `limits` layer: refuses creating an object past the caller's `obj_max` (403,
+/// naming the limit and the use). Put it after the auth layer, which gives the caller.
+pub struct LimitLayer {
+    pub db: DbClient,
+}
+
+impl Layer for LimitLayer {
+    fn before(&self, request: LayerRequest) -> BoxFuture<'static, LayerVerdict> {
+        let go_on = || LayerVerdict::Continue(Default::default());
+        if request.operation_id.as_str() != CREATE_OBJECT {
+            return Box::pin(async move { go_on() });
+        }
+        let attributes = Attributes(request.attributes.iter().map(|t| (t.0.to_string(), t.1.to_string())).collect());
+        let Some(caller) = Identity::from_attributes(&attributes) else {
+            // No caller: the route itself answers 401.
+            return Box::pin(async move { go_on() });
+        };
+        let db = self.db.clone();
+        Box::pin(async move {
+            let wanted = RessourceInfo { obj_max: 1, ..Default::default() };
+            let reject = |status: u16, code: &str, message: String| LayerVerdict::Reject(ApiError::new(code, message, "").to_ffi(status));
+            match serve(&db, LimitsRequest::Check { owner: caller.user_id, wanted }).await {
+                Ok(_) => go_on(),
+                Err(EngineError::Forbidden(why)) => reject(403, "limit_reached", why),
+                Err(e) => reject(e.kind().status(), e.kind().code(), format!("the limits could not be checked: {e}")),
+            }
+        })
+    }
 }
 
 /// The first limit that `now + wanted` would exceed, described for people.
