@@ -94,5 +94,12 @@ async fn main() {
     println!("| **Cost of the API path (p50 difference)** | **{:+.0} ms** ({:.2}×) | {:+.0} ms | |", a50 - b50, a50 / b50, amean - bmean);
     println!();
     let list = |v: &[f64]| v.iter().map(|x| format!("{x:.0}")).collect::<Vec<_>>().join(", ");
-    println!("Single starts, ms: bare {}; API {}.", list(&bare), list(&through_api));
+    let spread = |v: &[f64]| (v.iter().copied().fold(f64::MAX, f64::min), v.iter().copied().fold(0.0, f64::max));
+    let ((bmin, bmax2), (amin, amax2)) = (spread(&bare), spread(&through_api));
+    println!(
+        "Single starts, ms: bare {}; API {}. They spread over {bmin:.0}–{bmax2:.0} ms (bare) and {amin:.0}–{amax2:.0} ms (API): \
+         a difference of medians smaller than that spread is the engine's noise, not the API's cost.",
+        list(&bare),
+        list(&through_api)
+    );
 }
