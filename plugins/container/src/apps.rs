@@ -71,7 +71,7 @@ impl Apps {
         }
         // Shared apps (owner 0) run as the caller's; a user's app stays its owner's.
         let owner = if app.id_owner > 0 { app.id_owner } else { caller.user_id };
-        limits::check_start(&self.db, &self.engine, &self.site_label, owner, &app).await?;
+        limits::check_start(&self.db, owner, &app).await?;
         let vnc_port = u16::try_from(app.vnc_port_instance).ok().filter(|p| *p > 0).unwrap_or(5900);
 
         let instance =

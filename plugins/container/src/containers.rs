@@ -212,7 +212,8 @@ pub async fn commit(engine: &Engine, id: &str, image: &str) -> Result<String, En
     Ok(answer.id)
 }
 
-/// Run a command in a running container and wait for it; answers (exit code, output).
+/// Run a command in a running container and wait for it (at most ten times
+/// `timeout_ms`); answers (exit code, output).
 pub async fn exec(engine: &Engine, id: &str, cmd: &[String]) -> Result<(i64, String), EngineError> {
     if cmd.is_empty() {
         return Err(EngineError::BadRequest("exec needs a command".into()));
@@ -230,7 +231,9 @@ pub async fn exec(engine: &Engine, id: &str, cmd: &[String]) -> Result<(i64, Str
         }
         Ok(output)
     };
-    let output = engine.call("exec start", &what(id), run).await?;
+    // A command may install software (the phases run installers): ten times the timeout
+    // of one call, like a build.
+    let output = engine.call_for(engine.timeout() * 10, "exec", &what(id), run).await?;
     let inspected = engine.call("exec inspect", &what(id), engine.docker()?.inspect_exec(&created.id)).await?;
     Ok((inspected.exit_code.unwrap_or(-1), output))
 }

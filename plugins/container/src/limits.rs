@@ -29,7 +29,7 @@ use daas_plugin_api::{
     ApiError,
 };
 
-use crate::engine::{Engine, EngineError};
+use crate::engine::EngineError;
 
 /// The operation (in the merged document) whose requests create an object.
 const CREATE_OBJECT: &str = "db_create_object";
@@ -59,7 +59,7 @@ pub async fn usage(db: &DbClient, owner: i64) -> Result<RessourceInfo, EngineErr
 
 /// Refuse (403, naming the limit, its value and the current use) when starting `app`
 /// for `owner` would exceed one of the owner's limits.
-pub async fn check_start(db: &DbClient, _engine: &Engine, _site: &str, owner: i64, app: &DaasObject) -> Result<(), EngineError> {
+pub async fn check_start(db: &DbClient, owner: i64, app: &DaasObject) -> Result<(), EngineError> {
     let Some(limit) = db.limit_for(owner).await? else { return Ok(()) };
     let now = usage(db, owner).await?;
     let wanted = RessourceInfo { container_max: 1, cpu_max: app.hw_cpus.max(0), mem_max: app.hw_memory.max(0), ..Default::default() };
