@@ -119,7 +119,9 @@ fn an_app_starts_to_a_reachable_desktop_and_stops_for_its_owner_only() {
     let _cleanup = Cleanup(&podman, site.selector());
     let api = Api::start(&site);
     let (ann, bob) = (Who::User(7), Who::User(8));
-    let app = api.app(ann, json!({"object_type": "container", "object_mode": "app", "id_docker": DESKTOP}));
+    // The target command runs beside the desktop, with its display.
+    let target = json!({"cmd": "echo \"$DISPLAY\" > /tmp/target-ran; exec sleep 300"});
+    let app = api.app(ann, json!({"object_type": "container", "object_mode": "app", "id_docker": DESKTOP, "object_target": target}));
     let start = format!("/api/v1/container/apps/{app}/start");
 
     assert_eq!(api.call(Who::Nobody, "POST", &start, None).0, StatusCode::UNAUTHORIZED);
@@ -140,6 +142,11 @@ fn an_app_starts_to_a_reachable_desktop_and_stops_for_its_owner_only() {
     let port = vnc_port(&podman, &names[0]);
     let greeting = support::greeting(port);
     assert!(greeting.starts_with("RFB 003.00") && greeting.ends_with('\n'), "{greeting:?}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while podman.cli(&["exec", &names[0], "cat", "/tmp/target-ran"]) != ":0" {
+        assert!(Instant::now() < deadline, "the app's target command did not run");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 
     // The connection row: protocol, host, port, token, a sealed password.
     let db = site.export();

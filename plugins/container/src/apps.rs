@@ -10,6 +10,9 @@
 //!
 //! The container gets `VNC_PASSWORD` in its environment and must serve VNC on the
 //! app's `vnc_port_instance` (5900 by default): that is the contract of an app image.
+//! Once the desktop answers, the app's target command (`object_target.cmd`, a shell
+//! line or a list) runs beside it with `DISPLAY=:0` (DESIGN: "app = a container running
+//! the target command").
 
 use std::time::Duration;
 
@@ -123,6 +126,9 @@ impl Apps {
             tracing::warn!(instance = %instance.id, image = %app.id_docker, logs = %tail.into_iter().rev().collect::<Vec<_>>().join("\n"), "app desktop did not come up");
             return Err(fail(e));
         }
+        if let Some(cmd) = target_command(&app.object_target).map_err(fail)? {
+            containers::exec_detached(&self.engine, &id, &cmd, &["DISPLAY=:0".to_string()]).await.map_err(fail)?;
+        }
         let token = random_token();
         let url = viewer_url(&instance.id, &token);
         let connection = GuacamoleConnection {
@@ -182,6 +188,24 @@ impl Apps {
     }
 }
 
+/// The app's target command: `object_target.cmd` as a shell line or a list of
+/// arguments; none when absent or empty.
+pub fn target_command(target: &serde_json::Value) -> Result<Option<Vec<String>>, EngineError> {
+    match target.get("cmd") {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(s)) if s.trim().is_empty() => Ok(None),
+        Some(serde_json::Value::String(s)) => Ok(Some(vec!["/bin/sh".into(), "-c".into(), s.clone()])),
+        Some(serde_json::Value::Array(a)) if a.is_empty() => Ok(None),
+        Some(serde_json::Value::Array(a)) => a
+            .iter()
+            .map(|v| v.as_str().map(str::to_string))
+            .collect::<Option<Vec<_>>>()
+            .map(Some)
+            .ok_or_else(|| EngineError::BadRequest("the app's object_target.cmd must be a string or a list of strings".into())),
+        Some(_) => Err(EngineError::BadRequest("the app's object_target.cmd must be a string or a list of strings".into())),
+    }
+}
+
 /// Wait until `127.0.0.1:port` greets with an RFB protocol version (`RFB 003.008\n`),
 /// retrying connections until `within` has passed. The published port accepts
 /// connections before the server inside listens, so a closed connection means "not
@@ -219,6 +243,20 @@ pub fn is_rfb_greeting(g: &[u8; 12]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn target_commands_are_shell_lines_or_lists() {
+        use serde_json::json;
+        assert_eq!(target_command(&json!({})).unwrap(), None);
+        assert_eq!(target_command(&json!({"cmd": ""})).unwrap(), None);
+        assert_eq!(
+            target_command(&json!({"cmd": "xterm -e top"})).unwrap(),
+            Some(vec!["/bin/sh".into(), "-c".into(), "xterm -e top".into()])
+        );
+        assert_eq!(target_command(&json!({"cmd": ["xterm", "-e", "top"]})).unwrap(), Some(vec!["xterm".into(), "-e".into(), "top".into()]));
+        assert!(matches!(target_command(&json!({"cmd": 3})), Err(EngineError::BadRequest(_))));
+        assert!(matches!(target_command(&json!({"cmd": ["a", 1]})), Err(EngineError::BadRequest(_))));
+    }
 
     #[test]
     fn rfb_greetings_are_recognized() {

@@ -5,7 +5,7 @@
 use std::{collections::HashMap, net::IpAddr, time::Duration};
 
 use bollard::{
-    exec::{CreateExecOptions, StartExecResults},
+    exec::{CreateExecOptions, StartExecOptions, StartExecResults},
     models::{ContainerConfig, ContainerCreateBody, ContainerInspectResponse, HostConfig, PortBinding},
     query_parameters::{
         CommitContainerOptions, CreateContainerOptions, KillContainerOptions, ListContainersOptions, LogsOptions, RemoveContainerOptions,
@@ -236,6 +236,18 @@ pub async fn exec(engine: &Engine, id: &str, cmd: &[String]) -> Result<(i64, Str
     let output = engine.call_for(engine.timeout() * 10, "exec", &what(id), run).await?;
     let inspected = engine.call("exec inspect", &what(id), engine.docker()?.inspect_exec(&created.id)).await?;
     Ok((inspected.exit_code.unwrap_or(-1), output))
+}
+
+/// Start a command in a running container without waiting for it (an app's target
+/// command beside its desktop).
+pub async fn exec_detached(engine: &Engine, id: &str, cmd: &[String], env: &[String]) -> Result<(), EngineError> {
+    if cmd.is_empty() {
+        return Err(EngineError::BadRequest("exec needs a command".into()));
+    }
+    let options = CreateExecOptions::<String> { cmd: Some(cmd.to_vec()), env: Some(env.to_vec()), ..Default::default() };
+    let created = engine.call("exec create", &what(id), engine.docker()?.create_exec(id, options)).await?;
+    let start = StartExecOptions { detach: true, ..Default::default() };
+    engine.call("exec start", &what(id), engine.docker()?.start_exec(&created.id, Some(start))).await.map(|_| ())
 }
 
 /// The 127.0.0.1 port a running container's `port`/tcp is published on.
