@@ -9,3 +9,4 @@ pub mod config;
 pub mod model;
 pub mod password;
 pub mod protocols;
+pub mod token;

@@ -1,8 +1,15 @@
-//! Typed backend protocols whose messages carry domain types (the db backend's), so they
-//! live next to the model rather than in plugin-api.
+//! Typed backend protocols whose messages carry domain types (the db backend's, the
+//! container and limits backends'), so they live next to the model rather than in plugin-api.
 
+mod container;
 mod db;
 mod db_client;
+mod limits;
 
+pub use container::{
+    AppStarted, Caller, Container, ContainerClient, ContainerInfo, ContainerRequest, ContainerResponse, ContainerSpec, ContainerStats,
+    DaemonInfo, ImageInfo,
+};
 pub use db::{Db, DbRequest, DbResponse, FieldProblem, Filter, Row, TableName};
 pub use db_client::{DbClient, DbStatus, ImportReport};
+pub use limits::{Limits, LimitsRequest, LimitsResponse};

@@ -2,19 +2,14 @@
 //! tokens. Only their SHA-256 digests are stored, so a copy of the database opens no
 //! session.
 
-use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 /// Prefix of API access tokens: `daas_at_<id>_<secret>`.
 pub const ACCESS_PREFIX: &str = "daas_at_";
 
-/// 32 random bytes, URL-safe base64 (256 bits).
-pub fn random_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
-}
+/// 32 random bytes, URL-safe base64 (256 bits): the helper every plugin shares.
+pub use daas_common::token::random_token;
 
 /// 16 random hex characters: the public id of an access token.
 pub fn random_id() -> String {
