@@ -221,15 +221,16 @@ callgrind_run() {
         "$DAAS" serve --site "$SITE" --listen 127.0.0.1:0 >"$TMP/cg.$label.stdout" 2>"$TMP/cg.$label.err" &
     local pid=$!
     PIDS+=("$pid")
-    # Slow under valgrind: allow 60 s in all for the listening line and GET /healthz.
-    local deadline=$((SECONDS + 60)) line="" addr="" ready=""
+    # Slow under valgrind, slower still on a busy machine: allow 180 s in all for the
+    # listening line and GET /healthz.
+    local deadline=$((SECONDS + 180)) line="" addr="" ready=""
     while (( SECONDS < deadline )); do
         line=$(grep -m1 '^daas: listening on http://' "$TMP/cg.$label.stdout" 2>/dev/null || true)
         [[ -n $line ]] && break
         kill -0 "$pid" 2>/dev/null || { cat "$TMP/cg.$label.err" >&2; die "daas under callgrind ($label) exited before listening"; }
         sleep 0.2
     done
-    [[ -n $line ]] || die "daas under callgrind ($label) did not listen within 60 s"
+    [[ -n $line ]] || die "daas under callgrind ($label) did not listen within 180 s"
     addr=${line#daas: listening on http://}
     [[ $addr == 127.0.0.1:* ]] || die "daas under callgrind listens on $addr, not on 127.0.0.1"
     # The first answered probe is the only request besides the loop (failed connects cost
@@ -242,7 +243,7 @@ callgrind_run() {
         kill -0 "$pid" 2>/dev/null || { cat "$TMP/cg.$label.err" >&2; die "daas under callgrind ($label) exited"; }
         sleep 0.2
     done
-    [[ -n $ready ]] || die "daas under callgrind ($label) did not answer GET /healthz within 60 s"
+    [[ -n $ready ]] || die "daas under callgrind ($label) did not answer GET /healthz within 180 s"
     local took
     took=$(python3 bench/keepalive.py --addr "$addr" --path "$path" --count "$count" --timeout 30) \
         || die "the keep-alive client failed against http://$addr$path ($label)"
