@@ -30,6 +30,8 @@ use serde_json::{json, Value};
 const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 /// A privilege id of this server, for the privilege entries the admin API manages.
 const PRIVILEGE: &str = "testbackend_hello";
+/// A permission rule of this server, for the roles the admin API manages.
+const RULE: &str = "object:own:view";
 
 fn site() -> TempSite {
     TempSite::new(&[
@@ -107,6 +109,8 @@ enum Fx {
     UserC,
     /// A group (the admin's).
     Group,
+    /// A role (the admin's).
+    Role,
     /// An event topic.
     Topic,
 }
@@ -177,6 +181,10 @@ enum Kind {
     Member,
     /// A group with an entry for [`PRIVILEGE`]: `{id}`, `{privilege}`.
     GroupPrivilege,
+    /// A role.
+    Role,
+    /// A user with a role: `{id}`, `{role_id}`.
+    UserRole,
 }
 
 /// What fills the path parameters, in the template's order.
@@ -327,6 +335,16 @@ fn table() -> Vec<Row> {
             [401, 403, 403, 201],
         ),
         row("auth_remove_group_privilege", Fresh(Kind::GroupPrivilege), Body::None, [401, 403, 403, 204]),
+        // auth: rules and roles; 403 for users.
+        row("auth_list_rules", none, Body::None, [401, 403, 403, 200]),
+        row("auth_list_roles", none, Body::None, [401, 403, 403, 200]),
+        row("auth_create_role", none, Body::Json(|c| json!({"name": c.uniq("role"), "rules": [RULE]})), [401, 403, 403, 201]),
+        row("auth_get_role", Shared(&[Fx::Role]), Body::None, [401, 403, 403, 200]),
+        row("auth_update_role", Shared(&[Fx::Role]), Body::Json(|_| json!({"description": "changed"})), [401, 403, 403, 200]),
+        row("auth_delete_role", Fresh(Kind::Role), Body::None, [401, 403, 403, 204]),
+        row("auth_list_user_roles", Shared(&[Fx::UserA]), Body::None, [401, 403, 403, 200]),
+        row("auth_assign_role", Shared(&[Fx::UserC, Fx::Role]), Body::None, [401, 403, 403, 204]),
+        row("auth_unassign_role", Fresh(Kind::UserRole), Body::None, [401, 403, 403, 204]),
         // db.
         row("db_status", none, Body::None, [401, 403, 403, 200]),
         // info.
@@ -444,6 +462,7 @@ struct Fixtures {
     grant: String,
     node: String,
     group: i64,
+    role: i64,
 }
 
 impl Fixtures {
@@ -455,6 +474,7 @@ impl Fixtures {
             Fx::UserA => self.user_a.to_string(),
             Fx::UserC => self.user_c.to_string(),
             Fx::Group => self.group.to_string(),
+            Fx::Role => self.role.to_string(),
             Fx::Topic => "matrix.topic".into(),
         }
     }
@@ -615,6 +635,11 @@ impl Ctx {
         self.must(Who::Admin, "POST", "/api/v1/auth/groups", json!({"name": name}), 201)["id"].as_i64().unwrap()
     }
 
+    fn new_role(&mut self) -> i64 {
+        let name = self.uniq("role");
+        self.must(Who::Admin, "POST", "/api/v1/auth/roles", json!({"name": name, "rules": [RULE]}), 201)["id"].as_i64().unwrap()
+    }
+
     /// The path parameters of a fresh fixture, in the template's order.
     fn fresh(&mut self, kind: Kind) -> Vec<String> {
         let entry = json!({"privilege": PRIVILEGE, "effect": "deny"});
@@ -647,6 +672,12 @@ impl Ctx {
                 self.must(Who::Admin, "POST", &format!("/api/v1/auth/groups/{group}/privileges"), entry, 201);
                 vec![group.to_string(), PRIVILEGE.into()]
             }
+            Kind::Role => vec![self.new_role().to_string()],
+            Kind::UserRole => {
+                let (user, role) = (self.new_user(), self.new_role());
+                self.must(Who::Admin, "PUT", &format!("/api/v1/auth/users/{user}/roles/{role}"), Value::Null, 204);
+                vec![user.to_string(), role.to_string()]
+            }
         }
     }
 
@@ -668,6 +699,7 @@ impl Ctx {
         self.fx.grant = self.new_row(Res::Grant);
         self.fx.node = self.new_row(Res::Node);
         self.fx.group = self.new_group();
+        self.fx.role = self.new_role();
         // Shared rows exist too: users must see them, and still none of A's.
         self.must(Who::Admin, "POST", "/api/v1/db/objects", json!({"id_owner": 0, "object_type": "vm"}), 201);
     }

@@ -14,7 +14,7 @@ use common::{client, daas, run, Server, TempSite};
 
 const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 const OTHER_KEY: &str = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
-const MIGRATIONS: [&str; 2] = ["m20261122_000001_daas_objects", "m20261122_000002_product_tables"];
+const MIGRATIONS: [&str; 3] = ["m20261122_000001_daas_objects", "m20261122_000002_product_tables", "m20261125_000003_roles"];
 
 /// A site with only the db plugin, on an SQLite file of its own.
 fn site(db_extra: &str) -> TempSite {
@@ -109,17 +109,17 @@ fn status_shows_pending_migrations_until_migrate_applies_them() {
     let (out, _) = daas_ok(&["db", "status", "--site", s(site.path())]);
     assert!(out.contains("database: sqlite"), "{out}");
     assert!(out.contains("applied migrations: 0"), "{out}");
-    assert!(out.contains(&format!("pending migrations: 2 (apply them with `daas db migrate --site {}`)", s(site.path()))), "{out}");
+    assert!(out.contains(&format!("pending migrations: 3 (apply them with `daas db migrate --site {}`)", s(site.path()))), "{out}");
     assert!(MIGRATIONS.iter().all(|m| out.contains(m)), "{out}");
     // Status changes nothing: still pending.
-    assert!(daas_ok(&["db", "status", "--site", s(site.path())]).0.contains("pending migrations: 2"));
+    assert!(daas_ok(&["db", "status", "--site", s(site.path())]).0.contains("pending migrations: 3"));
 
     let (out, _) = daas_ok(&["db", "migrate", "--site", s(site.path())]);
-    assert!(out.starts_with("applied 2 migration(s):"), "{out}");
+    assert!(out.starts_with("applied 3 migration(s):"), "{out}");
     assert!(MIGRATIONS.iter().all(|m| out.contains(m)), "{out}");
 
     let (out, _) = daas_ok(&["db", "status", "--site", s(site.path())]);
-    assert!(out.contains("applied migrations: 2") && out.contains("pending migrations: none"), "{out}");
+    assert!(out.contains("applied migrations: 3") && out.contains("pending migrations: none"), "{out}");
     let (out, _) = daas_ok(&["db", "migrate", "--site", s(site.path())]);
     assert!(out.contains("no migration pending"), "{out}");
 }
@@ -148,7 +148,7 @@ fn manual_migrations_refuse_serve_until_daas_db_migrate() {
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
     assert_eq!(status.code(), Some(3), "{err}");
     let dir = std::fs::canonicalize(site.path()).unwrap();
-    let expected = format!("2 database migration(s) pending ({}): run `daas db migrate --site {}`", MIGRATIONS.join(", "), dir.display());
+    let expected = format!("3 database migration(s) pending ({}): run `daas db migrate --site {}`", MIGRATIONS.join(", "), dir.display());
     assert!(err.contains(&expected), "expected {expected:?} in:\n{err}");
 
     daas_ok(&["db", "migrate", "--site", s(site.path())]);
@@ -178,7 +178,7 @@ fn export_and_import_drop_all_restore_every_row_in_another_site() {
     for ext in ["yaml", "toml", "json"] {
         let file = files.path().join(format!("export.{ext}"));
         let (out, _) = daas_ok(&["export", s(&file), "--site", s(a.path())]);
-        assert!(out.contains("exported 16 row(s) of 17 table(s)"), "{out}");
+        assert!(out.contains("exported 16 row(s) of 19 table(s)"), "{out}");
         let text = std::fs::read_to_string(&file).unwrap();
         for plain in PLAINTEXT {
             assert!(!text.contains(plain), "{plain} in {ext}");

@@ -179,3 +179,67 @@ impl Drop for Server {
 pub fn client() -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder().timeout(Duration::from_secs(20)).build().unwrap()
 }
+
+// ---- a logged-in caller ------------------------------------------------------------------
+
+/// A client logged in as one user (bearer token). Every answer is checked for password
+/// hashes, secret fields and the tests' passwords (all `*-pass-*`).
+pub struct As<'a> {
+    pub server: &'a Server,
+    pub client: reqwest::blocking::Client,
+    pub bearer: String,
+}
+
+/// A client that does not follow redirects.
+pub fn http() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder().redirect(reqwest::redirect::Policy::none()).timeout(Duration::from_secs(20)).build().unwrap()
+}
+
+/// Log in with `POST /api/v1/auth/token`, which must succeed.
+pub fn login<'a>(server: &'a Server, user: &str, password: &str) -> As<'a> {
+    let client = http();
+    let r =
+        client.post(server.url("/api/v1/auth/token")).json(&serde_json::json!({"username": user, "password": password})).send().unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::OK, "login of {user}");
+    let bearer = r.json::<serde_json::Value>().unwrap()["token"].as_str().unwrap().to_string();
+    As { server, client, bearer }
+}
+
+impl As<'_> {
+    pub fn send(&self, r: reqwest::blocking::RequestBuilder) -> (reqwest::StatusCode, serde_json::Value) {
+        let r = r.bearer_auth(&self.bearer).send().unwrap();
+        let status = r.status();
+        let text = r.text().unwrap();
+        for secret in ["$argon2", "password_hash", "totp_secret", "-pass-"] {
+            assert!(!text.contains(secret), "a response must not carry `{secret}`: {text}");
+        }
+        (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::Null))
+    }
+    pub fn get(&self, path: &str) -> (reqwest::StatusCode, serde_json::Value) {
+        self.send(self.client.get(self.server.url(path)))
+    }
+    pub fn delete(&self, path: &str) -> (reqwest::StatusCode, serde_json::Value) {
+        self.send(self.client.delete(self.server.url(path)))
+    }
+    pub fn put(&self, path: &str) -> (reqwest::StatusCode, serde_json::Value) {
+        self.send(self.client.put(self.server.url(path)))
+    }
+    pub fn post(&self, path: &str, body: serde_json::Value) -> (reqwest::StatusCode, serde_json::Value) {
+        self.send(self.client.post(self.server.url(path)).json(&body))
+    }
+    pub fn patch(&self, path: &str, body: serde_json::Value) -> (reqwest::StatusCode, serde_json::Value) {
+        self.send(self.client.patch(self.server.url(path)).json(&body))
+    }
+}
+
+/// `POST` that must answer 201; the created row.
+pub fn created(who: &As, path: &str, body: serde_json::Value) -> serde_json::Value {
+    let (status, row) = who.post(path, body);
+    assert_eq!(status, reqwest::StatusCode::CREATED, "POST {path}: {row}");
+    row
+}
+
+/// A row's numeric id.
+pub fn id(row: &serde_json::Value) -> i64 {
+    row["id"].as_i64().unwrap()
+}

@@ -5,6 +5,7 @@ use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_daas_objects;
 mod m20261122_000002_product_tables;
+mod m20261125_000003_roles;
 
 /// Every migration of the db plugin.
 pub struct Migrator;
@@ -12,6 +13,10 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261122_000001_daas_objects::Migration), Box::new(m20261122_000002_product_tables::Migration)]
+        vec![
+            Box::new(m20261122_000001_daas_objects::Migration),
+            Box::new(m20261122_000002_product_tables::Migration),
+            Box::new(m20261125_000003_roles::Migration),
+        ]
     }
 }
