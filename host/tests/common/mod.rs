@@ -68,6 +68,8 @@ pub struct Server {
     pub base: String,
     /// Everything the server wrote to stderr (its log) so far.
     log: Arc<Mutex<String>>,
+    /// Everything it wrote to stdout so far.
+    stdout: Arc<Mutex<String>>,
 }
 
 impl Server {
@@ -98,15 +100,18 @@ impl Server {
         });
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
+        let out = Arc::new(Mutex::new(String::new()));
+        let out2 = out.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                out2.lock().unwrap().push_str(&format!("{line}\n"));
                 if let Some(addr) = line.strip_prefix("daas: listening on ") {
                     let _ = tx.send(addr.to_string());
                 }
             }
         });
         match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(base) => Server { child, base, log },
+            Ok(base) => Server { child, base, log, stdout: out },
             Err(_) => {
                 let _ = child.kill();
                 let _ = child.wait();
@@ -129,6 +134,11 @@ impl Server {
     /// The log so far.
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()
+    }
+
+    /// What it wrote to stdout so far.
+    pub fn stdout(&self) -> String {
+        self.stdout.lock().unwrap().clone()
     }
 
     /// Wait until the log contains `needle` (at most 10 s).
