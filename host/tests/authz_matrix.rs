@@ -33,8 +33,9 @@ const PRIVILEGE: &str = "testbackend_hello";
 /// A permission rule of this server, for the roles the admin API manages.
 const RULE: &str = "object:own:view";
 
-fn site() -> TempSite {
+fn site(auth_toml: &str) -> TempSite {
     TempSite::new(&[
+        ("auth.toml", auth_toml),
         (
             "extensions.toml",
             r#"[extensions]
@@ -681,7 +682,28 @@ impl Ctx {
         }
     }
 
-    fn setup(&mut self) {
+    /// A static group accepting every privilege id of the server, with A and B in it.
+    fn grant_every_route(&mut self) {
+        // Enforced indeed: without an entry, A is refused.
+        let (status, answer) = self.call(Who::A, "GET", "/api/v1/testbackend/hello", None);
+        assert_eq!(status, 403, "privileges are enforced before A is granted anything: {answer}");
+        let group = self.must(Who::Admin, "POST", "/api/v1/auth/groups", json!({"name": "everyone", "is_static": true}), 201)["id"]
+            .as_i64()
+            .unwrap();
+        let routes = self.must(Who::Admin, "GET", "/api/v1/auth/privileges", Value::Null, 200);
+        for route in routes.as_array().unwrap().iter().filter(|r| r["public"] == false) {
+            let entry = json!({"privilege": route["privilege"], "effect": "accept"});
+            self.must(Who::Admin, "POST", &format!("/api/v1/auth/groups/{group}/privileges"), entry, 201);
+        }
+        for who in [Who::A, Who::B] {
+            let (name, _) = who.credentials().unwrap();
+            let users = self.must(Who::Admin, "GET", "/api/v1/auth/users", Value::Null, 200);
+            let id = users.as_array().unwrap().iter().find(|u| u["name"] == name).unwrap()["id"].as_i64().unwrap();
+            self.must(Who::Admin, "PUT", &format!("/api/v1/auth/groups/{group}/members/{id}"), Value::Null, 204);
+        }
+    }
+
+    fn setup(&mut self, privileges: bool) {
         let admin = self.login(Who::Admin);
         self.tokens.insert(Who::Admin, admin);
         for who in [Who::A, Who::B] {
@@ -694,6 +716,9 @@ impl Ctx {
             self.tokens.insert(who, token);
         }
         self.fx.user_c = self.must(Who::Admin, "POST", "/api/v1/auth/users", json!({"name": "carl"}), 201)["id"].as_i64().unwrap();
+        if privileges {
+            self.grant_every_route();
+        }
         self.fx.object = self.new_row(Res::Object);
         self.fx.file = self.new_row(Res::File);
         self.fx.grant = self.new_row(Res::Grant);
@@ -833,14 +858,27 @@ fn websocket(ctx: &Ctx, path: &str, protocol: &str, bearer: Option<String>) -> u
 
 #[test]
 fn every_operation_answers_each_caller_as_the_rules_say() {
+    matrix("", false);
+}
+
+/// The same matrix with the seed's privileges enforced (`[auth] enable_auth_endpoint`):
+/// A and B are in a static group that accepts every privilege id the server lists, so
+/// every cell must answer as without privileges. A route whose privilege id the layer
+/// got wrong, or a check that misfires, shows as a 403 cell.
+#[test]
+fn the_matrix_holds_with_privileges_enforced_for_callers_granted_every_route() {
+    matrix("[auth]\nenable_auth_endpoint = true\n", true);
+}
+
+fn matrix(auth_toml: &str, privileges: bool) {
     let started = Instant::now();
-    let site = site();
+    let site = site(auth_toml);
     let server = Server::start(site.path());
     let http = Client::builder().redirect(Policy::none()).timeout(std::time::Duration::from_secs(20)).build().unwrap();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let mut ctx =
         Ctx { server, http, rt, tokens: HashMap::new(), fx: Fixtures::default(), n: 0, extra: HashMap::new(), a_rows: BTreeSet::new() };
-    ctx.setup();
+    ctx.setup(privileges);
 
     let doc: Value = ctx.http.get(ctx.server.url("/openapi.json")).send().unwrap().json().unwrap();
     let ops = operations(&doc);
