@@ -266,13 +266,13 @@ impl Rbac {
         Ok(Held { roles: mine.iter().map(|r| r.name.clone()).collect(), assigned: explicit, rules })
     }
 
-    /// The layer's check after authentication. `Ok(Some(scope))`: the operation's rule
-    /// is held, at this widest scope; `Ok(None)`: the operation needs no rule (public,
-    /// or its plugin requires none) and `admin` tells whether the caller holds the
-    /// `admin` role; `Err`: the answer to send.
+    /// The layer's check after authentication: a [`Grant`] with the widest scope held
+    /// for the operation's rule, or none when the operation needs no rule (public, or its
+    /// plugin requires none); `Err`: the answer to send.
     pub async fn check(&self, req: &LayerRequest, who: &Identity) -> Result<Grant, LayerVerdict> {
         if req.public {
-            return Ok(Grant { scope: None, admin: false });
+            // No rule to check; the identity stays as it came.
+            return Ok(Grant { scope: None, admin: who.admin });
         }
         let Some(catalogue) = self.catalogue().await else {
             return Err(reject(503, "unavailable", "the permission rules are not known yet".into(), "try again shortly"));
