@@ -109,7 +109,7 @@ impl Guard {
     pub fn new(db: DbClient, config: &AuthSection) -> Guard {
         let secs = if config.static_groups_ttl_seconds == 0 { 60 } else { config.static_groups_ttl_seconds };
         Guard {
-            rbac: Arc::new(crate::rbac::Rbac::new(db.clone(), config.static_groups_ttl_seconds)),
+            rbac: Arc::new(crate::rbac::Rbac::new(db.clone(), Duration::from_secs(secs))),
             db,
             enforce: config.enable_auth_endpoint,
             ttl: Duration::from_secs(secs),

@@ -138,11 +138,11 @@ fn reject(status: u16, code: &str, message: String, detail: &str) -> LayerVerdic
 }
 
 impl Rbac {
-    /// With the cache lifetime of `[auth] static_groups_ttl_seconds`.
-    pub fn new(db: DbClient, ttl_seconds: u64) -> Rbac {
+    /// With the cache lifetime of the static groups' (`[auth] static_groups_ttl_seconds`).
+    pub fn new(db: DbClient, ttl: Duration) -> Rbac {
         Rbac {
             db,
-            ttl: Duration::from_secs(if ttl_seconds == 0 { 60 } else { ttl_seconds }),
+            ttl,
             generation: AtomicU64::new(0),
             catalogue: tokio::sync::watch::channel(None).0,
             roles: tokio::sync::Mutex::new(None),
