@@ -21,8 +21,9 @@ TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
 echo "auth bench: building (release)" >&2
-cargo build --release -p daas -p daas-plugin-db -p daas-plugin-auth -p daas-plugin-info -p daas-plugin-testbackend \
-    -p daas-bench --bin auth-bench >&2
+# Two builds: `--bin` would leave the plugins' libraries out of the first.
+cargo build --release -p daas -p daas-plugin-db -p daas-plugin-auth -p daas-plugin-info -p daas-plugin-testbackend >&2
+cargo build --release -p daas-bench --bin auth-bench >&2
 
 COMMAND="BENCH_AUTH_N=$N BENCH_AUTH_ROUNDS=$ROUNDS bash bench/auth.sh"
 echo "auth bench: $N requests per variant, $ROUNDS rounds" >&2
@@ -40,6 +41,7 @@ row, two db backend calls), the role check (cached), then the handler; with priv
 user's accept/deny lists and memberships (two more calls).
 
 $(sed -n '1,/^$/p' <<<"$TABLES")
+
 Requests per privilege verification, the auth plugin's \`Guard\` over a simulated db backend
 that counts the calls (static groups' cache warm). A seed request for the user is two db
 calls issued together (the user's lists and memberships); each non-static group read is one.
