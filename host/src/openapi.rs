@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use daas_plugin_api::permissions::Rule;
 use serde_json::{json, Map, Value};
 
 /// One plugin's (or the host's) document and how it is mounted.
@@ -22,6 +23,8 @@ pub struct Fragment {
     pub spec: Value,
     /// Operation ids (as in `spec`) that need no authentication.
     pub public: HashSet<String>,
+    /// Operation id (as in `spec`) → the permission rule it needs.
+    pub rules: BTreeMap<String, Rule>,
 }
 
 /// A documented operation, for matching requests to operation ids.
@@ -40,12 +43,17 @@ pub struct Operation {
     pub operation_id: String,
     /// Needs no authentication.
     pub public: bool,
+    /// The permission rule its plugin requires (none: authentication only).
+    pub rule: Option<Rule>,
 }
 
 const METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "patch", "trace"];
 
 /// A private key on an operation carrying its poem pattern into the merge (removed there).
 const PATTERN_KEY: &str = "x-daas-pattern";
+
+/// The extension naming an operation's permission rule in the merged document.
+pub const RULE_KEY: &str = "x-daas-rule";
 
 fn rewrite_refs(value: &mut Value, renames: &BTreeMap<String, String>) {
     match value {
@@ -132,6 +140,11 @@ pub fn merge(version: &str, fragments: &[Fragment]) -> (Value, Vec<Operation>) {
                     if public {
                         op.insert("security".into(), json!([]));
                     }
+                    let rule = own_id.as_ref().and_then(|o| fragment.rules.get(o)).cloned();
+                    if let Some(rule) = &rule {
+                        // Documented, so that a client sees what a call needs.
+                        op.insert(RULE_KEY.into(), json!(rule.to_string()));
+                    }
                     let pattern = match op.remove(PATTERN_KEY) {
                         Some(Value::String(p)) => format!("{}{}", fragment.prefix, p),
                         _ => full.clone(),
@@ -143,6 +156,7 @@ pub fn merge(version: &str, fragments: &[Fragment]) -> (Value, Vec<Operation>) {
                         pattern,
                         operation_id: id,
                         public,
+                        rule,
                     });
                 }
             }
@@ -216,6 +230,7 @@ pub fn document(plugins: &[crate::registry::Plugin]) -> Result<(Value, Vec<Opera
         prefix: String::new(),
         spec: host_spec,
         public: crate::host_api::PUBLIC.iter().map(|s| s.to_string()).collect(),
+        rules: BTreeMap::new(),
     }];
     for p in plugins {
         let name = p.name().as_str();
@@ -258,6 +273,7 @@ pub fn document(plugins: &[crate::registry::Plugin]) -> Result<(Value, Vec<Opera
             prefix: format!("/api/v1/{name}"),
             spec,
             public: public.clone(),
+            rules: p.permissions.operations.clone(),
         });
         if !root_paths.is_empty() {
             fragments.push(Fragment {
@@ -266,6 +282,7 @@ pub fn document(plugins: &[crate::registry::Plugin]) -> Result<(Value, Vec<Opera
                 prefix: String::new(),
                 spec: json!({ "paths": root_paths }),
                 public,
+                rules: p.permissions.operations.clone(),
             });
         }
     }
@@ -310,6 +327,7 @@ mod tests {
             prefix: format!("/api/v1/{tag}"),
             spec,
             public: ["open".to_string()].into(),
+            rules: BTreeMap::new(),
         }
     }
 

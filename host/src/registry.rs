@@ -15,6 +15,7 @@ use abi_stable::std_types::{RResult, RStr, RString, RVec};
 use async_ffi::{FfiFuture, FutureExt as _};
 use daas_plugin_api::{
     abi::{BackendError, BackendErrorKind, HostServices, LogLevel, PluginManifest, PluginModRef},
+    permissions::Permissions,
     sdk::BackendProtocol,
     BackendName, LayerName, PluginName,
 };
@@ -30,6 +31,9 @@ pub struct Plugin {
     pub library: LoadedLibrary,
     /// What it contributes.
     pub manifest: PluginManifest,
+    /// Its permission rules and the rule each operation needs (empty for plugins built
+    /// before the `permissions` export).
+    pub permissions: Permissions,
 }
 
 impl Plugin {

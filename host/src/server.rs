@@ -9,7 +9,7 @@ use std::{
 
 use abi_stable::std_types::RResult;
 use daas_common::config::{ConfigFile, SiteConfig};
-use daas_plugin_api::{paths::match_path, sdk::StartConfig, LayerName, PluginName};
+use daas_plugin_api::{paths::match_path, permissions::Permissions, sdk::StartConfig, LayerName, PluginName};
 use futures::FutureExt as _;
 use tokio::sync::watch;
 
@@ -115,7 +115,20 @@ async fn start_plugin(site: &SiteConfig, lib: LoadedLibrary) -> Result<Plugin, S
         Err(_) => Err(format!("did not finish starting within {} s", START_TIMEOUT.as_secs())),
         Ok(Err(_)) => Err("panicked while starting".into()),
         Ok(Ok(RResult::RErr(e))) => Err(e.into_string()),
-        Ok(Ok(RResult::ROk(manifest))) => Ok(Plugin { library: lib, manifest }),
+        Ok(Ok(RResult::ROk(manifest))) => {
+            let permissions = match lib.module.permissions() {
+                None => Permissions::default(),
+                Some(export) => {
+                    let json = export();
+                    if json.is_empty() {
+                        Permissions::default()
+                    } else {
+                        serde_json::from_str(&json).map_err(|e| format!("its permission rules are not the expected JSON: {e}"))?
+                    }
+                }
+            };
+            Ok(Plugin { library: lib, manifest, permissions })
+        }
     }
 }
 
@@ -193,7 +206,7 @@ async fn start_all(
         }
     }
     let (openapi, operations) = openapi::document(plugins).map_err(StartError::Route)?;
-    publish_operations(&operations);
+    publish_operations(plugins, &operations);
     Ok(Arc::new(AppState {
         ready: AtomicBool::new(false),
         plugins: plugins.clone(),
@@ -206,18 +219,49 @@ async fn start_all(
 }
 
 /// The topic on which the host publishes the merged document's operations once, after
-/// every plugin has started (the auth plugin lists them as privilege ids).
+/// every plugin has started (the auth plugin lists them as privilege ids, and takes each
+/// operation's permission rule and the rule catalogue from it).
 pub const OPERATIONS_TOPIC: &str = "host.operations";
 
 /// Plugins cannot read the merged document: it exists only after they have all started,
 /// and fetching `/openapi.json` over loopback would tie a plugin to the listen address.
-/// So the host hands them its operations as an event.
-fn publish_operations(operations: &[Operation]) {
-    let operations: Vec<serde_json::Value> = operations
+/// So the host hands them its operations as an event: each with the permission rule its
+/// plugin requires (`rule`, a rule id, absent when none), and every plugin's rule
+/// catalogue (`rules`).
+fn publish_operations(plugins: &[Plugin], operations: &[Operation]) {
+    let ops: Vec<serde_json::Value> = operations
         .iter()
-        .map(|o| serde_json::json!({ "operation_id": o.operation_id, "method": o.method, "path": o.path, "plugin": o.tag, "public": o.public }))
+        .map(|o| {
+            let mut op = serde_json::json!({ "operation_id": o.operation_id, "method": o.method, "path": o.path, "plugin": o.tag, "public": o.public });
+            if let Some(rule) = &o.rule {
+                op["rule"] = serde_json::json!(rule.to_string());
+            }
+            op
+        })
         .collect();
-    registry::publish(OPERATIONS_TOPIC, &serde_json::json!({ "operations": operations }));
+    let mut rules = Vec::new();
+    for p in plugins {
+        let name = p.name().as_str();
+        for info in p.permissions.catalogue() {
+            rules.push(serde_json::json!({ "rule": info.rule.to_string(), "description": info.description, "plugin": name }));
+        }
+        let documented: std::collections::HashSet<&str> =
+            operations.iter().filter(|o| o.tag == name).map(|o| o.operation_id.as_str()).collect();
+        for op in p.permissions.operations.keys() {
+            if !documented.contains(format!("{name}_{op}").as_str()) {
+                tracing::warn!(
+                    plugin = name,
+                    operation = op.as_str(),
+                    "a permission rule is required for an operation the plugin does not have"
+                );
+            }
+        }
+    }
+    let unruled: Vec<&str> = operations.iter().filter(|o| !o.public && o.rule.is_none()).map(|o| o.operation_id.as_str()).collect();
+    if !unruled.is_empty() {
+        tracing::debug!(operations = ?unruled, "operations without a permission rule: any authenticated caller passes the role check");
+    }
+    registry::publish(OPERATIONS_TOPIC, &serde_json::json!({ "operations": ops, "rules": rules }));
 }
 
 /// Start one plugin on its own, outside a server (the `daas db`, `import` and `export`

@@ -6,11 +6,7 @@
 mod common;
 
 use common::*;
-use reqwest::{
-    blocking::{Client, RequestBuilder},
-    redirect::Policy,
-    StatusCode,
-};
+use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
@@ -24,64 +20,6 @@ fn site(auth_toml: &str) -> TempSite {
         ("db.toml", &format!("[db]\ndb_type = \"sqlite\"\ndata_path = \"data\"\nsecret_key = \"{KEY}\"\nadmin_credentials = \"admin:s3cret!\"\n")),
         ("auth.toml", auth_toml),
     ])
-}
-
-/// A client logged in as one user.
-struct As<'a> {
-    server: &'a Server,
-    client: Client,
-    bearer: String,
-}
-
-fn http() -> Client {
-    Client::builder().redirect(Policy::none()).timeout(std::time::Duration::from_secs(20)).build().unwrap()
-}
-
-fn login<'a>(server: &'a Server, user: &str, password: &str) -> As<'a> {
-    let client = http();
-    let r = client.post(server.url("/api/v1/auth/token")).json(&json!({"username": user, "password": password})).send().unwrap();
-    assert_eq!(r.status(), StatusCode::OK, "login of {user}");
-    let bearer = r.json::<Value>().unwrap()["token"].as_str().unwrap().to_string();
-    As { server, client, bearer }
-}
-
-impl As<'_> {
-    fn send(&self, r: RequestBuilder) -> (StatusCode, Value) {
-        let r = r.bearer_auth(&self.bearer).send().unwrap();
-        let status = r.status();
-        let text = r.text().unwrap();
-        // Hashes, secret fields and the test's passwords (all `*-pass-*`).
-        for secret in ["$argon2", "password_hash", "totp_secret", "-pass-"] {
-            assert!(!text.contains(secret), "a response must not carry `{secret}`: {text}");
-        }
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-    }
-    fn get(&self, path: &str) -> (StatusCode, Value) {
-        self.send(self.client.get(self.server.url(path)))
-    }
-    fn delete(&self, path: &str) -> (StatusCode, Value) {
-        self.send(self.client.delete(self.server.url(path)))
-    }
-    fn put(&self, path: &str) -> (StatusCode, Value) {
-        self.send(self.client.put(self.server.url(path)))
-    }
-    fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        self.send(self.client.post(self.server.url(path)).json(&body))
-    }
-    fn patch(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        self.send(self.client.patch(self.server.url(path)).json(&body))
-    }
-}
-
-/// `POST` that must answer 201; the created row.
-fn created(who: &As, path: &str, body: Value) -> Value {
-    let (status, row) = who.post(path, body);
-    assert_eq!(status, StatusCode::CREATED, "POST {path}: {row}");
-    row
-}
-
-fn id(row: &Value) -> i64 {
-    row["id"].as_i64().unwrap()
 }
 
 #[test]

@@ -30,9 +30,12 @@ use serde_json::{json, Value};
 const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 /// A privilege id of this server, for the privilege entries the admin API manages.
 const PRIVILEGE: &str = "testbackend_hello";
+/// A permission rule of this server, for the roles the admin API manages.
+const RULE: &str = "object:own:view";
 
-fn site() -> TempSite {
+fn site(auth_toml: &str) -> TempSite {
     TempSite::new(&[
+        ("auth.toml", auth_toml),
         (
             "extensions.toml",
             r#"[extensions]
@@ -107,6 +110,8 @@ enum Fx {
     UserC,
     /// A group (the admin's).
     Group,
+    /// A role (the admin's).
+    Role,
     /// An event topic.
     Topic,
 }
@@ -177,6 +182,10 @@ enum Kind {
     Member,
     /// A group with an entry for [`PRIVILEGE`]: `{id}`, `{privilege}`.
     GroupPrivilege,
+    /// A role.
+    Role,
+    /// A user with a role: `{id}`, `{role_id}`.
+    UserRole,
 }
 
 /// What fills the path parameters, in the template's order.
@@ -327,6 +336,16 @@ fn table() -> Vec<Row> {
             [401, 403, 403, 201],
         ),
         row("auth_remove_group_privilege", Fresh(Kind::GroupPrivilege), Body::None, [401, 403, 403, 204]),
+        // auth: rules and roles; 403 for users.
+        row("auth_list_rules", none, Body::None, [401, 403, 403, 200]),
+        row("auth_list_roles", none, Body::None, [401, 403, 403, 200]),
+        row("auth_create_role", none, Body::Json(|c| json!({"name": c.uniq("role"), "rules": [RULE]})), [401, 403, 403, 201]),
+        row("auth_get_role", Shared(&[Fx::Role]), Body::None, [401, 403, 403, 200]),
+        row("auth_update_role", Shared(&[Fx::Role]), Body::Json(|_| json!({"description": "changed"})), [401, 403, 403, 200]),
+        row("auth_delete_role", Fresh(Kind::Role), Body::None, [401, 403, 403, 204]),
+        row("auth_list_user_roles", Shared(&[Fx::UserA]), Body::None, [401, 403, 403, 200]),
+        row("auth_assign_role", Shared(&[Fx::UserC, Fx::Role]), Body::None, [401, 403, 403, 204]),
+        row("auth_unassign_role", Fresh(Kind::UserRole), Body::None, [401, 403, 403, 204]),
         // db.
         row("db_status", none, Body::None, [401, 403, 403, 200]),
         // info.
@@ -444,6 +463,7 @@ struct Fixtures {
     grant: String,
     node: String,
     group: i64,
+    role: i64,
 }
 
 impl Fixtures {
@@ -455,6 +475,7 @@ impl Fixtures {
             Fx::UserA => self.user_a.to_string(),
             Fx::UserC => self.user_c.to_string(),
             Fx::Group => self.group.to_string(),
+            Fx::Role => self.role.to_string(),
             Fx::Topic => "matrix.topic".into(),
         }
     }
@@ -615,6 +636,11 @@ impl Ctx {
         self.must(Who::Admin, "POST", "/api/v1/auth/groups", json!({"name": name}), 201)["id"].as_i64().unwrap()
     }
 
+    fn new_role(&mut self) -> i64 {
+        let name = self.uniq("role");
+        self.must(Who::Admin, "POST", "/api/v1/auth/roles", json!({"name": name, "rules": [RULE]}), 201)["id"].as_i64().unwrap()
+    }
+
     /// The path parameters of a fresh fixture, in the template's order.
     fn fresh(&mut self, kind: Kind) -> Vec<String> {
         let entry = json!({"privilege": PRIVILEGE, "effect": "deny"});
@@ -647,10 +673,37 @@ impl Ctx {
                 self.must(Who::Admin, "POST", &format!("/api/v1/auth/groups/{group}/privileges"), entry, 201);
                 vec![group.to_string(), PRIVILEGE.into()]
             }
+            Kind::Role => vec![self.new_role().to_string()],
+            Kind::UserRole => {
+                let (user, role) = (self.new_user(), self.new_role());
+                self.must(Who::Admin, "PUT", &format!("/api/v1/auth/users/{user}/roles/{role}"), Value::Null, 204);
+                vec![user.to_string(), role.to_string()]
+            }
         }
     }
 
-    fn setup(&mut self) {
+    /// A static group accepting every privilege id of the server, with A and B in it.
+    fn grant_every_route(&mut self) {
+        // Enforced indeed: without an entry, A is refused.
+        let (status, answer) = self.call(Who::A, "GET", "/api/v1/testbackend/hello", None);
+        assert_eq!(status, 403, "privileges are enforced before A is granted anything: {answer}");
+        let group = self.must(Who::Admin, "POST", "/api/v1/auth/groups", json!({"name": "everyone", "is_static": true}), 201)["id"]
+            .as_i64()
+            .unwrap();
+        let routes = self.must(Who::Admin, "GET", "/api/v1/auth/privileges", Value::Null, 200);
+        for route in routes.as_array().unwrap().iter().filter(|r| r["public"] == false) {
+            let entry = json!({"privilege": route["privilege"], "effect": "accept"});
+            self.must(Who::Admin, "POST", &format!("/api/v1/auth/groups/{group}/privileges"), entry, 201);
+        }
+        for who in [Who::A, Who::B] {
+            let (name, _) = who.credentials().unwrap();
+            let users = self.must(Who::Admin, "GET", "/api/v1/auth/users", Value::Null, 200);
+            let id = users.as_array().unwrap().iter().find(|u| u["name"] == name).unwrap()["id"].as_i64().unwrap();
+            self.must(Who::Admin, "PUT", &format!("/api/v1/auth/groups/{group}/members/{id}"), Value::Null, 204);
+        }
+    }
+
+    fn setup(&mut self, privileges: bool) {
         let admin = self.login(Who::Admin);
         self.tokens.insert(Who::Admin, admin);
         for who in [Who::A, Who::B] {
@@ -663,11 +716,15 @@ impl Ctx {
             self.tokens.insert(who, token);
         }
         self.fx.user_c = self.must(Who::Admin, "POST", "/api/v1/auth/users", json!({"name": "carl"}), 201)["id"].as_i64().unwrap();
+        if privileges {
+            self.grant_every_route();
+        }
         self.fx.object = self.new_row(Res::Object);
         self.fx.file = self.new_row(Res::File);
         self.fx.grant = self.new_row(Res::Grant);
         self.fx.node = self.new_row(Res::Node);
         self.fx.group = self.new_group();
+        self.fx.role = self.new_role();
         // Shared rows exist too: users must see them, and still none of A's.
         self.must(Who::Admin, "POST", "/api/v1/db/objects", json!({"id_owner": 0, "object_type": "vm"}), 201);
     }
@@ -801,14 +858,27 @@ fn websocket(ctx: &Ctx, path: &str, protocol: &str, bearer: Option<String>) -> u
 
 #[test]
 fn every_operation_answers_each_caller_as_the_rules_say() {
+    matrix("", false);
+}
+
+/// The same matrix with the seed's privileges enforced (`[auth] enable_auth_endpoint`):
+/// A and B are in a static group that accepts every privilege id the server lists, so
+/// every cell must answer as without privileges. A route whose privilege id the layer
+/// got wrong, or a check that misfires, shows as a 403 cell.
+#[test]
+fn the_matrix_holds_with_privileges_enforced_for_callers_granted_every_route() {
+    matrix("[auth]\nenable_auth_endpoint = true\n", true);
+}
+
+fn matrix(auth_toml: &str, privileges: bool) {
     let started = Instant::now();
-    let site = site();
+    let site = site(auth_toml);
     let server = Server::start(site.path());
     let http = Client::builder().redirect(Policy::none()).timeout(std::time::Duration::from_secs(20)).build().unwrap();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let mut ctx =
         Ctx { server, http, rt, tokens: HashMap::new(), fx: Fixtures::default(), n: 0, extra: HashMap::new(), a_rows: BTreeSet::new() };
-    ctx.setup();
+    ctx.setup(privileges);
 
     let doc: Value = ctx.http.get(ctx.server.url("/openapi.json")).send().unwrap().json().unwrap();
     let ops = operations(&doc);

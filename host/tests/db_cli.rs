@@ -14,7 +14,8 @@ use common::{client, daas, run, Server, TempSite};
 
 const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 const OTHER_KEY: &str = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
-const MIGRATIONS: [&str; 3] = ["m20261122_000001_daas_objects", "m20261122_000002_product_tables", "m20261125_000003_objects_datetime"];
+const MIGRATIONS: [&str; 4] =
+    ["m20261122_000001_daas_objects", "m20261122_000002_product_tables", "m20261125_000003_objects_datetime", "m20261125_000004_roles"];
 
 /// A site with only the db plugin, on an SQLite file of its own.
 fn site(db_extra: &str) -> TempSite {
@@ -109,20 +110,20 @@ fn status_shows_pending_migrations_until_migrate_applies_them() {
     // Pending migrations: exit status 5, so that scripts can tell.
     let (code, out, err) = run(&["db", "status", "--site", s(site.path())]);
     assert_eq!(code, 5, "{out}{err}");
-    assert!(err.contains(&format!("3 migration(s) pending: run `daas db migrate --site {}`", s(site.path()))), "{err}");
+    assert!(err.contains(&format!("4 migration(s) pending: run `daas db migrate --site {}`", s(site.path()))), "{err}");
     assert!(out.contains("database: sqlite"), "{out}");
     assert!(out.contains("applied migrations: 0"), "{out}");
-    assert!(out.contains(&format!("pending migrations: 3 (apply them with `daas db migrate --site {}`)", s(site.path()))), "{out}");
+    assert!(out.contains(&format!("pending migrations: 4 (apply them with `daas db migrate --site {}`)", s(site.path()))), "{out}");
     assert!(MIGRATIONS.iter().all(|m| out.contains(m)), "{out}");
     // Status changes nothing: still pending.
-    assert!(run(&["db", "status", "--site", s(site.path())]).1.contains("pending migrations: 3"));
+    assert!(run(&["db", "status", "--site", s(site.path())]).1.contains("pending migrations: 4"));
 
     let (out, _) = daas_ok(&["db", "migrate", "--site", s(site.path())]);
-    assert!(out.starts_with("applied 3 migration(s):"), "{out}");
+    assert!(out.starts_with("applied 4 migration(s):"), "{out}");
     assert!(MIGRATIONS.iter().all(|m| out.contains(m)), "{out}");
 
     let (out, _) = daas_ok(&["db", "status", "--site", s(site.path())]);
-    assert!(out.contains("applied migrations: 3") && out.contains("pending migrations: none"), "{out}");
+    assert!(out.contains("applied migrations: 4") && out.contains("pending migrations: none"), "{out}");
     let (out, _) = daas_ok(&["db", "migrate", "--site", s(site.path())]);
     assert!(out.contains("no migration pending"), "{out}");
 }
@@ -151,7 +152,7 @@ fn manual_migrations_refuse_serve_until_daas_db_migrate() {
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
     assert_eq!(status.code(), Some(3), "{err}");
     let dir = std::fs::canonicalize(site.path()).unwrap();
-    let expected = format!("3 database migration(s) pending ({}): run `daas db migrate --site {}`", MIGRATIONS.join(", "), dir.display());
+    let expected = format!("4 database migration(s) pending ({}): run `daas db migrate --site {}`", MIGRATIONS.join(", "), dir.display());
     assert!(err.contains(&expected), "expected {expected:?} in:\n{err}");
 
     daas_ok(&["db", "migrate", "--site", s(site.path())]);
@@ -181,7 +182,7 @@ fn export_and_import_drop_all_restore_every_row_in_another_site() {
     for ext in ["yaml", "toml", "json"] {
         let file = files.path().join(format!("export.{ext}"));
         let (out, _) = daas_ok(&["export", s(&file), "--site", s(a.path())]);
-        assert!(out.contains("exported 16 row(s) of 17 table(s)"), "{out}");
+        assert!(out.contains("exported 16 row(s) of 19 table(s)"), "{out}");
         let text = std::fs::read_to_string(&file).unwrap();
         for plain in PLAINTEXT {
             assert!(!text.contains(plain), "{plain} in {ext}");

@@ -508,6 +508,12 @@ pub struct PluginMod {
     /// plugins built before it existed; the host then calls `handle`.
     #[sabi(missing_field(option))]
     pub serve_http: extern "C" fn(request: HttpRequest) -> FfiFuture<HttpResponse>,
+    /// The plugin's permission rules and the rule each of its operations needs, as the
+    /// JSON of a [`Permissions`](crate::permissions::Permissions); called once, after
+    /// `start`. `None` for plugins built before it existed: their operations need no
+    /// rule.
+    #[sabi(missing_field(option))]
+    pub permissions: extern "C" fn() -> RString,
 }
 
 impl RootModule for PluginModRef {

@@ -71,6 +71,7 @@ pub mod error;
 pub mod identity;
 pub mod names;
 pub mod paths;
+pub mod permissions;
 pub mod protocols;
 pub mod sdk;
 

@@ -108,6 +108,39 @@ pub struct Privilege {
     pub effect: PrivilegeEffect,
 }
 
+/// A role (seed 002, vantage6 `Role`): a named bundle of permission rules
+/// (`<resource>:<scope>:<operation>` ids, see `daas_plugin_api::permissions`). The
+/// built-in roles `admin`, `user` and `viewer` store no rules: theirs follow from the
+/// rules the loaded plugins register.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, Object)]
+#[serde(default)]
+#[oai(default)]
+pub struct Role {
+    /// Unique id (assigned by the database).
+    #[oai(read_only)]
+    pub id: i64,
+    /// Name, unique.
+    pub name: String,
+    /// Free text.
+    pub description: String,
+    /// Rule ids.
+    pub rules: Vec<String>,
+    /// When it was created.
+    #[oai(read_only)]
+    pub created_at: Timestamp,
+}
+
+/// A user's role.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, Object)]
+#[serde(default)]
+#[oai(default)]
+pub struct UserRole {
+    /// The user.
+    pub id_user: i64,
+    /// The role.
+    pub id_role: i64,
+}
+
 /// An API access token (seed `AccessToken`, apicrud): a public id and a secret shown
 /// once at creation and stored only as a hash.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, Object)]

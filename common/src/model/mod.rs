@@ -21,7 +21,7 @@ mod object;
 mod task;
 mod usage;
 
-pub use access::{AccessToken, Group, Membership, Privilege, PrivilegeEffect, Session, SubjectKind, User};
+pub use access::{AccessToken, Group, Membership, Privilege, PrivilegeEffect, Role, Session, SubjectKind, User, UserRole};
 pub use application::Application;
 pub use environment::Environment;
 pub use file::File;

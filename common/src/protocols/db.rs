@@ -44,6 +44,10 @@ pub enum TableName {
     GroupMemberships,
     /// [`Privilege`]s.
     Privileges,
+    /// [`Role`]s.
+    Roles,
+    /// [`UserRole`]s.
+    UserRoles,
     /// [`AccessToken`]s.
     AccessTokens,
     /// [`Session`]s.
@@ -61,11 +65,13 @@ pub enum TableName {
 impl TableName {
     /// Every table, parents before the tables that reference them (the order of an
     /// import; an export lists them alike).
-    pub const ALL: [TableName; 17] = [
+    pub const ALL: [TableName; 19] = [
         TableName::Users,
         TableName::Groups,
         TableName::GroupMemberships,
         TableName::Privileges,
+        TableName::Roles,
+        TableName::UserRoles,
         TableName::AccessTokens,
         TableName::Sessions,
         TableName::Limits,
@@ -95,6 +101,8 @@ impl TableName {
             TableName::Groups => "groups",
             TableName::GroupMemberships => "group_memberships",
             TableName::Privileges => "privileges",
+            TableName::Roles => "roles",
+            TableName::UserRoles => "user_roles",
             TableName::AccessTokens => "access_tokens",
             TableName::Sessions => "sessions",
             TableName::Tasks => "tasks",
@@ -212,6 +220,8 @@ rows! {
     Group => Groups,
     Membership => GroupMemberships,
     Privilege => Privileges,
+    Role => Roles,
+    UserRole => UserRoles,
     AccessToken => AccessTokens,
     Session => Sessions,
     Task => Tasks,

@@ -68,6 +68,8 @@ pub struct Server {
     pub base: String,
     /// Everything the server wrote to stderr (its log) so far.
     log: Arc<Mutex<String>>,
+    /// Everything it wrote to stdout so far.
+    stdout: Arc<Mutex<String>>,
 }
 
 impl Server {
@@ -115,14 +117,17 @@ impl Server {
         });
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
+        let out = Arc::new(Mutex::new(String::new()));
+        let out2 = out.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                out2.lock().unwrap().push_str(&format!("{line}\n"));
                 if let Some(addr) = line.strip_prefix("daas: listening on ") {
                     let _ = tx.send(addr.to_string());
                 }
             }
         });
-        (Server { child, base: String::new(), log }, rx)
+        (Server { child, base: String::new(), log, stdout: out }, rx)
     }
 
     /// The URL of a path.
@@ -138,6 +143,11 @@ impl Server {
     /// The log so far.
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()
+    }
+
+    /// What it wrote to stdout so far.
+    pub fn stdout(&self) -> String {
+        self.stdout.lock().unwrap().clone()
     }
 
     /// Wait until the log contains `needle` (at most 10 s).
@@ -187,4 +197,68 @@ impl Drop for Server {
 /// A blocking HTTP client with a bounded timeout.
 pub fn client() -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder().timeout(Duration::from_secs(20)).build().unwrap()
+}
+
+// ---- a logged-in caller ------------------------------------------------------------------
+
+/// A client logged in as one user (bearer token). Every answer is checked for password
+/// hashes, secret fields and the tests' passwords (all `*-pass-*`).
+pub struct As<'a> {
+    pub server: &'a Server,
+    pub client: reqwest::blocking::Client,
+    pub bearer: String,
+}
+
+/// A client that does not follow redirects.
+pub fn http() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder().redirect(reqwest::redirect::Policy::none()).timeout(Duration::from_secs(20)).build().unwrap()
+}
+
+/// Log in with `POST /api/v1/auth/token`, which must succeed.
+pub fn login<'a>(server: &'a Server, user: &str, password: &str) -> As<'a> {
+    let client = http();
+    let r =
+        client.post(server.url("/api/v1/auth/token")).json(&serde_json::json!({"username": user, "password": password})).send().unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::OK, "login of {user}");
+    let bearer = r.json::<serde_json::Value>().unwrap()["token"].as_str().unwrap().to_string();
+    As { server, client, bearer }
+}
+
+impl As<'_> {
+    pub fn send(&self, r: reqwest::blocking::RequestBuilder) -> (reqwest::StatusCode, serde_json::Value) {
+        let r = r.bearer_auth(&self.bearer).send().unwrap();
+        let status = r.status();
+        let text = r.text().unwrap();
+        for secret in ["$argon2", "password_hash", "totp_secret", "-pass-"] {
+            assert!(!text.contains(secret), "a response must not carry `{secret}`: {text}");
+        }
+        (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::Null))
+    }
+    pub fn get(&self, path: &str) -> (reqwest::StatusCode, serde_json::Value) {
+        self.send(self.client.get(self.server.url(path)))
+    }
+    pub fn delete(&self, path: &str) -> (reqwest::StatusCode, serde_json::Value) {
+        self.send(self.client.delete(self.server.url(path)))
+    }
+    pub fn put(&self, path: &str) -> (reqwest::StatusCode, serde_json::Value) {
+        self.send(self.client.put(self.server.url(path)))
+    }
+    pub fn post(&self, path: &str, body: serde_json::Value) -> (reqwest::StatusCode, serde_json::Value) {
+        self.send(self.client.post(self.server.url(path)).json(&body))
+    }
+    pub fn patch(&self, path: &str, body: serde_json::Value) -> (reqwest::StatusCode, serde_json::Value) {
+        self.send(self.client.patch(self.server.url(path)).json(&body))
+    }
+}
+
+/// `POST` that must answer 201; the created row.
+pub fn created(who: &As, path: &str, body: serde_json::Value) -> serde_json::Value {
+    let (status, row) = who.post(path, body);
+    assert_eq!(status, reqwest::StatusCode::CREATED, "POST {path}: {row}");
+    row
+}
+
+/// A row's numeric id.
+pub fn id(row: &serde_json::Value) -> i64 {
+    row["id"].as_i64().unwrap()
 }

@@ -24,6 +24,7 @@ use crate::{
     error::ApiError,
     names::{BackendName, LayerName, PluginName},
     paths::match_path,
+    permissions::{Permissions, Rule, RuleInfo},
 };
 
 /// What a plugin's start function receives.
@@ -118,6 +119,7 @@ pub struct PluginBuilder {
     backends: HashMap<BackendName, BackendHandler>,
     layers: HashMap<LayerName, Arc<dyn Layer>>,
     public_operations: Vec<String>,
+    permissions: Permissions,
     events: Option<(Vec<String>, EventHandler)>,
     stop: std::sync::Mutex<Option<StopHandler>>,
 }
@@ -144,6 +146,33 @@ impl PluginBuilder {
     /// lets through without an identity.
     pub fn public_operations<I: IntoIterator<Item = S>, S: Into<String>>(mut self, ids: I) -> Self {
         self.public_operations.extend(ids.into_iter().map(Into::into));
+        self
+    }
+
+    /// The permission rule a caller needs for an operation (by its operation id in this
+    /// plugin's document, or a browser or WebSocket route's): the auth layer refuses the
+    /// call with 403 when the caller's roles lack it (or the same rule at a wider
+    /// scope). Give the narrowest scope the operation works in: a route that shows a
+    /// caller their own rows needs `own`; one only administrators use, `global`. The
+    /// rule, and its wider variants, join the catalogue administrators build roles from.
+    pub fn require(mut self, operation_id: &str, rule: Rule) -> Self {
+        self.permissions.operations.insert(operation_id.to_string(), rule);
+        self
+    }
+
+    /// [`require`](Self::require) for several operations.
+    pub fn requires<'a>(mut self, pairs: impl IntoIterator<Item = (&'a str, Rule)>) -> Self {
+        for (op, rule) in pairs {
+            self = self.require(op, rule);
+        }
+        self
+    }
+
+    /// Declare a rule with a description for administrators (a rule only required by
+    /// operations is in the catalogue without one). Declaring rules no operation
+    /// requires is for plugins that check them themselves.
+    pub fn rule(mut self, rule: Rule, description: &str) -> Self {
+        self.permissions.rules.push(RuleInfo { rule, description: description.to_string() });
         self
     }
 
@@ -280,6 +309,7 @@ pub fn root_module(name: PluginName, version: &'static str, start: StartFn) -> P
         on_event: export_on_event,
         stop: export_stop,
         serve_http: export_serve_http,
+        permissions: export_permissions,
     }
     .leak_into_prefix()
 }
@@ -330,6 +360,14 @@ fn layer_panic(msg: String) -> LayerVerdict {
 /// For exports whose caller expects nothing back: log the panic.
 fn log_panic(what: &'static str) -> impl Fn(String) + Clone + Send + 'static {
     move |msg| tracing::error!("{}", panicked(what, &msg))
+}
+
+extern "C" fn export_permissions() -> RString {
+    // Synchronous and infallible by construction; guarded all the same, since a panic
+    // must not cross the boundary.
+    std::panic::catch_unwind(|| started().map(|p| serde_json::to_string(&p.permissions).unwrap_or_default()).unwrap_or_default())
+        .unwrap_or_default()
+        .into()
 }
 
 extern "C" fn export_name() -> PluginName {

@@ -173,15 +173,15 @@ pub enum Failure {
 }
 
 impl Failure {
-    fn bad(message: impl Into<String>) -> Failure {
+    pub(crate) fn bad(message: impl Into<String>) -> Failure {
         Failure::BadRequest(Json(ApiError::new("bad_request", message, "")))
     }
 
-    fn not_found(message: impl Into<String>) -> Failure {
+    pub(crate) fn not_found(message: impl Into<String>) -> Failure {
         Failure::NotFound(Json(ApiError::new("not_found", message, "")))
     }
 
-    fn conflict(message: impl Into<String>, detail: &str) -> Failure {
+    pub(crate) fn conflict(message: impl Into<String>, detail: &str) -> Failure {
         Failure::Conflict(Json(ApiError::new("conflict", message, detail)))
     }
 }
@@ -205,37 +205,38 @@ impl From<BackendError> for Failure {
 }
 
 #[derive(ApiResponse)]
-enum Created<T: daas_plugin_api::poem_openapi::types::ToJSON + daas_plugin_api::poem_openapi::types::ParseFromJSON + Send + Sync> {
+pub(crate) enum Created<T: daas_plugin_api::poem_openapi::types::ToJSON + daas_plugin_api::poem_openapi::types::ParseFromJSON + Send + Sync>
+{
     /// Created; the body is what was stored.
     #[oai(status = 201)]
     Created(Json<T>),
 }
 
 #[derive(ApiResponse)]
-enum Done {
+pub(crate) enum Done {
     /// Done.
     #[oai(status = 204)]
     Done,
 }
 
-fn caller(attributes: &Attributes) -> Result<Identity, Failure> {
+pub(crate) fn caller(attributes: &Attributes) -> Result<Identity, Failure> {
     Identity::from_attributes(attributes)
         .ok_or_else(|| Failure::Unauthenticated(Json(ApiError::new("unauthenticated", "this route needs an authenticated user", ""))))
 }
 
-fn admin(attributes: &Attributes) -> Result<Identity, Failure> {
+pub(crate) fn admin(attributes: &Attributes) -> Result<Identity, Failure> {
     let who = caller(attributes)?;
     if !who.admin {
         return Err(Failure::Forbidden(Json(ApiError::new(
             "forbidden",
-            "only administrators manage users, groups and privileges",
+            "only administrators manage users, groups, roles and privileges",
             "ask an administrator",
         ))));
     }
     Ok(who)
 }
 
-fn name_of(name: &str, what: &str) -> Result<String, Failure> {
+pub(crate) fn name_of(name: &str, what: &str) -> Result<String, Failure> {
     let name = name.trim();
     if name.is_empty() || name.len() > 128 || name.chars().any(char::is_control) {
         return Err(Failure::bad(format!("a {what} name must be 1 to 128 characters without control characters")));
@@ -254,7 +255,7 @@ fn hash(password: &str) -> Result<String, Failure> {
 }
 
 /// A conflict on insert means "the name is taken" for users and groups.
-fn taken<'a>(what: &'a str, name: &'a str) -> impl FnOnce(BackendError) -> Failure + 'a {
+pub(crate) fn taken<'a>(what: &'a str, name: &'a str) -> impl FnOnce(BackendError) -> Failure + 'a {
     move |e| match e.kind {
         BackendErrorKind::Conflict => Failure::conflict(format!("a {what} named `{name}` exists already"), "choose another name"),
         _ => e.into(),
@@ -262,7 +263,7 @@ fn taken<'a>(what: &'a str, name: &'a str) -> impl FnOnce(BackendError) -> Failu
 }
 
 impl AdminApi {
-    async fn user(&self, id: i64) -> Result<User, Failure> {
+    pub(crate) async fn user(&self, id: i64) -> Result<User, Failure> {
         self.db.get::<User>(id).await?.ok_or_else(|| Failure::not_found(format!("user {id} does not exist")))
     }
 

@@ -84,6 +84,8 @@ pub struct Guard {
     /// taken for fresh.
     generation: AtomicU64,
     routes: tokio::sync::watch::Sender<Option<Arc<Vec<RouteInfo>>>>,
+    /// Roles and permission rules, checked before the privileges.
+    pub rbac: Arc<crate::rbac::Rbac>,
 }
 
 /// Lists from privilege rows.
@@ -107,6 +109,7 @@ impl Guard {
     pub fn new(db: DbClient, config: &AuthSection) -> Guard {
         let secs = if config.static_groups_ttl_seconds == 0 { 60 } else { config.static_groups_ttl_seconds };
         Guard {
+            rbac: Arc::new(crate::rbac::Rbac::new(db.clone(), Duration::from_secs(secs))),
             db,
             enforce: config.enable_auth_endpoint,
             ttl: Duration::from_secs(secs),
@@ -216,6 +219,7 @@ impl Guard {
 
     /// Take the host's `host.operations` event.
     pub fn on_operations(&self, payload: serde_json::Value) {
+        self.rbac.on_operations(&payload);
         match serde_json::from_value::<OperationsEvent>(payload) {
             Ok(ev) => {
                 let mut routes = ev.operations;

@@ -3,8 +3,9 @@
 //! [`Identity`](daas_plugin_api::identity::Identity); a non-public route without a
 //! valid caller is refused (401 JSON for the API, a redirect to the login page for a
 //! browser page). Cookie-authenticated API calls that change state must carry the
-//! session's CSRF token in `x-csrf-token`. With `[auth] enable_auth_endpoint`, the
-//! caller must then hold the route's privilege ([`crate::guard`]).
+//! session's CSRF token in `x-csrf-token`. The caller's roles must then hold the
+//! route's permission rule ([`crate::rbac`]), and with `[auth] enable_auth_endpoint`
+//! the caller must hold the route's privilege ([`crate::guard`]).
 
 use std::sync::Arc;
 
@@ -18,7 +19,7 @@ use daas_plugin_api::{
 use crate::{
     accounts::{Accounts, Resolved, Via},
     guard::Guard,
-    http, tokens,
+    http, rbac, tokens,
 };
 
 /// Attribute with how the caller authenticated (`cookie`, `bearer`, `access_token`).
@@ -154,14 +155,26 @@ impl Layer for AuthLayer {
                     if let Err(wait) = limited(&accounts, &format!("user:{}", r.identity.user_id)) {
                         return too_many(wait);
                     }
-                    // Remote users have no local user row to hold entries; the remote
-                    // service decides their routes (`verify_endpoints`, above).
+                    // Remote users have no local user row to hold roles or entries; the
+                    // remote service decides their routes (`verify_endpoints`, above).
+                    let mut identity = r.identity;
+                    let mut scope = None;
                     if via != Via::Remote {
-                        if let Some(denied) = guard.check(&req, &r.identity).await {
+                        match guard.rbac.check(&req, &identity).await {
+                            Ok(grant) => {
+                                identity.admin = grant.admin;
+                                scope = grant.scope;
+                            }
+                            Err(denied) => return denied,
+                        }
+                        if let Some(denied) = guard.check(&req, &identity).await {
                             return denied;
                         }
                     }
-                    let mut attrs = r.identity.to_attributes();
+                    let mut attrs = identity.to_attributes();
+                    if let Some(scope) = scope {
+                        attrs.push((rbac::ATTR_SCOPE.into(), scope.as_str().into()));
+                    }
                     attrs.push((ATTR_VIA.into(), via.as_str().into()));
                     if let (Via::Cookie, Some(csrf)) = (via, r.csrf) {
                         attrs.push((ATTR_CSRF.into(), csrf));

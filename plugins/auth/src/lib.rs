@@ -24,7 +24,9 @@ pub mod http;
 pub mod layer;
 pub mod privileges;
 pub mod ratelimit;
+pub mod rbac;
 pub mod remote;
+pub mod roles;
 pub mod tokens;
 pub mod totp;
 
@@ -34,6 +36,7 @@ use daas_common::{config::AuthFile, protocols::DbClient};
 use daas_plugin_api::{
     export_plugin,
     names::{LayerName, PluginName},
+    permissions::{Operation, Rule},
     poem_openapi::OpenApiService,
     sdk::{PluginBuilder, PluginContext},
 };
@@ -48,18 +51,64 @@ async fn start(ctx: PluginContext) -> Result<PluginBuilder, String> {
     let accounts = accounts::Accounts { db: DbClient::host(), policy: accounts::Policy::from_config(&file.local), remote, limiter };
     let guard = Arc::new(guard::Guard::new(DbClient::host(), &file.auth));
     let admin = admin::AdminApi { db: DbClient::host(), guard: guard.clone() };
-    let api = OpenApiService::new((api::AuthApi(accounts.clone()), admin), "auth", env!("CARGO_PKG_VERSION"))
-        .description("Authentication: bearer tokens, the caller, API access tokens; privilege ids; users, groups, privileges.");
+    let roles = roles::RolesApi { admin: admin::AdminApi { db: DbClient::host(), guard: guard.clone() }, rbac: guard.rbac.clone() };
+    let api = OpenApiService::new((api::AuthApi(accounts.clone()), admin, roles), "auth", env!("CARGO_PKG_VERSION")).description(
+        "Authentication: bearer tokens, the caller, API access tokens; privilege ids; users, groups, privileges; rules and roles.",
+    );
     let events = guard.clone();
     Ok(PluginBuilder::new()
         .api(api)
         .public_operations(["token"])
+        .requires(permissions())
         .browser(browser::routes(), browser::endpoint(accounts.clone()))
         .layer(LayerName::Auth, layer::AuthLayer(accounts, guard))
         .on_event(&[guard::OPERATIONS_TOPIC], move |_, payload| {
             events.on_operations(payload);
             async {}
         }))
+}
+
+/// The permission rule of each operation. The caller's own session (`me`,
+/// `revoke_token`, `logout`) and second factor need none: every authenticated caller
+/// may end their session or secure their account.
+fn permissions() -> Vec<(&'static str, Rule)> {
+    use Operation::*;
+    let own = Rule::own;
+    let global = Rule::global;
+    vec![
+        ("list_access_tokens", own("access_token", View)),
+        ("create_access_token", own("access_token", Create)),
+        ("revoke_access_token", own("access_token", Delete)),
+        ("list_privileges", own("route", View)),
+        ("list_users", global("user", View)),
+        ("get_user", global("user", View)),
+        ("create_user", global("user", Create)),
+        ("update_user", global("user", Edit)),
+        ("delete_user", global("user", Delete)),
+        ("list_user_privileges", global("privilege", View)),
+        ("add_user_privilege", global("privilege", Create)),
+        ("remove_user_privilege", global("privilege", Delete)),
+        ("list_groups", global("group", View)),
+        ("create_group", global("group", Create)),
+        ("get_group", global("group", View)),
+        ("update_group", global("group", Edit)),
+        ("delete_group", global("group", Delete)),
+        ("list_members", global("group", View)),
+        ("add_member", global("group", Edit)),
+        ("remove_member", global("group", Edit)),
+        ("list_group_privileges", global("privilege", View)),
+        ("add_group_privilege", global("privilege", Create)),
+        ("remove_group_privilege", global("privilege", Delete)),
+        ("list_rules", global("rule", View)),
+        ("list_roles", global("role", View)),
+        ("get_role", global("role", View)),
+        ("create_role", global("role", Create)),
+        ("update_role", global("role", Edit)),
+        ("delete_role", global("role", Delete)),
+        ("list_user_roles", global("role", View)),
+        ("assign_role", global("role", Edit)),
+        ("unassign_role", global("role", Edit)),
+    ]
 }
 
 export_plugin!(PluginName::Auth, start);

@@ -140,6 +140,7 @@ async fn start(ctx: PluginContext) -> Result<PluginBuilder, String> {
             OpenApiService::new(api::service(store.clone()), "db", env!("CARGO_PKG_VERSION"))
                 .description("The database: objects, environments, applications, files, limits, grants, nodes, with a trash."),
         )
+        .requires(api::permissions().iter().map(|(op, rule)| (op.as_str(), rule.clone())))
         .backend::<Db, _, _>(move |request| {
             let store = backend_store.clone();
             async move { store.handle(request).await }

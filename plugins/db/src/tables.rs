@@ -66,6 +66,10 @@ tables! {
     Memberships => group_membership, Spec::plain(TableName::GroupMemberships, "membership", IdKind::Given);
     /// `privileges`.
     Privileges => privilege, Spec::plain(TableName::Privileges, "privilege", IdKind::Given);
+    /// `roles`: their rule lists are JSON text.
+    Roles => role, Spec { json_text: &["rules"], ..Spec::plain(TableName::Roles, "role", IdKind::Auto) };
+    /// `user_roles`.
+    UserRoles => user_role, Spec::plain(TableName::UserRoles, "role assignment", IdKind::Given);
     /// `access_tokens`.
     AccessTokens => access_token, Spec::plain(TableName::AccessTokens, "access token", IdKind::Uuid);
     /// `sessions`.
@@ -158,6 +162,14 @@ macro_rules! with_table {
             }
             N::Privileges => {
                 type $t = Privileges;
+                $body
+            }
+            N::Roles => {
+                type $t = Roles;
+                $body
+            }
+            N::UserRoles => {
+                type $t = UserRoles;
                 $body
             }
             N::AccessTokens => {

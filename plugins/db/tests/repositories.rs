@@ -61,7 +61,15 @@ async fn suite(kind: &str) {
     match db.request(DbRequest::Status).await.unwrap() {
         DbResponse::Status { db_type, applied, pending } => {
             assert_eq!(db_type, kind);
-            assert_eq!(applied, ["m20261122_000001_daas_objects", "m20261122_000002_product_tables", "m20261125_000003_objects_datetime"]);
+            assert_eq!(
+                applied,
+                [
+                    "m20261122_000001_daas_objects",
+                    "m20261122_000002_product_tables",
+                    "m20261125_000003_objects_datetime",
+                    "m20261125_000004_roles"
+                ]
+            );
             assert!(pending.is_empty());
         }
         other => panic!("{other:?}"),
@@ -427,13 +435,13 @@ async fn transfer_suite(kind: &str) {
     let store = Store::open(&file, dir.path()).await.unwrap_or_else(|e| panic!("{kind}: {e}"));
     let status = store.client().status().await.unwrap();
     assert_eq!(status.applied, Vec::<String>::new(), "{kind}");
-    assert_eq!(status.pending.len(), 3, "{kind}: {status:?}");
+    assert_eq!(status.pending.len(), 4, "{kind}: {status:?}");
     file.db.migrate = MigrateMode::Manual;
     let err = Store::open(&file, dir.path()).await.err().unwrap();
     assert!(
         err.starts_with(
-            "3 database migration(s) pending (m20261122_000001_daas_objects, m20261122_000002_product_tables, \
-             m20261125_000003_objects_datetime): run `daas db migrate --site "
+            "4 database migration(s) pending (m20261122_000001_daas_objects, m20261122_000002_product_tables, \
+             m20261125_000003_objects_datetime, m20261125_000004_roles): run `daas db migrate --site "
         ) && err.ends_with('`'),
         "{kind}: {err}"
     );

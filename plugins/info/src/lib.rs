@@ -14,6 +14,7 @@ use daas_common::config::InfoFile;
 use daas_plugin_api::{
     export_plugin,
     names::PluginName,
+    permissions::{Operation, Rule},
     poem_openapi::{payload::Json, Object, OpenApi, OpenApiService},
     protocols::{Info, InfoRequest, InfoResponse, SystemInfo},
     sdk::{PluginBuilder, PluginContext},
@@ -91,6 +92,8 @@ async fn start(ctx: PluginContext) -> Result<PluginBuilder, String> {
     let (backend_state, event_state) = (state.clone(), state.clone());
     Ok(PluginBuilder::new()
         .api(OpenApiService::new(InfoApi(state), "info", env!("CARGO_PKG_VERSION")).description("Facts about this server."))
+        .requires([("system", Rule::own("info", Operation::View)), ("events", Rule::own("info", Operation::View))])
+        .rule(Rule::own("info", Operation::View), "Read the server's facts and the events it has seen.")
         .backend::<Info, _, _>(move |request| {
             let state = backend_state.clone();
             async move {

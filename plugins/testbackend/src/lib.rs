@@ -25,6 +25,7 @@ use daas_plugin_api::{
     abi::{BrowserRoute, WsMessage},
     export_plugin,
     names::{LayerName, PluginName},
+    permissions::{Operation, Rule},
     poem_openapi::OpenApiService,
     protocols::{Testing, TestingRequest, TestingResponse},
     sdk::{PluginBuilder, PluginContext, WebSocket, WsRequest},
@@ -61,6 +62,14 @@ async fn start(ctx: PluginContext) -> Result<PluginBuilder, String> {
     Ok(PluginBuilder::new()
         .api(api)
         .public_operations(["health"])
+        // The permission each operation needs: reading at own scope; the routes that
+        // post something need `create` (the bench writes rows).
+        .requires(
+            ["hello", "whoami", "observed", "system", "absent_backend", "backend_panic", "panic", "slow", "ws_echo"]
+                .map(|op| (op, Rule::own("testbackend", Operation::View))),
+        )
+        .requires(["sum", "publish", "request", "bench_db", "page_post"].map(|op| (op, Rule::own("testbackend", Operation::Create))))
+        .rule(Rule::own("testbackend", Operation::View), "Call the worked example's reading routes.")
         .browser(
             [
                 BrowserRoute::new("GET", "/testbackend", "page", "The testbackend's browser page.").public(),

@@ -32,3 +32,36 @@ pub fn service(store: Store) -> impl daas_plugin_api::poem_openapi::OpenApi {
         resources::NodesApi(store),
     )
 }
+
+/// The permission rule of each operation (see `daas_plugin_api::permissions`). Every
+/// resource's routes need its rule at `own` scope: the routes themselves show a caller
+/// only their own and shared rows, and keep the changes of limits and grants to
+/// administrators (global scope) with the same 403/404 answers as before roles. Nodes
+/// and the database's status are administrators' alone: `global`.
+pub fn permissions() -> Vec<(String, daas_plugin_api::permissions::Rule)> {
+    use daas_plugin_api::permissions::{Operation::*, Rule, Scope};
+    let resources = [
+        ("object", "objects", Scope::Own),
+        ("environment", "environments", Scope::Own),
+        ("application", "applications", Scope::Own),
+        ("file", "files", Scope::Own),
+        ("limit", "limits", Scope::Own),
+        ("grant", "grants", Scope::Own),
+        ("node", "nodes", Scope::Global),
+    ];
+    let mut out = vec![("status".to_string(), Rule::global("db", View))];
+    for (one, many, scope) in resources {
+        let rule = |op| Rule::new(one, scope, op);
+        out.extend([
+            (format!("list_{many}"), rule(View)),
+            (format!("list_trashed_{many}"), rule(View)),
+            (format!("get_{one}"), rule(View)),
+            (format!("create_{one}"), rule(Create)),
+            (format!("update_{one}"), rule(Edit)),
+            (format!("restore_{one}"), rule(Edit)),
+            (format!("delete_{one}"), rule(Delete)),
+            (format!("purge_{one}"), rule(Delete)),
+        ]);
+    }
+    out
+}

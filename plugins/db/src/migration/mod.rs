@@ -6,6 +6,7 @@ use sea_orm_migration::prelude::*;
 mod m20261122_000001_daas_objects;
 mod m20261122_000002_product_tables;
 mod m20261125_000003_objects_datetime;
+mod m20261125_000004_roles;
 
 /// Every migration of the db plugin.
 pub struct Migrator;
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_daas_objects::Migration),
             Box::new(m20261122_000002_product_tables::Migration),
             Box::new(m20261125_000003_objects_datetime::Migration),
+            Box::new(m20261125_000004_roles::Migration),
         ]
     }
 }

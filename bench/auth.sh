@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# The auth bench: the auth layer's per-request cost with warm caches (the same route
+# through the auth layer with a session cookie, a bearer token, an access token, and
+# with privileges enforced, against the same route on a site without the layer; same
+# run, ratios), and the requests each scenario of seed 000 §3.3.5 costs a privilege
+# verification. What is measured and how: bench/src/bin/auth-bench.rs.
+#
+# Usage: bash bench/auth.sh. Builds the release binaries it needs, prints a markdown
+# section and rewrites the one between <!-- bench:auth:start --> and
+# <!-- bench:auth:end --> in docs/benchmarks.md (unless BENCH_NO_DOCS=1). Knobs:
+# BENCH_AUTH_N (3000 requests per variant and round), BENCH_AUTH_ROUNDS (5). About a
+# minute after the build. Servers listen on 127.0.0.1 only and are killed at the end.
+
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+N=${BENCH_AUTH_N:-3000}
+ROUNDS=${BENCH_AUTH_ROUNDS:-5}
+DOCS=docs/benchmarks.md
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+
+echo "auth bench: building (release)" >&2
+# Two builds: `--bin` would leave the plugins' libraries out of the first.
+cargo build --release -p daas -p daas-plugin-db -p daas-plugin-auth -p daas-plugin-info -p daas-plugin-testbackend >&2
+cargo build --release -p daas-bench --bin auth-bench >&2
+
+COMMAND="BENCH_AUTH_N=$N BENCH_AUTH_ROUNDS=$ROUNDS bash bench/auth.sh"
+echo "auth bench: $N requests per variant, $ROUNDS rounds" >&2
+TABLES=$(target/release/auth-bench --daas target/release/daas --plain-site bench/site --auth-site bench/site-auth \
+    --data "$TMP/data" --n "$N" --rounds "$ROUNDS")
+
+SECTION=$(cat <<END
+## Auth layer and privilege verification
+
+$(date -u +%Y-%m-%d), \`$COMMAND\` (release build; $(nproc) CPUs shared with other work). One keep-alive
+connection, requests one after another, $N per variant and round, $ROUNDS rounds with the order
+rotating; medians. Every cache warm (roles, rule catalogue, static groups). The auth
+layer's work per request: resolve the credential (session or access-token row and the user
+row, two db backend calls), the role check (cached), then the handler; with privileges, the
+user's accept/deny lists and memberships (two more calls).
+
+$(sed -n '1,/^$/p' <<<"$TABLES")
+
+Requests per privilege verification, the auth plugin's \`Guard\` over a simulated db backend
+that counts the calls (static groups' cache warm). A seed request for the user is two db
+calls issued together (the user's lists and memberships); each non-static group read is one.
+
+$(sed -n '/^$/,$p' <<<"$TABLES" | sed '1d')
+END
+)
+
+printf '%s\n' "$SECTION"
+
+if [[ ${BENCH_NO_DOCS:-} == 1 ]]; then
+    echo "BENCH_NO_DOCS=1: $DOCS left alone" >&2
+else
+    start='<!-- bench:auth:start -->'
+    end='<!-- bench:auth:end -->'
+    if ! grep -qF "$start" "$DOCS" || ! grep -qF "$end" "$DOCS"; then
+        printf '\n%s\n%s\n' "$start" "$end" >>"$DOCS"
+    fi
+    printf '%s\n' "$SECTION" >"$TMP/section.md"
+    awk -v start="$start" -v end="$end" -v file="$TMP/section.md" '
+        $0 == start { print; while ((getline line < file) > 0) print line; skipping = 1; next }
+        $0 == end { skipping = 0 }
+        !skipping { print }
+    ' "$DOCS" >"$TMP/benchmarks.md"
+    cat "$TMP/benchmarks.md" >"$DOCS"
+    echo "updated $DOCS (auth bench)" >&2
+fi

@@ -1,0 +1,440 @@
+//! The auth bench, for `bench/auth.sh`.
+//!
+//! 1. **Per-request cost of the auth layer, warm.** Three servers of the same build: the
+//!    plain site (`bench/site`: testbackend, no layers), the auth site
+//!    (`bench/site-auth`: the auth layer, the db plugin as its user store, privileges
+//!    off) and the same auth site with privileges on. The same route,
+//!    `GET /api/v1/testbackend/hello`, is called N times one after another on one
+//!    keep-alive connection: anonymously on the plain site; with a session cookie, a
+//!    bearer token and an access token on the auth site; with a bearer token (a
+//!    non-administrator holding a user accept entry for the route) on the privileges
+//!    site. Warm: every cache has been filled by untimed calls first (roles, static
+//!    groups, the rule catalogue). `--rounds` rounds, the variants' order rotating;
+//!    medians of the rounds' µs per request and of each round's ratio to the plain site.
+//! 2. **Requests per privilege verification in each scenario of seed 000 §3.3.5**: the
+//!    auth plugin's real `Guard` over a simulated db backend (`DbClient::from_fn`, as the
+//!    guard's own tests) that counts the calls; the static groups' cache warm. Printed:
+//!    the decision, the level, the requests in the seed's terms (1 user request + 1 per
+//!    non-static group read) and the db backend calls they took.
+//!
+//! Prints a markdown section on stdout. Usage: `auth-bench --daas target/release/daas
+//! --plain-site bench/site --auth-site bench/site-auth --data DIR [--n 3000] [--rounds 5]`.
+//! Bounded: each server must be ready within 30 s and is killed at the end.
+
+use std::{
+    collections::HashMap,
+    io::{BufRead as _, BufReader},
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        mpsc, Arc,
+    },
+    time::{Duration, Instant},
+};
+
+use daas_common::{
+    config::AuthSection,
+    protocols::{DbClient, DbRequest, DbResponse, TableName},
+};
+use daas_plugin_auth::{guard::Guard, privileges::Level};
+use serde_json::{json, Value};
+
+const PREFIX: &str = "daas: listening on ";
+const ROUTE: &str = "/api/v1/testbackend/hello";
+const ADMIN: (&str, &str) = ("bench-admin", "bench-only-password");
+
+struct Args {
+    daas: PathBuf,
+    plain_site: PathBuf,
+    auth_site: PathBuf,
+    data: PathBuf,
+    n: usize,
+    rounds: usize,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let (mut daas, mut plain, mut auth, mut data, mut n, mut rounds) = (None, None, None, None, 3000, 5);
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or(format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--daas" => daas = Some(PathBuf::from(value()?)),
+            "--plain-site" => plain = Some(PathBuf::from(value()?)),
+            "--auth-site" => auth = Some(PathBuf::from(value()?)),
+            "--data" => data = Some(PathBuf::from(value()?)),
+            "--n" => n = value()?.parse().map_err(|e| format!("--n: {e}"))?,
+            "--rounds" => rounds = value()?.parse().map_err(|e| format!("--rounds: {e}"))?,
+            other => return Err(format!("unknown argument `{other}`")),
+        }
+    }
+    if !(1..=100_000).contains(&n) || !(1..=50).contains(&rounds) {
+        return Err("--n must be 1..=100000 and --rounds 1..=50".into());
+    }
+    Ok(Args {
+        daas: daas.ok_or("--daas is required")?,
+        plain_site: plain.ok_or("--plain-site is required")?,
+        auth_site: auth.ok_or("--auth-site is required")?,
+        data: data.ok_or("--data is required")?,
+        n,
+        rounds,
+    })
+}
+
+/// A running server, killed when dropped.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(args: &Args, site: &PathBuf, env: &[(&str, String)]) -> Result<Server, String> {
+    let mut cmd = Command::new(&args.daas);
+    cmd.args(["serve", "--site"]).arg(site).args(["--listen", "127.0.0.1:0"]);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| format!("cannot run {}: {e}", args.daas.display()))?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(addr) = line.strip_prefix(PREFIX) {
+                let _ = tx.send(addr.trim().to_string());
+            }
+        }
+    });
+    let server = match rx.recv_timeout(Duration::from_secs(30)) {
+        Ok(base) => Server { child, base },
+        Err(_) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("daas serve --site {} did not listen within 30 s", site.display()));
+        }
+    };
+    let http = client();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while http.get(format!("{}/readyz", server.base)).send().map(|r| r.status().as_u16()).ok() != Some(200) {
+        if Instant::now() > deadline {
+            return Err(format!("{} did not become ready within 30 s", site.display()));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(server)
+}
+
+fn client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(20))
+        .build()
+        .expect("an HTTP client")
+}
+
+fn json_call(r: reqwest::blocking::RequestBuilder, what: &str) -> Result<Value, String> {
+    let resp = r.send().map_err(|e| format!("{what}: {e}"))?;
+    let status = resp.status().as_u16();
+    let body: Value = resp.json().unwrap_or(Value::Null);
+    if !(200..300).contains(&status) {
+        return Err(format!("{what} answered {status}: {body}"));
+    }
+    Ok(body)
+}
+
+/// A credential for the route: a header name and value.
+type Credential = Option<(&'static str, String)>;
+
+struct Credentials {
+    cookie: Credential,
+    bearer: Credential,
+    access: Credential,
+    /// A non-administrator's bearer token (privileges are checked for them).
+    user_bearer: Credential,
+}
+
+/// Log in every way on an auth server; make a non-administrator with a user accept
+/// entry for the route.
+fn credentials(server: &Server) -> Result<Credentials, String> {
+    let http = client();
+    let url = |p: &str| format!("{}{p}", server.base);
+    let token = |user: &str, password: &str| -> Result<String, String> {
+        let body = json_call(
+            http.post(url("/api/v1/auth/token")).json(&json!({"username": user, "password": password})),
+            "POST /api/v1/auth/token",
+        )?;
+        Ok(body["token"].as_str().unwrap_or_default().to_string())
+    };
+    let admin = token(ADMIN.0, ADMIN.1)?;
+    let access = json_call(
+        http.post(url("/api/v1/auth/access-tokens")).bearer_auth(&admin).json(&json!({"description": "bench"})),
+        "POST /api/v1/auth/access-tokens",
+    )?["token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    // The browser login: the form's double-submit token, then the session cookie.
+    let page = http.get(url("/login")).send().map_err(|e| format!("GET /login: {e}"))?;
+    let login_csrf = cookie(&page, "daas_login_csrf").ok_or("GET /login set no daas_login_csrf cookie")?;
+    let form = [("username", ADMIN.0), ("password", ADMIN.1), ("csrf", login_csrf.as_str()), ("next", "/")];
+    let resp = http
+        .post(url("/login"))
+        .header("cookie", format!("daas_login_csrf={login_csrf}"))
+        .form(&form)
+        .send()
+        .map_err(|e| format!("POST /login: {e}"))?;
+    let session = cookie(&resp, "daas_session").ok_or_else(|| format!("POST /login answered {} without a session", resp.status()))?;
+    // A user whose privilege is checked: a user accept entry for the route.
+    let user = json_call(
+        http.post(url("/api/v1/auth/users")).bearer_auth(&admin).json(&json!({"name": "bench-user", "password": "bench-user-password"})),
+        "POST /api/v1/auth/users",
+    )?;
+    let id = user["id"].as_i64().unwrap_or_default();
+    json_call(
+        http.post(url(&format!("/api/v1/auth/users/{id}/privileges")))
+            .bearer_auth(&admin)
+            .json(&json!({"privilege": "testbackend_hello", "effect": "accept"})),
+        "POST /api/v1/auth/users/{id}/privileges",
+    )?;
+    let user_token = token("bench-user", "bench-user-password")?;
+    Ok(Credentials {
+        cookie: Some(("cookie", format!("daas_session={session}"))),
+        bearer: Some(("authorization", format!("Bearer {admin}"))),
+        access: Some(("authorization", format!("Bearer {access}"))),
+        user_bearer: Some(("authorization", format!("Bearer {user_token}"))),
+    })
+}
+
+fn cookie(resp: &reqwest::blocking::Response, name: &str) -> Option<String> {
+    resp.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).find_map(|v| {
+        let first = v.split(';').next()?;
+        let (k, value) = first.split_once('=')?;
+        (k.trim() == name).then(|| value.to_string())
+    })
+}
+
+/// µs per request over `n` calls one after another on one keep-alive connection.
+fn measure(http: &reqwest::blocking::Client, base: &str, credential: &Credential, n: usize) -> Result<f64, String> {
+    let url = format!("{base}{ROUTE}");
+    let call = || {
+        let mut r = http.get(&url);
+        if let Some((k, v)) = credential {
+            r = r.header(*k, v);
+        }
+        let resp = r.send().map_err(|e| format!("GET {ROUTE}: {e}"))?;
+        let status = resp.status().as_u16();
+        let _ = resp.bytes();
+        if status != 200 {
+            return Err(format!("GET {ROUTE} answered {status}"));
+        }
+        Ok(())
+    };
+    let started = Instant::now();
+    for _ in 0..n {
+        call()?;
+    }
+    Ok(started.elapsed().as_secs_f64() * 1e6 / n as f64)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let m = v.len() / 2;
+    if v.len() % 2 == 1 {
+        v[m]
+    } else {
+        (v[m - 1] + v[m]) / 2.0
+    }
+}
+
+fn layer_cost(args: &Args) -> Result<String, String> {
+    std::fs::create_dir_all(&args.data).map_err(|e| format!("{}: {e}", args.data.display()))?;
+    let data = |name: &str| args.data.join(name).to_string_lossy().to_string();
+    let plain = serve(args, &args.plain_site, &[])?;
+    let auth = serve(args, &args.auth_site, &[("DAAS__DB__DB__DATA_PATH", data("auth"))])?;
+    let privileged = serve(
+        args,
+        &args.auth_site,
+        &[("DAAS__DB__DB__DATA_PATH", data("privileges")), ("DAAS__AUTH__AUTH__ENABLE_AUTH_ENDPOINT", "true".into())],
+    )?;
+    let on_auth = credentials(&auth)?;
+    let on_privileged = credentials(&privileged)?;
+    let variants: Vec<(&str, &Server, Credential)> = vec![
+        ("no auth layer (bench/site), anonymous", &plain, None),
+        ("auth layer, session cookie", &auth, on_auth.cookie.clone()),
+        ("auth layer, bearer token", &auth, on_auth.bearer.clone()),
+        ("auth layer, access token", &auth, on_auth.access.clone()),
+        ("auth layer + privileges (user accept entry), bearer token", &privileged, on_privileged.user_bearer.clone()),
+    ];
+    let http = client();
+    // Warm: connections, the plugins' caches (roles, rule catalogue, static groups).
+    for (_, server, credential) in &variants {
+        measure(&http, &server.base, credential, 200.min(args.n))?;
+    }
+    let mut us: HashMap<usize, Vec<f64>> = HashMap::new();
+    let mut ratios: HashMap<usize, Vec<f64>> = HashMap::new();
+    for round in 0..args.rounds {
+        let mut this = vec![0.0; variants.len()];
+        for k in 0..variants.len() {
+            let i = (k + round) % variants.len();
+            let (_, server, credential) = &variants[i];
+            this[i] = measure(&http, &server.base, credential, args.n)?;
+        }
+        for (i, v) in this.iter().enumerate() {
+            us.entry(i).or_default().push(*v);
+            ratios.entry(i).or_default().push(v / this[0]);
+        }
+    }
+    let base = median(us[&0].clone());
+    let mut out = String::from("| route `GET /api/v1/testbackend/hello` | µs per request (median) | requests/s | × no auth (median of rounds) | auth layer µs |\n|---|---:|---:|---:|---:|\n");
+    for (i, (name, _, _)) in variants.iter().enumerate() {
+        let m = median(us[&i].clone());
+        let r = median(ratios[&i].clone());
+        let extra = if i == 0 { "—".to_string() } else { format!("{:+.0}", m - base) };
+        out.push_str(&format!("| {name} | {m:.0} | {:.0} | {r:.2} | {extra} |\n", 1e6 / m));
+    }
+    Ok(out)
+}
+
+// ---- the seed's scenarios -----------------------------------------------------------
+
+/// One scenario of seed 000 §3.3.5: the user's lists, the static groups' and the
+/// non-static groups' (each `(accept?, deny?)` for the verified privilege, or `other`:
+/// lists about other privileges).
+struct Scenario {
+    name: &'static str,
+    user: Lists,
+    statics: Vec<Lists>,
+    groups: Vec<Lists>,
+}
+
+#[derive(Clone, Copy)]
+enum Lists {
+    Accept,
+    Deny,
+    Other,
+    Empty,
+}
+
+const P: &str = "testbackend_hello";
+
+fn scenarios() -> Vec<Scenario> {
+    use Lists::*;
+    let s = |name, user, statics: &[Lists], groups: &[Lists]| Scenario { name, user, statics: statics.to_vec(), groups: groups.to_vec() };
+    vec![
+        s("best 1: user accepted by a user privilege", Accept, &[Other], &[Empty, Other]),
+        s("best 2: user accept over groups' deny", Accept, &[Deny], &[Deny]),
+        s("best 3: user deny over groups' accept", Deny, &[Accept], &[Accept]),
+        s("best 4: denied by a static group", Other, &[Deny], &[Accept]),
+        s("worst 1: accepted by a non-static group (3 groups)", Empty, &[Other], &[Empty, Accept, Other]),
+        s("worst 2: denied by a non-static group (3 groups)", Empty, &[Other], &[Other, Empty, Deny]),
+        s("worst 3: non-static deny over accept (3 groups)", Empty, &[Empty], &[Accept, Other, Deny]),
+        s("worst 4: static deny, 3 non-static groups never read", Empty, &[Accept, Deny], &[Accept, Accept, Accept]),
+    ]
+}
+
+fn rows_of(kind: &str, id: i64, lists: Lists) -> Vec<Value> {
+    let row = |privilege: &str, effect: &str| json!({"subject_kind": kind, "subject_id": id, "privilege": privilege, "effect": effect});
+    match lists {
+        Lists::Accept => vec![row(P, "accept")],
+        Lists::Deny => vec![row(P, "deny")],
+        Lists::Other => vec![row("db_get_object", "accept"), row("db_delete_object", "deny")],
+        Lists::Empty => vec![],
+    }
+}
+
+/// The guard over a simulated db backend holding the scenario, and its call counter.
+fn simulated(sc: &Scenario) -> (Guard, Arc<AtomicUsize>) {
+    const USER: i64 = 7;
+    let statics: Vec<i64> = (1..=sc.statics.len() as i64).collect();
+    let groups: Vec<i64> = (100..100 + sc.groups.len() as i64).collect();
+    let mut privileges = rows_of("user", USER, sc.user);
+    for (id, l) in statics.iter().zip(&sc.statics) {
+        privileges.extend(rows_of("group", *id, *l));
+    }
+    for (id, l) in groups.iter().zip(&sc.groups) {
+        privileges.extend(rows_of("group", *id, *l));
+    }
+    let all_groups: Vec<Value> = statics
+        .iter()
+        .map(|id| json!({"id": id, "is_static": true}))
+        .chain(groups.iter().map(|id| json!({"id": id, "is_static": false})))
+        .collect();
+    let memberships: Vec<Value> = statics.iter().chain(&groups).map(|g| json!({"id_group": g, "id_user": USER})).collect();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let db = DbClient::from_fn(move |req| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        let rows = match req {
+            DbRequest::Find { table, filters, .. } => {
+                let matches = |row: &Value| filters.iter().all(|f| f.any_of.contains(&row[f.column.as_str()]));
+                let source = match table {
+                    TableName::Groups => &all_groups,
+                    TableName::GroupMemberships => &memberships,
+                    TableName::Privileges => &privileges,
+                    _ => {
+                        return Box::pin(async {
+                            Err(daas_plugin_api::abi::BackendError::new(
+                                daas_plugin_api::abi::BackendErrorKind::BadRequest,
+                                "not simulated",
+                            ))
+                        })
+                    }
+                };
+                source.iter().filter(|r| matches(r)).cloned().collect()
+            }
+            _ => Vec::new(),
+        };
+        Box::pin(async move { Ok(DbResponse::Rows { rows }) })
+    });
+    let config = AuthSection { enable_auth_endpoint: true, static_groups_ttl_seconds: 3600, ..Default::default() };
+    (Guard::new(db, &config), calls)
+}
+
+async fn seed_scenarios() -> Result<String, String> {
+    let mut out = String::from(
+        "| seed 000 §3.3.5 scenario | decision | level | requests (seed's terms) | db backend calls |\n|---|---|---|---:|---:|\n",
+    );
+    for sc in scenarios() {
+        let (guard, calls) = simulated(&sc);
+        guard.static_groups().await.map_err(|e| e.to_string())?; // warm
+        calls.store(0, Ordering::SeqCst);
+        let d = guard.verify(P, 7).await.map_err(|e| e.to_string())?;
+        let db_calls = calls.load(Ordering::SeqCst);
+        let decision = if d.allowed { "allowed" } else { "denied" };
+        let level = if d.level == Level::NoRule { "none".to_string() } else { d.level.to_string() };
+        out.push_str(&format!("| {} | {decision} | {level} | {} | {db_calls} |\n", sc.name, d.requests));
+    }
+    Ok(out)
+}
+
+fn main() -> std::process::ExitCode {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("auth-bench: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+    let result = layer_cost(&args).and_then(|layer| Ok((layer, rt.block_on(seed_scenarios())?)));
+    match result {
+        Ok((layer, seed)) => {
+            println!("{layer}\n{seed}");
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("auth-bench: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
