@@ -1,0 +1,446 @@
+//! The proxy plugin through the real host with the real db, auth and proxy plugins:
+//!
+//! - the Guacamole path against a fake guacd written from the protocol reference
+//!   (PROTOCOLS.md §1: `select`, `args` with a version and argument names, the client's
+//!   answers, `ready`, an instruction stream with multi-byte text split across TCP
+//!   writes, `error`), since guacd itself does not run here;
+//! - who may open a viewer (the owner's session, the viewer link's token; everyone
+//!   else 404) and that a connection's host, port and password never reach a page;
+//! - the noVNC path end to end: Xvfb + x11vnc (with a VNC password) on loopback, the
+//!   viewer in headless Chromium over WebDriver: the canvas shows the colour the X
+//!   server was painted with, and a key typed into the page reaches the X server.
+//!
+//! Rows (objects, instances, connections) come in through `daas import` (the db
+//! backend) between two runs of the server: instances and connections have no REST
+//! routes; the users through the auth admin API.
+
+mod common;
+
+use std::{
+    io::{Read, Write},
+    net::{TcpListener, TcpStream},
+    path::Path,
+    sync::mpsc,
+    thread,
+    time::Duration,
+};
+
+use common::*;
+use reqwest::{blocking::Client, redirect::Policy};
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, protocol::frame::coding::CloseCode, Message};
+
+const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+const TOKEN: &str = "vt_3q2rVb8k1Zp0XyWc7nLm4sQ9uEaHdJf";
+const OTHER_TOKEN: &str = "vt_Yh7cPq2LmZr8XwVb3nKs5tGd9uEaJf1";
+const PASSWORD: &str = "pässwörd€";
+
+fn site(guacd: &str, default_path: &str) -> TempSite {
+    let webroot = workspace().join("webroot");
+    TempSite::new(&[
+        (
+            "extensions.toml",
+            "[extensions]\nlayers = [\"auth\"]\n\n[[extensions.plugin]]\nname = \"db\"\n\n[[extensions.plugin]]\nname = \"auth\"\n\n[[extensions.plugin]]\nname = \"proxy\"\n",
+        ),
+        (
+            "db.toml",
+            &format!("[db]\ndb_type = \"sqlite\"\ndata_path = \"data\"\nsecret_key = \"{KEY}\"\nadmin_credentials = \"admin:s3cret!\"\n"),
+        ),
+        (
+            "proxy.toml",
+            &format!(
+                "[viewer]\nwebroot = \"{}\"\ndefault_path = \"{default_path}\"\nkeepalive_seconds = 1\n\n[guacd]\naddress = \"{guacd}\"\ntimeout_ms = 5000\n",
+                webroot.display()
+            ),
+        ),
+    ])
+}
+
+fn http() -> Client {
+    Client::builder().redirect(Policy::none()).timeout(Duration::from_secs(20)).build().unwrap()
+}
+
+/// A bearer token for `user`.
+fn bearer(server: &Server, user: &str, password: &str) -> String {
+    let resp = http().post(server.url("/api/v1/auth/token")).json(&json!({"username": user, "password": password})).send().unwrap();
+    assert_eq!(resp.status(), 200, "login of {user}");
+    resp.json::<Value>().unwrap()["token"].as_str().unwrap().to_string()
+}
+
+/// Users ann and bob (created by the admin); their ids.
+fn users(server: &Server) -> (i64, i64) {
+    let admin = bearer(server, "admin", "s3cret!");
+    let mut ids = vec![];
+    for name in ["ann", "bob"] {
+        let resp = http()
+            .post(server.url("/api/v1/auth/users"))
+            .bearer_auth(&admin)
+            .json(&json!({"name": name, "password": format!("{name}-password-1")}))
+            .send()
+            .unwrap();
+        assert_eq!(resp.status(), 201, "{}", resp.text().unwrap());
+        ids.push(resp.json::<Value>().unwrap()["id"].as_i64().unwrap());
+    }
+    (ids[0], ids[1])
+}
+
+/// Import objects, instances and connections: `inst-g` (Guacamole path, token
+/// [`TOKEN`]) and `inst-v` (noVNC path to `vnc_port`, token [`OTHER_TOKEN`]), both ann's.
+fn import_rows(site: &Path, ann: i64, vnc_port: u16) {
+    let yaml = format!(
+        r#"
+daas_objects:
+  - {{id: app-g, id_owner: {ann}, id_user: "Guacamole desktop", object_type: container, object_mode: app, viewer_contype: guacamole, viewer_resolution: 1280x800, viewer_colors: 24, viewer_resize: local, viewer_scale: both}}
+  - {{id: app-v, id_owner: {ann}, object_type: container, object_mode: app, viewer_contype: novnc, viewer_resolution: 640x480, viewer_resize: none, viewer_scale: none}}
+instances:
+  - {{id: inst-g, id_owner: {ann}, id_app: app-g, id_con: con-g, host: desktop.internal}}
+  - {{id: inst-v, id_owner: {ann}, id_app: app-v, id_con: con-v, host: 127.0.0.1}}
+guacamole_connections:
+  - {{id: con-g, user: ann, protocol: vnc, hostname: desktop.internal, port: 5917, password: "{PASSWORD}", viewer_token: {TOKEN}, viewer_url: "/instance/inst-g?token={TOKEN}"}}
+  - {{id: con-v, user: ann, protocol: vnc, hostname: 127.0.0.1, port: {vnc_port}, password: "{PASSWORD}", viewer_token: {OTHER_TOKEN}, viewer_url: "/instance/inst-v?token={OTHER_TOKEN}"}}
+"#
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("rows.yaml");
+    std::fs::write(&file, yaml).unwrap();
+    let (code, out, err) = run(&["import", file.to_str().unwrap(), "--site", site.to_str().unwrap()]);
+    assert_eq!(code, 0, "import failed:\n{out}\n{err}");
+}
+
+/// A server with users ann and bob and the rows of [`import_rows`].
+fn prepared(guacd: &str, default_path: &str, vnc_port: u16) -> (TempSite, Server, i64) {
+    let site = site(guacd, default_path);
+    let first = Server::start(site.path());
+    let (ann, _bob) = users(&first);
+    drop(first);
+    import_rows(site.path(), ann, vnc_port);
+    let server = Server::start(site.path());
+    (site, server, ann)
+}
+
+// ---- a fake guacd ------------------------------------------------------------------------
+
+/// Read one whole instruction (lengths in code points) from a blocking stream.
+fn read_instruction(stream: &mut TcpStream, pending: &mut Vec<u8>) -> Option<Vec<String>> {
+    loop {
+        if let Some((elements, used)) = parse_one(pending) {
+            pending.drain(..used);
+            return Some(elements);
+        }
+        let mut buf = [0u8; 4096];
+        let n = stream.read(&mut buf).ok()?;
+        if n == 0 {
+            return None;
+        }
+        pending.extend_from_slice(&buf[..n]);
+    }
+}
+
+/// The first whole instruction of `bytes` and its length in bytes, if there is one.
+/// Written from the protocol reference independently of the plugin's parser.
+fn parse_one(bytes: &[u8]) -> Option<(Vec<String>, usize)> {
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap(),
+    };
+    let mut elements = vec![];
+    let mut rest = text;
+    loop {
+        let (len, after) = rest.split_once('.')?;
+        let len: usize = len.parse().expect("a decimal length");
+        let value: String = after.chars().take(len).collect();
+        if value.chars().count() < len {
+            return None;
+        }
+        let after = &after[value.len()..];
+        elements.push(value);
+        match after.chars().next()? {
+            ',' => rest = &after[1..],
+            ';' => return Some((elements, text.len() - after.len() + 1)),
+            other => panic!("bad terminator {other:?}"),
+        }
+    }
+}
+
+fn encode(elements: &[&str]) -> String {
+    let parts: Vec<String> = elements.iter().map(|e| format!("{}.{}", e.chars().count(), e)).collect();
+    format!("{};", parts.join(","))
+}
+
+/// What the fake guacd saw.
+#[derive(Debug, Default)]
+struct Seen {
+    handshake: Vec<Vec<String>>,
+    after: Vec<Vec<String>>,
+}
+
+/// The multi-byte instruction guacd streams in pieces split inside characters.
+fn multibyte_instruction() -> String {
+    encode(&["name", "Zoë’s 桌面 😀"])
+}
+
+/// A fake guacd for one connection: the handshake (with these `args`), then `stream`
+/// written in the given byte pieces with pauses, then reads the client's instructions
+/// until `stop` arrives (`key` with keysym 65307), then sends `error` and closes.
+fn fake_guacd(args: Vec<&'static str>, refuse: bool) -> (String, mpsc::Receiver<Seen>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        s.set_nodelay(true).unwrap();
+        let mut pending = vec![];
+        let mut seen = Seen::default();
+        let select = read_instruction(&mut s, &mut pending).unwrap();
+        seen.handshake.push(select);
+        if refuse {
+            s.write_all(encode(&["error", "Connection refused by the remote desktop.", "519"]).as_bytes()).unwrap();
+            let _ = tx.send(seen);
+            return;
+        }
+        let mut all = vec!["args"];
+        all.extend(args);
+        s.write_all(encode(&all).as_bytes()).unwrap();
+        loop {
+            let i = read_instruction(&mut s, &mut pending).unwrap();
+            let done = i[0] == "connect";
+            seen.handshake.push(i);
+            if done {
+                break;
+            }
+        }
+        s.write_all(b"5.ready,37.$260d01da-779b-4ee9-afc1-c16bae885cc7;").unwrap();
+        // The stream: whole instructions, one of them split inside a multi-byte
+        // character and across writes.
+        let stream = format!("{}{}{}", encode(&["size", "0", "1280", "800"]), multibyte_instruction(), encode(&["sync", "1234"]));
+        let bytes = stream.as_bytes();
+        // Inside "ë" (2 bytes) and inside "😀" (4 bytes).
+        let cut1 = stream.find('ë').unwrap() + 1;
+        let cut2 = stream.find('😀').unwrap() + 2;
+        assert!(!stream.is_char_boundary(cut1) && !stream.is_char_boundary(cut2));
+        for piece in [&bytes[..cut1], &bytes[cut1..cut2], &bytes[cut2..]] {
+            s.write_all(piece).unwrap();
+            s.flush().unwrap();
+            thread::sleep(Duration::from_millis(150));
+        }
+        loop {
+            let Some(i) = read_instruction(&mut s, &mut pending) else { break };
+            let stop = i[0] == "key" && i.get(1).map(String::as_str) == Some("65307");
+            seen.after.push(i);
+            if stop {
+                break;
+            }
+        }
+        s.write_all(encode(&["error", "The remote desktop went away.", "519"]).as_bytes()).unwrap();
+        let _ = tx.send(seen);
+    });
+    (address, rx)
+}
+
+type Ws = tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<TcpStream>>;
+
+fn open_tunnel(
+    server: &Server,
+    query: &str,
+    bearer: Option<&str>,
+) -> Result<(Ws, tungstenite::handshake::client::Response), tungstenite::Error> {
+    let mut req = server.ws_url(&format!("/instance/inst-g?{query}")).into_client_request().unwrap();
+    req.headers_mut().insert("sec-websocket-protocol", "guacamole".parse().unwrap());
+    if let Some(b) = bearer {
+        req.headers_mut().insert("authorization", format!("Bearer {b}").parse().unwrap());
+    }
+    let (ws, resp) = tungstenite::connect(req)?;
+    if let tungstenite::stream::MaybeTlsStream::Plain(s) = ws.get_ref() {
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    }
+    Ok((ws, resp))
+}
+
+fn next_text(ws: &mut Ws) -> String {
+    loop {
+        match ws.read().expect("a frame from the tunnel") {
+            Message::Text(t) => return t.to_string(),
+            Message::Ping(_) | Message::Pong(_) => {}
+            other => panic!("expected a text frame, got {other:?}"),
+        }
+    }
+}
+
+/// Split a frame into its whole instructions; panics on a partial one.
+fn instructions_of(frame: &str) -> Vec<Vec<String>> {
+    let mut out = vec![];
+    let mut bytes = frame.as_bytes();
+    while !bytes.is_empty() {
+        let (i, used) = parse_one(bytes).unwrap_or_else(|| panic!("frame holds a partial instruction: {frame:?}"));
+        out.push(i);
+        bytes = &bytes[used..];
+    }
+    out
+}
+
+#[test]
+fn guacamole_tunnel_handshakes_from_args_relays_whole_instructions_and_answers_pings() {
+    let (guacd, seen) =
+        fake_guacd(vec!["VERSION_1_5_0", "hostname", "port", "password", "read-only", "color-depth", "a-future-argument"], false);
+    let (_site, server, _) = prepared(&guacd, "guacamole", 1);
+
+    let query = format!("token={TOKEN}&GUAC_WIDTH=1024&GUAC_HEIGHT=768&GUAC_DPI=120&GUAC_AUDIO=audio%2FL16&GUAC_IMAGE=image%2Fpng&GUAC_TIMEZONE=Europe%2FBerlin");
+    let (mut ws, resp) = open_tunnel(&server, &query, None).expect("the tunnel opens with the viewer token");
+    assert_eq!(resp.headers().get("sec-websocket-protocol").unwrap(), "guacamole", "the subprotocol is echoed (Chrome needs it)");
+
+    // The tunnel's UUID comes first.
+    let first = instructions_of(&next_text(&mut ws));
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0][0], "", "internal opcode");
+    assert_eq!(first[0][1].len(), 36, "a UUID: {:?}", first[0]);
+
+    // guacd's stream arrives as whole instructions, multi-byte text intact.
+    let mut got = vec![];
+    while got.len() < 3 {
+        let frame = next_text(&mut ws);
+        let parsed = instructions_of(&frame);
+        got.extend(parsed.into_iter().filter(|i| i[0] != "nop"));
+    }
+    assert_eq!(got[0], ["size", "0", "1280", "800"]);
+    assert_eq!(got[1], ["name", "Zoë’s 桌面 😀"]);
+    assert_eq!(got[2], ["sync", "1234"]);
+
+    // A ping is answered by the proxy and never reaches guacd.
+    ws.send(Message::text("0.,4.ping,13.1700000000123;")).unwrap();
+    loop {
+        let frame = instructions_of(&next_text(&mut ws));
+        if frame.iter().any(|i| i[0].is_empty()) {
+            assert_eq!(frame, [vec!["".to_string(), "ping".into(), "1700000000123".into()]]);
+            break;
+        }
+    }
+    ws.send(Message::text(encode(&["sync", "1234"]))).unwrap();
+    ws.send(Message::text(encode(&["clipboard", "7", "text/plain"]) + &encode(&["key", "65307", "1"]))).unwrap();
+
+    // guacd then fails: its error reaches the browser, and the close carries the status.
+    let mut error = None;
+    let close = loop {
+        match ws.read() {
+            Ok(Message::Text(t)) => {
+                for i in instructions_of(&t) {
+                    if i[0] == "error" {
+                        error = Some(i);
+                    }
+                }
+            }
+            Ok(Message::Close(frame)) => break frame,
+            Ok(_) => {}
+            Err(e) => panic!("the tunnel ended without a close frame: {e}"),
+        }
+    };
+    assert_eq!(error.unwrap(), ["error", "The remote desktop went away.", "519"]);
+    let close = close.expect("a close frame with a reason");
+    assert_eq!(close.code, CloseCode::Error, "UPSTREAM_NOT_FOUND closes with 1011");
+    assert_eq!(close.reason, "519");
+
+    let seen = seen.recv_timeout(Duration::from_secs(10)).unwrap();
+    let h = &seen.handshake;
+    assert_eq!(h[0], ["select", "vnc"]);
+    assert_eq!(h[1], ["size", "1024", "768", "120"], "the browser's size and dpi");
+    assert_eq!(h[2], ["audio", "audio/L16"]);
+    assert_eq!(h[3], ["video"]);
+    assert_eq!(h[4], ["image", "image/png"]);
+    assert_eq!(h[5], ["timezone", "Europe/Berlin"]);
+    // No user behind a viewer link: no `name`. `connect` follows guacd's own names.
+    assert_eq!(h[6], ["connect", "VERSION_1_5_0", "desktop.internal", "5917", PASSWORD, "", "24", ""]);
+    assert_eq!(h.len(), 7);
+    let after: Vec<&str> = seen.after.iter().map(|i| i[0].as_str()).filter(|op| *op != "nop").collect();
+    assert_eq!(after, ["sync", "clipboard", "key"], "the ping was not forwarded");
+}
+
+#[test]
+fn guacd_failures_reach_the_browser_as_error_and_close_status() {
+    // guacd refuses in the handshake.
+    let (guacd, _seen) = fake_guacd(vec![], true);
+    let (_site, server, _) = prepared(&guacd, "guacamole", 1);
+    let (mut ws, _) = open_tunnel(&server, &format!("token={TOKEN}"), None).unwrap();
+    let frame = instructions_of(&next_text(&mut ws));
+    assert_eq!(frame, [vec!["error".to_string(), "Connection refused by the remote desktop.".into(), "519".into()]]);
+    match ws.read().unwrap() {
+        Message::Close(Some(f)) => assert_eq!((f.code, &*f.reason), (CloseCode::Error, "519")),
+        other => panic!("{other:?}"),
+    }
+    drop(server);
+
+    // guacd is not there at all.
+    let closed = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().to_string();
+    let (_site, server, _) = prepared(&closed, "guacamole", 1);
+    let (mut ws, _) = open_tunnel(&server, &format!("token={TOKEN}"), None).unwrap();
+    let frame = instructions_of(&next_text(&mut ws));
+    assert_eq!(frame[0][0], "error");
+    assert_eq!(frame[0][2], "519", "UPSTREAM_NOT_FOUND");
+    assert!(!frame[0][1].contains("desktop.internal") && !frame[0][1].contains("5917"), "no connection details: {frame:?}");
+}
+
+#[test]
+fn only_the_owner_or_the_viewer_link_opens_a_viewer_and_no_secret_reaches_the_page() {
+    let (guacd, _seen) = fake_guacd(vec!["VERSION_1_5_0", "hostname"], false);
+    let (_site, server, _) = prepared(&guacd, "guacamole", 1);
+    let c = http();
+    let page = |path: &str, bearer: Option<&str>| {
+        let mut r = c.get(server.url(path)).header("accept", "text/html");
+        if let Some(b) = bearer {
+            r = r.bearer_auth(b);
+        }
+        let resp = r.send().unwrap();
+        let status = resp.status().as_u16();
+        let location = resp.headers().get("location").map(|l| l.to_str().unwrap().to_string());
+        (status, location, resp.text().unwrap())
+    };
+    let ann = bearer(&server, "ann", "ann-password-1");
+    let bob = bearer(&server, "bob", "bob-password-1");
+    let admin = bearer(&server, "admin", "s3cret!");
+
+    // The owner, an admin, the viewer link.
+    for (who, path, bearer) in [
+        ("ann", "/instance/inst-g".to_string(), Some(ann.as_str())),
+        ("admin", "/instance/inst-g".to_string(), Some(admin.as_str())),
+        ("the link", format!("/instance/inst-g?token={TOKEN}"), None),
+    ] {
+        let (status, _, html) = page(&path, bearer);
+        assert_eq!(status, 200, "{who}: {html}");
+        assert!(html.contains("\"client\":\"guacamole\""), "{who}: {html}");
+        assert!(html.contains("Guacamole desktop"), "the object's name as title");
+        for secret in ["desktop.internal", "5917", PASSWORD, TOKEN] {
+            assert!(!html.contains(secret), "{who}: the page shows {secret}: {html}");
+        }
+    }
+    // Anonymous: to the login page; a wrong token, another instance's token, another
+    // user, an unknown instance: 404 alike.
+    let (status, location, _) = page("/instance/inst-g", None);
+    assert_eq!((status, location.as_deref()), (303, Some("/login?next=/instance/inst-g")));
+    for (who, path, bearer) in [
+        ("a wrong token", format!("/instance/inst-g?token={}", TOKEN.replace('3', "4")), None),
+        ("inst-v's token", format!("/instance/inst-g?token={OTHER_TOKEN}"), None),
+        ("an empty token", "/instance/inst-g?token=".to_string(), None),
+        ("bob", "/instance/inst-g".to_string(), Some(bob.as_str())),
+        ("an unknown id", format!("/instance/nope?token={TOKEN}"), None),
+    ] {
+        let (status, _, body) = page(&path, bearer);
+        assert_eq!(status, 404, "{who}: {body}");
+        assert!(!body.contains("token"), "{who}: no hint which part was wrong: {body}");
+    }
+    // The tunnel follows the same rules.
+    assert!(open_tunnel(&server, "", Some(&bob))
+        .map(|(mut ws, _)| ws.read())
+        .is_ok_and(|m| matches!(m, Ok(Message::Close(Some(f))) if f.code == CloseCode::from(4404))));
+    match open_tunnel(&server, "token=wrong-token-wrong-token-x", None) {
+        Err(tungstenite::Error::Http(resp)) => assert_eq!(resp.status(), 404),
+        other => panic!("a wrong token must not upgrade: {:?}", other.map(|_| ())),
+    }
+    match open_tunnel(&server, "", None) {
+        Err(tungstenite::Error::Http(resp)) => assert_eq!(resp.status(), 401),
+        other => panic!("no caller must not upgrade: {:?}", other.map(|_| ())),
+    }
+    // The assets are public (a viewer link has no session) and stay inside static/.
+    assert_eq!(c.get(server.url("/static/viewer/guacamole.js")).send().unwrap().status(), 200);
+    assert_eq!(c.get(server.url("/static/build/novnc.js")).send().unwrap().status(), 200);
+    assert_eq!(c.get(server.url("/static/..%2Ftemplates/viewer.html")).send().unwrap().status(), 404);
+    assert_eq!(c.get(server.url("/static/.hidden")).send().unwrap().status(), 404);
+}
