@@ -34,6 +34,8 @@ const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 const TOKEN: &str = "vt_3q2rVb8k1Zp0XyWc7nLm4sQ9uEaHdJf";
 const OTHER_TOKEN: &str = "vt_Yh7cPq2LmZr8XwVb3nKs5tGd9uEaJf1";
 const PASSWORD: &str = "pässwörd€";
+/// The desktop's VNC password in the end-to-end test (x11vnc's `-passwd`).
+const VNC_PASSWORD: &str = "x11-s3cr";
 
 fn site(guacd: &str, default_path: &str) -> TempSite {
     let webroot = workspace().join("webroot");
@@ -97,7 +99,7 @@ instances:
   - {{id: inst-v, id_owner: {ann}, id_app: app-v, id_con: con-v, host: 127.0.0.1}}
 guacamole_connections:
   - {{id: con-g, user: ann, protocol: vnc, hostname: desktop.internal, port: 5917, password: "{PASSWORD}", viewer_token: {TOKEN}, viewer_url: "/instance/inst-g?token={TOKEN}"}}
-  - {{id: con-v, user: ann, protocol: vnc, hostname: 127.0.0.1, port: {vnc_port}, password: "{PASSWORD}", viewer_token: {OTHER_TOKEN}, viewer_url: "/instance/inst-v?token={OTHER_TOKEN}"}}
+  - {{id: con-v, user: ann, protocol: vnc, hostname: 127.0.0.1, port: {vnc_port}, password: "{VNC_PASSWORD}", viewer_token: {OTHER_TOKEN}, viewer_url: "/instance/inst-v?token={OTHER_TOKEN}"}}
 "#
     );
     let dir = tempfile::tempdir().unwrap();
@@ -443,4 +445,204 @@ fn only_the_owner_or_the_viewer_link_opens_a_viewer_and_no_secret_reaches_the_pa
     assert_eq!(c.get(server.url("/static/build/novnc.js")).send().unwrap().status(), 200);
     assert_eq!(c.get(server.url("/static/..%2Ftemplates/viewer.html")).send().unwrap().status(), 404);
     assert_eq!(c.get(server.url("/static/.hidden")).send().unwrap().status(), 404);
+}
+
+// ---- the noVNC path end to end --------------------------------------------------------
+
+/// Processes a test started, killed when dropped (each by its own pid).
+struct Procs(Vec<std::process::Child>);
+
+impl Drop for Procs {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn wait_until(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + timeout;
+    while std::time::Instant::now() < deadline {
+        if ok() {
+            return;
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// An X command on the test's display.
+fn x(display: &str, program: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new(program).args(args).env("DISPLAY", display).output().unwrap();
+    assert!(out.status.success(), "{program} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The colour of the viewer canvas at (x, y), once there is a canvas.
+async fn canvas_pixel(browser: &fantoccini::Client, x: u32, y: u32) -> Option<[u64; 3]> {
+    let script = "const c = document.querySelector('#screen canvas');
+        if (!c || c.width === 0) return null;
+        const d = c.getContext('2d').getImageData(arguments[0], arguments[1], 1, 1).data;
+        return [d[0], d[1], d[2]];";
+    let v = browser.execute(script, vec![json!(x), json!(y)]).await.ok()?;
+    let a = v.as_array()?;
+    Some([a[0].as_u64()?, a[1].as_u64()?, a[2].as_u64()?])
+}
+
+async fn wait_for_colour(browser: &fantoccini::Client, want: [u64; 3]) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let mut last = None;
+    while std::time::Instant::now() < deadline {
+        last = canvas_pixel(browser, 20, 20).await;
+        if last == Some(want) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let status = browser.execute("return document.getElementById('status').textContent", vec![]).await.ok();
+    if let Ok(png) = browser.screenshot().await {
+        let _ = std::fs::write(std::env::temp_dir().join("daas-proxy-viewer.png"), png);
+    }
+    panic!("the canvas never showed {want:?}; last seen {last:?}; the viewer says {status:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn novnc_viewer_in_chromium_shows_the_x_desktop_and_sends_keys_to_it() {
+    use fantoccini::{
+        actions::{InputSource, KeyAction, KeyActions},
+        Locator,
+    };
+    use futures::FutureExt;
+
+    for tool in ["Xvfb", "x11vnc", "xsetroot", "xinput", "xmodmap", "chromium", "chromedriver"] {
+        assert!(
+            std::process::Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().unwrap().status.success(),
+            "{tool} is missing: run scripts/setup"
+        );
+    }
+    let work = tempfile::tempdir().unwrap();
+    let mut procs = Procs(vec![]);
+
+    // The desktop: Xvfb, painted a known colour, served by x11vnc with a password.
+    let n = 90 + std::process::id() % 500;
+    let display = format!(":{n}");
+    procs.0.push(
+        std::process::Command::new("Xvfb")
+            // -noreset: the server would reset (and forget the root colour) when its last client, xsetroot, exits.
+            .args([display.as_str(), "-screen", "0", "640x480x24", "-nolisten", "tcp", "-noreset"])
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_until("Xvfb", Duration::from_secs(10), || Path::new(&format!("/tmp/.X11-unix/X{n}")).exists());
+    wait_until("the X server to answer", Duration::from_secs(10), || {
+        std::process::Command::new("xsetroot").args(["-solid", "#1e90ff"]).env("DISPLAY", &display).status().is_ok_and(|s| s.success())
+    });
+    let vnc_port = free_port();
+    procs.0.push(
+        std::process::Command::new("x11vnc")
+            .args(["-display", &display, "-rfbport", &vnc_port.to_string(), "-localhost", "-passwd", VNC_PASSWORD])
+            .args(["-forever", "-shared", "-noxdamage", "-nowf", "-o"])
+            .arg(work.path().join("x11vnc.log"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_until("x11vnc", Duration::from_secs(20), || TcpStream::connect(("127.0.0.1", vnc_port)).is_ok());
+    // Key events reaching the X server, from any device (x11vnc injects through XTEST).
+    let keys_log = work.path().join("keys.log");
+    procs.0.push(
+        // Line-buffered: xinput's stdout is a file, which stdio would buffer until exit.
+        std::process::Command::new("stdbuf")
+            .args(["-oL", "xinput", "test-xi2", "--root"])
+            .env("DISPLAY", &display)
+            .stdout(std::fs::File::create(&keys_log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let keycode_q = x(&display, "xmodmap", &["-pke"])
+        .lines()
+        .find(|l| l.split_whitespace().nth(3) == Some("q"))
+        .and_then(|l| l.split_whitespace().nth(1).map(String::from))
+        .expect("a keycode for q");
+
+    // The host, with the rows pointing at the desktop.
+    let unused_guacd = format!("127.0.0.1:{}", free_port());
+    let (_site, server, _) = tokio::task::spawn_blocking(move || prepared(&unused_guacd, "guacamole", vnc_port)).await.unwrap();
+
+    // Chromium over WebDriver.
+    let driver_port = free_port();
+    procs.0.push(
+        std::process::Command::new("chromedriver")
+            .arg(format!("--port={driver_port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_until("chromedriver", Duration::from_secs(20), || TcpStream::connect(("127.0.0.1", driver_port)).is_ok());
+    let profile = work.path().join("chromium-profile");
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": "/usr/bin/chromium",
+            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                     "--window-size=800,600", format!("--user-data-dir={}", profile.display())],
+        }),
+    );
+    let browser = fantoccini::ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{driver_port}"))
+        .await
+        .expect("chromedriver starts a session");
+
+    let result = std::panic::AssertUnwindSafe(async {
+        browser.goto(&server.url(&format!("/instance/inst-v?token={OTHER_TOKEN}"))).await.unwrap();
+        // The desktop's colour, drawn by noVNC from what x11vnc sent through the proxy.
+        wait_for_colour(&browser, [0x1e, 0x90, 0xff]).await;
+        // Painted again, the canvas follows.
+        x(&display, "xsetroot", &["-solid", "#ff8c00"]);
+        wait_for_colour(&browser, [0xff, 0x8c, 0x00]).await;
+        let html = browser.source().await.unwrap();
+        for secret in [VNC_PASSWORD, &vnc_port.to_string()] {
+            assert!(!html.contains(secret), "the page shows {secret}");
+        }
+
+        // A key typed into the viewer reaches the X server.
+        let before = std::fs::read_to_string(&keys_log).unwrap_or_default();
+        assert!(!before.contains("RawKeyPress"), "no key before typing:\n{before}");
+        browser.find(Locator::Css("#screen canvas")).await.unwrap().click().await.unwrap();
+        let keys = KeyActions::new("keyboard".into()).then(KeyAction::Down { value: 'q' }).then(KeyAction::Up { value: 'q' });
+        browser.perform_actions(keys).await.unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let log = std::fs::read_to_string(&keys_log).unwrap_or_default();
+            let pressed = log.split("EVENT type").any(|e| e.contains("RawKeyPress") && e.contains(&format!("detail: {keycode_q}\n")));
+            if pressed {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the key never reached the X server; xinput saw:\n{log}\nx11vnc's log:\n{}",
+                std::fs::read_to_string(work.path().join("x11vnc.log")).unwrap_or_default()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .catch_unwind()
+    .await;
+    let _ = browser.close().await;
+    drop(procs);
+    if let Err(panic) = result {
+        eprintln!("the server's log:\n{}", server.log());
+        std::panic::resume_unwind(panic);
+    }
 }
