@@ -107,11 +107,10 @@ async fn authenticate(tcp: &mut TcpStream, password: &str) -> Result<(), VncErro
         tcp.read_exact(&mut challenge).await?;
         tcp.write_all(&vnc_auth_response(password, &challenge)).await?;
     }
-    if chosen == 2 || minor == 8 {
-        if tcp.read_u32().await? != 0 {
-            let reason = if minor == 8 { read_reason(tcp).await? } else { String::new() };
-            return Err(VncError::Refused(format!("authentication failed {reason}").trim().to_string()));
-        }
+    // SecurityResult: always after VNC Authentication, after None only in 3.8.
+    if (chosen == 2 || minor == 8) && tcp.read_u32().await? != 0 {
+        let reason = if minor == 8 { read_reason(tcp).await? } else { String::new() };
+        return Err(VncError::Refused(format!("authentication failed {reason}").trim().to_string()));
     }
     Ok(())
 }

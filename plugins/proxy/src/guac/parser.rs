@@ -186,12 +186,13 @@ pub fn elements(instruction: &str) -> Result<Vec<&str>, ParseError> {
             Some(b'.') if digits > 0 => {}
             Some(&b) => return Err(ParseError::BadLength(b)),
         }
-        if digits > 8 {
-            return Err(ParseError::ElementTooLong);
-        }
-        let chars: usize = instruction[pos..pos + digits].parse().map_err(|_| ParseError::ElementTooLong)?;
-        if chars > MAX_ELEMENT_CHARS {
-            return Err(ParseError::ElementTooLong);
+        // As the scanner counts: leading zeros are allowed, the value is bounded.
+        let mut chars = 0usize;
+        for &d in &bytes[pos..pos + digits] {
+            chars = chars * 10 + usize::from(d - b'0');
+            if chars > MAX_ELEMENT_CHARS {
+                return Err(ParseError::ElementTooLong);
+            }
         }
         let value_start = pos + digits + 1;
         let rest = &instruction[value_start..];
@@ -268,7 +269,7 @@ mod tests {
         let instruction = encode(&["clipboard", text]);
         assert_eq!(instruction, format!("9.clipboard,10.{text};"));
         assert_eq!(elements(&instruction).unwrap(), ["clipboard", text]);
-        assert_eq!(scan_pieces(&[instruction.as_bytes()]).unwrap(), [instruction.clone()]);
+        assert_eq!(scan_pieces(&[instruction.as_bytes()]).unwrap(), std::slice::from_ref(&instruction));
         // A length counted in bytes is wrong: the value then runs past the `;` and the
         // instruction never ends.
         let bytes_counted = format!("9.clipboard,{}.{text};", text.len());
@@ -310,6 +311,9 @@ mod tests {
         assert_eq!(elements("5.nop;"), Err(ParseError::Incomplete));
         assert_eq!(elements(""), Err(ParseError::Incomplete));
         assert_eq!(elements("1"), Err(ParseError::Incomplete));
+        // Leading zeros count as the scanner counts them.
+        assert_eq!(elements("0000000003.nop;"), Ok(vec!["nop"]));
+        assert_eq!(scan_pieces(&[b"0000000003.nop;"]), Ok(vec!["0000000003.nop;".to_string()]));
     }
 
     #[test]
