@@ -6,6 +6,8 @@
 //!   writes, `error`), since guacd itself does not run here;
 //! - who may open a viewer (the owner's session, the viewer link's token; everyone
 //!   else 404) and that a connection's host, port and password never reach a page;
+//! - the Guacamole viewer in headless Chromium against a fake guacd that draws a colour
+//!   (without the echoed subprotocol Chrome would not open the tunnel at all);
 //! - the noVNC path end to end: Xvfb + x11vnc (with a VNC password) on loopback, the
 //!   viewer in headless Chromium over WebDriver: the canvas shows the colour the X
 //!   server was painted with, and a key typed into the page reaches the X server.
@@ -510,6 +512,101 @@ async fn wait_for_colour(browser: &fantoccini::Client, want: [u64; 3]) {
     panic!("the canvas never showed {want:?}; last seen {last:?}; the viewer says {status:?}");
 }
 
+/// Headless Chromium over WebDriver (chromedriver on loopback), with this machine's flags
+/// and a fresh profile under `dir`.
+async fn chromium(procs: &mut Procs, dir: &Path) -> fantoccini::Client {
+    let driver_port = free_port();
+    procs.0.push(
+        std::process::Command::new("chromedriver")
+            .arg(format!("--port={driver_port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_until("chromedriver", Duration::from_secs(20), || TcpStream::connect(("127.0.0.1", driver_port)).is_ok());
+    let profile = dir.join("chromium-profile");
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": "/usr/bin/chromium",
+            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                     "--window-size=800,600", format!("--user-data-dir={}", profile.display())],
+        }),
+    );
+    fantoccini::ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{driver_port}"))
+        .await
+        .expect("chromedriver starts a session")
+}
+
+/// A fake guacd for a browser: the handshake, then a 640×480 display filled with one
+/// colour; reports the first key press (its keysym) it receives.
+fn drawing_guacd() -> (String, mpsc::Receiver<String>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut pending = vec![];
+        read_instruction(&mut s, &mut pending).unwrap();
+        s.write_all(encode(&["args", "VERSION_1_5_0", "hostname", "port", "password"]).as_bytes()).unwrap();
+        while read_instruction(&mut s, &mut pending).is_some_and(|i| i[0] != "connect") {}
+        s.write_all(b"5.ready,5.$fake;").unwrap();
+        let draw = [
+            encode(&["size", "0", "640", "480"]),
+            encode(&["rect", "0", "0", "0", "640", "480"]),
+            encode(&["cfill", "14", "0", "30", "144", "255", "255"]),
+            encode(&["sync", "1"]),
+        ]
+        .concat();
+        s.write_all(draw.as_bytes()).unwrap();
+        while let Some(i) = read_instruction(&mut s, &mut pending) {
+            if i[0] == "key" && i.get(2).map(String::as_str) == Some("1") {
+                let _ = tx.send(i[1].clone());
+                break;
+            }
+        }
+    });
+    (address, rx)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guacamole_viewer_in_chromium_draws_what_guacd_sends_and_sends_keys() {
+    use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+    use futures::FutureExt;
+
+    let work = tempfile::tempdir().unwrap();
+    let mut procs = Procs(vec![]);
+    let (guacd, keys) = drawing_guacd();
+    let (_site, server, _) = tokio::task::spawn_blocking(move || prepared(&guacd, "guacamole", 1)).await.unwrap();
+    let browser = chromium(&mut procs, work.path()).await;
+    let result = std::panic::AssertUnwindSafe(async {
+        // Chrome fails a WebSocket whose subprotocol is not echoed (seed 000 §3.2.2):
+        // the picture arriving proves the tunnel opened.
+        browser.goto(&server.url(&format!("/instance/inst-g?token={TOKEN}"))).await.unwrap();
+        wait_for_colour(&browser, [30, 144, 255]).await;
+        let state = browser.execute("return window.daasViewerState", vec![]).await.unwrap();
+        assert_eq!(state, json!(3), "Guacamole.Client.State.CONNECTED");
+        let keys_down = KeyActions::new("keyboard".into()).then(KeyAction::Down { value: 'q' }).then(KeyAction::Up { value: 'q' });
+        browser.perform_actions(keys_down).await.unwrap();
+        let keysym = tokio::task::spawn_blocking(move || keys.recv_timeout(Duration::from_secs(10))).await.unwrap();
+        assert_eq!(keysym.expect("guacd got a key press"), "113", "the keysym of q");
+    })
+    .catch_unwind()
+    .await;
+    let _ = browser.close().await;
+    drop(procs);
+    if let Err(panic) = result {
+        eprintln!("the server's log:\n{}", server.log());
+        std::panic::resume_unwind(panic);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn novnc_viewer_in_chromium_shows_the_x_desktop_and_sends_keys_to_it() {
     use fantoccini::{
@@ -575,33 +672,7 @@ async fn novnc_viewer_in_chromium_shows_the_x_desktop_and_sends_keys_to_it() {
     let unused_guacd = format!("127.0.0.1:{}", free_port());
     let (_site, server, _) = tokio::task::spawn_blocking(move || prepared(&unused_guacd, "guacamole", vnc_port)).await.unwrap();
 
-    // Chromium over WebDriver.
-    let driver_port = free_port();
-    procs.0.push(
-        std::process::Command::new("chromedriver")
-            .arg(format!("--port={driver_port}"))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    wait_until("chromedriver", Duration::from_secs(20), || TcpStream::connect(("127.0.0.1", driver_port)).is_ok());
-    let profile = work.path().join("chromium-profile");
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({
-            "binary": "/usr/bin/chromium",
-            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                     "--window-size=800,600", format!("--user-data-dir={}", profile.display())],
-        }),
-    );
-    let browser = fantoccini::ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{driver_port}"))
-        .await
-        .expect("chromedriver starts a session");
+    let browser = chromium(&mut procs, work.path()).await;
 
     let result = std::panic::AssertUnwindSafe(async {
         browser.goto(&server.url(&format!("/instance/inst-v?token={OTHER_TOKEN}"))).await.unwrap();

@@ -70,6 +70,8 @@ function connect() {
     failure = status.message || `error ${status.code}`;
   };
   client.onstatechange = (state) => {
+    // For tests and the browser console.
+    window.daasViewerState = state;
     if (state === Guacamole.Client.State.CONNECTED) {
       setStatus("");
     } else if (state === Guacamole.Client.State.DISCONNECTED) {
