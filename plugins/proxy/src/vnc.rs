@@ -18,8 +18,10 @@ use tokio::{
     net::TcpStream,
 };
 
-/// How much one read from the server may bring (one binary frame at most).
-const READ_BYTES: usize = 64 * 1024;
+/// How much one read from the server may bring (one binary frame at most): idle
+/// relays keep a small buffer, a read that fills it doubles it up to the maximum.
+const READ_MIN: usize = 4 * 1024;
+const READ_MAX: usize = 64 * 1024;
 
 /// Why the relay could not start or ended badly.
 #[derive(Debug, thiserror::Error)]
@@ -190,12 +192,15 @@ async fn relay(sink: &WsSink, source: &WsSource, address: &str, password: &str) 
         tcp.write_all(&early).await?;
     }
     let (mut rd, mut wr) = tcp.into_split();
-    let mut buf = vec![0u8; READ_BYTES];
+    let mut buf = vec![0u8; READ_MIN];
     loop {
         tokio::select! {
             read = rd.read(&mut buf) => match read? {
                 0 => return Ok(()),
                 n => {
+                    if n == buf.len() && buf.len() < READ_MAX {
+                        buf.resize(buf.len() * 2, 0);
+                    }
                     if sink.send(WsMessage::Binary(buf[..n].to_vec().into())).await.is_err() {
                         return Ok(());
                     }

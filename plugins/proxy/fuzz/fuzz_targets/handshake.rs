@@ -2,10 +2,15 @@
 //! and whatever it answers is well-formed Guacamole.
 #![no_main]
 
-use daas_plugin_proxy::guac::{
-    handshake::{Handshake, Settings, Step},
-    parser::{elements, Scanner},
-};
+#[path = "../../src/guac/handshake.rs"]
+#[allow(dead_code)]
+mod handshake;
+#[path = "../../src/guac/parser.rs"]
+#[allow(dead_code)]
+mod parser;
+
+use handshake::{Handshake, Settings, Step};
+use parser::{elements, Scanner};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

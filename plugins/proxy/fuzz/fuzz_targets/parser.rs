@@ -3,7 +3,11 @@
 //! splits into elements that survive encoding and parsing again.
 #![no_main]
 
-use daas_plugin_proxy::guac::parser::{elements, encode, ParseError, Scanner};
+#[path = "../../src/guac/parser.rs"]
+#[allow(dead_code)]
+mod parser;
+
+use parser::{elements, encode, ParseError, Scanner};
 use libfuzzer_sys::fuzz_target;
 
 /// All instructions of `pieces` fed one after another, and how it ended.

@@ -35,8 +35,10 @@ use super::{
 /// (guacamole-client flushes at 8192 characters; larger frames cost the browser nothing
 /// and save crossings).
 pub const FRAME_BYTES: usize = 64 * 1024;
-/// How much one read from guacd may bring.
-const READ_BYTES: usize = 64 * 1024;
+/// How much one read from guacd may bring: idle tunnels keep small buffers, busy ones
+/// grow them (a read that fills its room doubles the next one's, up to the maximum).
+const READ_MIN: usize = 4 * 1024;
+const READ_MAX: usize = 64 * 1024;
 
 /// Where guacd is and how patient to be.
 #[derive(Debug, Clone)]
@@ -166,6 +168,7 @@ async fn relay(sink: &WsSink, source: &WsSource, tcp: TcpStream, mut buf: Vec<u8
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // What guacd sent together with `ready` is forwarded before reading more.
     let mut pending = !buf.is_empty();
+    let mut room = READ_MIN;
     loop {
         if pending {
             pending = false;
@@ -176,14 +179,20 @@ async fn relay(sink: &WsSink, source: &WsSource, tcp: TcpStream, mut buf: Vec<u8
             }
         }
         tokio::select! {
-            read = async { buf.reserve(READ_BYTES); rd.read_buf(&mut buf).await } => match read {
-                Ok(0) => {
-                    if scanner.in_instruction() {
-                        return End::Failed(Failure(Status::UpstreamError, "guacd closed the connection in the middle of an instruction".into()));
-                    }
-                    return End::Upstream(upstream_error.unwrap_or(Status::Success));
+            read = async { buf.reserve(room); let spare = buf.capacity() - buf.len(); rd.read_buf(&mut buf).await.map(|n| (n, spare)) } => match read {
+                Ok((n, spare)) if n > 0 && n == spare => {
+                    room = (room * 2).min(READ_MAX);
+                    pending = true;
                 }
-                Ok(_) => pending = true,
+                Ok((n, _)) => match n {
+                    0 => {
+                        if scanner.in_instruction() {
+                            return End::Failed(Failure(Status::UpstreamError, "guacd closed the connection in the middle of an instruction".into()));
+                        }
+                        return End::Upstream(upstream_error.unwrap_or(Status::Success));
+                    }
+                    _ => pending = true,
+                },
                 Err(e) => return End::Failed(Failure(Status::UpstreamError, format!("guacd's connection failed: {e}"))),
             },
             msg = source.recv() => match msg {
