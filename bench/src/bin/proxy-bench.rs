@@ -3,7 +3,7 @@
 //! - `proxy-bench serve --desktop P --relay R --guacd G`: the far ends, until killed:
 //!   on P a fake desktop (the first byte from a client picks: `T` + u64 n: stream n
 //!   bytes; `E`: echo everything); on R a raw TCP relay to P written here (tokio's
-//!   `copy_bidirectional`, what any relay does at least); on G a fake guacd (the
+//!   `copy_bidirectional` with 64 KiB buffers: bytes only, no framing); on G a fake guacd (the
 //!   handshake, then the client's first instruction `mode` picks: `stream,<n>`: blob
 //!   instructions of 6048 base64 bytes until n bytes; `echo`: every instruction back;
 //!   `idle`: nothing).
@@ -70,7 +70,8 @@ async fn serve() {
                 let _ = s.set_nodelay(true);
                 let Ok(mut up) = TcpStream::connect(desktop_addr).await else { return };
                 let _ = up.set_nodelay(true);
-                let _ = tokio::io::copy_bidirectional(&mut s, &mut up).await;
+                // 64 KiB buffers as the proxy's largest reads (tokio's default is 8 KiB).
+                let _ = tokio::io::copy_bidirectional_with_sizes(&mut s, &mut up, 64 * 1024, 64 * 1024).await;
             });
         }
     });
