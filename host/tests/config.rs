@@ -179,7 +179,7 @@ fn config_check_reports_every_problem_of_every_file_at_once() {
     let site = TempSite::new(&[
         ("extensions.toml", "[extensions]\nlisen = 1\n[[extensions.plugin]]\nname = \"info\"\n[[extensions.plugin]]\nname = \"info\"\n"),
         ("db.toml", "[db]\ndb_port = \"x\"\ndb_typ = \"sqlite\"\n"),
-        ("proxy.toml", "[viewer]\nresize = \"both\"\n"),
+        ("files.toml", "[filestore]\nroot = \"/srv\"\n"),
         ("dbs.toml", ""),
         ("info.toml", "[sys\n"),
     ]);
@@ -189,7 +189,7 @@ fn config_check_reports_every_problem_of_every_file_at_once() {
         "extensions.toml:2: key `extensions.lisen`: unknown key",
         "db.toml:2: key `db.db_port`: invalid type",
         "db.toml:3: key `db.db_typ`: unknown key; allowed keys here:",
-        "proxy.toml:2: key `viewer.resize`: unknown key; this section takes no keys (yet)",
+        "files.toml:2: key `filestore.root`: unknown key; this section takes no keys (yet)",
         "dbs.toml: is not a daas config file",
         "info.toml:1: is not valid TOML",
     ] {

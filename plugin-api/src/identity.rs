@@ -19,6 +19,11 @@ pub const ATTR_USER_NAME: &str = "auth.user_name";
 /// Attribute key that is `true` when the caller is an administrator.
 pub const ATTR_ADMIN: &str = "auth.admin";
 
+/// Attribute key set instead of an identity when a request to `/instance/{id}` carries
+/// that instance's viewer token (`?token=`): the instance id it is scoped to. Whoever
+/// holds a viewer link may view that one desktop and nothing else.
+pub const ATTR_VIEWER_INSTANCE: &str = "auth.viewer_instance";
+
 /// Owner id of entities shared with every user.
 pub const SHARED_OWNER: i64 = 0;
 /// Owner id of global entities (limits that apply to everyone).

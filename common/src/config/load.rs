@@ -615,10 +615,13 @@ mod tests {
 
     #[test]
     fn reserved_sections_refuse_keys_and_unknown_files_are_reported() {
-        let d = site(&[("proxy.toml", "[viewer]\nx = 1\n"), ("extention.toml", "")]);
+        let d = site(&[("files.toml", "[filestore]\nx = 1\n"), ("extention.toml", "")]);
         let problems = load_site(d.path(), &EnvOverrides::default()).unwrap_err();
         let text: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
-        assert!(text.iter().any(|t| t.starts_with("proxy.toml:2: key `viewer.x`: unknown key; this section takes no keys")), "{text:#?}");
+        assert!(
+            text.iter().any(|t| t.starts_with("files.toml:2: key `filestore.x`: unknown key; this section takes no keys")),
+            "{text:#?}"
+        );
         assert!(text.iter().any(|t| t.starts_with("extention.toml: is not a daas config file")), "{text:#?}");
     }
 

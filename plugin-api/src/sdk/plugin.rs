@@ -88,6 +88,9 @@ pub struct WsRequest {
     pub path: String,
     /// The matched route's parameters.
     pub params: HashMap<String, String>,
+    /// The query string without its `?` (empty when there is none): a browser's
+    /// WebSocket can carry its parameters nowhere else.
+    pub query: String,
     /// Request headers.
     pub headers: Vec<(String, String)>,
     /// The layers' attributes.
@@ -610,7 +613,10 @@ extern "C" fn export_websocket(req: FfiRequest, sink: WsSinkBox, source: WsSourc
     export(
         move || async move {
             let Some(plugin) = started() else { return };
-            let path = req.uri.split('?').next().unwrap_or("").to_string();
+            let (path, query) = match req.uri.split_once('?') {
+                Some((path, query)) => (path.to_string(), query.to_string()),
+                None => (req.uri.to_string(), String::new()),
+            };
             let found = plugin.websockets.iter().find_map(|(route, handler)| {
                 if route.browser != req.browser {
                     return None;
@@ -624,6 +630,7 @@ extern "C" fn export_websocket(req: FfiRequest, sink: WsSinkBox, source: WsSourc
             };
             let request = WsRequest {
                 path,
+                query,
                 params: params.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
                 headers: req.headers.into_iter().map(|Tuple2(k, v)| (k.into_string(), v.into_string())).collect(),
                 attributes: attributes_of(req.attributes),

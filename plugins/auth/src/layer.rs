@@ -181,6 +181,11 @@ impl Layer for AuthLayer {
                     }
                     LayerVerdict::Continue(attrs.into_iter().map(|(k, v)| (k.into(), v.into()).into()).collect())
                 }
+                // A viewer link (`/instance/{id}?token=`) without a session.
+                None if crate::viewer::link(&req).is_some() => match limited(&accounts, &format!("addr:{}", client_ip(&req))) {
+                    Err(wait) => too_many(wait),
+                    Ok(()) => crate::viewer::verdict(&accounts.db, &req).await,
+                },
                 None if req.public => match limited(&accounts, &format!("addr:{}", client_ip(&req))) {
                     Err(wait) => too_many(wait),
                     Ok(()) => LayerVerdict::Continue(Default::default()),

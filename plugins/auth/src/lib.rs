@@ -13,7 +13,7 @@
 //! Map: [`accounts`] logins, sessions, tokens on the db backend; [`tokens`] random
 //! secrets and their digests; [`layer`] the auth layer; [`api`] `/api/v1/auth`;
 //! [`browser`] `/login` and `/logout`; [`http`] cookie and redirect helpers; [`remote`]
-//! the original's remote authentication service.
+//! the original's remote authentication service; [`viewer`] viewer links (`?token=`).
 
 pub mod accounts;
 pub mod admin;
@@ -29,6 +29,7 @@ pub mod remote;
 pub mod roles;
 pub mod tokens;
 pub mod totp;
+pub mod viewer;
 
 use std::sync::Arc;
 

@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# The proxy bench: one run, a printed table, the table into docs/benchmarks.md between
+# <!-- bench:proxy:start --> and <!-- bench:proxy:end --> (unless BENCH_NO_DOCS=1).
+#
+# On this machine, all on loopback, release builds:
+# - the far ends (bench/src/bin/proxy-bench.rs `serve`): a fake desktop (streams bytes or
+#   echoes), a raw TCP relay to it written in the bench, a fake guacd (handshake, then
+#   streams blob instructions or echoes instructions);
+# - websockify from PyPI (in target/bench-venv) in front of the fake desktop;
+# - `daas serve` with db, auth and proxy: the noVNC relay (instance inst-v, no VNC
+#   password: bytes pass unchanged, as through websockify) and the Guacamole tunnel
+#   (inst-g, through the fake guacd), opened with their viewer links.
+# Per path: MB/s of a desktop → browser stream (PROXY_BYTES, 256 MiB) and p50/p99 of
+# PROXY_ROUNDS (2000) round trips of a 64-byte message; the Guacamole parser's MB/s on a
+# display-update stream; PROXY_TUNNELS (500) Guacamole tunnels held for PROXY_HOLD (60) s
+# with the server's memory per tunnel (VmRSS with all open minus before, / tunnels).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BYTES=${PROXY_BYTES:-268435456}
+ROUNDS=${PROXY_ROUNDS:-2000}
+TUNNELS=${PROXY_TUNNELS:-500}
+HOLD=${PROXY_HOLD:-60}
+# PROXY_PROFILE=debug: a quick check of the script itself, not a measurement.
+PROFILE=${PROXY_PROFILE:-release}
+TOKEN_G=benchGuacamoleViewerToken0123456789
+TOKEN_V=benchNoVncViewerToken0123456789abcd
+
+# 500 tunnels are 1000 sockets in the server (browser side and guacd side).
+ulimit -n 8192 2>/dev/null || ulimit -n 4096 2>/dev/null || true
+
+die() { echo "proxy bench: $*" >&2; exit 1; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 200); do (echo >/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.1; done; die "nothing listens on $1"; }
+
+echo "proxy bench: building ($PROFILE)" >&2
+cargo build $([ "$PROFILE" = release ] && echo --release) --locked -p daas -p daas-plugin-db -p daas-plugin-auth -p daas-plugin-proxy -p daas-bench >&2
+bash scripts/webroot >&2
+if [ ! -x target/bench-venv/bin/websockify ]; then
+    python3 -m venv target/bench-venv >&2
+    target/bench-venv/bin/pip install -q websockify >&2
+fi
+BIN=target/$PROFILE/proxy-bench
+DAAS=target/$PROFILE/daas
+
+TMP=$(mktemp -d)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$TMP"; }
+trap cleanup EXIT
+
+DESKTOP=$(free_port); RELAY=$(free_port); GUACD=$(free_port); WSFY=$(free_port)
+"$BIN" serve --desktop "$DESKTOP" --relay "$RELAY" --guacd "$GUACD" & PIDS+=($!)
+target/bench-venv/bin/websockify "127.0.0.1:$WSFY" "127.0.0.1:$DESKTOP" 2>"$TMP/websockify.log" & PIDS+=($!)
+wait_port "$DESKTOP"; wait_port "$RELAY"; wait_port "$GUACD"; wait_port "$WSFY"
+
+# The site: db, auth, proxy; the rows through `daas import`.
+SITE=$TMP/site
+mkdir -p "$SITE"
+cat >"$SITE/extensions.toml" <<EOF
+[extensions]
+layers = ["auth"]
+library_dir = "$PWD/target/$PROFILE"
+
+[[extensions.plugin]]
+name = "db"
+
+[[extensions.plugin]]
+name = "auth"
+
+[[extensions.plugin]]
+name = "proxy"
+EOF
+printf '[db]\ndb_type = "sqlite"\ndata_path = "%s/data"\nsecret_key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="\nadmin_credentials = "admin:bench-admin-1"\n' "$TMP" >"$SITE/db.toml"
+printf '[viewer]\nwebroot = "%s/webroot"\n\n[guacd]\naddress = "127.0.0.1:%s"\n' "$PWD" "$GUACD" >"$SITE/proxy.toml"
+printf '[log]\nlevel = "warn"\n' >"$SITE/logging.toml"
+cat >"$TMP/rows.yaml" <<EOF
+daas_objects:
+  - {id: app-g, id_owner: 1, object_type: container, object_mode: app, viewer_contype: guacamole}
+  - {id: app-v, id_owner: 1, object_type: container, object_mode: app, viewer_contype: novnc}
+instances:
+  - {id: inst-g, id_owner: 1, id_app: app-g, id_con: con-g, host: 127.0.0.1}
+  - {id: inst-v, id_owner: 1, id_app: app-v, id_con: con-v, host: 127.0.0.1}
+guacamole_connections:
+  - {id: con-g, protocol: vnc, hostname: 127.0.0.1, port: $DESKTOP, viewer_token: $TOKEN_G}
+  - {id: con-v, protocol: vnc, hostname: 127.0.0.1, port: $DESKTOP, viewer_token: $TOKEN_V}
+EOF
+"$DAAS" config check --site "$SITE" >&2 || die "the bench site does not check out"
+"$DAAS" import "$TMP/rows.yaml" --site "$SITE" >&2
+PORT=$(free_port)
+"$DAAS" serve --site "$SITE" --listen "127.0.0.1:$PORT" >"$TMP/daas.out" 2>"$TMP/daas.log" & DAAS_PID=$!; PIDS+=($DAAS_PID)
+wait_port "$PORT"
+BASE=ws://127.0.0.1:$PORT
+
+measure() { "$BIN" measure --bytes "$BYTES" --rounds "$ROUNDS" "$@"; }
+field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
+
+echo "proxy bench: measuring" >&2
+RAW=$(measure --kind tcp --url "127.0.0.1:$RELAY")
+NOVNC=$(measure --kind ws --url "$BASE/instance/inst-v?token=$TOKEN_V")
+WEBSOCKIFY=$(measure --kind ws --url "ws://127.0.0.1:$WSFY/")
+GUAC=$(measure --kind guac --url "$BASE/instance/inst-g?token=$TOKEN_G")
+PARSER=$("$BIN" parser --mib 256)
+
+echo "proxy bench: holding $TUNNELS tunnels for $HOLD s" >&2
+rss() { awk '/VmRSS/ {print $2}' "/proc/$DAAS_PID/status"; }
+RSS_BEFORE=$(rss)
+"$BIN" hold --url "$BASE/instance/inst-g?token=$TOKEN_G" --n "$TUNNELS" --secs "$HOLD" >"$TMP/hold.json" 2>"$TMP/hold.log" & HOLD_PID=$!
+for _ in $(seq $((HOLD * 10))); do grep -q "tunnels open" "$TMP/hold.log" 2>/dev/null && break; sleep 0.1; done
+sleep 2
+RSS_OPEN=$(rss)
+wait "$HOLD_PID" || die "the hold run failed: $(cat "$TMP/hold.log")"
+HELD=$(cat "$TMP/hold.json")
+
+ratio() { python3 -c "import sys; print(f'{float(sys.argv[1]) / float(sys.argv[2]):.2f}')" "$1" "$2"; }
+row() { printf '| %s | %s | %s | %s | %s | %s |\n' "$1" "$(field "$2" mb_s)" "$(ratio "$(field "$2" mb_s)" "$(field "$RAW" mb_s)")" "$(ratio "$(field "$2" mb_s)" "$(field "$WEBSOCKIFY" mb_s)")" "$(field "$2" p50_us)" "$(field "$2" p99_us)"; }
+
+TABLE=$(
+    echo "Run $(date -u '+%Y-%m-%d %H:%M UTC') on this machine ($(nproc) cores, shared), \`bash bench/proxy.sh\`; loopback, $PROFILE build, one run."
+    echo "Stream: $((BYTES >> 20)) MiB desktop → browser; latency: $ROUNDS round trips of 64 bytes (Guacamole: a 60-byte \`sync\`)."
+    echo
+    echo "| path | MB/s | × raw relay | × websockify | p50 µs | p99 µs |"
+    echo "|---|---|---|---|---|---|"
+    row "raw TCP relay (in the bench)" "$RAW"
+    row "websockify $(target/bench-venv/bin/pip show websockify 2>/dev/null | awk '/^Version/ {print $2}') (PyPI)" "$WEBSOCKIFY"
+    row "daas noVNC relay (WebSocket)" "$NOVNC"
+    row "daas Guacamole tunnel (WebSocket + guacd TCP)" "$GUAC"
+    echo
+    echo "Guacamole parser: $(field "$PARSER" parser_mb_s) MB/s on a display-update stream ($(field "$PARSER" instructions) instructions, $(( $(field "$PARSER" bytes) >> 20 )) MiB, 64 KiB reads, best of 5)."
+    echo
+    echo "$(field "$HELD" tunnels) Guacamole tunnels held for $HOLD s: $(field "$HELD" opened) opened, $(field "$HELD" failed) failed$( [ "$(field "$HELD" failed)" != 0 ] && echo " (first: $(field "$HELD" first_error))"); the server's memory $((RSS_BEFORE / 1024)) MiB before, $((RSS_OPEN / 1024)) MiB with all open: $(( (RSS_OPEN - RSS_BEFORE) / TUNNELS )) KiB per tunnel."
+)
+echo "$TABLE"
+
+if [ "${BENCH_NO_DOCS:-0}" != 1 ]; then
+    python3 - "$TABLE" <<'EOF'
+import re, sys
+path = "docs/benchmarks.md"
+text = open(path).read()
+block = "<!-- bench:proxy:start -->\n## Proxy: relays, tunnel, parser\n\n" + sys.argv[1] + "\n<!-- bench:proxy:end -->"
+if "<!-- bench:proxy:start -->" in text:
+    text = re.sub(r"<!-- bench:proxy:start -->.*?<!-- bench:proxy:end -->", lambda _: block, text, flags=re.S)
+else:
+    text = text.rstrip("\n") + "\n\n" + block + "\n"
+open(path, "w").write(text)
+EOF
+fi

@@ -1,0 +1,236 @@
+//! The direct VNC path: a websockify-compatible relay between noVNC's WebSocket (binary
+//! frames, no subprotocol needed; PROTOCOLS.md §3) and the desktop's VNC port, with no
+//! guacd in between.
+//!
+//! The VNC password must never reach the browser, so when the connection has one the
+//! proxy authenticates to the server itself (RFB VNC Authentication, PROTOCOLS.md §2)
+//! and offers the browser security type None; after the security phase bytes pass
+//! unchanged both ways, as through websockify. Without a password nothing is
+//! intercepted at all.
+
+use daas_plugin_api::{
+    abi::WsMessage,
+    sdk::{WebSocket, WsSink, WsSource},
+};
+use des::cipher::{generic_array::GenericArray, BlockEncrypt, KeyInit};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::TcpStream,
+};
+
+/// How much one read from the server may bring (one binary frame at most): idle
+/// relays keep a small buffer, a read that fills it doubles it up to the maximum.
+const READ_MIN: usize = 4 * 1024;
+const READ_MAX: usize = 64 * 1024;
+
+/// Why the relay could not start or ended badly.
+#[derive(Debug, thiserror::Error)]
+pub enum VncError {
+    /// The desktop's port does not answer.
+    #[error("the desktop's VNC server cannot be reached: {0}")]
+    Connect(std::io::Error),
+    /// The server's side failed.
+    #[error("the desktop's VNC connection failed: {0}")]
+    Io(#[from] std::io::Error),
+    /// The server speaks something else.
+    #[error("the desktop's VNC server broke the protocol: {0}")]
+    Protocol(String),
+    /// The server refused the proxy.
+    #[error("the desktop's VNC server refused the connection: {0}")]
+    Refused(String),
+    /// The browser went away or broke the protocol.
+    #[error("the browser {0}")]
+    Browser(String),
+}
+
+/// The 16-byte answer to a VNC Authentication challenge: DES-ECB with the password
+/// (truncated or zero-padded to 8 bytes) as key, each key byte's bits reversed.
+pub fn vnc_auth_response(password: &str, challenge: &[u8; 16]) -> [u8; 16] {
+    let mut key = [0u8; 8];
+    for (k, p) in key.iter_mut().zip(password.bytes()) {
+        *k = p.reverse_bits();
+    }
+    let cipher = des::Des::new(GenericArray::from_slice(&key));
+    let mut out = *challenge;
+    for half in out.chunks_exact_mut(8) {
+        cipher.encrypt_block(GenericArray::from_mut_slice(half));
+    }
+    out
+}
+
+async fn read_reason(tcp: &mut TcpStream) -> Result<String, VncError> {
+    let len = tcp.read_u32().await? as usize;
+    let mut reason = vec![0; len.min(4096)];
+    tcp.read_exact(&mut reason).await?;
+    Ok(String::from_utf8_lossy(&reason).into_owned())
+}
+
+/// Version and security with the server, as the client; the server is then waiting
+/// for ClientInit.
+async fn authenticate(tcp: &mut TcpStream, password: &str) -> Result<(), VncError> {
+    let mut version = [0u8; 12];
+    tcp.read_exact(&mut version).await?;
+    let minor = match &version {
+        b"RFB 003.003\n" | b"RFB 003.005\n" => 3,
+        b"RFB 003.007\n" => 7,
+        v if v.starts_with(b"RFB 003.") || v.starts_with(b"RFB 004.") || v.starts_with(b"RFB 005.") => 8,
+        v => return Err(VncError::Protocol(format!("not an RFB server (it said {:?})", String::from_utf8_lossy(v)))),
+    };
+    tcp.write_all(format!("RFB 003.{minor:03}\n").as_bytes()).await?;
+    let chosen = if minor == 3 {
+        match tcp.read_u32().await? {
+            0 => return Err(VncError::Refused(read_reason(tcp).await?)),
+            t @ (1 | 2) => t as u8,
+            t => return Err(VncError::Protocol(format!("security type {t} is not supported by the proxy"))),
+        }
+    } else {
+        let n = tcp.read_u8().await?;
+        if n == 0 {
+            return Err(VncError::Refused(read_reason(tcp).await?));
+        }
+        let mut types = vec![0; n as usize];
+        tcp.read_exact(&mut types).await?;
+        let chosen = if types.contains(&2) && !password.is_empty() {
+            2
+        } else if types.contains(&1) {
+            1
+        } else if types.contains(&2) {
+            return Err(VncError::Refused("it asks for a password and the connection has none".into()));
+        } else {
+            return Err(VncError::Protocol(format!(
+                "it offers security types {types:?}; the proxy speaks None (1) and VNC Authentication (2)"
+            )));
+        };
+        tcp.write_u8(chosen).await?;
+        chosen
+    };
+    if chosen == 2 {
+        let mut challenge = [0u8; 16];
+        tcp.read_exact(&mut challenge).await?;
+        tcp.write_all(&vnc_auth_response(password, &challenge)).await?;
+    }
+    // SecurityResult: always after VNC Authentication, after None only in 3.8.
+    if (chosen == 2 || minor == 8) && tcp.read_u32().await? != 0 {
+        let reason = if minor == 8 { read_reason(tcp).await? } else { String::new() };
+        return Err(VncError::Refused(format!("authentication failed {reason}").trim().to_string()));
+    }
+    Ok(())
+}
+
+/// Bytes from the browser's binary frames, read as a stream.
+struct FromBrowser<'a> {
+    source: &'a WsSource,
+    buf: Vec<u8>,
+}
+
+impl FromBrowser<'_> {
+    async fn read_exact(&mut self, n: usize) -> Result<Vec<u8>, VncError> {
+        while self.buf.len() < n {
+            match self.source.recv().await {
+                Some(WsMessage::Binary(b)) => self.buf.extend_from_slice(&b),
+                Some(WsMessage::Text(_)) => return Err(VncError::Browser("sent a text frame; the VNC relay takes binary frames".into())),
+                _ => return Err(VncError::Browser("closed the connection during the handshake".into())),
+            }
+        }
+        Ok(self.buf.drain(..n).collect())
+    }
+}
+
+/// Version and security with the browser, as the server: RFB 3.8 with security None.
+/// Returns what the browser sent beyond (ClientInit, if it came early).
+async fn greet_browser(sink: &WsSink, source: &WsSource) -> Result<Vec<u8>, VncError> {
+    let gone = |_| VncError::Browser("went away during the handshake".into());
+    sink.send(WsMessage::Binary(b"RFB 003.008\n".to_vec().into())).await.map_err(gone)?;
+    let mut reader = FromBrowser { source, buf: Vec::new() };
+    let version = reader.read_exact(12).await?;
+    match &version[..] {
+        b"RFB 003.003\n" => sink.send(WsMessage::Binary(1u32.to_be_bytes().to_vec().into())).await.map_err(gone)?,
+        b"RFB 003.007\n" | b"RFB 003.008\n" => {
+            sink.send(WsMessage::Binary(vec![1, 1].into())).await.map_err(gone)?;
+            if reader.read_exact(1).await?[0] != 1 {
+                return Err(VncError::Browser("chose a security type that was not offered".into()));
+            }
+            if version[..] == b"RFB 003.008\n"[..] {
+                sink.send(WsMessage::Binary(0u32.to_be_bytes().to_vec().into())).await.map_err(gone)?;
+            }
+        }
+        v => return Err(VncError::Browser(format!("is not an RFB 3.x client (it said {:?})", String::from_utf8_lossy(v)))),
+    }
+    Ok(reader.buf)
+}
+
+/// Run the relay until either side ends it.
+pub async fn run(ws: WebSocket, address: String, password: String) {
+    let (sink, source) = ws.split();
+    match relay(&sink, &source, &address, &password).await {
+        Ok(()) => {
+            let _ = sink.close(1000, "the desktop closed the connection").await;
+        }
+        Err(VncError::Browser(why)) => {
+            tracing::info!(%address, "vnc relay: the browser {why}");
+            let _ = sink.close(1003, "unexpected data from the browser").await;
+        }
+        Err(e) => {
+            tracing::warn!(%address, "vnc relay: {e}");
+            // The reason is for the user: no address in it.
+            let reason = match &e {
+                VncError::Connect(_) => "the desktop cannot be reached",
+                VncError::Refused(_) => "the desktop refused the connection",
+                _ => "the desktop's connection failed",
+            };
+            let _ = sink.close(1011, reason).await;
+        }
+    }
+}
+
+async fn relay(sink: &WsSink, source: &WsSource, address: &str, password: &str) -> Result<(), VncError> {
+    let mut tcp = TcpStream::connect(address).await.map_err(VncError::Connect)?;
+    let _ = tcp.set_nodelay(true);
+    if !password.is_empty() {
+        authenticate(&mut tcp, password).await?;
+        let early = greet_browser(sink, source).await?;
+        tcp.write_all(&early).await?;
+    }
+    let (mut rd, mut wr) = tcp.into_split();
+    let mut buf = vec![0u8; READ_MIN];
+    loop {
+        tokio::select! {
+            read = rd.read(&mut buf) => match read? {
+                0 => return Ok(()),
+                n => {
+                    if n == buf.len() && buf.len() < READ_MAX {
+                        buf.resize(buf.len() * 2, 0);
+                    }
+                    if sink.send(WsMessage::Binary(buf[..n].to_vec().into())).await.is_err() {
+                        return Ok(());
+                    }
+                }
+            },
+            msg = source.recv() => match msg {
+                Some(WsMessage::Binary(b)) => wr.write_all(&b).await?,
+                // websockify closes on a text frame too (1003).
+                Some(WsMessage::Text(_)) => return Err(VncError::Browser("sent a text frame; the VNC relay takes binary frames".into())),
+                None | Some(WsMessage::Close(..)) => {
+                    let _ = wr.shutdown().await;
+                    return Ok(());
+                }
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::vnc_auth_response;
+
+    #[test]
+    fn vnc_authentication_matches_a_known_answer() {
+        // OpenSSL's DES-ECB with the bit-reversed key 1e8c8cb4ceccc64e ("x11-s3cr"):
+        // printf 0123456789abcdef | openssl enc -des-ecb -nopad -K 1e8c8cb4ceccc64e -provider legacy
+        let want = [0xe0, 0x1a, 0x6c, 0xd3, 0xd0, 0x5b, 0xda, 0x56, 0x45, 0x6e, 0xa9, 0x27, 0x94, 0x44, 0x24, 0xe4];
+        assert_eq!(vnc_auth_response("x11-s3cr", b"0123456789abcdef"), want);
+        // Only the first 8 bytes of a password count.
+        assert_eq!(vnc_auth_response("x11-s3cr-and-more", b"0123456789abcdef"), want);
+        // (x11vnc accepts it: tests/proxy.rs, the end-to-end test, uses this password.)
+    }
+}
