@@ -14,6 +14,8 @@
 //! viewer: the instance's owner (the session), or whoever holds its viewer link
 //! (`?token=`), which the auth layer turns into an attribute scoped to that instance.
 //! [`viewer`] renders the pages and serves the browser assets `scripts/webroot` builds.
+//! [`apps`] is the user's side of the original's browser routes: the apps page, starting
+//! an app to its viewer and stopping an instance, through the container backend.
 
 pub mod access;
 pub mod apps;
