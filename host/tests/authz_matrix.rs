@@ -494,15 +494,6 @@ struct Ctx {
     a_rows: BTreeSet<String>,
 }
 
-/// A cookie's value from a `set-cookie` header.
-fn cookie_value(resp: &reqwest::blocking::Response, name: &str) -> Option<String> {
-    resp.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).find_map(|v| {
-        let first = v.split(';').next()?;
-        let (k, val) = first.split_once('=')?;
-        (k.trim() == name).then(|| val.to_string())
-    })
-}
-
 fn id_of(v: &Value) -> String {
     match &v["id"] {
         Value::String(s) => s.clone(),
@@ -562,25 +553,7 @@ impl Ctx {
     /// A browser login: the session cookie and its CSRF token.
     fn cookie_session(&self, who: Who) -> (String, String) {
         let (user, password) = who.credentials().unwrap();
-        let csrf = self.login_csrf();
-        let resp = self
-            .http
-            .post(self.server.url("/login"))
-            .header("cookie", format!("daas_login_csrf={csrf}"))
-            .form(&[("username", user), ("password", password), ("csrf", &csrf), ("next", "/")])
-            .send()
-            .unwrap();
-        assert_eq!(resp.status().as_u16(), 303, "setup: browser login of {who:?}");
-        let session = cookie_value(&resp, "daas_session").expect("a session cookie");
-        let me: Value = self
-            .http
-            .get(self.server.url("/api/v1/auth/me"))
-            .header("cookie", format!("daas_session={session}"))
-            .send()
-            .unwrap()
-            .json()
-            .unwrap();
-        (session, me["csrf_token"].as_str().expect("a cookie session has a CSRF token").to_string())
+        browser_login(&self.server, user, password)
     }
 
     /// A new row of a db resource, A's (or the admin's for A, or the admin's node).

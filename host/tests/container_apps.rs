@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use support::{Podman, BUSYBOX, DESKTOP};
+use support::{Cleanup, Podman, BUSYBOX, DESKTOP};
 
 const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
@@ -49,15 +49,6 @@ impl Site {
         let out = daas().args(["export", "--format", "json", "--site"]).arg(self.site.path()).output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         serde_json::from_slice(&out.stdout).unwrap()
-    }
-}
-
-/// Removes a test's containers whatever happens.
-struct Cleanup<'a>(&'a Podman, String);
-
-impl Drop for Cleanup<'_> {
-    fn drop(&mut self) {
-        self.0.remove_labelled(&self.1);
     }
 }
 

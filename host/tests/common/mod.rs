@@ -251,6 +251,34 @@ impl As<'_> {
     }
 }
 
+/// A cookie's value from a response's `set-cookie` headers.
+pub fn cookie_value(resp: &reqwest::blocking::Response, name: &str) -> Option<String> {
+    resp.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).find_map(|v| {
+        let first = v.split(';').next()?;
+        let (k, val) = first.split_once('=')?;
+        (k.trim() == name).then(|| val.to_string())
+    })
+}
+
+/// A browser login through the `/login` form (with its double-submit token), which
+/// must succeed: the `daas_session` cookie's value and the session's CSRF token.
+pub fn browser_login(server: &Server, user: &str, password: &str) -> (String, String) {
+    let http = http();
+    let page = http.get(server.url("/login")).send().unwrap();
+    let csrf = cookie_value(&page, "daas_login_csrf").expect("GET /login sets the login CSRF cookie");
+    let resp = http
+        .post(server.url("/login"))
+        .header("cookie", format!("daas_login_csrf={csrf}"))
+        .form(&[("username", user), ("password", password), ("csrf", &csrf), ("next", "/")])
+        .send()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 303, "browser login of {user}");
+    let session = cookie_value(&resp, "daas_session").expect("a session cookie");
+    let me: serde_json::Value =
+        http.get(server.url("/api/v1/auth/me")).header("cookie", format!("daas_session={session}")).send().unwrap().json().unwrap();
+    (session, me["csrf_token"].as_str().expect("a cookie session has a CSRF token").to_string())
+}
+
 /// `POST` that must answer 201; the created row.
 pub fn created(who: &As, path: &str, body: serde_json::Value) -> serde_json::Value {
     let (status, row) = who.post(path, body);

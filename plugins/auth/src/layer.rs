@@ -2,8 +2,9 @@
 //! session cookie, a bearer session token or an access token and attaches the
 //! [`Identity`](daas_plugin_api::identity::Identity); a non-public route without a
 //! valid caller is refused (401 JSON for the API, a redirect to the login page for a
-//! browser page). Cookie-authenticated API calls that change state must carry the
-//! session's CSRF token in `x-csrf-token`. The caller's roles must then hold the
+//! browser page). Cookie-authenticated calls that change state must carry the
+//! session's CSRF token in `x-csrf-token` (root-level form POSTs carry it in the form,
+//! which their handlers check). The caller's roles must then hold the
 //! route's permission rule ([`crate::rbac`]), and with `[auth] enable_auth_endpoint`
 //! the caller must hold the route's privilege ([`crate::guard`]).
 
@@ -141,7 +142,11 @@ impl Layer for AuthLayer {
                         }
                     }
                     let unsafe_method = !matches!(req.method.as_str(), "GET" | "HEAD" | "OPTIONS");
-                    if via == Via::Cookie && unsafe_method && req.uri.as_str().starts_with("/api/") {
+                    // Root-level POSTs are browser form targets, which cannot send a
+                    // header: their handlers check the form's `csrf` field. Every other
+                    // change (any DELETE, PUT, PATCH) must carry the header.
+                    let header_checked = req.uri.as_str().starts_with("/api/") || req.method.as_str() != "POST";
+                    if via == Via::Cookie && unsafe_method && header_checked {
                         let sent = header(&req, "x-csrf-token").unwrap_or_default();
                         if !r.csrf.as_deref().is_some_and(|c| tokens::same(c, sent)) {
                             return reject(

@@ -13,19 +13,10 @@ use daas_plugin_container::{
     engine::{Engine, EngineError},
     images, services,
 };
-use support::{Podman, BUSYBOX, DESKTOP};
+use support::{Cleanup, Podman, BUSYBOX, DESKTOP};
 
 fn engine(podman: &Podman) -> Engine {
     Engine::connect(&ContainerRequestSection { host: podman.host(), timeout_ms: 20_000, ..Default::default() }).unwrap()
-}
-
-/// Removes a test's containers when dropped.
-struct Cleanup<'a>(&'a Podman, String);
-
-impl Drop for Cleanup<'_> {
-    fn drop(&mut self) {
-        self.0.remove_labelled(&self.1);
-    }
 }
 
 fn labelled(test: &str, spec: ContainerSpec) -> ContainerSpec {

@@ -14,19 +14,26 @@
 //! viewer: the instance's owner (the session), or whoever holds its viewer link
 //! (`?token=`), which the auth layer turns into an attribute scoped to that instance.
 //! [`viewer`] renders the pages and serves the browser assets `scripts/webroot` builds.
+//! [`apps`] is the user's side of the original's browser routes: the apps page, starting
+//! an app to its viewer and stopping an instance, through the container backend.
 
 pub mod access;
+pub mod apps;
 pub mod guac;
 pub mod viewer;
 pub mod vnc;
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
-use daas_common::{config::ProxyFile, protocols::DbClient};
+use daas_common::{
+    config::ProxyFile,
+    protocols::{ContainerClient, DbClient},
+};
 use daas_plugin_api::{
     abi::BrowserRoute,
     export_plugin,
     names::PluginName,
+    permissions::{Operation, Rule},
     sdk::{PluginBuilder, PluginContext, WebSocket, WsRequest},
 };
 
@@ -76,8 +83,12 @@ pub struct State {
     pub config: Config,
     /// The data.
     pub db: DbClient,
+    /// The container backend (apps start and stop there).
+    pub container: ContainerClient,
     /// The viewer page's template.
     pub template: String,
+    /// The apps page's template.
+    pub apps_template: String,
 }
 
 async fn start(ctx: PluginContext) -> Result<PluginBuilder, String> {
@@ -85,11 +96,20 @@ async fn start(ctx: PluginContext) -> Result<PluginBuilder, String> {
     let config = Config::from_file(&file, &ctx.site_dir)?;
     let template = viewer::load(&config.webroot)?;
     tracing::info!(webroot = %config.webroot.display(), guacd = %config.guacd, "proxy starting");
-    let state = Arc::new(State { config, db: DbClient::host(), template });
+    let apps_template = apps::load(&config.webroot)?;
+    let state = Arc::new(State { config, db: DbClient::host(), container: ContainerClient::host(), template, apps_template });
     let ws_state = state.clone();
     Ok(PluginBuilder::new()
         .browser(
             [
+                BrowserRoute::new("GET", "/", "apps", "The caller's apps page: the apps to start and the running instances."),
+                BrowserRoute::new(
+                    "POST",
+                    "/app/:id",
+                    "app_start",
+                    "Start an app (form field `csrf` with the session's CSRF token) and go to its viewer (303).",
+                ),
+                BrowserRoute::new("DELETE", "/instance/:id", "instance_stop", "Stop the caller's instance (204)."),
                 BrowserRoute::new(
                     "GET",
                     "/instance/:id",
@@ -100,6 +120,11 @@ async fn start(ctx: PluginContext) -> Result<PluginBuilder, String> {
             ],
             viewer::endpoint(state),
         )
+        .requires([
+            ("apps", Rule::own("object", Operation::View)),
+            ("app_start", Rule::own("instance", Operation::Start)),
+            ("instance_stop", Rule::own("instance", Operation::Stop)),
+        ])
         // The Guacamole JS client offers `guacamole` and Chrome fails the connection
         // unless it is echoed (seed 000 §3.2.2); noVNC offers none.
         .websocket("/instance/:id", "guacamole", true, move |request, ws| tunnel(ws_state.clone(), request, ws)))

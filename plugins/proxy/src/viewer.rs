@@ -87,11 +87,13 @@ struct ClientConfig {
     reconnect_seconds: i64,
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+/// Text for HTML (element content and quoted attribute values).
+pub(crate) fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
 }
 
-fn error(status: u16, message: &str, detail: &str) -> Response {
+/// The JSON error every route of this plugin answers.
+pub(crate) fn error(status: u16, message: &str, detail: &str) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     ApiError::new(ApiError::code_for(status), message, detail).to_response(status)
 }
@@ -163,7 +165,12 @@ async fn asset(PathParam(path): PathParam<String>, state: Data<&Arc<State>>) -> 
 
 /// The browser routes' endpoint.
 pub fn endpoint(state: Arc<State>) -> impl IntoEndpoint {
-    Route::new().at("/instance/:id", poem::get(page)).at("/static/*path", poem::get(asset)).data(state)
+    Route::new()
+        .at("/", poem::get(crate::apps::index))
+        .at("/app/:id", poem::post(crate::apps::start))
+        .at("/instance/:id", poem::get(page).delete(crate::apps::stop))
+        .at("/static/*path", poem::get(asset))
+        .data(state)
 }
 
 #[cfg(test)]

@@ -91,6 +91,15 @@ impl Podman {
     }
 }
 
+/// Removes the containers with a label (`key=value`) when dropped, whatever the test did.
+pub struct Cleanup<'a>(pub &'a Podman, pub String);
+
+impl Drop for Cleanup<'_> {
+    fn drop(&mut self) {
+        self.0.remove_labelled(&self.1);
+    }
+}
+
 impl Drop for Podman {
     fn drop(&mut self) {
         let _ = self.child.kill();
