@@ -18,6 +18,12 @@ pub const ATTR_USER_ID: &str = "auth.user_id";
 pub const ATTR_USER_NAME: &str = "auth.user_name";
 /// Attribute key that is `true` when the caller is an administrator.
 pub const ATTR_ADMIN: &str = "auth.admin";
+/// Attribute key with how the caller authenticated: `cookie`, `bearer`,
+/// `access_token` or `remote`.
+pub const ATTR_VIA: &str = "auth.via";
+/// Attribute key with the session's CSRF token (cookie sessions only): a handler of a
+/// browser form compares it with the form's field, since forms cannot send headers.
+pub const ATTR_CSRF: &str = "auth.csrf";
 
 /// Attribute key set instead of an identity when a request to `/instance/{id}` carries
 /// that instance's viewer token (`?token=`): the instance id it is scoped to. Whoever

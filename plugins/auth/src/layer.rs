@@ -23,10 +23,8 @@ use crate::{
     http, rbac, tokens,
 };
 
-/// Attribute with how the caller authenticated (`cookie`, `bearer`, `access_token`).
-pub const ATTR_VIA: &str = "auth.via";
-/// Attribute with the session's CSRF token (cookie sessions).
-pub const ATTR_CSRF: &str = "auth.csrf";
+/// The attributes with how the caller authenticated and the session's CSRF token.
+pub use daas_plugin_api::identity::{ATTR_CSRF, ATTR_VIA};
 /// The session cookie.
 pub const SESSION_COOKIE: &str = "daas_session";
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use daas_common::protocols::Caller;
 use daas_plugin_api::{
     abi::{BackendError, BackendErrorKind},
-    identity::Identity,
+    identity::{Identity, ATTR_CSRF, ATTR_VIA},
     poem::{
         handler,
         http::{header, StatusCode},
@@ -26,20 +26,11 @@ use crate::{
 
 /// The apps page's template, under the web root.
 pub const TEMPLATE: &str = "templates/apps.html";
-/// The attribute with the cookie session's CSRF token (set by the auth layer).
-const ATTR_CSRF: &str = "auth.csrf";
-/// The attribute saying how the caller authenticated (`cookie`, `bearer`, ...).
-const ATTR_VIA: &str = "auth.via";
 
 /// Read the template.
 pub fn load(webroot: &std::path::Path) -> Result<String, String> {
     let path = webroot.join(TEMPLATE);
     std::fs::read_to_string(&path).map_err(|e| format!("proxy: the apps template {} cannot be read: {e}", path.display()))
-}
-
-fn same(a: &str, b: &str) -> bool {
-    // Constant time, so that a guess learns nothing from how long the refusal took.
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 fn unauthenticated() -> Response {
@@ -78,7 +69,7 @@ pub async fn start(
     if attributes.get(ATTR_VIA) == Some("cookie") {
         let expected = attributes.get(ATTR_CSRF).unwrap_or_default();
         let sent = req.header("x-csrf-token").map(str::to_string).or_else(|| Query::parse(&body).first("csrf")).unwrap_or_default();
-        if expected.is_empty() || !same(expected, &sent) {
+        if expected.is_empty() || !daas_common::token::same(expected, &sent) {
             return error(
                 403,
                 "starting an app from the browser needs the session's CSRF token",
@@ -152,17 +143,4 @@ pub async fn index(attributes: Data<&Attributes>, state: Data<&Arc<State>>) -> R
         .header(header::CACHE_CONTROL, "no-store")
         .header("x-frame-options", "DENY")
         .body(html)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tokens_compare_whole() {
-        assert!(same("abc", "abc"));
-        assert!(!same("abc", "abd"));
-        assert!(!same("abc", "ab"));
-        assert!(!same("", "x"));
-    }
 }
