@@ -234,7 +234,8 @@ enum Body {
     LoginForm,
     /// The logout form with the cookie session's CSRF token ([`As::FreshCookie`]).
     LogoutForm,
-    /// A WebSocket upgrade with this subprotocol; an open socket counts as 101.
+    /// A WebSocket upgrade with this subprotocol; an open socket counts as 101, a refusal
+    /// in the first close frame (4000 + status) as that status.
     WebSocket(&'static str),
 }
 
@@ -421,9 +422,9 @@ fn table() -> Vec<Row> {
         row("proxy_instance_stop", Shared(&[Fx::Instance]), Body::None, [401, 503, 404, 503]),
         row("proxy_static", Shared(&[Fx::Asset]), Body::None, [200, 200, 200, 200]),
         // The viewer page shares `GET /instance/{id}` with this socket and is missing from
-        // the document (UNDOCUMENTED has it). The tunnel refuses B in the close frame
-        // (4404) after the upgrade, so B's cell is 101 too.
-        row("proxy_ws_instance__id", Shared(&[Fx::Instance]), Body::WebSocket("guacamole"), [401, 101, 101, 101]),
+        // the document (UNDOCUMENTED has it). A's tunnel opens (guacd is absent: it
+        // reports that inside the tunnel); B is refused in the close frame (4404).
+        row("proxy_ws_instance__id", Shared(&[Fx::Instance]), Body::WebSocket("guacamole"), [401, 101, 404, 101]),
     ];
 
     // Objects, applications and files are their owner's; environments follow their
@@ -903,8 +904,18 @@ fn websocket(ctx: &Ctx, path: &str, protocol: &str, bearer: Option<String>) -> u
         match tokio::time::timeout(std::time::Duration::from_secs(10), tokio_tungstenite::connect_async(req)).await {
             Err(_) => 0,
             Ok(Ok((mut ws, resp))) => {
+                use futures::StreamExt;
+                use tokio_tungstenite::tungstenite::Message;
+                // A route that refuses after the upgrade says so in its first frame: a
+                // close with 4000 + the HTTP status. A socket that stays quiet is open.
+                let first = tokio::time::timeout(std::time::Duration::from_millis(300), ws.next()).await;
                 let _ = ws.close(None).await;
-                resp.status().as_u16()
+                match first {
+                    Ok(Some(Ok(Message::Close(Some(frame))))) if (4000..5000).contains(&u16::from(frame.code)) => {
+                        u16::from(frame.code) - 4000
+                    }
+                    _ => resp.status().as_u16(),
+                }
             }
             Ok(Err(Error::Http(resp))) => resp.status().as_u16(),
             Ok(Err(_)) => 0,
