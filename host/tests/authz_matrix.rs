@@ -11,6 +11,10 @@
 //! cell; all of them are reported at once under the whole matrix. Operations that
 //! destroy or change their row get a fresh fixture per cell, so that no cell depends on
 //! another's order. After the matrix, B's listings must show none of A's rows.
+//!
+//! The container plugin talks to an engine socket that does not exist, so no container
+//! ever starts: a cell whose caller the route lets through (authenticated, owner or
+//! administrator) gets the engine's 503.
 
 mod common;
 
@@ -32,6 +36,8 @@ const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 const PRIVILEGE: &str = "testbackend_hello";
 /// A permission rule of this server, for the roles the admin API manages.
 const RULE: &str = "object:own:view";
+/// A's instance (imported: instances and connections have no REST routes).
+const INSTANCE: &str = "matrix-inst";
 
 fn site(auth_toml: &str) -> TempSite {
     TempSite::new(&[
@@ -52,7 +58,23 @@ name = "info"
 
 [[extensions.plugin]]
 name = "testbackend"
+
+[[extensions.plugin]]
+name = "container"
+
+[[extensions.plugin]]
+name = "proxy"
 "#,
+        ),
+        // No engine answers there, so no container ever starts: a caller the route lets
+        // through gets the engine's 503.
+        ("container.toml", "[container_request]\nhost = \"unix:///nonexistent/podman.sock\"\ntimeout_ms = 2000\n"),
+        (
+            "proxy.toml",
+            &format!(
+                "[viewer]\nwebroot = \"{}\"\n\n[guacd]\naddress = \"127.0.0.1:9\"\ntimeout_ms = 2000\n",
+                workspace().join("webroot").display()
+            ),
         ),
         (
             "db.toml",
@@ -114,6 +136,12 @@ enum Fx {
     Role,
     /// An event topic.
     Topic,
+    /// A's container app (an object of type `container` naming an image).
+    App,
+    /// A's instance of that app, with a container name and a connection (imported).
+    Instance,
+    /// A file of the proxy's web assets.
+    Asset,
 }
 
 /// A db resource of `/api/v1/db`.
@@ -206,7 +234,8 @@ enum Body {
     LoginForm,
     /// The logout form with the cookie session's CSRF token ([`As::FreshCookie`]).
     LogoutForm,
-    /// A WebSocket upgrade with this subprotocol; an open socket counts as 101.
+    /// A WebSocket upgrade with this subprotocol; an open socket counts as 101, a refusal
+    /// in the first close frame (4000 + status) as that status.
     WebSocket(&'static str),
 }
 
@@ -227,17 +256,25 @@ struct Row {
     query: &'static str,
     body: Body,
     auth: As,
+    /// Sent as a browser would (`Accept: text/html`): an anonymous caller is sent to the
+    /// login page (303) instead of 401.
+    html: bool,
     /// anonymous, A, B on A's, admin.
     expect: [u16; 4],
 }
 
 fn row(op: &str, fill: Fill, body: Body, expect: [u16; 4]) -> Row {
-    Row { op: op.to_string(), fill, query: "", body, auth: As::Bearer, expect }
+    Row { op: op.to_string(), fill, query: "", body, auth: As::Bearer, html: false, expect }
 }
 
 impl Row {
     fn query(mut self, q: &'static str) -> Row {
         self.query = q;
+        self
+    }
+
+    fn html(mut self) -> Row {
+        self.html = true;
         self
     }
 
@@ -370,6 +407,24 @@ fn table() -> Vec<Row> {
         row("testbackend_page", none, Body::None, [200, 200, 200, 200]),
         row("testbackend_page_post", none, Body::None, [401, 303, 303, 303]),
         row("testbackend_ws_echo", none, Body::WebSocket("echo"), [401, 101, 101, 101]),
+        // container: no engine answers (site()), so a caller the route lets through gets
+        // the engine's 503; another user's app or instance is 404; the engine's facts
+        // and images are the administrator's.
+        row("container_app_start", Shared(&[Fx::App]), Body::None, [401, 503, 404, 503]),
+        row("container_instance_stop", Shared(&[Fx::Instance]), Body::None, [401, 503, 404, 503]),
+        row("container_instances", none, Body::None, [401, 200, 200, 200]),
+        row("container_limits", none, Body::None, [401, 200, 200, 200]),
+        row("container_info", none, Body::None, [401, 403, 403, 503]),
+        row("container_images", none, Body::None, [401, 403, 403, 503]),
+        // proxy: the browser routes send anonymous pages to the login page.
+        row("proxy_apps", none, Body::None, [303, 200, 200, 200]).html(),
+        row("proxy_app_start", Shared(&[Fx::App]), Body::None, [401, 503, 404, 503]),
+        row("proxy_instance_stop", Shared(&[Fx::Instance]), Body::None, [401, 503, 404, 503]),
+        row("proxy_static", Shared(&[Fx::Asset]), Body::None, [200, 200, 200, 200]),
+        // The viewer page shares `GET /instance/{id}` with this socket and is missing from
+        // the document (UNDOCUMENTED has it). A's tunnel opens (guacd is absent: it
+        // reports that inside the tunnel); B is refused in the close frame (4404).
+        row("proxy_ws_instance__id", Shared(&[Fx::Instance]), Body::WebSocket("guacamole"), [401, 101, 404, 101]),
     ];
 
     // Objects, applications and files are their owner's; environments follow their
@@ -449,8 +504,14 @@ fn table() -> Vec<Row> {
     t
 }
 
-/// Routes the host serves that the document does not list (it is one of them); public.
-const UNDOCUMENTED: &[(&str, &str, [u16; 4])] = &[("GET", "/openapi.json", [200, 200, 200, 200]), ("GET", "/docs", [200, 200, 200, 200])];
+/// Routes served that the document does not list: the host's document and docs (public),
+/// and the proxy's viewer page of A's instance ([`INSTANCE`]), hidden behind the
+/// WebSocket of the same method and path.
+const UNDOCUMENTED: &[(&str, &str, [u16; 4])] = &[
+    ("GET", "/openapi.json", [200, 200, 200, 200]),
+    ("GET", "/docs", [200, 200, 200, 200]),
+    ("GET", "/instance/matrix-inst", [401, 200, 404, 200]),
+];
 
 // ---- the client side --------------------------------------------------------------------
 
@@ -464,6 +525,7 @@ struct Fixtures {
     node: String,
     group: i64,
     role: i64,
+    app: String,
 }
 
 impl Fixtures {
@@ -477,6 +539,9 @@ impl Fixtures {
             Fx::Group => self.group.to_string(),
             Fx::Role => self.role.to_string(),
             Fx::Topic => "matrix.topic".into(),
+            Fx::App => self.app.clone(),
+            Fx::Instance => INSTANCE.into(),
+            Fx::Asset => "build/novnc.js".into(),
         }
     }
 }
@@ -698,9 +763,27 @@ impl Ctx {
         self.fx.node = self.new_row(Res::Node);
         self.fx.group = self.new_group();
         self.fx.role = self.new_role();
+        let app = json!({"object_type": "container", "object_mode": "app", "id_docker": "localhost/daas-matrix:1"});
+        self.fx.app = id_of(&self.must(Who::A, "POST", "/api/v1/db/objects", app, 201));
+        self.a_rows.insert(self.fx.app.clone());
         // Shared rows exist too: users must see them, and still none of A's.
         self.must(Who::Admin, "POST", "/api/v1/db/objects", json!({"id_owner": 0, "object_type": "vm"}), 201);
     }
+}
+
+/// A's instance [`INSTANCE`] of `app`, in a container the engine does not know, and its
+/// connection, through `daas import` (the server runs on; SQLite takes the second
+/// writer).
+fn import_instance(site: &std::path::Path, a: i64, app: &str) {
+    let yaml = format!(
+        "instances:\n  - {{id: {INSTANCE}, id_owner: {a}, id_app: {app}, id_con: matrix-con, host: 127.0.0.1, container: daas-matrix-gone}}\n\
+         guacamole_connections:\n  - {{id: matrix-con, user: ann, protocol: vnc, hostname: 127.0.0.1, port: 9, password: matrix-pw}}\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("rows.yaml");
+    std::fs::write(&file, yaml).unwrap();
+    let (code, out, err) = run(&["import", file.to_str().unwrap(), "--site", site.to_str().unwrap()]);
+    assert_eq!(code, 0, "import of A's instance failed:\n{out}\n{err}");
 }
 
 // ---- the document ---------------------------------------------------------------------
@@ -776,6 +859,9 @@ fn cell(ctx: &mut Ctx, op: &DocOp, row: &Row, who: Who) -> Outcome {
 
     let mut r = ctx.http.request(op.method.parse().unwrap(), ctx.server.url(&path));
     let mut session_csrf = None;
+    if row.html {
+        r = r.header("accept", "text/html");
+    }
     match (row.auth, who) {
         (_, Who::Anon) => {}
         (As::Bearer, _) => r = ctx.with_auth(r, who),
@@ -818,8 +904,18 @@ fn websocket(ctx: &Ctx, path: &str, protocol: &str, bearer: Option<String>) -> u
         match tokio::time::timeout(std::time::Duration::from_secs(10), tokio_tungstenite::connect_async(req)).await {
             Err(_) => 0,
             Ok(Ok((mut ws, resp))) => {
+                use futures::StreamExt;
+                use tokio_tungstenite::tungstenite::Message;
+                // A route that refuses after the upgrade says so in its first frame: a
+                // close with 4000 + the HTTP status. A socket that stays quiet is open.
+                let first = tokio::time::timeout(std::time::Duration::from_millis(300), ws.next()).await;
                 let _ = ws.close(None).await;
-                resp.status().as_u16()
+                match first {
+                    Ok(Some(Ok(Message::Close(Some(frame))))) if (4000..5000).contains(&u16::from(frame.code)) => {
+                        u16::from(frame.code) - 4000
+                    }
+                    _ => resp.status().as_u16(),
+                }
             }
             Ok(Err(Error::Http(resp))) => resp.status().as_u16(),
             Ok(Err(_)) => 0,
@@ -852,6 +948,7 @@ fn matrix(auth_toml: &str, privileges: bool) {
     let mut ctx =
         Ctx { server, http, rt, tokens: HashMap::new(), fx: Fixtures::default(), n: 0, extra: HashMap::new(), a_rows: BTreeSet::new() };
     ctx.setup(privileges);
+    import_instance(site.path(), ctx.fx.user_a, &ctx.fx.app);
 
     let doc: Value = ctx.http.get(ctx.server.url("/openapi.json")).send().unwrap().json().unwrap();
     let ops = operations(&doc);
@@ -887,7 +984,8 @@ fn matrix(auth_toml: &str, privileges: bool) {
     for op in &ops {
         let Some(row) = by_op.get(op.id.as_str()) else { continue };
         // What the document says must agree with the table.
-        if op.public != (row.expect[0] != 401) {
+        let refuses_anonymous = row.expect[0] == 401 || (row.html && row.expect[0] == 303);
+        if op.public == refuses_anonymous {
             problems.push(format!(
                 "{}: the document marks it {}, the table expects {} for anonymous callers",
                 op.id,
@@ -933,6 +1031,13 @@ fn matrix(auth_toml: &str, privileges: bool) {
                 }
             }
         }
+    }
+
+    // Nor A's instance among the container plugin's.
+    let (status, instances) = ctx.call(Who::B, "GET", "/api/v1/container/instances", None);
+    let theirs = instances.as_array().cloned().unwrap_or_default();
+    if status != 200 || theirs.iter().any(|i| i["id"] == INSTANCE || i["id_owner"] == ctx.fx.user_a) {
+        problems.push(format!("B's GET /api/v1/container/instances: {status} {instances}"));
     }
 
     // The matrix.
