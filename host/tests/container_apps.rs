@@ -79,10 +79,7 @@ impl Api {
         if let Some(b) = body {
             r = r.json(&b);
         }
-        let resp = r.send().unwrap();
-        let status = resp.status();
-        let text = resp.text().unwrap();
-        (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) })
+        status_and_body(r.send().unwrap())
     }
 
     fn app(&self, who: Who, body: Value) -> String {

@@ -450,6 +450,19 @@ fn only_the_owner_or_the_viewer_link_opens_a_viewer_and_no_secret_reaches_the_pa
 
 // ---- the noVNC path end to end --------------------------------------------------------
 
+/// Run a browser test's steps; then, whatever happened, close the browser and end the
+/// test's processes, and on a failure show the server's log before raising it again.
+async fn in_browser(browser: &fantoccini::Client, procs: Procs, server: &Server, steps: impl std::future::Future<Output = ()>) {
+    use futures::FutureExt;
+    let result = std::panic::AssertUnwindSafe(steps).catch_unwind().await;
+    let _ = browser.clone().close().await;
+    drop(procs);
+    if let Err(panic) = result {
+        eprintln!("the server's log:\n{}", server.log());
+        std::panic::resume_unwind(panic);
+    }
+}
+
 /// Processes a test started, killed when dropped (each by its own pid).
 struct Procs(Vec<std::process::Child>);
 
@@ -578,14 +591,13 @@ fn drawing_guacd() -> (String, mpsc::Receiver<String>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn guacamole_viewer_in_chromium_draws_what_guacd_sends_and_sends_keys() {
     use fantoccini::actions::{InputSource, KeyAction, KeyActions};
-    use futures::FutureExt;
 
     let work = tempfile::tempdir().unwrap();
     let mut procs = Procs(vec![]);
     let (guacd, keys) = drawing_guacd();
     let (_site, server, _) = tokio::task::spawn_blocking(move || prepared(&guacd, "guacamole", 1)).await.unwrap();
     let browser = chromium(&mut procs, work.path()).await;
-    let result = std::panic::AssertUnwindSafe(async {
+    in_browser(&browser, procs, &server, async {
         // Chrome fails a WebSocket whose subprotocol is not echoed (seed 000 §3.2.2):
         // the picture arriving proves the tunnel opened.
         browser.goto(&server.url(&format!("/instance/inst-g?token={TOKEN}"))).await.unwrap();
@@ -597,14 +609,7 @@ async fn guacamole_viewer_in_chromium_draws_what_guacd_sends_and_sends_keys() {
         let keysym = tokio::task::spawn_blocking(move || keys.recv_timeout(Duration::from_secs(10))).await.unwrap();
         assert_eq!(keysym.expect("guacd got a key press"), "113", "the keysym of q");
     })
-    .catch_unwind()
     .await;
-    let _ = browser.close().await;
-    drop(procs);
-    if let Err(panic) = result {
-        eprintln!("the server's log:\n{}", server.log());
-        std::panic::resume_unwind(panic);
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -613,7 +618,6 @@ async fn novnc_viewer_in_chromium_shows_the_x_desktop_and_sends_keys_to_it() {
         actions::{InputSource, KeyAction, KeyActions},
         Locator,
     };
-    use futures::FutureExt;
 
     for tool in ["Xvfb", "x11vnc", "xsetroot", "xinput", "xmodmap", "chromium", "chromedriver"] {
         assert!(
@@ -674,7 +678,7 @@ async fn novnc_viewer_in_chromium_shows_the_x_desktop_and_sends_keys_to_it() {
 
     let browser = chromium(&mut procs, work.path()).await;
 
-    let result = std::panic::AssertUnwindSafe(async {
+    in_browser(&browser, procs, &server, async {
         browser.goto(&server.url(&format!("/instance/inst-v?token={OTHER_TOKEN}"))).await.unwrap();
         // The desktop's colour, drawn by noVNC from what x11vnc sent through the proxy.
         wait_for_colour(&browser, [0x1e, 0x90, 0xff]).await;
@@ -707,12 +711,5 @@ async fn novnc_viewer_in_chromium_shows_the_x_desktop_and_sends_keys_to_it() {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     })
-    .catch_unwind()
     .await;
-    let _ = browser.close().await;
-    drop(procs);
-    if let Err(panic) = result {
-        eprintln!("the server's log:\n{}", server.log());
-        std::panic::resume_unwind(panic);
-    }
 }

@@ -194,6 +194,16 @@ impl Drop for Server {
     }
 }
 
+/// A response's status and body: JSON when it parses, else the text as a JSON string,
+/// null when empty (so that an error page still shows in a failed assertion).
+pub fn status_and_body(resp: reqwest::blocking::Response) -> (reqwest::StatusCode, serde_json::Value) {
+    let status = resp.status();
+    let text = resp.text().unwrap();
+    let body =
+        if text.is_empty() { serde_json::Value::Null } else { serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)) };
+    (status, body)
+}
+
 /// A blocking HTTP client with a bounded timeout.
 pub fn client() -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder().timeout(Duration::from_secs(20)).build().unwrap()
