@@ -27,7 +27,7 @@ use std::{
     time::Duration,
 };
 
-use common::*;
+use common::{browser::*, *};
 use reqwest::{blocking::Client, redirect::Policy};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, protocol::frame::coding::CloseCode, Message};
@@ -450,46 +450,6 @@ fn only_the_owner_or_the_viewer_link_opens_a_viewer_and_no_secret_reaches_the_pa
 
 // ---- the noVNC path end to end --------------------------------------------------------
 
-/// Run a browser test's steps; then, whatever happened, close the browser and end the
-/// test's processes, and on a failure show the server's log before raising it again.
-async fn in_browser(browser: &fantoccini::Client, procs: Procs, server: &Server, steps: impl std::future::Future<Output = ()>) {
-    use futures::FutureExt;
-    let result = std::panic::AssertUnwindSafe(steps).catch_unwind().await;
-    let _ = browser.clone().close().await;
-    drop(procs);
-    if let Err(panic) = result {
-        eprintln!("the server's log:\n{}", server.log());
-        std::panic::resume_unwind(panic);
-    }
-}
-
-/// Processes a test started, killed when dropped (each by its own pid).
-struct Procs(Vec<std::process::Child>);
-
-impl Drop for Procs {
-    fn drop(&mut self) {
-        for child in &mut self.0 {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn wait_until(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + timeout;
-    while std::time::Instant::now() < deadline {
-        if ok() {
-            return;
-        }
-        thread::sleep(Duration::from_millis(100));
-    }
-    panic!("timed out waiting for {what}");
-}
-
 /// An X command on the test's display.
 fn x(display: &str, program: &str, args: &[&str]) -> String {
     let out = std::process::Command::new(program).args(args).env("DISPLAY", display).output().unwrap();
@@ -523,37 +483,6 @@ async fn wait_for_colour(browser: &fantoccini::Client, want: [u64; 3]) {
         let _ = std::fs::write(std::env::temp_dir().join("daas-proxy-viewer.png"), png);
     }
     panic!("the canvas never showed {want:?}; last seen {last:?}; the viewer says {status:?}");
-}
-
-/// Headless Chromium over WebDriver (chromedriver on loopback), with this machine's flags
-/// and a fresh profile under `dir`.
-async fn chromium(procs: &mut Procs, dir: &Path) -> fantoccini::Client {
-    let driver_port = free_port();
-    procs.0.push(
-        std::process::Command::new("chromedriver")
-            .arg(format!("--port={driver_port}"))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    wait_until("chromedriver", Duration::from_secs(20), || TcpStream::connect(("127.0.0.1", driver_port)).is_ok());
-    let profile = dir.join("chromium-profile");
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({
-            "binary": "/usr/bin/chromium",
-            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                     "--window-size=800,600", format!("--user-data-dir={}", profile.display())],
-        }),
-    );
-    fantoccini::ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{driver_port}"))
-        .await
-        .expect("chromedriver starts a session")
 }
 
 /// A fake guacd for a browser: the handshake, then a 640×480 display filled with one
