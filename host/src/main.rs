@@ -9,6 +9,7 @@
 //! - [`loader`]: finding and opening plugin libraries, ABI and name checks.
 //! - [`registry`]: the started plugins, their backends, and the host services plugins
 //!   call (logging, backend calls, events).
+//! - [`net`]: TCP connections the host opens for plugins (relays stay on one reactor).
 //! - [`server`]: starting and stopping the plugins; the state requests share.
 //! - [`router`]: the request path: layers, forwarding across the boundary, WebSocket
 //!   upgrades.
@@ -22,6 +23,7 @@ mod db_cli;
 mod host_api;
 mod loader;
 mod logging;
+mod net;
 mod openapi;
 mod registry;
 mod router;

@@ -11,10 +11,13 @@ use std::{
     time::Instant,
 };
 
-use abi_stable::std_types::{RResult, RStr, RString, RVec};
+use abi_stable::{
+    prefix_type::WithMetadata,
+    std_types::{RResult, RStr, RString, RVec},
+};
 use async_ffi::{FfiFuture, FutureExt as _};
 use daas_plugin_api::{
-    abi::{BackendError, BackendErrorKind, HostServices, LogLevel, PluginManifest, PluginModRef},
+    abi::{BackendError, BackendErrorKind, HostExt, HostExtRef, HostServices, LogLevel, PluginManifest, PluginModRef},
     permissions::Permissions,
     sdk::BackendProtocol,
     BackendName, LayerName, PluginName,
@@ -64,6 +67,11 @@ static MAX_LEVEL: OnceLock<LogLevel> = OnceLock::new();
 pub fn init(runtime: tokio::runtime::Handle, max_level: LogLevel) {
     let _ = RUNTIME.set(runtime);
     let _ = MAX_LEVEL.set(max_level);
+}
+
+/// The host's runtime, once `init` ran.
+pub fn runtime() -> Option<tokio::runtime::Handle> {
+    RUNTIME.get().cloned()
 }
 
 /// Why a started plugin could not be registered.
@@ -116,8 +124,12 @@ pub fn services_for(plugin: PluginName) -> HostServices {
         log: host_log,
         call_backend: host_call_backend,
         publish: host_publish,
+        ext: HostExtRef(HOST_EXT.static_as_prefix()),
     }
 }
+
+/// The services added after `HostServices` was frozen.
+const HOST_EXT: &WithMetadata<HostExt> = &WithMetadata::new(HostExt { connect_tcp: crate::net::connect_tcp });
 
 extern "C" fn host_log(plugin: PluginName, level: LogLevel, target: RStr<'_>, message: RStr<'_>) {
     let (plugin, target, message) = (plugin.as_str(), target.as_str(), message.as_str());

@@ -2,10 +2,13 @@
 //! [`crate::names`]) appear in the root module's signatures; they are all `StableAbi`,
 //! so abi_stable checks their layout when the host loads a library.
 //!
-//! Compatibility rule: new functions go after the last field of [`PluginMod`] and of
-//! [`HostServices`] is frozen at 0.x minor versions; any change to an existing type is a
-//! new minor version of plugin-api, and the host refuses plugins built against another
-//! minor version (abi_stable's semver check) or with another layout (its layout check).
+//! Compatibility rule: new plugin functions go after the last field of [`PluginMod`],
+//! new host services after the last field of [`HostExt`]; both are prefix types, so a
+//! library built against an older or newer plugin-api still loads and sees the missing
+//! functions as absent. [`HostServices`] itself is frozen (0.2 added its `ext` field).
+//! Any change to an existing type is a new minor version of plugin-api, and the host
+//! refuses plugins built against another minor version (abi_stable's semver check) or
+//! with another layout (its layout check).
 //! The byte layout inside [`HttpRequest::head`] and [`HttpResponse::headers`]
 //! ([`pack_request_head`], [`pack_fields`]) is part of the ABI too, but the layout check
 //! cannot see into a byte buffer: changing it is a new minor version as well.
@@ -402,7 +405,46 @@ pub struct HostServices {
         extern "C" fn(caller: PluginName, backend: BackendName, request: RVec<u8>) -> FfiFuture<RResult<RVec<u8>, BackendError>>,
     /// Publish an event (JSON payload) to every plugin subscribed to the topic.
     pub publish: extern "C" fn(plugin: PluginName, topic: RStr<'_>, payload: RString),
+    /// The services added since this struct was frozen (extensible: see [`HostExt`]).
+    pub ext: HostExtRef,
 }
+
+/// Host services added after [`HostServices`] was frozen. A prefix type: new functions
+/// go after the last field, and a plugin built against a newer plugin-api than its host
+/// finds them missing (`None`) instead of being refused.
+#[repr(C)]
+#[derive(StableAbi)]
+#[sabi(kind(Prefix(prefix_ref = HostExtRef)))]
+#[sabi(missing_field(option))]
+pub struct HostExt {
+    /// Open a TCP connection to `address` (`host:port`) on the host's reactor, within
+    /// `timeout_ms`. A plugin that relays bytes between it and a WebSocket the host
+    /// upgraded keeps both sides on one reactor: each readiness wakes the relay directly
+    /// instead of passing through the plugin's runtime threads, and buffers cross the
+    /// boundary without a copy (`sdk::net::TcpStream`).
+    #[sabi(last_prefix_field)]
+    pub connect_tcp: extern "C" fn(plugin: PluginName, address: RString, timeout_ms: u64) -> FfiFuture<RResult<HostTcpBox, RString>>,
+}
+
+/// A TCP connection the host opened for a plugin ([`HostExt::connect_tcp`]). Reading and
+/// writing may go on at the same time (from two futures); reads are serialized with
+/// reads, writes with writes.
+#[sabi_trait]
+pub trait HostTcp: Send + Sync {
+    /// Append what one read brings, at most `max` bytes, to `buf` and hand it back. The
+    /// same length back means the peer closed its side. Taking and returning the buffer
+    /// lets bytes cross the boundary without a copy; a dropped (cancelled) read loses
+    /// the buffer but no bytes from the connection.
+    fn read(&self, buf: RVec<u8>, max: usize) -> FfiFuture<RResult<RVec<u8>, RString>>;
+    /// Write all of `data`; concurrent writes never interleave.
+    fn write(&self, data: RVec<u8>) -> FfiFuture<RResult<(), RString>>;
+    /// Close the writing side: the peer reads the end of the stream.
+    #[sabi(last_prefix_field)]
+    fn shutdown(&self) -> FfiFuture<RResult<(), RString>>;
+}
+
+/// Owned trait object of [`HostTcp`].
+pub type HostTcpBox = HostTcp_TO<'static, RBox<()>>;
 
 /// A WebSocket route a plugin serves.
 #[repr(C)]

@@ -76,6 +76,10 @@ impl Host {
         (self.services.log)(self.services.plugin, level, RStr::from(target), RStr::from(message));
     }
 
+    pub(crate) fn services(&self) -> HostServices {
+        self.services
+    }
+
     pub(crate) fn max_level(&self) -> LogLevel {
         self.services.max_level
     }

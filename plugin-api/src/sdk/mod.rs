@@ -5,6 +5,7 @@
 
 mod host;
 mod logging;
+pub mod net;
 mod plugin;
 pub mod runtime;
 mod ws;

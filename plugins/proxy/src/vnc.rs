@@ -8,20 +8,23 @@
 //! unchanged both ways, as through websockify. Without a password nothing is
 //! intercepted at all.
 
+use std::time::Duration;
+
+use abi_stable::std_types::RVec;
 use daas_plugin_api::{
     abi::WsMessage,
-    sdk::{WebSocket, WsSink, WsSource},
+    sdk::{net::TcpStream, WebSocket, WsSink, WsSource},
 };
 use des::cipher::{generic_array::GenericArray, BlockEncrypt, KeyInit};
-use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
-    net::TcpStream,
-};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// How much one read from the server may bring (one binary frame at most): idle
-/// relays keep a small buffer, a read that fills it doubles it up to the maximum.
+/// relays ask for little, a read that fills its room doubles the next one's, up to the
+/// maximum.
 const READ_MIN: usize = 4 * 1024;
 const READ_MAX: usize = 64 * 1024;
+/// How long the desktop's VNC port may take to accept the connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why the relay could not start or ended badly.
 #[derive(Debug, thiserror::Error)]
@@ -58,7 +61,7 @@ pub fn vnc_auth_response(password: &str, challenge: &[u8; 16]) -> [u8; 16] {
     out
 }
 
-async fn read_reason(tcp: &mut TcpStream) -> Result<String, VncError> {
+async fn read_reason(tcp: &mut (impl AsyncRead + Unpin)) -> Result<String, VncError> {
     let len = tcp.read_u32().await? as usize;
     let mut reason = vec![0; len.min(4096)];
     tcp.read_exact(&mut reason).await?;
@@ -67,7 +70,7 @@ async fn read_reason(tcp: &mut TcpStream) -> Result<String, VncError> {
 
 /// Version and security with the server, as the client; the server is then waiting
 /// for ClientInit.
-async fn authenticate(tcp: &mut TcpStream, password: &str) -> Result<(), VncError> {
+async fn authenticate(tcp: &mut (impl AsyncRead + AsyncWrite + Unpin), password: &str) -> Result<(), VncError> {
     let mut version = [0u8; 12];
     tcp.read_exact(&mut version).await?;
     let minor = match &version {
@@ -184,38 +187,50 @@ pub async fn run(ws: WebSocket, address: String, password: String) {
 }
 
 async fn relay(sink: &WsSink, source: &WsSource, address: &str, password: &str) -> Result<(), VncError> {
-    let mut tcp = TcpStream::connect(address).await.map_err(VncError::Connect)?;
-    let _ = tcp.set_nodelay(true);
+    // The host's socket: it and the WebSocket wake this relay from one reactor.
+    let mut tcp = TcpStream::connect(address, CONNECT_TIMEOUT).await.map_err(VncError::Connect)?;
     if !password.is_empty() {
         authenticate(&mut tcp, password).await?;
         let early = greet_browser(sink, source).await?;
-        tcp.write_all(&early).await?;
+        if !early.is_empty() {
+            tcp.write_owned(early.into()).await?;
+        }
     }
-    let (mut rd, mut wr) = tcp.into_split();
-    let mut buf = vec![0u8; READ_MIN];
-    loop {
-        tokio::select! {
-            read = rd.read(&mut buf) => match read? {
-                0 => return Ok(()),
-                n => {
-                    if n == buf.len() && buf.len() < READ_MAX {
-                        buf.resize(buf.len() * 2, 0);
-                    }
-                    if sink.send(WsMessage::Binary(buf[..n].to_vec().into())).await.is_err() {
-                        return Ok(());
-                    }
-                }
-            },
-            msg = source.recv() => match msg {
-                Some(WsMessage::Binary(b)) => wr.write_all(&b).await?,
+    // One loop per direction, so that neither ever drops a read in flight; the relay
+    // ends when either does. The host's buffers pass from socket to frame and from
+    // frame to socket as they are (sdk::net: no copy).
+    let tcp = &tcp;
+    let to_browser = async {
+        let mut room = READ_MIN;
+        loop {
+            let data = tcp.read_into(RVec::new(), room).await?;
+            if data.is_empty() {
+                return Ok(());
+            }
+            if data.len() == room {
+                room = (room * 2).min(READ_MAX);
+            }
+            if sink.send(WsMessage::Binary(data)).await.is_err() {
+                return Ok(());
+            }
+        }
+    };
+    let to_desktop = async {
+        loop {
+            match source.recv().await {
+                Some(WsMessage::Binary(b)) => tcp.write_owned(b).await?,
                 // websockify closes on a text frame too (1003).
                 Some(WsMessage::Text(_)) => return Err(VncError::Browser("sent a text frame; the VNC relay takes binary frames".into())),
                 None | Some(WsMessage::Close(..)) => {
-                    let _ = wr.shutdown().await;
+                    let _ = tcp.shutdown_write().await;
                     return Ok(());
                 }
-            },
+            }
         }
+    };
+    tokio::select! {
+        ended = to_browser => ended,
+        ended = to_desktop => ended,
     }
 }
 

@@ -5,9 +5,11 @@
 //! whole instructions in a byte stream that arrives in pieces: it resumes where the
 //! previous call stopped, so bytes are scanned once however the stream is split, and a
 //! value is skipped by counting the UTF-8 lead bytes of a whole slice at a time (a loop
-//! the compiler vectorizes) rather than decoding characters one by one. Each complete
-//! instruction is checked to be UTF-8 once, as a whole, so that it can be forwarded as a
-//! WebSocket text frame without further checks.
+//! the compiler vectorizes) rather than decoding characters one by one, and a slice that
+//! is all ASCII (base64 image data: most of a display stream) by a word-at-a-time check
+//! alone. Each complete instruction that is not all ASCII is checked to be UTF-8 once,
+//! as a whole, so that every instruction returned can be forwarded as a WebSocket text
+//! frame without further checks.
 
 use std::ops::Range;
 
@@ -65,11 +67,13 @@ pub struct Scanner {
     start: usize,
     state: State,
     elements: usize,
+    /// Every byte of the instruction so far is ASCII (then it is UTF-8 without a check).
+    ascii: bool,
 }
 
 impl Default for Scanner {
     fn default() -> Self {
-        Scanner { pos: 0, start: 0, state: State::Length { value: 0, digits: 0 }, elements: 0 }
+        Scanner { pos: 0, start: 0, state: State::Length { value: 0, digits: 0 }, elements: 0, ascii: true }
     }
 }
 
@@ -119,6 +123,7 @@ impl Scanner {
                     let rest = &buf[self.pos.min(buf.len())..];
                     let cont = rest.iter().take_while(|&&b| (b as i8) < -0x40).count();
                     self.pos += cont;
+                    self.ascii &= cont == 0;
                     let Some(&b) = rest.get(cont) else { return self.wait() };
                     self.pos += 1;
                     self.elements += 1;
@@ -127,11 +132,12 @@ impl Scanner {
                         b',' => return Err(ParseError::TooLarge),
                         b';' => {
                             let range = self.start..self.pos;
-                            if std::str::from_utf8(&buf[range.clone()]).is_err() {
+                            if !self.ascii && std::str::from_utf8(&buf[range.clone()]).is_err() {
                                 return Err(ParseError::NotUtf8);
                             }
                             self.start = self.pos;
                             self.elements = 0;
+                            self.ascii = true;
                             self.state = State::Length { value: 0, digits: 0 };
                             return Ok(Some(range));
                         }
@@ -145,8 +151,16 @@ impl Scanner {
                     if avail == 0 {
                         return self.wait();
                     }
-                    let window = remaining.min(avail);
-                    let leads = lead_bytes(&buf[self.pos..self.pos + window]);
+                    let window = &buf[self.pos..self.pos + remaining.min(avail)];
+                    // Lengths, `.`, `,` and `;` are ASCII by the checks above; only
+                    // values can bring anything else.
+                    let leads = if window.is_ascii() {
+                        window.len()
+                    } else {
+                        self.ascii = false;
+                        lead_bytes(window)
+                    };
+                    let window = window.len();
                     self.pos += window;
                     self.state = State::Value { remaining: remaining - leads };
                 }
@@ -303,6 +317,11 @@ mod tests {
             (b"3.nop,;", ParseError::BadLength(b';')),
             (b"99999999999.a;", ParseError::ElementTooLong),
             (b"2.\xff\xfe;", ParseError::NotUtf8),
+            // Bytes that only continue a character: after an ASCII value, inside an
+            // ASCII-looking one, after a whole instruction that was all ASCII.
+            (b"1.a\x80;", ParseError::NotUtf8),
+            (b"2.a\x80b;", ParseError::NotUtf8),
+            (b"3.nop;1.a\xbf;", ParseError::NotUtf8),
         ] {
             assert_eq!(scan_pieces(&[input]), Err(want), "{:?}", String::from_utf8_lossy(input));
         }

@@ -1,9 +1,11 @@
 //! The Guacamole WebSocket tunnel (`GuacamoleWebSocketTunnelEndpoint.java`, PROTOCOLS.md
 //! §1.4): handshake with guacd, the tunnel's UUID to the browser first, then both ways.
 //!
-//! - guacd → browser: whole instructions only, as many as one read brought (at most
-//!   [`FRAME_BYTES`] per frame), each frame a text frame; guacamole-common-js before
-//!   1.5.2 refused partial instructions.
+//! - guacd → browser: whole instructions only, as many as one read brought (a read
+//!   takes at most [`READ_MAX`] bytes), each frame a text frame; guacamole-common-js
+//!   before 1.5.2 refused partial instructions. The read's buffer (the host's) becomes
+//!   the frame without a copy; only an unfinished last instruction is copied, to start
+//!   the next read's buffer.
 //! - browser → guacd: every frame is parsed; instructions with the empty (internal)
 //!   opcode are the JS tunnel's own: `ping` is answered here and none is forwarded.
 //!   `size` goes on to guacd, which resizes VNC sessions itself from 1.6.0 on (RDP
@@ -13,15 +15,18 @@
 //! - End: the close reason is the decimal Guacamole status (0 on a normal end); a
 //!   failure also sends an `error` instruction first, which guacamole-common-js shows.
 
-use std::time::Duration;
+use std::{
+    sync::atomic::{AtomicU64, Ordering},
+    time::Duration,
+};
 
+use abi_stable::std_types::{RString, RVec};
 use daas_plugin_api::{
     abi::WsMessage,
-    sdk::{WebSocket, WsSink, WsSource},
+    sdk::{net::TcpStream, WebSocket, WsSink, WsSource},
 };
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
-    net::TcpStream,
     time::Instant,
 };
 
@@ -31,14 +36,12 @@ use super::{
     Status,
 };
 
-/// A frame to the browser is sent once it holds this many bytes of whole instructions
-/// (guacamole-client flushes at 8192 characters; larger frames cost the browser nothing
-/// and save crossings).
-pub const FRAME_BYTES: usize = 64 * 1024;
-/// How much one read from guacd may bring: idle tunnels keep small buffers, busy ones
-/// grow them (a read that fills its room doubles the next one's, up to the maximum).
+/// How much one read from guacd may bring: idle tunnels ask for little, busy ones for
+/// more (a read that fills its room doubles the next one's, up to the maximum). A frame
+/// to the browser holds what one read brought (guacamole-client flushes at 8192
+/// characters; larger frames cost the browser nothing and save crossings).
 const READ_MIN: usize = 4 * 1024;
-const READ_MAX: usize = 64 * 1024;
+pub const READ_MAX: usize = 64 * 1024;
 
 /// Where guacd is and how patient to be.
 #[derive(Debug, Clone)]
@@ -101,10 +104,12 @@ async fn fail(sink: &WsSink, status: Status, message: &str) {
 /// in the returned buffer.
 async fn connect(settings: Settings, config: &TunnelConfig) -> Result<(TcpStream, Vec<u8>, Scanner), Failure> {
     let handshake = async {
-        let mut tcp = TcpStream::connect(&config.guacd).await.map_err(|e| {
-            Failure(Status::UpstreamNotFound, format!("the remote desktop service (guacd at {}) cannot be reached: {e}", config.guacd))
+        // The host's socket: it and the WebSocket wake the relay from one reactor.
+        let mut tcp = TcpStream::connect(&config.guacd, config.timeout).await.map_err(|e| {
+            // The address is for the log; the browser learns only what failed.
+            tracing::warn!(guacd = %config.guacd, "guacamole tunnel: {e}");
+            Failure(Status::UpstreamNotFound, "the remote desktop service (guacd) cannot be reached".into())
         })?;
-        let _ = tcp.set_nodelay(true);
         let mut handshake = Handshake::new(settings);
         let lost = |e: std::io::Error| Failure(Status::UpstreamError, format!("guacd's connection failed during the handshake: {e}"));
         tcp.write_all(handshake.select().as_bytes()).await.map_err(lost)?;
@@ -159,142 +164,160 @@ fn error_status(instruction: &[u8]) -> Option<Status> {
     Some(Status::Other(parsed.get(2).and_then(|s| s.parse().ok()).unwrap_or(Status::UpstreamError.code())))
 }
 
-async fn relay(sink: &WsSink, source: &WsSource, tcp: TcpStream, mut buf: Vec<u8>, mut scanner: Scanner, keepalive: Duration) -> End {
-    let (mut rd, mut wr) = tcp.into_split();
-    let mut upstream_error = None;
-    let mut to_browser = Instant::now();
-    let mut to_guacd = Instant::now();
-    let mut tick = tokio::time::interval(keepalive);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    // What guacd sent together with `ready` is forwarded before reading more.
-    let mut pending = !buf.is_empty();
-    let mut room = READ_MIN;
-    loop {
-        if pending {
-            pending = false;
-            match forward_instructions(sink, &mut buf, &mut scanner, &mut upstream_error).await {
-                Ok(true) => to_browser = Instant::now(),
-                Ok(false) => {}
-                Err(end) => return end,
+/// When each side last got something from the proxy, for the keep-alive.
+struct Activity {
+    since: Instant,
+    to_browser: AtomicU64,
+    to_guacd: AtomicU64,
+}
+
+impl Activity {
+    fn new() -> Self {
+        Activity { since: Instant::now(), to_browser: AtomicU64::new(0), to_guacd: AtomicU64::new(0) }
+    }
+    fn now(&self) -> u64 {
+        self.since.elapsed().as_millis() as u64
+    }
+    fn touch(&self, side: &AtomicU64) {
+        side.store(self.now(), Ordering::Relaxed);
+    }
+    fn idle(&self, side: &AtomicU64) -> Duration {
+        Duration::from_millis(self.now().saturating_sub(side.load(Ordering::Relaxed)))
+    }
+}
+
+/// Three loops until the first ends: guacd → browser, browser → guacd, keep-alive. A
+/// loop per direction never drops a read in flight, whose buffer it owns.
+async fn relay(sink: &WsSink, source: &WsSource, tcp: TcpStream, buf: Vec<u8>, scanner: Scanner, keepalive: Duration) -> End {
+    let tcp = &tcp;
+    let activity = &Activity::new();
+    let to_browser = async {
+        let (mut buf, mut scanner) = (RVec::from(buf), scanner);
+        let mut upstream_error = None;
+        let mut room = READ_MIN;
+        loop {
+            // What guacd sent together with `ready` is forwarded before reading more.
+            if !buf.is_empty() {
+                let whole = match whole_instructions(&buf, &mut scanner, &mut upstream_error) {
+                    Ok(end) => end,
+                    Err(failure) => return End::Failed(failure),
+                };
+                if whole > 0 {
+                    let rest = RVec::from(&buf[whole..]);
+                    scanner.consume(whole);
+                    let mut frame = std::mem::replace(&mut buf, rest);
+                    frame.truncate(whole);
+                    // SAFETY: `frame` is exactly the instructions the scanner returned,
+                    // whole and in order, and it returns only UTF-8 ones (parser.rs);
+                    // UTF-8 pieces joined are UTF-8. Checking again would cost a pass
+                    // over every byte of the display stream.
+                    let text = unsafe { RString::from_utf8_unchecked(frame) };
+                    if sink.send(WsMessage::Text(text)).await.is_err() {
+                        return End::Browser;
+                    }
+                    activity.touch(&activity.to_browser);
+                }
+            }
+            let before = buf.len();
+            buf = match tcp.read_into(buf, room).await {
+                Ok(buf) => buf,
+                Err(e) => return End::Failed(Failure(Status::UpstreamError, format!("guacd's connection failed: {e}"))),
+            };
+            match buf.len() - before {
+                0 if scanner.in_instruction() => {
+                    return End::Failed(Failure(
+                        Status::UpstreamError,
+                        "guacd closed the connection in the middle of an instruction".into(),
+                    ))
+                }
+                0 => return End::Upstream(upstream_error.unwrap_or(Status::Success)),
+                n if n == room => room = (room * 2).min(READ_MAX),
+                _ => {}
             }
         }
-        tokio::select! {
-            read = async { buf.reserve(room); let spare = buf.capacity() - buf.len(); rd.read_buf(&mut buf).await.map(|n| (n, spare)) } => match read {
-                Ok((n, spare)) if n > 0 && n == spare => {
-                    room = (room * 2).min(READ_MAX);
-                    pending = true;
-                }
-                Ok((n, _)) => match n {
-                    0 => {
-                        if scanner.in_instruction() {
-                            return End::Failed(Failure(Status::UpstreamError, "guacd closed the connection in the middle of an instruction".into()));
-                        }
-                        return End::Upstream(upstream_error.unwrap_or(Status::Success));
-                    }
-                    _ => pending = true,
-                },
-                Err(e) => return End::Failed(Failure(Status::UpstreamError, format!("guacd's connection failed: {e}"))),
-            },
-            msg = source.recv() => match msg {
+    };
+    let to_guacd = async {
+        loop {
+            match source.recv().await {
                 None | Some(WsMessage::Close(..)) => {
-                    let _ = wr.shutdown().await;
+                    let _ = tcp.shutdown_write().await;
                     return End::Browser;
                 }
                 Some(WsMessage::Binary(_)) => {
                     return End::Failed(Failure(Status::ClientBadType, "the Guacamole tunnel takes text frames only".into()))
                 }
-                Some(WsMessage::Text(text)) => match from_browser(sink, &mut wr, text.as_str()).await {
-                    Ok(forwarded) => {
-                        if forwarded {
-                            to_guacd = Instant::now();
-                        }
-                    }
+                Some(WsMessage::Text(text)) => match from_browser(sink, tcp, text).await {
+                    Ok(true) => activity.touch(&activity.to_guacd),
+                    Ok(false) => {}
                     Err(end) => return end,
                 },
-            },
-            _ = tick.tick() => {
-                let nop = encode(&["nop"]);
-                if to_browser.elapsed() >= keepalive {
-                    if sink.send_text(nop.clone()).await.is_err() {
-                        return End::Browser;
-                    }
-                    to_browser = Instant::now();
-                }
-                if to_guacd.elapsed() >= keepalive {
-                    if let Err(e) = wr.write_all(nop.as_bytes()).await {
-                        return End::Failed(Failure(Status::UpstreamError, format!("guacd's connection failed: {e}")));
-                    }
-                    to_guacd = Instant::now();
-                }
             }
         }
+    };
+    let keep_alive = async {
+        let mut tick = tokio::time::interval(keepalive);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let nop = encode(&["nop"]);
+        loop {
+            tick.tick().await;
+            if activity.idle(&activity.to_browser) >= keepalive {
+                if sink.send_text(nop.clone()).await.is_err() {
+                    return End::Browser;
+                }
+                activity.touch(&activity.to_browser);
+            }
+            if activity.idle(&activity.to_guacd) >= keepalive {
+                if let Err(e) = tcp.write_owned(RVec::from(nop.as_bytes())).await {
+                    return End::Failed(Failure(Status::UpstreamError, format!("guacd's connection failed: {e}")));
+                }
+                activity.touch(&activity.to_guacd);
+            }
+        }
+    };
+    tokio::select! {
+        end = to_browser => end,
+        end = to_guacd => end,
+        end = keep_alive => end,
     }
 }
 
-/// Send the buffer's whole instructions to the browser; whether anything was sent.
-async fn forward_instructions(
-    sink: &WsSink,
-    buf: &mut Vec<u8>,
-    scanner: &mut Scanner,
-    upstream_error: &mut Option<Status>,
-) -> Result<bool, End> {
-    let mut sent = false;
+/// Where the buffer's last whole instruction ends (0: none yet), noting an `error`
+/// from guacd on the way.
+fn whole_instructions(buf: &[u8], scanner: &mut Scanner, upstream_error: &mut Option<Status>) -> Result<usize, Failure> {
+    let mut end = 0;
     loop {
-        let mut end = 0;
-        let full = loop {
-            match scanner.next(buf) {
-                Ok(Some(r)) => {
-                    if let Some(status) = error_status(&buf[r.clone()]) {
-                        *upstream_error = Some(status);
-                    }
-                    end = r.end;
-                    if end >= FRAME_BYTES {
-                        break true;
-                    }
+        match scanner.next(buf) {
+            Ok(Some(r)) => {
+                if let Some(status) = error_status(&buf[r.clone()]) {
+                    *upstream_error = Some(status);
                 }
-                Ok(None) => break false,
-                Err(e) => return Err(End::Failed(Failure(Status::UpstreamError, format!("guacd: {e}")))),
+                end = r.end;
             }
-        };
-        if end == 0 {
-            return Ok(sent);
-        }
-        // Each instruction was checked to be UTF-8 by the scanner, so this cannot fail.
-        let text = String::from_utf8(buf[..end].to_vec()).map_err(|_| End::Failed(Failure(Status::ServerError, "UTF-8".into())))?;
-        buf.drain(..end);
-        scanner.consume(end);
-        if sink.send(WsMessage::Text(text.into())).await.is_err() {
-            return Err(End::Browser);
-        }
-        sent = true;
-        if !full {
-            return Ok(sent);
+            Ok(None) => return Ok(end),
+            Err(e) => return Err(Failure(Status::UpstreamError, format!("guacd: {e}"))),
         }
     }
 }
 
 /// One frame from the browser: internal instructions answered or dropped, the others
-/// written to guacd in one write. Whether anything went to guacd.
-async fn from_browser(sink: &WsSink, wr: &mut tokio::net::tcp::OwnedWriteHalf, text: &str) -> Result<bool, End> {
-    let bytes = text.as_bytes();
+/// written to guacd (a frame without internal instructions goes on as it is, uncopied).
+/// Whether anything went to guacd.
+async fn from_browser(sink: &WsSink, tcp: &TcpStream, text: RString) -> Result<bool, End> {
+    let bytes = text.as_str().as_bytes();
     let mut scanner = Scanner::new();
     let mut forward_from = 0;
-    let mut forwarded = false;
+    let mut out: Vec<u8> = Vec::new();
     let bad = |e: String| End::Failed(Failure(Status::ClientBadRequest, format!("the browser sent a malformed instruction: {e}")));
-    let write_err = |e: std::io::Error| End::Failed(Failure(Status::UpstreamError, format!("guacd's connection failed: {e}")));
     loop {
         match scanner.next(bytes) {
             Ok(Some(r)) => {
                 if !bytes[r.start..].starts_with(b"0.,") {
                     continue;
                 }
-                // An internal instruction: flush what came before it, answer a ping.
-                if forward_from < r.start {
-                    wr.write_all(&bytes[forward_from..r.start]).await.map_err(write_err)?;
-                    forwarded = true;
-                }
+                // An internal instruction: keep what came before it, answer a ping.
+                out.extend_from_slice(&bytes[forward_from..r.start]);
                 forward_from = r.end;
-                let parsed = elements(&text[r]).map_err(|e| bad(e.to_string()))?;
+                let parsed = elements(&text.as_str()[r]).map_err(|e| bad(e.to_string()))?;
                 if parsed.get(1) == Some(&"ping") {
                     let reply = encode(&parsed);
                     if sink.send_text(reply).await.is_err() {
@@ -307,9 +330,16 @@ async fn from_browser(sink: &WsSink, wr: &mut tokio::net::tcp::OwnedWriteHalf, t
             Err(e) => return Err(bad(e.to_string())),
         }
     }
-    if forward_from < bytes.len() {
-        wr.write_all(&bytes[forward_from..]).await.map_err(write_err)?;
-        forwarded = true;
+    let out = if forward_from == 0 {
+        // The host's buffer, back to it uncopied.
+        text.into_bytes()
+    } else {
+        out.extend_from_slice(&bytes[forward_from..]);
+        RVec::from(out)
+    };
+    if out.is_empty() {
+        return Ok(false);
     }
-    Ok(forwarded)
+    tcp.write_owned(out).await.map_err(|e| End::Failed(Failure(Status::UpstreamError, format!("guacd's connection failed: {e}"))))?;
+    Ok(true)
 }
