@@ -52,7 +52,7 @@ trap cleanup EXIT
 
 DESKTOP=$(free_port); RELAY=$(free_port); GUACD=$(free_port); WSFY=$(free_port)
 "$BIN" serve --desktop "$DESKTOP" --relay "$RELAY" --guacd "$GUACD" & PIDS+=($!)
-target/bench-venv/bin/websockify "127.0.0.1:$WSFY" "127.0.0.1:$DESKTOP" 2>"$TMP/websockify.log" & PIDS+=($!)
+target/bench-venv/bin/websockify "127.0.0.1:$WSFY" "127.0.0.1:$DESKTOP" 2>"$TMP/websockify.log" & WSFY_PID=$!; PIDS+=($!)
 wait_port "$DESKTOP"; wait_port "$RELAY"; wait_port "$GUACD"; wait_port "$WSFY"
 
 # The site: db, auth, proxy; the rows through `daas import`.
@@ -115,13 +115,43 @@ PARSER=$("$BIN" parser --mib 256)
 
 echo "proxy bench: holding $TUNNELS tunnels for $HOLD s" >&2
 rss() { awk '/VmRSS/ {print $2}' "/proc/$DAAS_PID/status"; }
+# Proportional set size (KiB) of a process and its children: websockify forks one
+# process per connection, whose pages it shares copy-on-write; Pss counts each shared
+# page once across them.
+pss_tree() {
+    local total=0 p
+    for p in $1 $(pgrep -P "$1" 2>/dev/null); do
+        total=$((total + $(awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup" 2>/dev/null || echo 0)))
+    done
+    echo "$total"
+}
+# hold KIND URL N SECS OUT: start holding, return once all are open (the caller samples
+# memory), the JSON in OUT when `wait $HOLD_PID` returns.
+hold() {
+    "$BIN" hold --kind "$1" --url "$2" --n "$3" --secs "$4" >"$5" 2>"$5.log" & HOLD_PID=$!
+    for _ in $(seq $(($4 * 10))); do grep -q "tunnels open" "$5.log" 2>/dev/null && break; sleep 0.1; done
+    sleep 2
+}
 RSS_BEFORE=$(rss)
-"$BIN" hold --url "$BASE/instance/inst-g?token=$TOKEN_G" --n "$TUNNELS" --secs "$HOLD" >"$TMP/hold.json" 2>"$TMP/hold.log" & HOLD_PID=$!
-for _ in $(seq $((HOLD * 10))); do grep -q "tunnels open" "$TMP/hold.log" 2>/dev/null && break; sleep 0.1; done
-sleep 2
+hold guac "$BASE/instance/inst-g?token=$TOKEN_G" "$TUNNELS" "$HOLD" "$TMP/hold.json"
 RSS_OPEN=$(rss)
-wait "$HOLD_PID" || die "the hold run failed: $(cat "$TMP/hold.log")"
+wait "$HOLD_PID" || die "the hold run failed: $(cat "$TMP/hold.json.log")"
 HELD=$(cat "$TMP/hold.json")
+
+# Memory per connection, the noVNC relay vs websockify, at the same count.
+CONNS=${PROXY_COMPARE_CONNS:-100}
+echo "proxy bench: $CONNS binary WebSockets through each of daas and websockify" >&2
+sleep 1
+D_BEFORE=$(pss_tree "$DAAS_PID")
+hold ws "$BASE/instance/inst-v?token=$TOKEN_V" "$CONNS" 8 "$TMP/hold-v.json"
+D_OPEN=$(pss_tree "$DAAS_PID")
+wait "$HOLD_PID" || die "the noVNC hold failed: $(cat "$TMP/hold-v.json.log")"
+W_BEFORE=$(pss_tree "$WSFY_PID")
+hold ws "ws://127.0.0.1:$WSFY/" "$CONNS" 8 "$TMP/hold-w.json"
+W_OPEN=$(pss_tree "$WSFY_PID")
+W_PROCS=$(( $(pgrep -P "$WSFY_PID" | wc -l) + 1 ))
+wait "$HOLD_PID" || die "the websockify hold failed: $(cat "$TMP/hold-w.json.log")"
+D_PER=$(( (D_OPEN - D_BEFORE) / CONNS )); W_PER=$(( (W_OPEN - W_BEFORE) / CONNS ))
 
 ratio() { python3 -c "import sys; print(f'{float(sys.argv[1]) / float(sys.argv[2]):.2f}')" "$1" "$2"; }
 row() { printf '| %s | %s | %s | %s | %s | %s |\n' "$1" "$(field "$2" mb_s)" "$(ratio "$(field "$2" mb_s)" "$(field "$RAW" mb_s)")" "$(ratio "$(field "$2" mb_s)" "$(field "$WEBSOCKIFY" mb_s)")" "$(field "$2" p50_us)" "$(field "$2" p99_us)"; }
@@ -140,6 +170,13 @@ TABLE=$(
     echo "Guacamole parser: $(field "$PARSER" parser_mb_s) MB/s on a display-update stream ($(field "$PARSER" instructions) instructions, $(( $(field "$PARSER" bytes) >> 20 )) MiB, 64 KiB reads, best of 5)."
     echo
     echo "$(field "$HELD" tunnels) Guacamole tunnels held for $HOLD s: $(field "$HELD" opened) opened, $(field "$HELD" failed) failed$( [ "$(field "$HELD" failed)" != 0 ] && echo " (first: $(field "$HELD" first_error))"); the server's memory $((RSS_BEFORE / 1024)) MiB before, $((RSS_OPEN / 1024)) MiB with all open: $(( (RSS_OPEN - RSS_BEFORE) / TUNNELS )) KiB per tunnel."
+    echo
+    echo "Memory per open connection, $CONNS binary WebSockets each (proportional set size of the server's processes, all open minus before):"
+    echo
+    echo "| server | processes | KiB per connection | × daas |"
+    echo "|---|---|---|---|"
+    echo "| daas noVNC relay | 1 | $D_PER | 1.00 |"
+    echo "| websockify | $W_PROCS | $W_PER | $(ratio "$W_PER" "$(( D_PER > 0 ? D_PER : 1 ))") |"
 )
 echo "$TABLE"
 

@@ -40,6 +40,9 @@ use crate::{
     server::{AppState, StartError},
 };
 
+/// The read buffer of each upgraded WebSocket (see `upgrade`).
+const WS_READ_BUFFER: usize = 8 * 1024;
+
 /// Open WebSocket sessions (shutdown waits for them to close).
 pub static OPEN_WEBSOCKETS: AtomicUsize = AtomicUsize::new(0);
 
@@ -411,6 +414,10 @@ async fn upgrade(req: &Request, subprotocol: String, plugin: Plugin, ffi: FfiReq
     };
     // The same bound as a request body: a message is buffered whole on both sides.
     let mut config = WebSocketConfig::default();
+    // tungstenite zero-fills its whole read buffer before each read, so its size is
+    // what every open WebSocket costs in memory: 128 KiB by default, for traffic that is
+    // keys, pointer moves and pings from a browser. Larger messages take more reads.
+    config.read_buffer_size = WS_READ_BUFFER;
     config.max_message_size = Some(state.max_body_bytes);
     config.max_frame_size = Some(state.max_body_bytes);
     let ws = ws.config(config);

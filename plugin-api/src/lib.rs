@@ -54,7 +54,9 @@
 //!   [`sdk::Attributes`] the handler reads; after the handler each observes the status.
 //! - **Services**: at start the plugin receives its configuration (its config file as
 //!   JSON) and the [`sdk::Host`]: backend calls, event publishing, and logging (the
-//!   plugin's `tracing` events are forwarded to the host's subscriber).
+//!   plugin's `tracing` events are forwarded to the host's subscriber); and TCP
+//!   connections on the host's reactor ([`sdk::net::TcpStream`]), for relays between a
+//!   socket and a WebSocket.
 //!
 //! ## Invariants of the boundary
 //!

@@ -11,8 +11,9 @@
 //!   JSON: MB/s of a desktop → browser stream of N bytes, and p50/p99 of K round trips of
 //!   a 64-byte message, through a TCP address (`tcp`), a binary WebSocket (`ws`: the
 //!   proxy's noVNC path or websockify) or the Guacamole tunnel (`guac`).
-//! - `proxy-bench hold --url U --n 500 --secs 60`: N Guacamole tunnels held open at once;
-//!   one JSON line with how many opened, how many failed or closed early.
+//! - `proxy-bench hold [--kind guac|ws] --url U --n 500 --secs 60`: N Guacamole tunnels
+//!   (or binary WebSockets to the echoing desktop) held open at once; one JSON line with
+//!   how many opened, how many failed or closed early.
 //! - `proxy-bench parser --mib 256`: the Guacamole parser's MB/s on a realistic stream
 //!   (display updates: `img`/`blob`/`end` of 6048-byte base64 chunks, `sync`, `cursor`,
 //!   `name` with multi-byte text) scanned in 64 KiB reads as the tunnel does.
@@ -295,6 +296,8 @@ async fn measure() {
 
 async fn hold() {
     let url = arg("--url").expect("--url");
+    // guac: Guacamole tunnels (idle guacd); ws: binary WebSockets to the echoing desktop.
+    let guac = arg("--kind").as_deref() != Some("ws");
     let n = num("--n", 500) as usize;
     let secs = num("--secs", 60);
     let start = Instant::now();
@@ -304,19 +307,26 @@ async fn hold() {
         let url = url.clone();
         let opened_tx = opened_tx.clone();
         tasks.push(tokio::spawn(async move {
-            let mut ws = ws_connect(&url, Some("guacamole")).await;
-            ws_next(&mut ws).await;
-            ws.send(Message::text(encode(&["mode", "idle"]))).await.map_err(|e| e.to_string())?;
+            let mut ws = ws_connect(&url, guac.then_some("guacamole")).await;
+            let ping = if guac {
+                ws_next(&mut ws).await;
+                ws.send(Message::text(encode(&["mode", "idle"]))).await.map_err(|e| e.to_string())?;
+                Message::text(encode(&["nop"]))
+            } else {
+                ws.send(Message::binary(vec![b'E'])).await.map_err(|e| e.to_string())?;
+                Message::binary(vec![0u8; 16])
+            };
             let _ = opened_tx.send(()).await;
             let deadline = start + Duration::from_secs(secs);
-            // Keep the tunnel busy as a viewer does: a nop every 5 s, the proxy's nops in.
+            // Keep the tunnel busy as a viewer does: a message every 5 s (Guacamole: a
+            // nop, with the proxy's nops in; the echoing desktop: 16 bytes back).
             loop {
                 let now = Instant::now();
                 if now >= deadline {
                     break;
                 }
                 match tokio::time::timeout((deadline - now).min(Duration::from_secs(5)), ws.next()).await {
-                    Err(_) => ws.send(Message::text(encode(&["nop"]))).await.map_err(|e| e.to_string())?,
+                    Err(_) => ws.send(ping.clone()).await.map_err(|e| e.to_string())?,
                     Ok(Some(Ok(Message::Close(f)))) => return Err(format!("closed early: {f:?}")),
                     Ok(Some(Ok(_))) => {}
                     Ok(Some(Err(e))) => return Err(e.to_string()),
