@@ -89,29 +89,20 @@ EOF
 "$DAAS" config check --site "$SITE" >&2 || die "the bench site does not check out"
 "$DAAS" import "$TMP/rows.yaml" --site "$SITE" >&2
 PORT=$(free_port)
-"$DAAS" serve --site "$SITE" --listen "127.0.0.1:$PORT" >"$TMP/daas.out" 2>"$TMP/daas.log" & DAAS_PID=$!; PIDS+=($DAAS_PID)
-wait_port "$PORT"
 BASE=ws://127.0.0.1:$PORT
+# A fresh server for each memory measurement: memory freed by earlier connections stays
+# in the allocator and would be reused, hiding what new ones cost.
+start_daas() {
+    "$DAAS" serve --site "$SITE" --listen "127.0.0.1:$PORT" >>"$TMP/daas.out" 2>>"$TMP/daas.log" & DAAS_PID=$!; PIDS+=($DAAS_PID)
+    wait_port "$PORT"
+}
+stop_daas() {
+    kill "$DAAS_PID"; wait "$DAAS_PID" 2>/dev/null || true
+    for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/"$PORT") 2>/dev/null || return 0; sleep 0.1; done
+}
 
 measure() { "$BIN" measure --bytes "$BYTES" --rounds "$ROUNDS" "$@"; }
 field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
-
-echo "proxy bench: measuring" >&2
-# The paths take turns, PROXY_REPEAT times; each path's row is its median run (by
-# MB/s). One stream lasts well under a second, so a single run mostly measures what
-# else the shared machine did at that moment.
-for _ in $(seq "$REPEAT"); do
-    echo "$(measure --kind tcp --url "127.0.0.1:$RELAY")" >>"$TMP/raw.runs"
-    echo "$(measure --kind ws --url "ws://127.0.0.1:$WSFY/")" >>"$TMP/websockify.runs"
-    echo "$(measure --kind ws --url "$BASE/instance/inst-v?token=$TOKEN_V")" >>"$TMP/novnc.runs"
-    echo "$(measure --kind guac --url "$BASE/instance/inst-g?token=$TOKEN_G")" >>"$TMP/guac.runs"
-done
-median() { python3 -c "import json,sys; runs=[json.loads(l) for l in open(sys.argv[1])]; runs.sort(key=lambda r: r['mb_s']); print(json.dumps(runs[len(runs)//2]))" "$1"; }
-RAW=$(median "$TMP/raw.runs")
-WEBSOCKIFY=$(median "$TMP/websockify.runs")
-NOVNC=$(median "$TMP/novnc.runs")
-GUAC=$(median "$TMP/guac.runs")
-PARSER=$("$BIN" parser --mib 256)
 
 echo "proxy bench: holding $TUNNELS tunnels for $HOLD s" >&2
 rss() { awk '/VmRSS/ {print $2}' "/proc/$DAAS_PID/status"; }
@@ -132,26 +123,49 @@ hold() {
     for _ in $(seq $(($4 * 10))); do grep -q "tunnels open" "$5.log" 2>/dev/null && break; sleep 0.1; done
     sleep 2
 }
+start_daas
 RSS_BEFORE=$(rss)
 hold guac "$BASE/instance/inst-g?token=$TOKEN_G" "$TUNNELS" "$HOLD" "$TMP/hold.json"
 RSS_OPEN=$(rss)
 wait "$HOLD_PID" || die "the hold run failed: $(cat "$TMP/hold.json.log")"
 HELD=$(cat "$TMP/hold.json")
+stop_daas
+
 
 # Memory per connection, the noVNC relay vs websockify, at the same count.
 CONNS=${PROXY_COMPARE_CONNS:-100}
 echo "proxy bench: $CONNS binary WebSockets through each of daas and websockify" >&2
-sleep 1
+start_daas
 D_BEFORE=$(pss_tree "$DAAS_PID")
 hold ws "$BASE/instance/inst-v?token=$TOKEN_V" "$CONNS" 8 "$TMP/hold-v.json"
 D_OPEN=$(pss_tree "$DAAS_PID")
 wait "$HOLD_PID" || die "the noVNC hold failed: $(cat "$TMP/hold-v.json.log")"
+stop_daas
 W_BEFORE=$(pss_tree "$WSFY_PID")
 hold ws "ws://127.0.0.1:$WSFY/" "$CONNS" 8 "$TMP/hold-w.json"
 W_OPEN=$(pss_tree "$WSFY_PID")
 W_PROCS=$(( $(pgrep -P "$WSFY_PID" | wc -l) + 1 ))
 wait "$HOLD_PID" || die "the websockify hold failed: $(cat "$TMP/hold-w.json.log")"
 D_PER=$(( (D_OPEN - D_BEFORE) / CONNS )); W_PER=$(( (W_OPEN - W_BEFORE) / CONNS ))
+
+start_daas
+echo "proxy bench: measuring" >&2
+# The paths take turns, PROXY_REPEAT times; each path's row is its median run (by
+# MB/s). One stream lasts well under a second, so a single run mostly measures what
+# else the shared machine did at that moment.
+for _ in $(seq "$REPEAT"); do
+    echo "$(measure --kind tcp --url "127.0.0.1:$RELAY")" >>"$TMP/raw.runs"
+    echo "$(measure --kind ws --url "ws://127.0.0.1:$WSFY/")" >>"$TMP/websockify.runs"
+    echo "$(measure --kind ws --url "$BASE/instance/inst-v?token=$TOKEN_V")" >>"$TMP/novnc.runs"
+    echo "$(measure --kind guac --url "$BASE/instance/inst-g?token=$TOKEN_G")" >>"$TMP/guac.runs"
+done
+median() { python3 -c "import json,sys; runs=[json.loads(l) for l in open(sys.argv[1])]; runs.sort(key=lambda r: r['mb_s']); print(json.dumps(runs[len(runs)//2]))" "$1"; }
+RAW=$(median "$TMP/raw.runs")
+WEBSOCKIFY=$(median "$TMP/websockify.runs")
+NOVNC=$(median "$TMP/novnc.runs")
+GUAC=$(median "$TMP/guac.runs")
+PARSER=$("$BIN" parser --mib 256)
+stop_daas
 
 ratio() { python3 -c "import sys; print(f'{float(sys.argv[1]) / float(sys.argv[2]):.2f}')" "$1" "$2"; }
 row() { printf '| %s | %s | %s | %s | %s | %s |\n' "$1" "$(field "$2" mb_s)" "$(ratio "$(field "$2" mb_s)" "$(field "$RAW" mb_s)")" "$(ratio "$(field "$2" mb_s)" "$(field "$WEBSOCKIFY" mb_s)")" "$(field "$2" p50_us)" "$(field "$2" p99_us)"; }
