@@ -103,6 +103,11 @@ fn apps_start_from_the_page_to_their_viewer_and_stop_for_their_owner_only() {
         .as_str()
         .unwrap()
         .to_string();
+    let vm = created(&login(&server, "ann", "ann-pw-12345"), "/api/v1/db/objects", json!({"object_type": "vm", "object_mode": "app"}))
+        ["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
     // An anonymous browser goes to the login page first.
     let r = http().get(server.url("/")).header("accept", "text/html").send().unwrap();
@@ -116,6 +121,9 @@ fn apps_start_from_the_page_to_their_viewer_and_stop_for_their_owner_only() {
     assert!(html.contains(&format!("name=\"csrf\" value=\"{}\"", ann.csrf)), "the form carries the session's CSRF token: {html}");
     assert!(html.contains("Ann&#39;s &lt;desk&gt;") && !html.contains("<desk>"), "the app's name, escaped: {html}");
     assert!(html.contains("Nothing running."), "{html}");
+    // A VM app is listed, but without a start form: the container backend cannot run it.
+    assert!(html.contains(&format!("data-id=\"{vm}\"")) && !html.contains(&format!("action=\"/app/{vm}\"")), "{html}");
+    assert!(html.contains("vm apps cannot be started on this site yet"), "{html}");
     let (_, bobs) = bob.page("/");
     assert!(!bobs.contains(&app), "another user's page does not list ann's app: {bobs}");
 

@@ -186,7 +186,7 @@ async fn ws_next(ws: &mut Ws) -> Vec<u8> {
     loop {
         match tokio::time::timeout(WAIT, ws.next()).await.expect("a frame in time").expect("open").expect("a frame") {
             // Taken as they are: a copy here would charge the client's work to the path.
-            Message::Binary(b) => return b.into(),
+            Message::Binary(b) => return b,
             Message::Text(t) => return t.into_bytes(),
             Message::Close(f) => panic!("closed: {f:?}"),
             _ => {}

@@ -173,8 +173,10 @@ mod tests {
     use super::TcpStream;
     use crate::abi::{HostTcp, HostTcp_TO};
 
+    type Halves = (Mutex<ReadHalf<DuplexStream>>, Mutex<WriteHalf<DuplexStream>>);
+
     /// The host's side, over an in-memory pipe instead of a socket.
-    struct Pipe(Arc<(Mutex<ReadHalf<DuplexStream>>, Mutex<WriteHalf<DuplexStream>>)>);
+    struct Pipe(Arc<Halves>);
 
     impl HostTcp for Pipe {
         fn read(&self, buf: RVec<u8>, max: usize) -> FfiFuture<RResult<RVec<u8>, RString>> {

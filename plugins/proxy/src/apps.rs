@@ -108,10 +108,20 @@ pub async fn index(attributes: Data<&Attributes>, state: Data<&Arc<State>>) -> R
     let mut app_rows = String::new();
     for app in &apps {
         let name = if app.id_user.is_empty() { app.id.as_str() } else { app.id_user.as_str() };
+        // These routes start apps through the container backend, which runs container
+        // apps only: any other kind (a shared VM) is listed without a button that could
+        // only fail.
+        let action = if app.object_type == "container" {
+            format!(
+                "<form method=\"post\" action=\"/app/{id}\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+                 <button type=\"submit\">Start</button></form>",
+                id = escape(&app.id)
+            )
+        } else {
+            format!("<span class=\"note\">{kind} apps cannot be started on this site yet</span>", kind = escape(&app.object_type))
+        };
         app_rows.push_str(&format!(
-            "<li class=\"app\" data-id=\"{id}\"><span class=\"name\">{name}</span> \
-             <form method=\"post\" action=\"/app/{id}\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-             <button type=\"submit\">Start</button></form></li>\n",
+            "<li class=\"app\" data-id=\"{id}\"><span class=\"name\">{name}</span> {action}</li>\n",
             id = escape(&app.id),
             name = escape(name),
         ));
