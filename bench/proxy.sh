@@ -51,7 +51,8 @@ cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
 trap cleanup EXIT
 
 DESKTOP=$(free_port); RELAY=$(free_port); GUACD=$(free_port); WSFY=$(free_port)
-"$BIN" serve --desktop "$DESKTOP" --relay "$RELAY" --guacd "$GUACD" & PIDS+=($!)
+"$BIN" serve --desktop "$DESKTOP" --guacd "$GUACD" & PIDS+=($!)
+"$BIN" serve --relay "$RELAY" --relay-to "127.0.0.1:$DESKTOP" & RELAY_PID=$!; PIDS+=($!)
 target/bench-venv/bin/websockify "127.0.0.1:$WSFY" "127.0.0.1:$DESKTOP" 2>"$TMP/websockify.log" & WSFY_PID=$!; PIDS+=($!)
 wait_port "$DESKTOP"; wait_port "$RELAY"; wait_port "$GUACD"; wait_port "$WSFY"
 
@@ -153,11 +154,28 @@ echo "proxy bench: measuring" >&2
 # The paths take turns, PROXY_REPEAT times; each path's row is its median run (by
 # MB/s). One stream lasts well under a second, so a single run mostly measures what
 # else the shared machine did at that moment.
+# CPU time (user + system, children included: websockify forks one per connection and
+# reaps it) of a server process, in clock ticks.
+cpu_ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 + $14 + $15 }' "/proc/$1/stat"; }
+HZ=$(getconf CLK_TCK)
+# run_path NAME SERVER_PID ARGS...: the stream alone (with the server's CPU time around
+# it), then the round trips; one JSON line into NAME.runs.
+run_path() {
+    local name=$1 pid=$2 before after stream rtt
+    shift 2
+    before=$(cpu_ticks "$pid")
+    stream=$("$BIN" measure --bytes "$BYTES" --rounds 0 "$@")
+    sleep 0.5
+    after=$(cpu_ticks "$pid")
+    rtt=$("$BIN" measure --bytes 65536 --rounds "$ROUNDS" "$@")
+    python3 -c "import json,sys; s,r=json.loads(sys.argv[1]),json.loads(sys.argv[2]); print(json.dumps({'mb_s': s['mb_s'], 'p50_us': r['p50_us'], 'p99_us': r['p99_us'], 'cpu_ms_gib': round((int(sys.argv[4]) - int(sys.argv[3])) * 1000 / int(sys.argv[5]) / (int(sys.argv[6]) / 2**30))}))" \
+        "$stream" "$rtt" "$before" "$after" "$HZ" "$BYTES" >>"$TMP/$name.runs"
+}
 for _ in $(seq "$REPEAT"); do
-    echo "$(measure --kind tcp --url "127.0.0.1:$RELAY")" >>"$TMP/raw.runs"
-    echo "$(measure --kind ws --url "ws://127.0.0.1:$WSFY/")" >>"$TMP/websockify.runs"
-    echo "$(measure --kind ws --url "$BASE/instance/inst-v?token=$TOKEN_V")" >>"$TMP/novnc.runs"
-    echo "$(measure --kind guac --url "$BASE/instance/inst-g?token=$TOKEN_G")" >>"$TMP/guac.runs"
+    run_path raw "$RELAY_PID" --kind tcp --url "127.0.0.1:$RELAY"
+    run_path websockify "$WSFY_PID" --kind ws --url "ws://127.0.0.1:$WSFY/"
+    run_path novnc "$DAAS_PID" --kind ws --url "$BASE/instance/inst-v?token=$TOKEN_V"
+    run_path guac "$DAAS_PID" --kind guac --url "$BASE/instance/inst-g?token=$TOKEN_G"
 done
 median() { python3 -c "import json,sys; runs=[json.loads(l) for l in open(sys.argv[1])]; runs.sort(key=lambda r: r['mb_s']); print(json.dumps(runs[len(runs)//2]))" "$1"; }
 RAW=$(median "$TMP/raw.runs")
@@ -168,14 +186,14 @@ PARSER=$("$BIN" parser --mib 256)
 stop_daas
 
 ratio() { python3 -c "import sys; print(f'{float(sys.argv[1]) / float(sys.argv[2]):.2f}')" "$1" "$2"; }
-row() { printf '| %s | %s | %s | %s | %s | %s |\n' "$1" "$(field "$2" mb_s)" "$(ratio "$(field "$2" mb_s)" "$(field "$RAW" mb_s)")" "$(ratio "$(field "$2" mb_s)" "$(field "$WEBSOCKIFY" mb_s)")" "$(field "$2" p50_us)" "$(field "$2" p99_us)"; }
+row() { printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$1" "$(field "$2" mb_s)" "$(ratio "$(field "$2" mb_s)" "$(field "$RAW" mb_s)")" "$(ratio "$(field "$2" mb_s)" "$(field "$WEBSOCKIFY" mb_s)")" "$(field "$2" cpu_ms_gib)" "$(field "$2" p50_us)" "$(field "$2" p99_us)"; }
 
 TABLE=$(
     echo "Run $(date -u '+%Y-%m-%d %H:%M UTC') on this machine ($(nproc) cores, shared), \`bash bench/proxy.sh\`; loopback, $PROFILE build; the paths took $REPEAT turns, each row is its path's median turn."
-    echo "Stream: $((BYTES >> 20)) MiB desktop → browser; latency: $ROUNDS round trips of 64 bytes (Guacamole: a 60-byte \`sync\`)."
+    echo "Stream: $((BYTES >> 20)) MiB desktop → browser; server CPU: the relaying process's user + system time during the stream (the raw relay runs in a process of its own); latency: $ROUNDS round trips of 64 bytes (Guacamole: a 60-byte \`sync\`), measured apart from the stream."
     echo
-    echo "| path | MB/s | × raw relay | × websockify | p50 µs | p99 µs |"
-    echo "|---|---|---|---|---|---|"
+    echo "| path | MB/s | × raw relay | × websockify | server CPU ms per GiB | p50 µs | p99 µs |"
+    echo "|---|---|---|---|---|---|---|"
     row "raw TCP relay (in the bench)" "$RAW"
     row "websockify $(target/bench-venv/bin/pip show websockify 2>/dev/null | awk '/^Version/ {print $2}') (PyPI)" "$WEBSOCKIFY"
     row "daas noVNC relay (WebSocket)" "$NOVNC"

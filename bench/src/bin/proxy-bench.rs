@@ -1,12 +1,13 @@
 //! The proxy bench's load generator and reference servers (bench/proxy.sh runs it).
 //!
-//! - `proxy-bench serve --desktop P --relay R --guacd G`: the far ends, until killed:
-//!   on P a fake desktop (the first byte from a client picks: `T` + u64 n: stream n
-//!   bytes; `E`: echo everything); on R a raw TCP relay to P written here (tokio's
-//!   `copy_bidirectional` with 64 KiB buffers: bytes only, no framing); on G a fake guacd (the
-//!   handshake, then the client's first instruction `mode` picks: `stream,<n>`: blob
-//!   instructions of 6048 base64 bytes until n bytes; `echo`: every instruction back;
-//!   `idle`: nothing).
+//! - `proxy-bench serve --desktop P --guacd G`: the far ends, until killed: on P a fake
+//!   desktop (the first byte from a client picks: `T` + u64 n: stream n bytes; `E`: echo
+//!   everything); on G a fake guacd (the handshake, then the client's first instruction
+//!   `mode` picks: `stream,<n>`: blob instructions of 6048 base64 bytes until n bytes;
+//!   `echo`: every instruction back; `idle`: nothing).
+//! - `proxy-bench serve --relay R --relay-to ADDR`: on R a raw TCP relay to ADDR written
+//!   here (tokio's `copy_bidirectional` with 64 KiB buffers: bytes only, no framing), in
+//!   a process of its own so that its CPU time can be read.
 //! - `proxy-bench measure --kind tcp|ws|guac --url U --bytes N --rounds K`: one line of
 //!   JSON: MB/s of a desktop → browser stream of N bytes, and p50/p99 of K round trips of
 //!   a 64-byte message, through a TCP address (`tcp`), a binary WebSocket (`ws`: the
@@ -56,28 +57,34 @@ async fn main() {
 // ---- the far ends ------------------------------------------------------------------
 
 async fn serve() {
+    // `--relay-to ADDR`: only the raw relay, in a process of its own, so that its CPU
+    // time can be read apart from the fake desktop's.
+    if let Some(target) = arg("--relay-to") {
+        let relay = TcpListener::bind(("127.0.0.1", num("--relay", 0) as u16)).await.unwrap();
+        return raw_relay(relay, target).await;
+    }
     let desktop = TcpListener::bind(("127.0.0.1", num("--desktop", 0) as u16)).await.unwrap();
-    let relay = TcpListener::bind(("127.0.0.1", num("--relay", 0) as u16)).await.unwrap();
     let guacd = TcpListener::bind(("127.0.0.1", num("--guacd", 0) as u16)).await.unwrap();
-    let desktop_addr = desktop.local_addr().unwrap();
     tokio::spawn(async move {
         while let Ok((s, _)) = desktop.accept().await {
             tokio::spawn(fake_desktop(s));
         }
     });
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = relay.accept().await {
-            tokio::spawn(async move {
-                let _ = s.set_nodelay(true);
-                let Ok(mut up) = TcpStream::connect(desktop_addr).await else { return };
-                let _ = up.set_nodelay(true);
-                // 64 KiB buffers as the proxy's largest reads (tokio's default is 8 KiB).
-                let _ = tokio::io::copy_bidirectional_with_sizes(&mut s, &mut up, 64 * 1024, 64 * 1024).await;
-            });
-        }
-    });
     while let Ok((s, _)) = guacd.accept().await {
         tokio::spawn(fake_guacd(s));
+    }
+}
+
+async fn raw_relay(relay: TcpListener, target: String) {
+    while let Ok((mut s, _)) = relay.accept().await {
+        let target = target.clone();
+        tokio::spawn(async move {
+            let _ = s.set_nodelay(true);
+            let Ok(mut up) = TcpStream::connect(target).await else { return };
+            let _ = up.set_nodelay(true);
+            // 64 KiB buffers as the proxy's largest reads (tokio's default is 8 KiB).
+            let _ = tokio::io::copy_bidirectional_with_sizes(&mut s, &mut up, 64 * 1024, 64 * 1024).await;
+        });
     }
 }
 
@@ -166,6 +173,9 @@ async fn fake_guacd(mut s: TcpStream) {
 // ---- the client ----------------------------------------------------------------------
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i].as_secs_f64() * 1e6
 }
