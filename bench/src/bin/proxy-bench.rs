@@ -21,6 +21,8 @@
 
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+
 use daas_plugin_proxy::guac::parser::{elements, encode, Scanner};
 use futures::{SinkExt as _, StreamExt as _};
 use tokio::{
@@ -192,12 +194,12 @@ async fn ws_connect(url: &str, protocol: Option<&str>) -> Ws {
 }
 
 /// Next binary or text payload, skipping control frames.
-async fn ws_next(ws: &mut Ws) -> Vec<u8> {
+async fn ws_next(ws: &mut Ws) -> Bytes {
     loop {
         match tokio::time::timeout(WAIT, ws.next()).await.expect("a frame in time").expect("open").expect("a frame") {
             // Taken as they are: a copy here would charge the client's work to the path.
             Message::Binary(b) => return b,
-            Message::Text(t) => return t.into_bytes(),
+            Message::Text(t) => return t.into(),
             Message::Close(f) => panic!("closed: {f:?}"),
             _ => {}
         }

@@ -78,7 +78,7 @@ async fn connection(
         if sent >= until {
             break;
         }
-        if let Err(e) = sink.send(Message::Text(payload.clone())).await {
+        if let Err(e) = sink.send(Message::text(payload.clone())).await {
             tally.errors += 1;
             tally.first_error.get_or_insert(format!("send: {e}"));
             break;
@@ -90,7 +90,7 @@ async fn connection(
                 Ok(None) => break Err("connection closed".to_string()),
                 Ok(Some(Err(e))) => break Err(format!("receive: {e}")),
                 Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => continue,
-                Ok(Some(Ok(Message::Text(t)))) if t == payload => break Ok(()),
+                Ok(Some(Ok(Message::Text(t)))) if t.as_str() == payload => break Ok(()),
                 Ok(Some(Ok(other))) => break Err(format!("unexpected answer {other:?}")),
             }
         };
