@@ -18,11 +18,8 @@ use daas_plugin_api::{
 use des::cipher::{generic_array::GenericArray, BlockEncrypt, KeyInit};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-/// How much one read from the server may bring (one binary frame at most): idle
-/// relays ask for little, a read that fills its room doubles the next one's, up to the
-/// maximum.
-const READ_MIN: usize = 4 * 1024;
-const READ_MAX: usize = 64 * 1024;
+use crate::room::ReadRoom;
+
 /// How long the desktop's VNC port may take to accept the connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -201,15 +198,14 @@ async fn relay(sink: &WsSink, source: &WsSource, address: &str, password: &str) 
     // frame to socket as they are (sdk::net: no copy).
     let tcp = &tcp;
     let to_browser = async {
-        let mut room = READ_MIN;
+        // One read is one binary frame.
+        let mut room = ReadRoom::new();
         loop {
-            let data = tcp.read_into(RVec::new(), room).await?;
+            let data = tcp.read_into(RVec::new(), room.get()).await?;
             if data.is_empty() {
                 return Ok(());
             }
-            if data.len() == room {
-                room = (room * 2).min(READ_MAX);
-            }
+            room.after_read(data.len());
             if sink.send(WsMessage::Binary(data)).await.is_err() {
                 return Ok(());
             }

@@ -2,7 +2,7 @@
 //! §1.4): handshake with guacd, the tunnel's UUID to the browser first, then both ways.
 //!
 //! - guacd → browser: whole instructions only, as many as one read brought (a read
-//!   takes at most [`READ_MAX`] bytes), each frame a text frame; guacamole-common-js
+//!   takes at most [`ReadRoom::MAX`] bytes), each frame a text frame; guacamole-common-js
 //!   before 1.5.2 refused partial instructions. The read's buffer (the host's) becomes
 //!   the frame without a copy; only an unfinished last instruction is copied, to start
 //!   the next read's buffer.
@@ -30,18 +30,13 @@ use tokio::{
     time::Instant,
 };
 
+use crate::room::ReadRoom;
+
 use super::{
     handshake::{Handshake, HandshakeError, Settings, Step},
     parser::{elements, encode, Scanner},
     Status,
 };
-
-/// How much one read from guacd may bring: idle tunnels ask for little, busy ones for
-/// more (a read that fills its room doubles the next one's, up to the maximum). A frame
-/// to the browser holds what one read brought (guacamole-client flushes at 8192
-/// characters; larger frames cost the browser nothing and save crossings).
-const READ_MIN: usize = 4 * 1024;
-pub const READ_MAX: usize = 64 * 1024;
 
 /// Where guacd is and how patient to be.
 #[derive(Debug, Clone)]
@@ -194,7 +189,9 @@ async fn relay(sink: &WsSink, source: &WsSource, tcp: TcpStream, buf: Vec<u8>, s
     let to_browser = async {
         let (mut buf, mut scanner) = (RVec::from(buf), scanner);
         let mut upstream_error = None;
-        let mut room = READ_MIN;
+        // A frame to the browser holds what one read brought (guacamole-client flushes
+        // at 8192 characters; larger frames cost the browser nothing).
+        let mut room = ReadRoom::new();
         loop {
             // What guacd sent together with `ready` is forwarded before reading more.
             if !buf.is_empty() {
@@ -219,9 +216,9 @@ async fn relay(sink: &WsSink, source: &WsSource, tcp: TcpStream, buf: Vec<u8>, s
                 }
             }
             let before = buf.len();
-            buf = match tcp.read_into(buf, room).await {
+            buf = match tcp.read_into(buf, room.get()).await {
                 Ok(buf) => buf,
-                Err(e) => return End::Failed(Failure(Status::UpstreamError, format!("guacd's connection failed: {e}"))),
+                Err(e) => return guacd_failed(e),
             };
             match buf.len() - before {
                 0 if scanner.in_instruction() => {
@@ -231,8 +228,7 @@ async fn relay(sink: &WsSink, source: &WsSource, tcp: TcpStream, buf: Vec<u8>, s
                     ))
                 }
                 0 => return End::Upstream(upstream_error.unwrap_or(Status::Success)),
-                n if n == room => room = (room * 2).min(READ_MAX),
-                _ => {}
+                n => room.after_read(n),
             }
         }
     };
@@ -268,7 +264,7 @@ async fn relay(sink: &WsSink, source: &WsSource, tcp: TcpStream, buf: Vec<u8>, s
             }
             if activity.idle(&activity.to_guacd) >= keepalive {
                 if let Err(e) = tcp.write_owned(RVec::from(nop.as_bytes())).await {
-                    return End::Failed(Failure(Status::UpstreamError, format!("guacd's connection failed: {e}")));
+                    return guacd_failed(e);
                 }
                 activity.touch(&activity.to_guacd);
             }
@@ -279,6 +275,11 @@ async fn relay(sink: &WsSink, source: &WsSource, tcp: TcpStream, buf: Vec<u8>, s
         end = to_guacd => end,
         end = keep_alive => end,
     }
+}
+
+/// guacd's connection broke after the handshake.
+fn guacd_failed(e: std::io::Error) -> End {
+    End::Failed(Failure(Status::UpstreamError, format!("guacd's connection failed: {e}")))
 }
 
 /// Where the buffer's last whole instruction ends (0: none yet), noting an `error`
@@ -340,6 +341,6 @@ async fn from_browser(sink: &WsSink, tcp: &TcpStream, text: RString) -> Result<b
     if out.is_empty() {
         return Ok(false);
     }
-    tcp.write_owned(out).await.map_err(|e| End::Failed(Failure(Status::UpstreamError, format!("guacd's connection failed: {e}"))))?;
+    tcp.write_owned(out).await.map_err(guacd_failed)?;
     Ok(true)
 }
