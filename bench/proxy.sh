@@ -20,6 +20,7 @@ cd "$(dirname "$0")/.."
 
 BYTES=${PROXY_BYTES:-1073741824}
 ROUNDS=${PROXY_ROUNDS:-2000}
+EVENTS=${PROXY_EVENTS:-200000}
 REPEAT=${PROXY_REPEAT:-5}
 TUNNELS=${PROXY_TUNNELS:-500}
 HOLD=${PROXY_HOLD:-60}
@@ -168,8 +169,12 @@ run_path() {
     sleep 0.5
     after=$(cpu_ticks "$pid")
     rtt=$("$BIN" measure --bytes 65536 --rounds "$ROUNDS" "$@")
-    python3 -c "import json,sys; s,r=json.loads(sys.argv[1]),json.loads(sys.argv[2]); print(json.dumps({'mb_s': s['mb_s'], 'p50_us': r['p50_us'], 'p99_us': r['p99_us'], 'cpu_ms_gib': round((int(sys.argv[4]) - int(sys.argv[3])) * 1000 / int(sys.argv[5]) / (int(sys.argv[6]) / 2**30))}))" \
-        "$stream" "$rtt" "$before" "$after" "$HZ" "$BYTES" >>"$TMP/$name.runs"
+    ebefore=$(cpu_ticks "$pid")
+    events=$("$BIN" events --n "$EVENTS" "$@")
+    sleep 0.5
+    eafter=$(cpu_ticks "$pid")
+    python3 -c "import json,sys; s,r,e=json.loads(sys.argv[1]),json.loads(sys.argv[2]),json.loads(sys.argv[7]); print(json.dumps({'mb_s': s['mb_s'], 'p50_us': r['p50_us'], 'p99_us': r['p99_us'], 'cpu_ms_gib': round((int(sys.argv[4]) - int(sys.argv[3])) * 1000 / int(sys.argv[5]) / (int(sys.argv[6]) / 2**30)), 'events_s': e['events_s'], 'cpu_us_event': round((int(sys.argv[9]) - int(sys.argv[8])) * 1e6 / int(sys.argv[5]) / e['events'], 2)}))" \
+        "$stream" "$rtt" "$before" "$after" "$HZ" "$BYTES" "$events" "$ebefore" "$eafter" >>"$TMP/$name.runs"
 }
 for _ in $(seq "$REPEAT"); do
     run_path raw "$RELAY_PID" --kind tcp --url "127.0.0.1:$RELAY"
@@ -177,16 +182,24 @@ for _ in $(seq "$REPEAT"); do
     run_path novnc "$DAAS_PID" --kind ws --url "$BASE/instance/inst-v?token=$TOKEN_V"
     run_path guac "$DAAS_PID" --kind guac --url "$BASE/instance/inst-g?token=$TOKEN_G"
 done
-median() { python3 -c "import json,sys; runs=[json.loads(l) for l in open(sys.argv[1])]; runs.sort(key=lambda r: r['mb_s']); print(json.dumps(runs[len(runs)//2]))" "$1"; }
-RAW=$(median "$TMP/raw.runs")
-WEBSOCKIFY=$(median "$TMP/websockify.runs")
-NOVNC=$(median "$TMP/novnc.runs")
-GUAC=$(median "$TMP/guac.runs")
+# median RUNS KEY: the run whose KEY is the median (the stream and the input events are
+# ranked apart).
+median() { python3 -c "import json,sys; runs=[json.loads(l) for l in open(sys.argv[1])]; runs.sort(key=lambda r: r[sys.argv[2]]); print(json.dumps(runs[len(runs)//2]))" "$1" "$2"; }
+RAW=$(median "$TMP/raw.runs" mb_s)
+WEBSOCKIFY=$(median "$TMP/websockify.runs" mb_s)
+NOVNC=$(median "$TMP/novnc.runs" mb_s)
+GUAC=$(median "$TMP/guac.runs" mb_s)
+E_RAW=$(median "$TMP/raw.runs" events_s)
+E_WEBSOCKIFY=$(median "$TMP/websockify.runs" events_s)
+E_NOVNC=$(median "$TMP/novnc.runs" events_s)
+E_GUAC=$(median "$TMP/guac.runs" events_s)
 PARSER=$("$BIN" parser --mib 256)
 stop_daas
 
 ratio() { python3 -c "import sys; print(f'{float(sys.argv[1]) / float(sys.argv[2]):.2f}')" "$1" "$2"; }
 row() { printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$1" "$(field "$2" mb_s)" "$(ratio "$(field "$2" mb_s)" "$(field "$RAW" mb_s)")" "$(ratio "$(field "$2" mb_s)" "$(field "$WEBSOCKIFY" mb_s)")" "$(field "$2" cpu_ms_gib)" "$(field "$2" p50_us)" "$(field "$2" p99_us)"; }
+
+erow() { printf '| %s | %s | %s | %s | %s |\n' "$1" "$(field "$2" events_s)" "$(ratio "$(field "$2" events_s)" "$(field "$E_RAW" events_s)")" "$(ratio "$(field "$2" events_s)" "$(field "$E_WEBSOCKIFY" events_s)")" "$(field "$2" cpu_us_event)"; }
 
 TABLE=$(
     echo "Run $(date -u '+%Y-%m-%d %H:%M UTC') on this machine ($(nproc) cores, shared), \`bash bench/proxy.sh\`; loopback, $PROFILE build; the paths took $REPEAT turns, each row is its path's median turn."
@@ -198,6 +211,15 @@ TABLE=$(
     row "websockify $(target/bench-venv/bin/pip show websockify 2>/dev/null | awk '/^Version/ {print $2}') (PyPI)" "$WEBSOCKIFY"
     row "daas noVNC relay (WebSocket)" "$NOVNC"
     row "daas Guacamole tunnel (WebSocket + guacd TCP)" "$GUAC"
+    echo
+    echo "Input events, browser → desktop: $EVENTS events, each its own frame as noVNC and guacamole-common-js send them (RFB: an 8-byte KeyEvent in a binary frame; Guacamole: a 24-byte \`mouse\` instruction in a text frame; the raw relay: the same 8-byte events as bytes), the client flushing every 64; events/s until the far end has them all, and the server's CPU per event."
+    echo
+    echo "| path | events/s | × raw relay | × websockify | server CPU µs per event |"
+    echo "|---|---|---|---|---|"
+    erow "raw TCP relay (in the bench)" "$E_RAW"
+    erow "websockify" "$E_WEBSOCKIFY"
+    erow "daas noVNC relay" "$E_NOVNC"
+    erow "daas Guacamole tunnel" "$E_GUAC"
     echo
     echo "Guacamole parser: $(field "$PARSER" parser_mb_s) MB/s on a display-update stream ($(field "$PARSER" instructions) instructions, $(( $(field "$PARSER" bytes) >> 20 )) MiB, 64 KiB reads, best of 5)."
     echo

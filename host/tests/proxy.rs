@@ -381,6 +381,129 @@ fn guacd_failures_reach_the_browser_as_error_and_close_status() {
     assert!(!frame[0][1].contains("desktop.internal") && !frame[0][1].contains("5917"), "no connection details: {frame:?}");
 }
 
+/// A browser sends input as a burst of small frames (noVNC and guacamole-common-js send
+/// one per event); the proxy joins the frames that arrive together into one write.
+/// Whatever it joins, guacd must see every instruction once, in order, and none of the
+/// tunnel's own pings, which the proxy answers, even one in the middle of a frame.
+#[test]
+fn a_burst_of_input_reaches_guacd_whole_in_order_and_pings_are_answered_by_the_proxy() {
+    let (guacd, seen) = fake_guacd(vec!["VERSION_1_5_0", "hostname"], false);
+    let (_site, server, _) = prepared(&guacd, "guacamole", 1);
+    let (mut ws, _) = open_tunnel(&server, &format!("token={TOKEN}"), None).unwrap();
+    next_text(&mut ws); // the UUID
+
+    const MOVES: usize = 3000;
+    let ping = |n: usize| encode(&["", "ping", &n.to_string()]);
+    let mut pings = 0;
+    for i in 0..MOVES {
+        let mouse = encode(&["mouse", &i.to_string(), "400", "0"]);
+        // Every 500th frame carries a ping before its pointer move.
+        let frame = if i % 500 == 250 {
+            pings += 1;
+            ping(i) + &mouse
+        } else {
+            mouse
+        };
+        ws.write(Message::text(frame)).unwrap();
+    }
+    ws.write(Message::text(encode(&["key", "65307", "1"]))).unwrap();
+    ws.flush().unwrap();
+
+    let mut answered = vec![];
+    // The proxy's keep-alive keeps the tunnel open: lost input would leave it waiting.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        assert!(std::time::Instant::now() < deadline, "guacd never got the final key (pings answered: {answered:?})");
+        match ws.read() {
+            Ok(Message::Text(t)) => {
+                answered.extend(instructions_of(&t).into_iter().filter(|i| i[0].is_empty()).map(|i| i[2].clone()));
+            }
+            Ok(Message::Close(_)) => break,
+            Ok(_) => {}
+            Err(e) => panic!("the tunnel ended without a close frame: {e}"),
+        }
+    }
+    let want: Vec<String> = (0..MOVES).filter(|i| i % 500 == 250).map(|i| i.to_string()).collect();
+    assert_eq!(answered, want, "every ping answered once, in order");
+    assert_eq!(answered.len(), pings);
+
+    let seen = seen.recv_timeout(Duration::from_secs(20)).unwrap();
+    let after: Vec<&Vec<String>> = seen.after.iter().filter(|i| i[0] != "nop").collect();
+    assert_eq!(after.len(), MOVES + 1, "every instruction arrived once");
+    for (i, got) in after[..MOVES].iter().enumerate() {
+        assert_eq!(**got, ["mouse".to_string(), i.to_string(), "400".into(), "0".into()], "instruction {i}");
+    }
+    assert_eq!(after[MOVES][0], "key");
+}
+
+/// The noVNC path under the same burst: a VNC server (with VNC Authentication, which
+/// the proxy answers) receives ClientInit and every key event, byte for byte, in order.
+#[test]
+fn a_burst_of_key_events_reaches_the_vnc_server_byte_for_byte() {
+    let vnc = TcpListener::bind("127.0.0.1:0").unwrap();
+    let vnc_port = vnc.local_addr().unwrap().port();
+    let (tx, received) = mpsc::channel();
+    thread::spawn(move || {
+        let (mut s, _) = vnc.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        s.write_all(b"RFB 003.008\n").unwrap();
+        let mut version = [0u8; 12];
+        s.read_exact(&mut version).unwrap();
+        s.write_all(&[1, 2]).unwrap(); // one security type: VNC Authentication
+        let mut chosen = [0u8; 1];
+        s.read_exact(&mut chosen).unwrap();
+        s.write_all(b"0123456789abcdef").unwrap();
+        let mut response = [0u8; 16];
+        s.read_exact(&mut response).unwrap();
+        s.write_all(&0u32.to_be_bytes()).unwrap();
+        let mut rest = vec![];
+        s.read_to_end(&mut rest).unwrap();
+        let _ = tx.send((version, chosen[0], rest));
+    });
+    let unused_guacd = format!("127.0.0.1:{}", free_port());
+    let (_site, server, _) = prepared(&unused_guacd, "guacamole", vnc_port);
+    let (mut ws, _) = tungstenite::connect(server.ws_url(&format!("/instance/inst-v?token={OTHER_TOKEN}"))).unwrap();
+    if let tungstenite::stream::MaybeTlsStream::Plain(s) = ws.get_ref() {
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    }
+    // The proxy greets the browser as a server with security None.
+    let mut from_proxy = vec![];
+    let mut expect = |ws: &mut Ws, want: &[u8]| {
+        while from_proxy.len() < want.len() {
+            match ws.read().unwrap() {
+                Message::Binary(b) => from_proxy.extend_from_slice(&b),
+                Message::Ping(_) | Message::Pong(_) => {}
+                other => panic!("expected a binary frame, got {other:?}"),
+            }
+        }
+        assert_eq!(from_proxy.drain(..want.len()).as_slice(), want);
+    };
+    expect(&mut ws, b"RFB 003.008\n");
+    ws.send(Message::binary(b"RFB 003.008\n".to_vec())).unwrap();
+    expect(&mut ws, &[1, 1]);
+    ws.send(Message::binary(vec![1])).unwrap();
+    expect(&mut ws, &0u32.to_be_bytes());
+
+    // ClientInit (shared), then 3000 KeyEvents (down, keysym i), a frame each, unflushed.
+    let mut sent = vec![1u8];
+    ws.write(Message::binary(vec![1])).unwrap();
+    for i in 0..3000u32 {
+        let mut event = vec![4, 1, 0, 0];
+        event.extend_from_slice(&i.to_be_bytes());
+        sent.extend_from_slice(&event);
+        ws.write(Message::binary(event)).unwrap();
+    }
+    ws.flush().unwrap();
+    ws.close(None).unwrap();
+    while ws.read().is_ok() {}
+
+    let (version, chosen, rest) = received.recv_timeout(Duration::from_secs(20)).unwrap();
+    assert_eq!(&version, b"RFB 003.008\n");
+    assert_eq!(chosen, 2, "the proxy authenticates itself");
+    assert_eq!(rest.len(), sent.len(), "every byte arrived once");
+    assert!(rest == sent, "in order");
+}
+
 #[test]
 fn only_the_owner_or_the_viewer_link_opens_a_viewer_and_no_secret_reaches_the_page() {
     let (guacd, _seen) = fake_guacd(vec!["VERSION_1_5_0", "hostname"], false);

@@ -48,6 +48,7 @@ async fn main() {
         Some("serve") => serve().await,
         Some("measure") => measure().await,
         Some("hold") => hold().await,
+        Some("events") => events().await,
         Some("parser") => parser(),
         _ => {
             eprintln!("usage: proxy-bench serve|measure|hold|parser ... (see the source's header)");
@@ -93,7 +94,20 @@ async fn raw_relay(relay: TcpListener, target: String) {
 async fn fake_desktop(mut s: TcpStream) {
     let _ = s.set_nodelay(true);
     let Ok(mode) = s.read_u8().await else { return };
-    if mode == b'T' {
+    if mode == b'C' {
+        // Count n bytes of input events, then answer one byte.
+        let Ok(n) = s.read_u64().await else { return };
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut got = 0u64;
+        while got < n {
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(k) => got += k as u64,
+            }
+        }
+        let _ = s.write_u8(b'D').await;
+        let _ = s.read_u8().await;
+    } else if mode == b'T' {
         let Ok(n) = s.read_u64().await else { return };
         let chunk = vec![0x5au8; 64 * 1024];
         let mut left = n as usize;
@@ -157,6 +171,30 @@ async fn fake_guacd(mut s: TcpStream) {
                     return;
                 }
                 sent += batch.len();
+            }
+            let _ = s.write_all(encode(&["end", "1"]).as_bytes()).await;
+            while read_instruction(&mut s, &mut buf, &mut scanner).await.is_some() {}
+        }
+        Some("count") => {
+            // Count n `mouse` instructions, then answer `end`. Scanned in place, one
+            // drain per read: the far end must not be what the bench measures.
+            let n: usize = mode.get(2).and_then(|v| v.parse().ok()).unwrap_or(0);
+            let mut got = 0;
+            while got < n {
+                let mut end = 0;
+                while let Ok(Some(r)) = scanner.next(&buf) {
+                    got += buf[r.start..].starts_with(b"5.mouse,") as usize;
+                    end = r.end;
+                }
+                buf.drain(..end);
+                scanner.consume(end);
+                if got >= n {
+                    break;
+                }
+                buf.reserve(64 * 1024);
+                if !matches!(s.read_buf(&mut buf).await, Ok(k) if k > 0) {
+                    return;
+                }
             }
             let _ = s.write_all(encode(&["end", "1"]).as_bytes()).await;
             while read_instruction(&mut s, &mut buf, &mut scanner).await.is_some() {}
@@ -304,6 +342,66 @@ async fn measure() {
         percentile(&rtts, 0.5),
         percentile(&rtts, 0.99)
     );
+}
+
+/// Input events (browser → desktop), as noVNC and guacamole-common-js send them: each
+/// its own small frame (RFB: an 8-byte KeyEvent; Guacamole: a `mouse` instruction), as
+/// fast as the path takes them; the client flushes every `BATCH` frames. The far end
+/// answers once it has them all; events per second from the first send to that answer.
+async fn events() {
+    const BATCH: usize = 64;
+    let kind = arg("--kind").expect("--kind");
+    let url = arg("--url").expect("--url");
+    let n = num("--n", 1_000_000) as usize;
+    let key_event: [u8; 8] = [4, 1, 0, 0, 0, 0, 0xff, 0x0d];
+    let start;
+    match kind.as_str() {
+        "tcp" => {
+            let mut s = TcpStream::connect(&url).await.unwrap();
+            s.set_nodelay(true).unwrap();
+            s.write_u8(b'C').await.unwrap();
+            s.write_u64((n * key_event.len()) as u64).await.unwrap();
+            let batch = key_event.repeat(BATCH);
+            start = Instant::now();
+            for i in (0..n).step_by(BATCH) {
+                s.write_all(&batch[..(n - i).min(BATCH) * key_event.len()]).await.unwrap();
+            }
+            assert_eq!(s.read_u8().await.unwrap(), b'D');
+        }
+        "ws" => {
+            let mut ws = ws_connect(&url, None).await;
+            let mut head = vec![b'C'];
+            head.extend_from_slice(&((n * key_event.len()) as u64).to_be_bytes());
+            ws.send(Message::binary(head)).await.unwrap();
+            start = Instant::now();
+            for i in 0..n {
+                ws.feed(Message::binary(key_event.to_vec())).await.unwrap();
+                if i % BATCH == BATCH - 1 {
+                    ws.flush().await.unwrap();
+                }
+            }
+            ws.flush().await.unwrap();
+            assert_eq!(&ws_next(&mut ws).await[..], b"D");
+        }
+        "guac" => {
+            let mut ws = ws_connect(&url, Some("guacamole")).await;
+            ws_next(&mut ws).await; // the UUID
+            ws.send(Message::text(encode(&["mode", "count", &n.to_string()]))).await.unwrap();
+            let mouse = encode(&["mouse", "640", "400", "1"]);
+            start = Instant::now();
+            for i in 0..n {
+                ws.feed(Message::text(mouse.clone())).await.unwrap();
+                if i % BATCH == BATCH - 1 {
+                    ws.flush().await.unwrap();
+                }
+            }
+            ws.flush().await.unwrap();
+            while !ws_next(&mut ws).await.starts_with(b"3.end") {}
+        }
+        other => panic!("unknown --kind {other}"),
+    }
+    let secs = start.elapsed().as_secs_f64();
+    println!("{{\"kind\":\"{kind}\",\"events\":{n},\"events_s\":{:.0}}}", n as f64 / secs);
 }
 
 async fn hold() {

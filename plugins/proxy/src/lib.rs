@@ -20,6 +20,7 @@
 pub mod access;
 pub mod apps;
 pub mod guac;
+pub mod inbox;
 pub mod room;
 pub mod viewer;
 pub mod vnc;

@@ -18,7 +18,7 @@ use daas_plugin_api::{
 use des::cipher::{generic_array::GenericArray, BlockEncrypt, KeyInit};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use crate::room::ReadRoom;
+use crate::{inbox::Inbox, room::ReadRoom};
 
 /// How long the desktop's VNC port may take to accept the connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -195,7 +195,8 @@ async fn relay(sink: &WsSink, source: &WsSource, address: &str, password: &str) 
     }
     // One loop per direction, so that neither ever drops a read in flight; the relay
     // ends when either does. The host's buffers pass from socket to frame and from
-    // frame to socket as they are (sdk::net: no copy).
+    // frame to socket as they are (sdk::net: no copy), except that small frames which
+    // arrive together are joined into one write (inbox.rs).
     let tcp = &tcp;
     let to_browser = async {
         // One read is one binary frame.
@@ -212,9 +213,10 @@ async fn relay(sink: &WsSink, source: &WsSource, address: &str, password: &str) 
         }
     };
     let to_desktop = async {
+        let mut inbox = Inbox::new(source);
         loop {
-            match source.recv().await {
-                Some(WsMessage::Binary(b)) => tcp.write_owned(b).await?,
+            match inbox.next().await {
+                Some(WsMessage::Binary(b)) => tcp.write_owned(inbox.binary_batch(b)).await?,
                 // websockify closes on a text frame too (1003).
                 Some(WsMessage::Text(_)) => return Err(VncError::Browser("sent a text frame; the VNC relay takes binary frames".into())),
                 None | Some(WsMessage::Close(..)) => {

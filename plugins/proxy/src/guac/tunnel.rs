@@ -30,7 +30,10 @@ use tokio::{
     time::Instant,
 };
 
-use crate::room::ReadRoom;
+use crate::{
+    inbox::{Inbox, BATCH_MAX},
+    room::ReadRoom,
+};
 
 use super::{
     handshake::{Handshake, HandshakeError, Settings, Step},
@@ -233,20 +236,38 @@ async fn relay(sink: &WsSink, source: &WsSource, tcp: TcpStream, buf: Vec<u8>, s
         }
     };
     let to_guacd = async {
+        let mut inbox = Inbox::new(source);
         loop {
-            match source.recv().await {
+            let mut out = match inbox.next().await {
                 None | Some(WsMessage::Close(..)) => {
                     let _ = tcp.shutdown_write().await;
                     return End::Browser;
                 }
-                Some(WsMessage::Binary(_)) => {
-                    return End::Failed(Failure(Status::ClientBadType, "the Guacamole tunnel takes text frames only".into()))
-                }
-                Some(WsMessage::Text(text)) => match from_browser(sink, tcp, text).await {
-                    Ok(true) => activity.touch(&activity.to_guacd),
-                    Ok(false) => {}
+                Some(WsMessage::Binary(_)) => return not_text(),
+                Some(WsMessage::Text(text)) => match from_browser(sink, text).await {
+                    Ok(out) => out,
                     Err(end) => return end,
                 },
+            };
+            // The text frames that have already arrived go to guacd in the same write.
+            while out.len() < BATCH_MAX {
+                match inbox.ready() {
+                    Some(WsMessage::Text(text)) => match from_browser(sink, text).await {
+                        Ok(more) => out.extend_from_slice(&more),
+                        Err(end) => return end,
+                    },
+                    Some(other) => {
+                        inbox.hold(other);
+                        break;
+                    }
+                    None => break,
+                }
+            }
+            if !out.is_empty() {
+                if let Err(e) = tcp.write_owned(out).await {
+                    return guacd_failed(e);
+                }
+                activity.touch(&activity.to_guacd);
             }
         }
     };
@@ -300,10 +321,14 @@ fn whole_instructions(buf: &[u8], scanner: &mut Scanner, upstream_error: &mut Op
     }
 }
 
-/// One frame from the browser: internal instructions answered or dropped, the others
-/// written to guacd (a frame without internal instructions goes on as it is, uncopied).
-/// Whether anything went to guacd.
-async fn from_browser(sink: &WsSink, tcp: &TcpStream, text: RString) -> Result<bool, End> {
+/// The browser sent a binary frame.
+fn not_text() -> End {
+    End::Failed(Failure(Status::ClientBadType, "the Guacamole tunnel takes text frames only".into()))
+}
+
+/// One frame from the browser: internal instructions answered or dropped; the others are
+/// what goes on to guacd (a frame without internal instructions as it is, uncopied).
+async fn from_browser(sink: &WsSink, text: RString) -> Result<RVec<u8>, End> {
     let bytes = text.as_str().as_bytes();
     let mut scanner = Scanner::new();
     let mut forward_from = 0;
@@ -331,16 +356,10 @@ async fn from_browser(sink: &WsSink, tcp: &TcpStream, text: RString) -> Result<b
             Err(e) => return Err(bad(e.to_string())),
         }
     }
-    let out = if forward_from == 0 {
+    if forward_from == 0 {
         // The host's buffer, back to it uncopied.
-        text.into_bytes()
-    } else {
-        out.extend_from_slice(&bytes[forward_from..]);
-        RVec::from(out)
-    };
-    if out.is_empty() {
-        return Ok(false);
+        return Ok(text.into_bytes());
     }
-    tcp.write_owned(out).await.map_err(guacd_failed)?;
-    Ok(true)
+    out.extend_from_slice(&bytes[forward_from..]);
+    Ok(RVec::from(out))
 }
