@@ -11,7 +11,8 @@
 #   password: bytes pass unchanged, as through websockify) and the Guacamole tunnel
 #   (inst-g, through the fake guacd), opened with their viewer links.
 # Per path: MB/s of a desktop → browser stream (PROXY_BYTES, 1 GiB) and p50/p99 of
-# PROXY_ROUNDS (2000) round trips of a 64-byte message, the median of PROXY_REPEAT (5)
+# PROXY_ROUNDS (2000) round trips of a 64-byte message, PROXY_EVENTS (200000) input events
+# browser → desktop (a frame each), the median of PROXY_REPEAT (7)
 # turns; the Guacamole parser's MB/s on a
 # display-update stream; PROXY_TUNNELS (500) Guacamole tunnels held for PROXY_HOLD (60) s
 # with the server's memory per tunnel (VmRSS with all open minus before, / tunnels).
@@ -21,7 +22,7 @@ cd "$(dirname "$0")/.."
 BYTES=${PROXY_BYTES:-1073741824}
 ROUNDS=${PROXY_ROUNDS:-2000}
 EVENTS=${PROXY_EVENTS:-200000}
-REPEAT=${PROXY_REPEAT:-5}
+REPEAT=${PROXY_REPEAT:-7}
 TUNNELS=${PROXY_TUNNELS:-500}
 HOLD=${PROXY_HOLD:-60}
 # PROXY_PROFILE=debug: a quick check of the script itself, not a measurement.
@@ -152,9 +153,9 @@ D_PER=$(( (D_OPEN - D_BEFORE) / CONNS )); W_PER=$(( (W_OPEN - W_BEFORE) / CONNS 
 
 start_daas
 echo "proxy bench: measuring" >&2
-# The paths take turns, PROXY_REPEAT times; each path's row is its median run (by
-# MB/s). One stream lasts well under a second, so a single run mostly measures what
-# else the shared machine did at that moment.
+# The paths take turns, PROXY_REPEAT times; each path's row is its median turn, its
+# ratios the medians of the ratios within each turn (see `rows`). One stream lasts
+# about a second, so a single turn mostly measures what else the shared machine did.
 # CPU time (user + system, children included: websockify forks one per connection and
 # reaps it) of a server process, in clock ticks.
 cpu_ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 + $14 + $15 }' "/proc/$1/stat"; }
@@ -182,44 +183,49 @@ for _ in $(seq "$REPEAT"); do
     run_path novnc "$DAAS_PID" --kind ws --url "$BASE/instance/inst-v?token=$TOKEN_V"
     run_path guac "$DAAS_PID" --kind guac --url "$BASE/instance/inst-g?token=$TOKEN_G"
 done
-# median RUNS KEY: the run whose KEY is the median (the stream and the input events are
-# ranked apart).
-median() { python3 -c "import json,sys; runs=[json.loads(l) for l in open(sys.argv[1])]; runs.sort(key=lambda r: r[sys.argv[2]]); print(json.dumps(runs[len(runs)//2]))" "$1" "$2"; }
-RAW=$(median "$TMP/raw.runs" mb_s)
-WEBSOCKIFY=$(median "$TMP/websockify.runs" mb_s)
-NOVNC=$(median "$TMP/novnc.runs" mb_s)
-GUAC=$(median "$TMP/guac.runs" mb_s)
-E_RAW=$(median "$TMP/raw.runs" events_s)
-E_WEBSOCKIFY=$(median "$TMP/websockify.runs" events_s)
-E_NOVNC=$(median "$TMP/novnc.runs" events_s)
-E_GUAC=$(median "$TMP/guac.runs" events_s)
 PARSER=$("$BIN" parser --mib 256)
 stop_daas
 
 ratio() { python3 -c "import sys; print(f'{float(sys.argv[1]) / float(sys.argv[2]):.2f}')" "$1" "$2"; }
-row() { printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$1" "$(field "$2" mb_s)" "$(ratio "$(field "$2" mb_s)" "$(field "$RAW" mb_s)")" "$(ratio "$(field "$2" mb_s)" "$(field "$WEBSOCKIFY" mb_s)")" "$(field "$2" cpu_ms_gib)" "$(field "$2" p50_us)" "$(field "$2" p99_us)"; }
-
-erow() { printf '| %s | %s | %s | %s | %s |\n' "$1" "$(field "$2" events_s)" "$(ratio "$(field "$2" events_s)" "$(field "$E_RAW" events_s)")" "$(ratio "$(field "$2" events_s)" "$(field "$E_WEBSOCKIFY" events_s)")" "$(field "$2" cpu_us_event)"; }
+# rows KIND: the table rows of every path from its turns (TMP/<path>.runs, one JSON line
+# per turn, turn i of every path run back to back). Absolute numbers are each path's
+# median turn; the ratios are the medians of the ratios within each turn, so that the
+# shared machine's drift between turns does not count against one path.
+rows() {
+    python3 - "$1" "$TMP" "$(target/bench-venv/bin/pip show websockify 2>/dev/null | awk '/^Version/ {print $2}')" <<'PY'
+import json, statistics, sys
+kind, tmp, version = sys.argv[1:4]
+paths = [("raw", "raw TCP relay (in the bench)"), ("websockify", f"websockify {version} (PyPI)"),
+         ("novnc", "daas noVNC relay (WebSocket)"), ("guac", "daas Guacamole tunnel (WebSocket + guacd TCP)")]
+runs = {p: [json.loads(l) for l in open(f"{tmp}/{p}.runs")] for p, _ in paths}
+key = "mb_s" if kind == "stream" else "events_s"
+def median_turn(p):
+    return sorted(runs[p], key=lambda r: r[key])[len(runs[p]) // 2]
+def ratio(p, to):
+    return statistics.median(a[key] / b[key] for a, b in zip(runs[p], runs[to]))
+for p, name in paths:
+    m = median_turn(p)
+    if kind == "stream":
+        rest = [m["cpu_ms_gib"], m["p50_us"], m["p99_us"]]
+    else:
+        rest = [m["cpu_us_event"]]
+    print("| " + " | ".join(str(x) for x in [name, m[key], f"{ratio(p, 'raw'):.2f}", f"{ratio(p, 'websockify'):.2f}", *rest]) + " |")
+PY
+}
 
 TABLE=$(
-    echo "Run $(date -u '+%Y-%m-%d %H:%M UTC') on this machine ($(nproc) cores, shared), \`bash bench/proxy.sh\`; loopback, $PROFILE build; the paths took $REPEAT turns, each row is its path's median turn."
+    echo "Run $(date -u '+%Y-%m-%d %H:%M UTC') on this machine ($(nproc) cores, shared), \`bash bench/proxy.sh\`; loopback, $PROFILE build; the paths took $REPEAT turns in alternation; each row shows its path's median turn, and its ratios are the medians of the ratios within each turn."
     echo "Stream: $((BYTES >> 20)) MiB desktop → browser; server CPU: the relaying process's user + system time during the stream (the raw relay runs in a process of its own); latency: $ROUNDS round trips of 64 bytes (Guacamole: a 60-byte \`sync\`), measured apart from the stream."
     echo
     echo "| path | MB/s | × raw relay | × websockify | server CPU ms per GiB | p50 µs | p99 µs |"
     echo "|---|---|---|---|---|---|---|"
-    row "raw TCP relay (in the bench)" "$RAW"
-    row "websockify $(target/bench-venv/bin/pip show websockify 2>/dev/null | awk '/^Version/ {print $2}') (PyPI)" "$WEBSOCKIFY"
-    row "daas noVNC relay (WebSocket)" "$NOVNC"
-    row "daas Guacamole tunnel (WebSocket + guacd TCP)" "$GUAC"
+    rows stream
     echo
     echo "Input events, browser → desktop: $EVENTS events, each its own frame as noVNC and guacamole-common-js send them (RFB: an 8-byte KeyEvent in a binary frame; Guacamole: a 24-byte \`mouse\` instruction in a text frame; the raw relay: the same 8-byte events as bytes), the client flushing every 64; events/s until the far end has them all, and the server's CPU per event."
     echo
     echo "| path | events/s | × raw relay | × websockify | server CPU µs per event |"
     echo "|---|---|---|---|---|"
-    erow "raw TCP relay (in the bench)" "$E_RAW"
-    erow "websockify" "$E_WEBSOCKIFY"
-    erow "daas noVNC relay" "$E_NOVNC"
-    erow "daas Guacamole tunnel" "$E_GUAC"
+    rows events
     echo
     echo "Guacamole parser: $(field "$PARSER" parser_mb_s) MB/s on a display-update stream ($(field "$PARSER" instructions) instructions, $(( $(field "$PARSER" bytes) >> 20 )) MiB, 64 KiB reads, best of 5)."
     echo
