@@ -2,7 +2,8 @@
 //! desktop image), on a real podman service of the test's own: the administrator logs
 //! in, the apps page lists the shared `demo-desktop`, its start form opens the viewer,
 //! the viewer's WebSocket is the noVNC relay to a real X desktop that shows the app's
-//! xterm (read over RFB by the test, and drawn by noVNC in headless Chromium), and
+//! xterm (read over RFB by the test, and drawn by noVNC in headless Chromium), a
+//! command typed into the viewer runs in that xterm inside the container, and
 //! stopping the instance removes its container.
 
 mod common;
@@ -142,8 +143,16 @@ const CANVAS_WHITE_RUN: &str = "const c = document.querySelector('#screen canvas
     }
     return best;";
 
+/// The file the test's typed command creates in the desktop's container.
+const TYPED: &str = "/tmp/typed-through-novnc";
+
 #[test]
-fn the_demo_desktop_starts_from_the_apps_page_and_shows_its_xterm_through_novnc() {
+fn the_demo_desktop_starts_from_the_apps_page_shows_its_xterm_through_novnc_and_takes_typed_commands() {
+    use fantoccini::{
+        actions::{InputSource, KeyAction, KeyActions},
+        key::Key,
+        Locator,
+    };
     let Some(podman) = Podman::start() else { return };
     let status = std::process::Command::new("bash").arg(workspace().join("scripts/container-test-images")).arg("demo").status().unwrap();
     assert!(status.success(), "building the demo desktop image failed");
@@ -182,7 +191,10 @@ fn the_demo_desktop_starts_from_the_apps_page_and_shows_its_xterm_through_novnc(
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}\n{}", r.text().unwrap_or_default(), server.log());
     let viewer = r.headers()["location"].to_str().unwrap().to_string();
     let instance = viewer.strip_prefix("/instance/").and_then(|v| v.split_once("?token=")).expect("a viewer link").0.to_string();
-    assert_eq!(podman.containers_labelled(&format!("daas.instance={instance}")).len(), 1, "the desktop runs");
+    let running = podman.containers_labelled(&format!("daas.instance={instance}"));
+    assert_eq!(running.len(), 1, "the desktop runs");
+    let container = running[0].clone();
+    assert_ne!(podman.cli(&["exec", &container, "ls", TYPED]), TYPED, "nothing typed yet");
     let page = browser("GET", &viewer).send().unwrap().text().unwrap();
     assert!(page.contains("/static/viewer/novnc.js"), "the demo's viewer is noVNC (no guacd here): {page}");
 
@@ -223,6 +235,23 @@ fn the_demo_desktop_starts_from_the_apps_page_and_shows_its_xterm_through_novnc(
                 }
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 longest = browser.execute(CANVAS_WHITE_RUN, vec![]).await.ok().and_then(|v| v.as_u64());
+            }
+
+            // A command typed into the viewer runs in the app's xterm, in the container:
+            // keys go browser → proxy → x11vnc → X server → xterm → its shell. The click
+            // puts the pointer on the middle of the screen, inside the xterm (80x24 cells
+            // of 6x13 px at the top left; without a window manager the keyboard goes to
+            // the window under the pointer).
+            browser.find(Locator::Css("#screen canvas")).await.unwrap().click().await.unwrap();
+            let mut keys = KeyActions::new("keyboard".into());
+            for c in format!("touch {TYPED}").chars().chain([char::from(Key::Enter)]) {
+                keys = keys.then(KeyAction::Down { value: c }).then(KeyAction::Up { value: c });
+            }
+            browser.perform_actions(keys).await.unwrap();
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while podman.cli(&["exec", &container, "ls", TYPED]) != TYPED {
+                assert!(Instant::now() < deadline, "the typed command never ran in the app's xterm: no {TYPED} in the container");
+                tokio::time::sleep(Duration::from_millis(200)).await;
             }
         })
         .await;
