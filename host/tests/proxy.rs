@@ -7,7 +7,8 @@
 //! - who may open a viewer (the owner's session, the viewer link's token; everyone
 //!   else 404) and that a connection's host, port and password never reach a page;
 //! - the Guacamole viewer in headless Chromium against a fake guacd that draws a colour
-//!   (without the echoed subprotocol Chrome would not open the tunnel at all);
+//!   (without the echoed subprotocol Chrome would not open the tunnel at all), and
+//!   reconnects when guacd drops the connection;
 //! - the noVNC path end to end: Xvfb + x11vnc (with a VNC password) on loopback, the
 //!   viewer in headless Chromium over WebDriver: the canvas shows the colour the X
 //!   server was painted with, and a key typed into the page reaches the X server.
@@ -608,32 +609,37 @@ async fn wait_for_colour(browser: &fantoccini::Client, want: [u64; 3]) {
     panic!("the canvas never showed {want:?}; last seen {last:?}; the viewer says {status:?}");
 }
 
-/// A fake guacd for a browser: the handshake, then a 640×480 display filled with one
-/// colour; reports the first key press (its keysym) it receives.
+/// A fake guacd for a browser, for two connections: each gets the handshake, then a
+/// 640×480 display filled with one colour (the first dodger blue, the second dark
+/// orange). The first connection reports the first key press (its keysym) it receives
+/// and then drops, as a desktop that goes away; the second stays until the viewer
+/// leaves.
 fn drawing_guacd() -> (String, mpsc::Receiver<String>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let address = listener.local_addr().unwrap().to_string();
     let (tx, rx) = mpsc::channel();
     thread::spawn(move || {
-        let (mut s, _) = listener.accept().unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        let mut pending = vec![];
-        read_instruction(&mut s, &mut pending).unwrap();
-        s.write_all(encode(&["args", "VERSION_1_5_0", "hostname", "port", "password"]).as_bytes()).unwrap();
-        while read_instruction(&mut s, &mut pending).is_some_and(|i| i[0] != "connect") {}
-        s.write_all(b"5.ready,5.$fake;").unwrap();
-        let draw = [
-            encode(&["size", "0", "640", "480"]),
-            encode(&["rect", "0", "0", "0", "640", "480"]),
-            encode(&["cfill", "14", "0", "30", "144", "255", "255"]),
-            encode(&["sync", "1"]),
-        ]
-        .concat();
-        s.write_all(draw.as_bytes()).unwrap();
-        while let Some(i) = read_instruction(&mut s, &mut pending) {
-            if i[0] == "key" && i.get(2).map(String::as_str) == Some("1") {
-                let _ = tx.send(i[1].clone());
-                break;
+        for (n, colour) in [["30", "144", "255"], ["255", "140", "0"]].into_iter().enumerate() {
+            let Ok((mut s, _)) = listener.accept() else { return };
+            s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+            let mut pending = vec![];
+            read_instruction(&mut s, &mut pending).unwrap();
+            s.write_all(encode(&["args", "VERSION_1_5_0", "hostname", "port", "password"]).as_bytes()).unwrap();
+            while read_instruction(&mut s, &mut pending).is_some_and(|i| i[0] != "connect") {}
+            s.write_all(b"5.ready,5.$fake;").unwrap();
+            let draw = [
+                encode(&["size", "0", "640", "480"]),
+                encode(&["rect", "0", "0", "0", "640", "480"]),
+                encode(&["cfill", "14", "0", colour[0], colour[1], colour[2], "255"]),
+                encode(&["sync", "1"]),
+            ]
+            .concat();
+            s.write_all(draw.as_bytes()).unwrap();
+            while let Some(i) = read_instruction(&mut s, &mut pending) {
+                if n == 0 && i[0] == "key" && i.get(2).map(String::as_str) == Some("1") {
+                    let _ = tx.send(i[1].clone());
+                    break;
+                }
             }
         }
     });
@@ -641,7 +647,7 @@ fn drawing_guacd() -> (String, mpsc::Receiver<String>) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn guacamole_viewer_in_chromium_draws_what_guacd_sends_and_sends_keys() {
+async fn guacamole_viewer_in_chromium_draws_what_guacd_sends_sends_keys_and_reconnects() {
     use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 
     let work = tempfile::tempdir().unwrap();
@@ -660,6 +666,11 @@ async fn guacamole_viewer_in_chromium_draws_what_guacd_sends_and_sends_keys() {
         browser.perform_actions(keys_down).await.unwrap();
         let keysym = tokio::task::spawn_blocking(move || keys.recv_timeout(Duration::from_secs(10))).await.unwrap();
         assert_eq!(keysym.expect("guacd got a key press"), "113", "the keysym of q");
+        // guacd then drops the connection: the viewer says so and reconnects after the
+        // site's `reconnect_seconds` (3 s by default), to a desktop drawn anew.
+        wait_for_colour(&browser, [255, 140, 0]).await;
+        let state = browser.execute("return window.daasViewerState", vec![]).await.unwrap();
+        assert_eq!(state, json!(3), "connected again");
     })
     .await;
 }

@@ -69,6 +69,17 @@ function connect() {
   client.onerror = (status) => {
     failure = status.message || `error ${status.code}`;
   };
+  // Guacamole.Client does not watch its tunnel (guacamole-client's web app does that
+  // itself): without this, a tunnel closed without an `error` instruction (guacd ending
+  // the session, a lost network) would leave a frozen picture that never reconnects.
+  tunnel.onerror = (status) => {
+    failure = failure || status.message || `error ${status.code}`;
+  };
+  tunnel.onstatechange = (state) => {
+    if (state === Guacamole.Tunnel.State.CLOSED) {
+      client.disconnect();
+    }
+  };
   client.onstatechange = (state) => {
     // For tests and the browser console.
     window.daasViewerState = state;
