@@ -344,12 +344,14 @@ async fn measure() {
     );
 }
 
+/// How many input events the bench client writes before a flush.
+const EVENT_BATCH: usize = 64;
+
 /// Input events (browser → desktop), as noVNC and guacamole-common-js send them: each
 /// its own small frame (RFB: an 8-byte KeyEvent; Guacamole: a `mouse` instruction), as
-/// fast as the path takes them; the client flushes every `BATCH` frames. The far end
+/// fast as the path takes them; the client flushes every `EVENT_BATCH` frames. The far end
 /// answers once it has them all; events per second from the first send to that answer.
 async fn events() {
-    const BATCH: usize = 64;
     let kind = arg("--kind").expect("--kind");
     let url = arg("--url").expect("--url");
     let n = num("--n", 1_000_000) as usize;
@@ -361,10 +363,10 @@ async fn events() {
             s.set_nodelay(true).unwrap();
             s.write_u8(b'C').await.unwrap();
             s.write_u64((n * key_event.len()) as u64).await.unwrap();
-            let batch = key_event.repeat(BATCH);
+            let batch = key_event.repeat(EVENT_BATCH);
             start = Instant::now();
-            for i in (0..n).step_by(BATCH) {
-                s.write_all(&batch[..(n - i).min(BATCH) * key_event.len()]).await.unwrap();
+            for i in (0..n).step_by(EVENT_BATCH) {
+                s.write_all(&batch[..(n - i).min(EVENT_BATCH) * key_event.len()]).await.unwrap();
             }
             assert_eq!(s.read_u8().await.unwrap(), b'D');
         }
@@ -374,13 +376,7 @@ async fn events() {
             head.extend_from_slice(&((n * key_event.len()) as u64).to_be_bytes());
             ws.send(Message::binary(head)).await.unwrap();
             start = Instant::now();
-            for i in 0..n {
-                ws.feed(Message::binary(key_event.to_vec())).await.unwrap();
-                if i % BATCH == BATCH - 1 {
-                    ws.flush().await.unwrap();
-                }
-            }
-            ws.flush().await.unwrap();
+            send_events(&mut ws, n, || Message::binary(key_event.to_vec())).await;
             assert_eq!(&ws_next(&mut ws).await[..], b"D");
         }
         "guac" => {
@@ -389,19 +385,24 @@ async fn events() {
             ws.send(Message::text(encode(&["mode", "count", &n.to_string()]))).await.unwrap();
             let mouse = encode(&["mouse", "640", "400", "1"]);
             start = Instant::now();
-            for i in 0..n {
-                ws.feed(Message::text(mouse.clone())).await.unwrap();
-                if i % BATCH == BATCH - 1 {
-                    ws.flush().await.unwrap();
-                }
-            }
-            ws.flush().await.unwrap();
+            send_events(&mut ws, n, || Message::text(mouse.clone())).await;
             while !ws_next(&mut ws).await.starts_with(b"3.end") {}
         }
         other => panic!("unknown --kind {other}"),
     }
     let secs = start.elapsed().as_secs_f64();
     println!("{{\"kind\":\"{kind}\",\"events\":{n},\"events_s\":{:.0}}}", n as f64 / secs);
+}
+
+/// `n` frames made by `event`, flushed every `EVENT_BATCH`.
+async fn send_events(ws: &mut Ws, n: usize, event: impl Fn() -> Message) {
+    for i in 0..n {
+        ws.feed(event()).await.unwrap();
+        if i % EVENT_BATCH == EVENT_BATCH - 1 {
+            ws.flush().await.unwrap();
+        }
+    }
+    ws.flush().await.unwrap();
 }
 
 async fn hold() {
