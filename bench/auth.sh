@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The auth bench: the auth layer's per-request cost with warm caches (the same route
 # through the auth layer with a session cookie, a bearer token, an access token, and
-# with privileges enforced, against the same route on a site without the layer; same
-# run, ratios), and the requests each scenario of seed 000 §3.3.5 costs a privilege
-# verification. What is measured and how: bench/src/bin/auth-bench.rs.
+# with privileges enforced, each with and without the cache of resolved callers,
+# against the same route on a site without the layer; same run, ratios), and the
+# requests each scenario of seed 000 §3.3.5 costs a privilege verification. What is
+# measured and how: bench/src/bin/auth-bench.rs.
 #
 # Usage: bash bench/auth.sh. Builds the release binaries it needs, prints a markdown
 # section and rewrites the one between <!-- bench:auth:start --> and
@@ -35,16 +36,21 @@ SECTION=$(cat <<END
 
 $(date -u +%Y-%m-%d), \`$COMMAND\` (release build; $(nproc) CPUs shared with other work). One keep-alive
 connection, requests one after another, $N per variant and round, $ROUNDS rounds with the order
-rotating; medians. Every cache warm (roles, rule catalogue, static groups). The auth
-layer's work per request: resolve the credential (session or access-token row and the user
-row, two db backend calls), the role check (cached), then the handler; with privileges, the
-user's accept/deny lists and memberships (two more calls).
+rotating; medians. Every cache warm (resolved callers, roles, rule catalogue, static
+groups). The auth layer's work per request with \`[auth] cache_seconds\` (the default, 5 s):
+the credential's digest looked up in the cache of resolved callers, the role check and,
+with privileges, the user's accept/deny lists and memberships, all from memory: no db
+backend call. Without the cache (\`cache_seconds = 0\`, the layer before the cache): the
+session or access-token row and the user row (two db backend calls), and with privileges
+the user's lists and memberships (two more, issued together).
 
 $(sed -n '1,/^$/p' <<<"$TABLES")
 
-Requests per privilege verification, the auth plugin's \`Guard\` over a simulated db backend
-that counts the calls (static groups' cache warm). A seed request for the user is two db
-calls issued together (the user's lists and memberships); each non-static group read is one.
+Requests per privilege verification, the auth plugin's \`Guard\` over an in-memory db backend
+that counts the calls (static groups' cache warm; a user's first verification, so their lists
+are read). A seed request for the user is two db calls issued together (the user's lists and
+memberships); each non-static group read is one. The user's later verifications within
+\`cache_seconds\` cost only the non-static group reads.
 
 $(sed -n '/^$/,$p' <<<"$TABLES" | sed '1d')
 END

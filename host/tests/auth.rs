@@ -11,19 +11,6 @@ use reqwest::{
 };
 use serde_json::{json, Value};
 
-const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
-
-fn site(auth_toml: &str) -> TempSite {
-    TempSite::new(&[
-        (
-            "extensions.toml",
-            "[extensions]\nlayers = [\"auth\"]\n\n[[extensions.plugin]]\nname = \"db\"\n\n[[extensions.plugin]]\nname = \"auth\"\n\n[[extensions.plugin]]\nname = \"testbackend\"\n",
-        ),
-        ("db.toml", &format!("[db]\ndb_type = \"sqlite\"\ndata_path = \"data\"\nsecret_key = \"{KEY}\"\nadmin_credentials = \"admin:s3cret!\"\n")),
-        ("auth.toml", auth_toml),
-    ])
-}
-
 fn http() -> Client {
     Client::builder().redirect(Policy::none()).timeout(std::time::Duration::from_secs(20)).build().unwrap()
 }
@@ -39,7 +26,7 @@ fn token(server: &Server, user: &str, password: &str) -> (StatusCode, Value) {
 
 #[test]
 fn the_layer_refuses_anonymous_callers_and_bearer_tokens_work_until_revoked() {
-    let site = site("");
+    let site = auth_site("");
     let server = Server::start(site.path());
     let c = http();
 
@@ -76,7 +63,7 @@ fn the_layer_refuses_anonymous_callers_and_bearer_tokens_work_until_revoked() {
 
 #[test]
 fn browser_login_sets_a_session_cookie_with_csrf_and_logout_ends_it() {
-    let site = site("");
+    let site = auth_site("");
     let server = Server::start(site.path());
     let c = http();
 
@@ -134,7 +121,7 @@ fn browser_login_sets_a_session_cookie_with_csrf_and_logout_ends_it() {
 
 #[test]
 fn failed_logins_lock_a_user_out_for_a_while() {
-    let site = site("[local]\nlockout_attempts = 3\nlockout_minutes = 10\n");
+    let site = auth_site("[local]\nlockout_attempts = 3\nlockout_minutes = 10\n");
     let server = Server::start(site.path());
     for _ in 0..3 {
         assert_eq!(token(&server, "admin", "guess").0, StatusCode::UNAUTHORIZED);
@@ -149,7 +136,7 @@ fn failed_logins_lock_a_user_out_for_a_while() {
 
 #[test]
 fn access_tokens_are_shown_once_work_as_bearer_and_can_be_revoked() {
-    let site = site("");
+    let site = auth_site("");
     let server = Server::start(site.path());
     let c = http();
     let bearer = token(&server, "admin", "s3cret!").1["token"].as_str().unwrap().to_string();
@@ -186,7 +173,7 @@ fn access_tokens_are_shown_once_work_as_bearer_and_can_be_revoked() {
 
 #[test]
 fn callers_over_the_rate_limit_get_429_with_retry_after() {
-    let site = site("[auth]\nratelimit_enable = true\nratelimit_limit = 5\nratelimit_interval_seconds = 3600\n");
+    let site = auth_site("[auth]\nratelimit_enable = true\nratelimit_limit = 5\nratelimit_interval_seconds = 3600\n");
     let server = Server::start(site.path());
     let c = http();
     // Counts per interval aligned to the epoch: a boundary may fall inside the test once,
@@ -217,7 +204,7 @@ fn callers_over_the_rate_limit_get_429_with_retry_after() {
 
 #[test]
 fn a_second_factor_is_set_up_in_two_steps_and_then_needed_to_log_in() {
-    let site = site("");
+    let site = auth_site("");
     let server = Server::start(site.path());
     let c = http();
     let bearer = token(&server, "admin", "s3cret!").1["token"].as_str().unwrap().to_string();

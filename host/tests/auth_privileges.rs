@@ -9,22 +9,9 @@ use common::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
-
-fn site(auth_toml: &str) -> TempSite {
-    TempSite::new(&[
-        (
-            "extensions.toml",
-            "[extensions]\nlayers = [\"auth\"]\n\n[[extensions.plugin]]\nname = \"db\"\n\n[[extensions.plugin]]\nname = \"auth\"\n\n[[extensions.plugin]]\nname = \"testbackend\"\n",
-        ),
-        ("db.toml", &format!("[db]\ndb_type = \"sqlite\"\ndata_path = \"data\"\nsecret_key = \"{KEY}\"\nadmin_credentials = \"admin:s3cret!\"\n")),
-        ("auth.toml", auth_toml),
-    ])
-}
-
 #[test]
 fn a_static_group_deny_answers_403_and_a_user_accept_overrides_it() {
-    let site = site("[auth]\nenable_auth_endpoint = true\n");
+    let site = auth_site("[auth]\nenable_auth_endpoint = true\n");
     let server = Server::start(site.path());
     let admin = login(&server, "admin", "s3cret!");
 
@@ -133,7 +120,7 @@ fn a_static_group_deny_answers_403_and_a_user_accept_overrides_it() {
 #[test]
 fn admins_manage_users_groups_and_memberships_and_no_one_else_may() {
     // Enforcement off (the default): privileges are stored but nobody is refused.
-    let site = site("");
+    let site = auth_site("");
     let server = Server::start(site.path());
     let admin = login(&server, "admin", "s3cret!");
     let bob_id = id(&created(&admin, "/api/v1/auth/users", json!({"name": "bob", "email": "bob@example.org", "password": "bob-pass-1"})));

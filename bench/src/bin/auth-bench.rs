@@ -1,19 +1,22 @@
 //! The auth bench, for `bench/auth.sh`.
 //!
-//! 1. **Per-request cost of the auth layer, warm.** Three servers of the same build: the
+//! 1. **Per-request cost of the auth layer, warm.** Five servers of the same build: the
 //!    plain site (`bench/site`: testbackend, no layers), the auth site
 //!    (`bench/site-auth`: the auth layer, the db plugin as its user store, privileges
-//!    off) and the same auth site with privileges on. The same route,
-//!    `GET /api/v1/testbackend/hello`, is called N times one after another on one
-//!    keep-alive connection: anonymously on the plain site; with a session cookie, a
-//!    bearer token and an access token on the auth site; with a bearer token (a
-//!    non-administrator holding a user accept entry for the route) on the privileges
-//!    site. Warm: every cache has been filled by untimed calls first (roles, static
+//!    off) and the same auth site with privileges on, each of these two with the cache
+//!    of resolved callers (`[auth] cache_seconds`, the default) and without it
+//!    (`cache_seconds = 0`). The same route, `GET /api/v1/testbackend/hello`, is called
+//!    N times one after another on one keep-alive connection: anonymously on the plain
+//!    site; with a session cookie, a bearer token and an access token on the auth site
+//!    (and a bearer token without the cache); with a bearer token (a non-administrator
+//!    holding a user accept entry for the route) on the privileges sites. Warm: every
+//!    cache has been filled by untimed calls first (resolved callers, roles, static
 //!    groups, the rule catalogue). `--rounds` rounds, the variants' order rotating;
 //!    medians of the rounds' µs per request and of each round's ratio to the plain site.
 //! 2. **Requests per privilege verification in each scenario of seed 000 §3.3.5**: the
-//!    auth plugin's real `Guard` over a simulated db backend (`DbClient::from_fn`, as the
-//!    guard's own tests) that counts the calls; the static groups' cache warm. Printed:
+//!    auth plugin's real `Guard` over the in-memory db backend that counts the calls
+//!    (`MemoryDb`, as the guard's own tests); the static groups' cache warm, the user's
+//!    lists not (a user's first verification). Printed:
 //!    the decision, the level, the requests in the seed's terms (1 user request + 1 per
 //!    non-static group read) and the db backend calls they took.
 //!
@@ -26,16 +29,13 @@ use std::{
     io::{BufRead as _, BufReader},
     path::PathBuf,
     process::{Child, Command, Stdio},
-    sync::{
-        atomic::{AtomicUsize, Ordering},
-        mpsc, Arc,
-    },
+    sync::mpsc,
     time::{Duration, Instant},
 };
 
 use daas_common::{
     config::AuthSection,
-    protocols::{DbClient, DbRequest, DbResponse, TableName},
+    protocols::{MemoryDb, TableName},
 };
 use daas_plugin_auth::{guard::Guard, privileges::Level};
 use serde_json::{json, Value};
@@ -260,20 +260,29 @@ fn layer_cost(args: &Args) -> Result<String, String> {
     std::fs::create_dir_all(&args.data).map_err(|e| format!("{}: {e}", args.data.display()))?;
     let data = |name: &str| args.data.join(name).to_string_lossy().to_string();
     let plain = serve(args, &args.plain_site, &[])?;
-    let auth = serve(args, &args.auth_site, &[("DAAS__DB__DB__DATA_PATH", data("auth"))])?;
-    let privileged = serve(
-        args,
-        &args.auth_site,
-        &[("DAAS__DB__DB__DATA_PATH", data("privileges")), ("DAAS__AUTH__AUTH__ENABLE_AUTH_ENDPOINT", "true".into())],
-    )?;
+    let no_cache = ("DAAS__AUTH__AUTH__CACHE_SECONDS", "0");
+    let privileges = ("DAAS__AUTH__AUTH__ENABLE_AUTH_ENDPOINT", "true");
+    let auth_site = |name: &str, env: &[(&'static str, &str)]| {
+        let mut env: Vec<(&str, String)> = env.iter().map(|(k, v)| (*k, v.to_string())).collect();
+        env.push(("DAAS__DB__DB__DATA_PATH", data(name)));
+        serve(args, &args.auth_site, &env)
+    };
+    let auth = auth_site("auth", &[])?;
+    let auth_uncached = auth_site("auth-uncached", &[no_cache])?;
+    let privileged = auth_site("privileges", &[privileges])?;
+    let privileged_uncached = auth_site("privileges-uncached", &[privileges, no_cache])?;
     let on_auth = credentials(&auth)?;
+    let on_auth_uncached = credentials(&auth_uncached)?;
     let on_privileged = credentials(&privileged)?;
+    let on_privileged_uncached = credentials(&privileged_uncached)?;
     let variants: Vec<(&str, &Server, Credential)> = vec![
         ("no auth layer (bench/site), anonymous", &plain, None),
         ("auth layer, session cookie", &auth, on_auth.cookie.clone()),
         ("auth layer, bearer token", &auth, on_auth.bearer.clone()),
         ("auth layer, access token", &auth, on_auth.access.clone()),
+        ("auth layer, bearer token, no cache (`cache_seconds = 0`)", &auth_uncached, on_auth_uncached.bearer.clone()),
         ("auth layer + privileges (user accept entry), bearer token", &privileged, on_privileged.user_bearer.clone()),
+        ("auth layer + privileges, bearer token, no cache", &privileged_uncached, on_privileged_uncached.user_bearer.clone()),
     ];
     let http = client();
     // Warm: connections, the plugins' caches (roles, rule catalogue, static groups).
@@ -352,8 +361,8 @@ fn rows_of(kind: &str, id: i64, lists: Lists) -> Vec<Value> {
     }
 }
 
-/// The guard over a simulated db backend holding the scenario, and its call counter.
-fn simulated(sc: &Scenario) -> (Guard, Arc<AtomicUsize>) {
+/// The guard over an in-memory db backend holding the scenario.
+fn simulated(sc: &Scenario) -> (Guard, MemoryDb) {
     const USER: i64 = 7;
     let statics: Vec<i64> = (1..=sc.statics.len() as i64).collect();
     let groups: Vec<i64> = (100..100 + sc.groups.len() as i64).collect();
@@ -370,34 +379,12 @@ fn simulated(sc: &Scenario) -> (Guard, Arc<AtomicUsize>) {
         .chain(groups.iter().map(|id| json!({"id": id, "is_static": false})))
         .collect();
     let memberships: Vec<Value> = statics.iter().chain(&groups).map(|g| json!({"id_group": g, "id_user": USER})).collect();
-    let calls = Arc::new(AtomicUsize::new(0));
-    let counter = calls.clone();
-    let db = DbClient::from_fn(move |req| {
-        counter.fetch_add(1, Ordering::SeqCst);
-        let rows = match req {
-            DbRequest::Find { table, filters, .. } => {
-                let matches = |row: &Value| filters.iter().all(|f| f.any_of.contains(&row[f.column.as_str()]));
-                let source = match table {
-                    TableName::Groups => &all_groups,
-                    TableName::GroupMemberships => &memberships,
-                    TableName::Privileges => &privileges,
-                    _ => {
-                        return Box::pin(async {
-                            Err(daas_plugin_api::abi::BackendError::new(
-                                daas_plugin_api::abi::BackendErrorKind::BadRequest,
-                                "not simulated",
-                            ))
-                        })
-                    }
-                };
-                source.iter().filter(|r| matches(r)).cloned().collect()
-            }
-            _ => Vec::new(),
-        };
-        Box::pin(async move { Ok(DbResponse::Rows { rows }) })
-    });
+    let db = MemoryDb::new()
+        .with(TableName::Groups, all_groups)
+        .with(TableName::GroupMemberships, memberships)
+        .with(TableName::Privileges, privileges);
     let config = AuthSection { enable_auth_endpoint: true, static_groups_ttl_seconds: 3600, ..Default::default() };
-    (Guard::new(db, &config), calls)
+    (Guard::new(db.client(), &config), db)
 }
 
 async fn seed_scenarios() -> Result<String, String> {
@@ -405,11 +392,11 @@ async fn seed_scenarios() -> Result<String, String> {
         "| seed 000 §3.3.5 scenario | decision | level | requests (seed's terms) | db backend calls |\n|---|---|---|---:|---:|\n",
     );
     for sc in scenarios() {
-        let (guard, calls) = simulated(&sc);
+        let (guard, db) = simulated(&sc);
         guard.static_groups().await.map_err(|e| e.to_string())?; // warm
-        calls.store(0, Ordering::SeqCst);
+        db.take_calls();
         let d = guard.verify(P, 7).await.map_err(|e| e.to_string())?;
-        let db_calls = calls.load(Ordering::SeqCst);
+        let db_calls = db.take_calls();
         let decision = if d.allowed { "allowed" } else { "denied" };
         let level = if d.level == Level::NoRule { "none".to_string() } else { d.level.to_string() };
         out.push_str(&format!("| {} | {decision} | {level} | {} | {db_calls} |\n", sc.name, d.requests));

@@ -285,31 +285,58 @@ file! {
     }
 }
 
-file! {
-    /// `[auth]`
-    AuthSection {
-        /// Verify the user of every request.
-        enable_auth_user: bool,
-        /// Verify the privilege of every endpoint (seed 000 §3.3.4: user, static group and
-        /// group accept/deny lists; administrators and public routes pass). Off by default,
-        /// so that a site without privileges configured keeps working.
-        enable_auth_endpoint: bool,
-        /// How long the static groups' privileges are cached, in seconds (0: 60); changes
-        /// through `/api/v1/auth` take effect at once.
-        static_groups_ttl_seconds: u64,
-        /// Accept bearer tokens.
-        enable_auth_token: bool,
-        /// Verify ownership of entities.
-        enable_entity_verification: bool,
-        /// Log ownership verification.
-        enable_log_entity_verification: bool,
-        /// Limit the calls per caller (apicrud `RATELIMIT_ENABLE`): over the limit, 429
-        /// with `Retry-After`.
-        ratelimit_enable: bool,
-        /// Calls per interval and caller (0: 600).
-        ratelimit_limit: u64,
-        /// The interval, in seconds (apicrud `RATELIMIT_INTERVAL`; 0: 60).
-        ratelimit_interval_seconds: u64,
+/// `[auth]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+#[schemars(deny_unknown_fields)]
+pub struct AuthSection {
+    /// Verify the user of every request.
+    pub enable_auth_user: bool,
+    /// Verify the privilege of every endpoint (seed 000 §3.3.4: user, static group and
+    /// group accept/deny lists; administrators and public routes pass). Off by default,
+    /// so that a site without privileges configured keeps working.
+    pub enable_auth_endpoint: bool,
+    /// How long the static groups' privileges are cached, in seconds (0: 60); changes
+    /// through `/api/v1/auth` take effect at once.
+    pub static_groups_ttl_seconds: u64,
+    /// How long the caller a session or access token resolves to, and a user's own
+    /// privilege entries and group memberships, are remembered, in seconds (0: not at
+    /// all: every request reads them). Never longer than the session or token lasts;
+    /// changes through `/api/v1/auth` take effect at once, others (`daas import`, SQL)
+    /// after this long at the latest.
+    pub cache_seconds: u64,
+    /// Accept bearer tokens.
+    pub enable_auth_token: bool,
+    /// Verify ownership of entities.
+    pub enable_entity_verification: bool,
+    /// Log ownership verification.
+    pub enable_log_entity_verification: bool,
+    /// Limit the calls per caller (apicrud `RATELIMIT_ENABLE`): over the limit, 429
+    /// with `Retry-After`.
+    pub ratelimit_enable: bool,
+    /// Calls per interval and caller (0: 600).
+    pub ratelimit_limit: u64,
+    /// The interval, in seconds (apicrud `RATELIMIT_INTERVAL`; 0: 60).
+    pub ratelimit_interval_seconds: u64,
+}
+
+impl Default for AuthSection {
+    fn default() -> Self {
+        AuthSection {
+            enable_auth_user: false,
+            enable_auth_endpoint: false,
+            static_groups_ttl_seconds: 0,
+            // Long enough that a client's burst of calls (a page and its API calls)
+            // resolves its caller once; short enough that a change made around the
+            // auth plugin shows soon.
+            cache_seconds: 5,
+            enable_auth_token: false,
+            enable_entity_verification: false,
+            enable_log_entity_verification: false,
+            ratelimit_enable: false,
+            ratelimit_limit: 0,
+            ratelimit_interval_seconds: 0,
+        }
     }
 }
 

@@ -5,6 +5,8 @@ mod container;
 mod db;
 mod db_client;
 mod limits;
+#[cfg(feature = "testing")]
+mod memory;
 
 pub use container::{
     AppStarted, Caller, Container, ContainerClient, ContainerInfo, ContainerRequest, ContainerResponse, ContainerSpec, ContainerStats,
@@ -13,3 +15,5 @@ pub use container::{
 pub use db::{Db, DbRequest, DbResponse, FieldProblem, Filter, Row, TableName};
 pub use db_client::{DbClient, DbStatus, ImportReport};
 pub use limits::{Limits, LimitsRequest, LimitsResponse};
+#[cfg(feature = "testing")]
+pub use memory::MemoryDb;

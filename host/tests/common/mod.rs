@@ -49,6 +49,22 @@ impl TempSite {
     }
 }
 
+/// The database key of the tests' sites (32 bytes, base64).
+pub const TEST_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+/// A site with the auth layer in front of the db, auth and testbackend plugins, the
+/// administrator `admin` / `s3cret!`, and this `auth.toml`.
+pub fn auth_site(auth_toml: &str) -> TempSite {
+    TempSite::new(&[
+        (
+            "extensions.toml",
+            "[extensions]\nlayers = [\"auth\"]\n\n[[extensions.plugin]]\nname = \"db\"\n\n[[extensions.plugin]]\nname = \"auth\"\n\n[[extensions.plugin]]\nname = \"testbackend\"\n",
+        ),
+        ("db.toml", &format!("[db]\ndb_type = \"sqlite\"\ndata_path = \"data\"\nsecret_key = \"{TEST_KEY}\"\nadmin_credentials = \"admin:s3cret!\"\n")),
+        ("auth.toml", auth_toml),
+    ])
+}
+
 /// A `daas` command with the library directory pointed at this build.
 pub fn daas() -> Command {
     let mut c = Command::new(daas_bin());

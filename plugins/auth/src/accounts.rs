@@ -1,4 +1,8 @@
-//! Logins (with lock-out), sessions and access tokens, on the db backend's tables.
+//! Logins (with lock-out), sessions and access tokens, on the db backend's tables. The
+//! caller a token resolves to is remembered for `[auth] cache_seconds`
+//! ([`crate::cache`]); ending a session forgets it at once.
+
+use std::sync::Arc;
 
 use chrono::{Duration, Utc};
 use daas_common::{
@@ -8,7 +12,10 @@ use daas_common::{
 };
 use daas_plugin_api::{abi::BackendError, identity::Identity};
 
-use crate::tokens;
+use crate::{
+    cache::{instant_of, Memo},
+    tokens,
+};
 
 /// The login policy, from `[local]` with its defaults.
 #[derive(Debug, Clone)]
@@ -93,12 +100,27 @@ impl Via {
 }
 
 /// A resolved credential.
+#[derive(Debug, Clone)]
 pub struct Resolved {
     /// Who.
     pub identity: Identity,
     /// The session's CSRF token (cookie sessions).
     pub csrf: Option<String>,
 }
+
+/// Which table a token is looked up in: the cache key's first part, so that a token is
+/// remembered only for the way it was resolved (an access token sent as a session cookie
+/// resolves to no one, cached or not).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TokenKind {
+    /// A session (bearer token or cookie).
+    Session,
+    /// An API access token.
+    Access,
+}
+
+/// The callers tokens resolved to, by the token's kind and SHA-256 digest.
+pub type Callers = Memo<(TokenKind, String), Resolved>;
 
 /// The accounts of a site.
 #[derive(Clone)]
@@ -110,7 +132,9 @@ pub struct Accounts {
     /// The remote authentication service, when `[remote]` enables it.
     pub remote: Option<crate::remote::Remote>,
     /// The per-caller rate limit, when `[auth] ratelimit_enable` is set.
-    pub limiter: Option<std::sync::Arc<crate::ratelimit::RateLimit>>,
+    pub limiter: Option<Arc<crate::ratelimit::RateLimit>>,
+    /// The callers tokens resolved to lately (`[auth] cache_seconds`).
+    pub callers: Arc<Callers>,
 }
 
 fn identity(user: &User) -> Identity {
@@ -179,7 +203,10 @@ impl Accounts {
 
     /// End the session of a token (unknown tokens are fine: already ended).
     pub async fn close_session(&self, token: &str) -> Result<(), BackendError> {
-        match self.db.delete::<Session>(tokens::digest(token)).await {
+        let id = tokens::digest(token);
+        let deleted = self.db.delete::<Session>(&id).await;
+        self.callers.forget(&(TokenKind::Session, id));
+        match deleted {
             Err(e) if e.kind != daas_plugin_api::abi::BackendErrorKind::NotFound => Err(e),
             _ => Ok(()),
         }
@@ -191,25 +218,34 @@ impl Accounts {
 
     /// Who a session token belongs to, if it is valid.
     pub async fn resolve_session(&self, token: &str) -> Result<Option<Resolved>, BackendError> {
-        let Some(session) = self.db.get::<Session>(tokens::digest(token)).await? else { return Ok(None) };
-        if session.expires_at <= Utc::now() {
-            let _ = self.db.delete::<Session>(&session.id).await;
-            return Ok(None);
-        }
-        Ok(self.active_user(session.id_user).await?.map(|u| Resolved { identity: identity(&u), csrf: session.csrf_token }))
+        let id = tokens::digest(token);
+        let load = async {
+            let Some(session) = self.db.get::<Session>(&id).await? else { return Ok(None) };
+            if session.expires_at <= Utc::now() {
+                let _ = self.db.delete::<Session>(&session.id).await;
+                return Ok(None);
+            }
+            let until = Some(instant_of(session.expires_at));
+            Ok(self.active_user(session.id_user).await?.map(|u| (Resolved { identity: identity(&u), csrf: session.csrf_token }, until)))
+        };
+        self.callers.get_or_load((TokenKind::Session, id.clone()), load).await
     }
 
     /// Who an access token belongs to, if it is valid.
     pub async fn resolve_access_token(&self, token: &str) -> Result<Option<Resolved>, BackendError> {
         let Some((id, secret)) = tokens::split_access_token(token) else { return Ok(None) };
-        let Some(at) = self.db.get::<AccessToken>(id).await? else { return Ok(None) };
-        let valid = at.secret_hash.as_deref().is_some_and(|h| tokens::same(h, &tokens::digest(secret)))
-            && at.revoked_at.is_none()
-            && at.expires_at.is_none_or(|t| t > Utc::now());
-        if !valid {
-            return Ok(None);
-        }
-        Ok(self.active_user(at.id_user).await?.map(|u| Resolved { identity: identity(&u), csrf: None }))
+        let load = async {
+            let Some(at) = self.db.get::<AccessToken>(id).await? else { return Ok(None) };
+            let valid = at.secret_hash.as_deref().is_some_and(|h| tokens::same(h, &tokens::digest(secret)))
+                && at.revoked_at.is_none()
+                && at.expires_at.is_none_or(|t| t > Utc::now());
+            if !valid {
+                return Ok(None);
+            }
+            let until = at.expires_at.map(instant_of);
+            Ok(self.active_user(at.id_user).await?.map(|u| (Resolved { identity: identity(&u), csrf: None }, until)))
+        };
+        self.callers.get_or_load((TokenKind::Access, tokens::digest(token)), load).await
     }
 
     /// Create an access token; answers it with the full token (shown once).

@@ -3,8 +3,9 @@
 //! 403 for anyone else).
 //!
 //! Password hashes and TOTP secrets never leave: users are answered as [`UserView`],
-//! which has no field for them. Changes to a group or to a group's privileges refresh
-//! the static groups' cache at once ([`Guard::invalidate`]).
+//! which has no field for them. Every change made here forgets what the auth layer
+//! remembers about callers and their rights ([`AdminApi::changed`]) before it answers,
+//! so it applies to the very next request.
 
 use std::sync::Arc;
 
@@ -22,7 +23,10 @@ use daas_plugin_api::{
     ApiError,
 };
 
-use crate::guard::{Guard, RouteInfo};
+use crate::{
+    accounts::Callers,
+    guard::{Guard, RouteInfo},
+};
 
 /// The admin API.
 pub struct AdminApi {
@@ -30,6 +34,8 @@ pub struct AdminApi {
     pub db: DbClient,
     /// The privilege state (cache, route list).
     pub guard: Arc<Guard>,
+    /// The callers tokens resolved to lately.
+    pub callers: Arc<Callers>,
 }
 
 /// A user as administrators see it: never a password hash or a secret.
@@ -263,6 +269,16 @@ pub(crate) fn taken<'a>(what: &'a str, name: &'a str) -> impl FnOnce(BackendErro
 }
 
 impl AdminApi {
+    /// After any change to users, groups, memberships, privileges or roles: forget every
+    /// resolved caller (their name, admin flag or very existence may have changed), the
+    /// users' and static groups' lists, and the roles and assignments. Changes here are
+    /// rare, so all of it goes rather than working out which entries a change touches.
+    pub(crate) fn changed(&self) {
+        self.callers.forget_all();
+        self.guard.invalidate();
+        self.guard.rbac.invalidate();
+    }
+
     pub(crate) async fn user(&self, id: i64) -> Result<User, Failure> {
         self.db.get::<User>(id).await?.ok_or_else(|| Failure::not_found(format!("user {id} does not exist")))
     }
@@ -313,9 +329,7 @@ impl AdminApi {
             ),
             _ => e.into(),
         })?;
-        if kind == SubjectKind::Group {
-            self.guard.invalidate();
-        }
+        self.changed();
         Ok(Created::Created(Json(stored)))
     }
 
@@ -325,9 +339,7 @@ impl AdminApi {
             BackendErrorKind::NotFound => Failure::not_found(format!("{} {id} has no entry for `{privilege}`", kind_name(kind))),
             _ => e.into(),
         })?;
-        if kind == SubjectKind::Group {
-            self.guard.invalidate();
-        }
+        self.changed();
         Ok(Done::Done)
     }
 
@@ -452,6 +464,7 @@ impl AdminApi {
         }
         let name = user.name.clone();
         self.db.update(&user).await.map_err(taken("user", &name))?;
+        self.changed();
         tracing::info!(user = %user.name, id = user.id, by = %who.user_name, "user changed");
         Ok(Json(view(&user, self.groups_of(user.id).await?)))
     }
@@ -465,9 +478,15 @@ impl AdminApi {
         if who.user_id == user.id {
             return Err(Failure::conflict("administrators cannot delete themselves", "ask another administrator"));
         }
-        self.drop_privileges_of(SubjectKind::User, user.id).await?;
-        // Memberships, sessions and access tokens follow by their foreign keys.
-        self.db.delete::<User>(user.id).await?;
+        let deleted = async {
+            self.drop_privileges_of(SubjectKind::User, user.id).await?;
+            // Memberships, sessions and access tokens follow by their foreign keys.
+            Ok::<_, Failure>(self.db.delete::<User>(user.id).await?)
+        };
+        // Forgotten even when the delete failed half-way: some entries may be gone.
+        let deleted = deleted.await;
+        self.changed();
+        deleted?;
         tracing::info!(user = %user.name, id = user.id, by = %who.user_name, "user deleted");
         Ok(Done::Done)
     }
@@ -517,7 +536,7 @@ impl AdminApi {
         let name = name_of(&body.name, "group")?;
         let group = Group { name: name.clone(), description: body.description.clone(), is_static: body.is_static, ..Default::default() };
         let stored = self.db.insert(&group).await.map_err(taken("group", &name))?;
-        self.guard.invalidate();
+        self.changed();
         Ok(Created::Created(Json(stored)))
     }
 
@@ -544,7 +563,7 @@ impl AdminApi {
         }
         let name = group.name.clone();
         self.db.update(&group).await.map_err(taken("group", &name))?;
-        self.guard.invalidate();
+        self.changed();
         Ok(Json(group))
     }
 
@@ -553,9 +572,14 @@ impl AdminApi {
     async fn delete_group(&self, attributes: Data<&Attributes>, id: Path<i64>) -> Result<Done, Failure> {
         admin(&attributes)?;
         let group = self.group(id.0).await?;
-        self.drop_privileges_of(SubjectKind::Group, group.id).await?;
-        self.db.delete::<Group>(group.id).await?;
-        self.guard.invalidate();
+        let deleted = async {
+            self.drop_privileges_of(SubjectKind::Group, group.id).await?;
+            Ok::<_, Failure>(self.db.delete::<Group>(group.id).await?)
+        };
+        // Forgotten even when the delete failed half-way: some entries may be gone.
+        let deleted = deleted.await;
+        self.changed();
+        deleted?;
         Ok(Done::Done)
     }
 
@@ -587,7 +611,10 @@ impl AdminApi {
             // Already a member: PUT is idempotent.
             Err(e) if e.kind == BackendErrorKind::Conflict => Ok(Done::Done),
             Err(e) => Err(e.into()),
-            Ok(_) => Ok(Done::Done),
+            Ok(_) => {
+                self.changed();
+                Ok(Done::Done)
+            }
         }
     }
 
@@ -599,6 +626,7 @@ impl AdminApi {
             BackendErrorKind::NotFound => Failure::not_found(format!("user {} is not in group {}", user_id.0, id.0)),
             _ => e.into(),
         })?;
+        self.changed();
         Ok(Done::Done)
     }
 

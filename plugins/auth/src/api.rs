@@ -291,6 +291,9 @@ impl AuthApi {
         if token.revoked_at.is_none() {
             token.revoked_at = Some(Utc::now());
             self.0.db.update(&token).await?;
+            // The cache knows tokens by their digest, not by this id: revocations are
+            // rare, so every caller is forgotten rather than keeping an index.
+            self.0.callers.forget_all();
         }
         Ok(Done::Done)
     }

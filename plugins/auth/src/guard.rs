@@ -10,6 +10,12 @@
 //! administrator changes a group or a group's privileges through `/api/v1/auth`
 //! ([`Guard::invalidate`]). Changes made behind the API's back (an import, SQL) show
 //! after the TTL at the latest.
+//!
+//! The user request's answer (the user's own lists and group ids) is remembered per user
+//! for `[auth] cache_seconds` ([`crate::cache`]) and forgotten by the same
+//! invalidation, so that a user's repeated calls cost no request when a user or static
+//! group entry decides. Non-static groups stay read at every verification that reaches
+//! them, as the seed has it: they are the lists that change often.
 
 use std::{
     collections::HashMap,
@@ -32,7 +38,10 @@ use daas_plugin_api::{
 };
 use serde::Deserialize;
 
-use crate::privileges::{self, privilege_id, Decision, Rules};
+use crate::{
+    cache::Memo,
+    privileges::{self, privilege_id, Decision, Rules},
+};
 
 /// The topic on which the host publishes the merged document's operations once every
 /// plugin has started (`host/src/server.rs`, `OPERATIONS_TOPIC`).
@@ -84,8 +93,18 @@ pub struct Guard {
     /// taken for fresh.
     generation: AtomicU64,
     routes: tokio::sync::watch::Sender<Option<Arc<Vec<RouteInfo>>>>,
+    /// Each user's own lists and group ids (`[auth] cache_seconds`).
+    users: Memo<i64, Arc<UserLists>>,
     /// Roles and permission rules, checked before the privileges.
     pub rbac: Arc<crate::rbac::Rbac>,
+}
+
+/// The answer of the user request: the user's own accept/deny lists and their groups.
+#[derive(Debug, Default)]
+struct UserLists {
+    own: Rules,
+    /// Sorted.
+    groups: Vec<i64>,
 }
 
 /// Lists from privilege rows.
@@ -116,6 +135,7 @@ impl Guard {
             cache: tokio::sync::Mutex::new(None),
             generation: AtomicU64::new(0),
             routes: tokio::sync::watch::channel(None).0,
+            users: Memo::new(Duration::from_secs(config.cache_seconds)),
         }
     }
 
@@ -124,9 +144,11 @@ impl Guard {
         self.enforce
     }
 
-    /// Forget the cached static groups (a group or its privileges changed).
+    /// Forget the cached static groups and users' lists (a group, a membership or
+    /// privileges changed).
     pub fn invalidate(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);
+        self.users.forget_all();
     }
 
     /// Every static group's lists, from the cache or loaded now.
@@ -155,19 +177,28 @@ impl Guard {
         Ok(groups)
     }
 
+    /// The user request: the user's own lists and memberships (two db calls, issued
+    /// together), or what was remembered of it.
+    async fn user_lists(&self, user_id: i64) -> Result<Arc<UserLists>, BackendError> {
+        let load = async {
+            let (own, memberships) = futures::try_join!(
+                self.db.privileges_of(SubjectKind::User, user_id),
+                self.db.find::<Membership>(vec![Filter::eq("id_user", user_id)]),
+            )?;
+            let mut groups: Vec<i64> = memberships.iter().map(|m| m.id_group).collect();
+            groups.sort_unstable();
+            Ok::<_, BackendError>(Some((Arc::new(UserLists { own: rules_of(&own), groups }), None)))
+        };
+        Ok(self.users.get_or_load(user_id, load).await?.unwrap_or_default())
+    }
+
     /// Verify one privilege for one user (seed §3.3.4 "Verification Requests").
     pub async fn verify(&self, privilege: &str, user_id: i64) -> Result<Decision, BackendError> {
-        let (own, memberships, statics) = futures::try_join!(
-            self.db.privileges_of(SubjectKind::User, user_id),
-            self.db.find::<Membership>(vec![Filter::eq("id_user", user_id)]),
-            self.static_groups(),
-        )?;
-        let mut group_ids: Vec<i64> = memberships.iter().map(|m| m.id_group).collect();
-        group_ids.sort_unstable();
-        let static_rules = group_ids.iter().filter_map(|id| statics.get(id));
-        let non_static = group_ids.iter().copied().filter(|id| !statics.contains_key(id));
+        let (user, statics) = futures::try_join!(self.user_lists(user_id), self.static_groups())?;
+        let static_rules = user.groups.iter().filter_map(|id| statics.get(id));
+        let non_static = user.groups.iter().copied().filter(|id| !statics.contains_key(id));
         let db = &self.db;
-        privileges::evaluate(privilege, &rules_of(&own), static_rules, non_static, |id| async move {
+        privileges::evaluate(privilege, &user.own, static_rules, non_static, |id| async move {
             Ok(rules_of(&db.privileges_of(SubjectKind::Group, id).await?))
         })
         .await
@@ -253,65 +284,52 @@ impl Guard {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::AtomicUsize;
-
-    use daas_common::protocols::{DbRequest, DbResponse, TableName};
+    use daas_common::protocols::{MemoryDb, TableName};
     use futures::executor::block_on;
+    use serde_json::json;
 
     use super::*;
 
     /// A db backend with two static groups (1 denies, 2 accepts `p`) and one non-static
-    /// group (3 accepts `q`); user 7 is in all three. Counts the requests.
-    fn guard(ttl: u64) -> (Guard, Arc<AtomicUsize>) {
-        let calls = Arc::new(AtomicUsize::new(0));
-        let counter = calls.clone();
-        let db = DbClient::from_fn(move |req| {
-            counter.fetch_add(1, Ordering::SeqCst);
-            let rows = match req {
-                DbRequest::Find { table, filters, .. } => {
-                    let value = |col: &str| filters.iter().find(|f| f.column == col).map(|f| f.any_of.clone()).unwrap_or_default();
-                    match table {
-                        TableName::Groups => {
-                            vec![serde_json::json!({"id": 1, "is_static": true}), serde_json::json!({"id": 2, "is_static": true})]
-                        }
-                        TableName::GroupMemberships => (1..=3).map(|g| serde_json::json!({"id_group": g, "id_user": 7})).collect(),
-                        TableName::Privileges => {
-                            let all = [("group", 1, "p", "deny"), ("group", 2, "p", "accept"), ("group", 3, "q", "accept")];
-                            let (kinds, ids) = (value("subject_kind"), value("subject_id"));
-                            all.iter()
-                                .filter(|(k, id, _, _)| kinds.contains(&serde_json::json!(k)) && ids.contains(&serde_json::json!(id)))
-                                .map(|(k, id, p, e)| serde_json::json!({"subject_kind": k, "subject_id": id, "privilege": p, "effect": e}))
-                                .collect()
-                        }
-                        other => panic!("unexpected table {other:?}"),
-                    }
-                }
-                other => panic!("unexpected request {other:?}"),
-            };
-            Box::pin(async move { Ok(DbResponse::Rows { rows }) })
-        });
-        let config = AuthSection { enable_auth_endpoint: true, static_groups_ttl_seconds: ttl, ..Default::default() };
-        (Guard::new(db, &config), calls)
+    /// group (3 accepts `q`); user 7 is in all three.
+    fn guard(ttl: u64, cache_seconds: u64) -> (Guard, MemoryDb) {
+        let privilege =
+            |id: i64, p: &str, effect: &str| json!({"subject_kind": "group", "subject_id": id, "privilege": p, "effect": effect});
+        let db = MemoryDb::new()
+            .with(TableName::Groups, [json!({"id": 1, "is_static": true}), json!({"id": 2, "is_static": true}), json!({"id": 3})])
+            .with(TableName::GroupMemberships, (1..=3).map(|g| json!({"id_group": g, "id_user": 7})))
+            .with(TableName::Privileges, [privilege(1, "p", "deny"), privilege(2, "p", "accept"), privilege(3, "q", "accept")]);
+        let config = AuthSection { enable_auth_endpoint: true, static_groups_ttl_seconds: ttl, cache_seconds, ..Default::default() };
+        (Guard::new(db.client(), &config), db)
     }
 
     #[test]
-    fn static_groups_are_cached_until_invalidated() {
-        let (g, calls) = guard(3600);
+    fn static_groups_and_user_lists_are_cached_until_invalidated() {
+        let (g, db) = guard(3600, 3600);
         let d = block_on(g.verify("p", 7)).unwrap();
         assert_eq!((d.allowed, d.level, d.requests), (false, privileges::Level::StaticGroupDeny, 1));
         // User lists + memberships + the static groups' two loads.
-        assert_eq!(calls.swap(0, Ordering::SeqCst), 4);
+        assert_eq!(db.take_calls(), 4);
         let d = block_on(g.verify("q", 7)).unwrap();
         assert_eq!((d.allowed, d.level, d.requests), (true, privileges::Level::GroupAccept, 2));
-        assert_eq!(calls.swap(0, Ordering::SeqCst), 3, "the cache answers; the non-static group is fetched");
+        assert_eq!(db.take_calls(), 1, "the caches answer; the non-static group is read");
         g.invalidate();
         block_on(g.verify("p", 7)).unwrap();
-        assert_eq!(calls.swap(0, Ordering::SeqCst), 4, "reloaded after a change");
+        assert_eq!(db.take_calls(), 4, "reloaded after a change");
+    }
+
+    #[test]
+    fn without_cache_seconds_every_verification_reads_the_user() {
+        let (g, db) = guard(3600, 0);
+        block_on(g.verify("p", 7)).unwrap();
+        assert_eq!(db.take_calls(), 4);
+        block_on(g.verify("p", 7)).unwrap();
+        assert_eq!(db.take_calls(), 2, "the user request again; the static groups cached");
     }
 
     #[tokio::test]
     async fn routes_come_from_the_host_event() {
-        let (g, _) = guard(0);
+        let (g, _) = guard(0, 0);
         assert_eq!(g.knows("auth_me"), None);
         g.on_operations(serde_json::json!({"operations": [
             {"operation_id": "db_list_objects", "method": "GET", "path": "/api/v1/db/objects", "plugin": "db", "public": false},

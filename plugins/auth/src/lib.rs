@@ -11,7 +11,8 @@
 //! caller's privilege for the route ([`privileges`], seed 000 §3.3.4).
 //!
 //! Map: [`accounts`] logins, sessions, tokens on the db backend; [`tokens`] random
-//! secrets and their digests; [`layer`] the auth layer; [`api`] `/api/v1/auth`;
+//! secrets and their digests; [`cache`] the short-lived memory of resolved callers and
+//! users' lists; [`layer`] the auth layer; [`api`] `/api/v1/auth`;
 //! [`browser`] `/login` and `/logout`; [`http`] cookie and redirect helpers; [`remote`]
 //! the original's remote authentication service; [`viewer`] viewer links (`?token=`).
 
@@ -19,6 +20,7 @@ pub mod accounts;
 pub mod admin;
 pub mod api;
 pub mod browser;
+pub mod cache;
 pub mod guard;
 pub mod http;
 pub mod layer;
@@ -49,10 +51,18 @@ async fn start(ctx: PluginContext) -> Result<PluginBuilder, String> {
         let or = |v: u64, d: u64| if v == 0 { d } else { v };
         std::sync::Arc::new(ratelimit::RateLimit::new(or(file.auth.ratelimit_limit, 600), or(file.auth.ratelimit_interval_seconds, 60)))
     });
-    let accounts = accounts::Accounts { db: DbClient::host(), policy: accounts::Policy::from_config(&file.local), remote, limiter };
+    let callers = Arc::new(accounts::Callers::new(std::time::Duration::from_secs(file.auth.cache_seconds)));
+    let accounts = accounts::Accounts {
+        db: DbClient::host(),
+        policy: accounts::Policy::from_config(&file.local),
+        remote,
+        limiter,
+        callers: callers.clone(),
+    };
     let guard = Arc::new(guard::Guard::new(DbClient::host(), &file.auth));
-    let admin = admin::AdminApi { db: DbClient::host(), guard: guard.clone() };
-    let roles = roles::RolesApi { admin: admin::AdminApi { db: DbClient::host(), guard: guard.clone() }, rbac: guard.rbac.clone() };
+    let admin = || admin::AdminApi { db: DbClient::host(), guard: guard.clone(), callers: callers.clone() };
+    let roles = roles::RolesApi { admin: admin(), rbac: guard.rbac.clone() };
+    let admin = admin();
     let api = OpenApiService::new((api::AuthApi(accounts.clone()), admin, roles), "auth", env!("CARGO_PKG_VERSION")).description(
         "Authentication: bearer tokens, the caller, API access tokens; privilege ids; users, groups, privileges; rules and roles.",
     );

@@ -193,7 +193,7 @@ impl RolesApi {
         // The built-in rows exist before a name can collide with them.
         self.rbac.roles().await?;
         let stored = self.admin.db.insert(&role).await.map_err(taken("role", &name))?;
-        self.rbac.invalidate();
+        self.admin.changed();
         Ok(Created::Created(Json(view(&stored, &*self.catalogue().await?))))
     }
 
@@ -223,7 +223,7 @@ impl RolesApi {
         }
         let name = role.name.clone();
         self.admin.db.update(&role).await.map_err(taken("role", &name))?;
-        self.rbac.invalidate();
+        self.admin.changed();
         Ok(Json(view(&role, &*self.catalogue().await?)))
     }
 
@@ -236,7 +236,7 @@ impl RolesApi {
             return Err(builtin_conflict(&role.name));
         }
         self.admin.db.delete::<Role>(role.id).await?;
-        self.rbac.invalidate();
+        self.admin.changed();
         Ok(Done::Done)
     }
 
@@ -263,7 +263,7 @@ impl RolesApi {
             Err(e) if e.kind != BackendErrorKind::Conflict => return Err(e.into()),
             _ => {}
         }
-        self.rbac.invalidate();
+        self.admin.changed();
         Ok(Done::Done)
     }
 
@@ -278,7 +278,7 @@ impl RolesApi {
             BackendErrorKind::NotFound => Failure::not_found(format!("user {} does not have role {}", user.id, role_id.0)),
             _ => e.into(),
         })?;
-        self.rbac.invalidate();
+        self.admin.changed();
         Ok(Done::Done)
     }
 }

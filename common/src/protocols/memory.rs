@@ -1,0 +1,162 @@
+//! An in-memory db backend for tests and benches (feature `testing`): tables of JSON
+//! rows behind [`DbClient::from_fn`] that count the requests they answer, so that a test
+//! can tell how many db backend calls a piece of code makes.
+//!
+//! It is not the db plugin: no SQL, no constraints, no trash, no cascades. Rows are keyed
+//! by their `id` column (tables with a composite key can be filled and searched, not read
+//! or changed by key); `Insert` gives a row without a numeric id the next one. Any other
+//! request answers `BadRequest`, so that a test notices it.
+//!
+//! ```ignore
+//! let db = MemoryDb::new().with(TableName::Groups, [json!({"id": 1, "is_static": true})]);
+//! let guard = Guard::new(db.client(), &config);
+//! guard.verify("p", 7).await?;
+//! assert_eq!(db.take_calls(), 4);
+//! ```
+
+use std::{
+    collections::HashMap,
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc, Mutex,
+    },
+};
+
+use daas_plugin_api::abi::{BackendError, BackendErrorKind};
+use serde_json::Value;
+
+use super::{DbClient, DbRequest, DbResponse, TableName};
+
+/// The tables and the request counter; clones share them.
+#[derive(Clone, Default)]
+pub struct MemoryDb {
+    tables: Arc<Mutex<HashMap<TableName, Vec<Value>>>>,
+    calls: Arc<AtomicUsize>,
+}
+
+fn bad(message: String) -> BackendError {
+    BackendError::new(BackendErrorKind::BadRequest, message)
+}
+
+fn has_id(row: &Value, key: &Value) -> bool {
+    row.get("id") == Some(key)
+}
+
+impl MemoryDb {
+    /// Empty tables.
+    pub fn new() -> MemoryDb {
+        MemoryDb::default()
+    }
+
+    /// With these rows added to a table.
+    pub fn with(self, table: TableName, rows: impl IntoIterator<Item = Value>) -> MemoryDb {
+        self.lock().entry(table).or_default().extend(rows);
+        self
+    }
+
+    /// A client whose every request is answered (and counted) here.
+    pub fn client(&self) -> DbClient {
+        let db = self.clone();
+        DbClient::from_fn(move |request| {
+            db.calls.fetch_add(1, Ordering::SeqCst);
+            let answer = db.answer(request);
+            Box::pin(async move { answer })
+        })
+    }
+
+    /// The requests answered so far.
+    pub fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+
+    /// The requests answered since the last call, counting from zero again.
+    pub fn take_calls(&self) -> usize {
+        self.calls.swap(0, Ordering::SeqCst)
+    }
+
+    /// A table's rows as they stand.
+    pub fn rows(&self, table: TableName) -> Vec<Value> {
+        self.lock().get(&table).cloned().unwrap_or_default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TableName, Vec<Value>>> {
+        // A test that panicked while holding the lock has failed already; the rows are
+        // still consistent (every change below is one push, replace or remove).
+        self.tables.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn answer(&self, request: DbRequest) -> Result<DbResponse, BackendError> {
+        let mut tables = self.lock();
+        match request {
+            DbRequest::Get { table, key } => {
+                Ok(DbResponse::Row { row: tables.get(&table).and_then(|rows| rows.iter().find(|r| has_id(r, &key))).cloned() })
+            }
+            DbRequest::Find { table, filters, limit } => {
+                let rows = tables.get(&table).map(Vec::as_slice).unwrap_or_default();
+                let matching = rows.iter().filter(|r| filters.iter().all(|f| f.any_of.contains(&r[f.column.as_str()])));
+                let limit = limit.map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
+                Ok(DbResponse::Rows { rows: matching.take(limit).cloned().collect() })
+            }
+            DbRequest::Insert { table, mut row } => {
+                let rows = tables.entry(table).or_default();
+                if row["id"].as_i64() == Some(0) {
+                    let next = rows.iter().filter_map(|r| r["id"].as_i64()).max().unwrap_or(0) + 1;
+                    row["id"] = next.into();
+                }
+                if row.get("id").is_some() && rows.iter().any(|r| has_id(r, &row["id"])) {
+                    return Err(BackendError::new(BackendErrorKind::Conflict, format!("{table}: id {} exists", row["id"])));
+                }
+                rows.push(row.clone());
+                Ok(DbResponse::Row { row: Some(row) })
+            }
+            DbRequest::Update { table, row } => {
+                let rows = tables.entry(table).or_default();
+                let stored = rows.iter_mut().find(|r| has_id(r, &row["id"])).ok_or_else(|| not_found(table, &row["id"]))?;
+                *stored = row;
+                Ok(DbResponse::Done)
+            }
+            DbRequest::Delete { table, key } => {
+                let rows = tables.entry(table).or_default();
+                let at = rows.iter().position(|r| has_id(r, &key)).ok_or_else(|| not_found(table, &key))?;
+                rows.remove(at);
+                Ok(DbResponse::Done)
+            }
+            other => Err(bad(format!("the in-memory db does not simulate {other:?}"))),
+        }
+    }
+}
+
+fn not_found(table: TableName, key: &Value) -> BackendError {
+    BackendError::new(BackendErrorKind::NotFound, format!("{table}: no row with id {key}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::{
+        model::{Role, Session},
+        protocols::Filter,
+    };
+
+    #[test]
+    fn it_answers_the_generic_requests_and_counts_them() {
+        daas_plugin_api::futures::executor::block_on(async {
+            let db = MemoryDb::new().with(TableName::Sessions, [json!({"id": "d1", "id_user": 7})]);
+            let c = db.client();
+            assert_eq!(c.get::<Session>("d1").await.unwrap().unwrap().id_user, 7);
+            assert!(c.get::<Session>("d2").await.unwrap().is_none());
+            let a = c.insert(&Role { name: "a".into(), ..Default::default() }).await.unwrap();
+            let b = c.insert(&Role { name: "b".into(), ..Default::default() }).await.unwrap();
+            assert_eq!((a.id, b.id), (1, 2));
+            let found: Vec<Role> = c.find(vec![Filter::eq("name", "b")]).await.unwrap();
+            assert_eq!(found.len(), 1);
+            c.delete::<Session>("d1").await.unwrap();
+            assert_eq!(c.delete::<Session>("d1").await.unwrap_err().kind, BackendErrorKind::NotFound);
+            assert_eq!(db.take_calls(), 7);
+            assert_eq!(c.suggest_vmid().await.unwrap_err().kind, BackendErrorKind::BadRequest);
+            assert_eq!(db.calls(), 1);
+        });
+    }
+}
