@@ -297,6 +297,21 @@ pub enum DbRequest {
         /// The key.
         key: serde_json::Value,
     },
+    /// Add `by` to an integer column of one row in one statement (`UPDATE t SET c = c + by
+    /// WHERE key`), so that concurrent increments never overwrite each other; answers the
+    /// new value as [`DbResponse::Counter`]. `NotFound` when no such row (rows in the
+    /// trash count as absent), `BadRequest` when the column is not an integer column of
+    /// the table (or is its key), or when the sum would not fit the column.
+    Increment {
+        /// The table.
+        table: TableName,
+        /// The row's key.
+        key: serde_json::Value,
+        /// The integer column.
+        column: String,
+        /// What to add (negative: subtract).
+        by: i64,
+    },
     /// ObjectRepository.suggest_vmid: the lowest Proxmox VM id in 100..=254 no object
     /// uses; `Conflict` when all are taken.
     SuggestVmid,
@@ -352,6 +367,11 @@ pub enum DbResponse {
     Rows {
         /// The rows.
         rows: Vec<serde_json::Value>,
+    },
+    /// The value of a counter after [`DbRequest::Increment`].
+    Counter {
+        /// The new value.
+        value: i64,
     },
     /// A free Proxmox VM id.
     Vmid {

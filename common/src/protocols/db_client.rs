@@ -134,6 +134,18 @@ impl DbClient {
         }
     }
 
+    /// Add `by` to the integer `column` of the row with this key in one statement, so
+    /// that concurrent increments never overwrite each other (a login-failure counter);
+    /// answers the new value. `NotFound` when there is no such row, `BadRequest` when the
+    /// column is not an integer column of the table.
+    pub async fn increment<R: Row>(&self, key: impl Serialize, column: &str, by: i64) -> Result<i64, BackendError> {
+        let key = serde_json::to_value(key).unwrap_or_default();
+        match self.request(DbRequest::Increment { table: R::TABLE, key, column: column.into(), by }).await? {
+            DbResponse::Counter { value } => Ok(value),
+            other => Err(unexpected(other)),
+        }
+    }
+
     /// One row by key.
     pub async fn get<R: Row>(&self, key: impl Serialize) -> Result<Option<R>, BackendError> {
         let key = serde_json::to_value(key).unwrap_or_default();

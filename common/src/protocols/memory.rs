@@ -121,6 +121,23 @@ impl MemoryDb {
                 rows.remove(at);
                 Ok(DbResponse::Done)
             }
+            DbRequest::Increment { table, key, column, by } => {
+                // The model's defaults tell an integer column from the others, whatever the
+                // test's rows leave out; the lock above makes the increment atomic.
+                let model = table.normalize_row(&serde_json::json!({})).map_err(|e| bad(format!("{table}: {e:?}")))?;
+                if column == "id" || !model.get(&column).is_some_and(|v| v.is_i64() || v.is_u64()) {
+                    return Err(bad(format!("`{column}` of `{table}` is not an integer column; only integer columns count")));
+                }
+                let rows = tables.entry(table).or_default();
+                let row = rows.iter_mut().find(|r| has_id(r, &key)).ok_or_else(|| not_found(table, &key))?;
+                let current = match row.get(&column) {
+                    None | Some(Value::Null) => 0,
+                    Some(v) => v.as_i64().ok_or_else(|| bad(format!("`{column}` of `{table}` row {key} holds {v}, not an integer")))?,
+                };
+                let value = current.checked_add(by).ok_or_else(|| bad(format!("`{column}` of `{table}` row {key} would overflow")))?;
+                row[column.as_str()] = value.into();
+                Ok(DbResponse::Counter { value })
+            }
             other => Err(bad(format!("the in-memory db does not simulate {other:?}"))),
         }
     }
@@ -136,7 +153,7 @@ mod tests {
 
     use super::*;
     use crate::{
-        model::{Role, Session},
+        model::{Role, Session, User},
         protocols::Filter,
     };
 
@@ -157,6 +174,24 @@ mod tests {
             assert_eq!(db.take_calls(), 7);
             assert_eq!(c.suggest_vmid().await.unwrap_err().kind, BackendErrorKind::BadRequest);
             assert_eq!(db.calls(), 1);
+        });
+    }
+
+    #[test]
+    fn increments_add_up_and_refuse_what_is_not_a_counter() {
+        daas_plugin_api::futures::executor::block_on(async {
+            let db = MemoryDb::new().with(TableName::Users, [json!({"id": 3, "name": "ann"})]);
+            let c = db.client();
+            let all = (0..50).map(|_| c.increment::<User>(3, "failed_logins", 1));
+            let values = daas_plugin_api::futures::future::join_all(all).await;
+            assert!(values.iter().all(Result::is_ok), "{values:?}");
+            assert_eq!(c.get::<User>(3).await.unwrap().unwrap().failed_logins, 50, "a missing counter starts at the model's 0");
+            assert_eq!(c.increment::<User>(3, "failed_logins", -50).await.unwrap(), 0);
+            assert_eq!(c.increment::<User>(4, "failed_logins", 1).await.unwrap_err().kind, BackendErrorKind::NotFound);
+            for column in ["name", "admin", "nope", "id"] {
+                let e = c.increment::<User>(3, column, 1).await.unwrap_err();
+                assert_eq!(e.kind, BackendErrorKind::BadRequest, "{column}: {e:?}");
+            }
         });
     }
 }

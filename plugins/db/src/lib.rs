@@ -89,6 +89,9 @@ impl Store {
                 rows: with_table!(table, T => t.find::<T>(table::filter_condition::<T>(&filters)?, limit, reveal(table)).await)?,
             },
             DbRequest::Delete { table, key } => with_table!(table, T => t.delete::<T>(&key).await).map(|_| DbResponse::Done)?,
+            DbRequest::Increment { table, key, column, by } => {
+                DbResponse::Counter { value: with_table!(table, T => t.increment::<T>(&key, &column, by).await)? }
+            }
             DbRequest::SuggestVmid => DbResponse::Vmid { vmid: self.suggest_vmid().await? },
             DbRequest::ConnectionWithSecret { id } => {
                 DbResponse::Row { row: t.get::<tables::Connections>(&Value::String(id), true).await? }

@@ -17,7 +17,8 @@ use daas_plugin_api::abi::{BackendError, BackendErrorKind};
 use sea_orm::{
     sea_query::{Expr, SimpleExpr},
     ActiveModelBehavior, ActiveModelTrait, ColumnTrait, ColumnType, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    IdenStatic, IntoActiveModel, Iterable, ModelTrait, PrimaryKeyToColumn, QueryFilter, QueryOrder, QuerySelect, SqlErr, Value as SqlValue,
+    IdenStatic, IntoActiveModel, Iterable, ModelTrait, PrimaryKeyToColumn, QueryFilter, QueryOrder, QuerySelect, SqlErr, TransactionTrait,
+    Value as SqlValue,
 };
 use serde::{de::DeserializeOwned, Serialize};
 use serde_json::{Map, Value};
@@ -498,6 +499,57 @@ impl Tables {
         let active: T::Active = row.into_active_model();
         let stored = active.reset_all().update(&self.db).await.map_err(|e| write_error(&T::SPEC, e))?;
         self.decode::<T>(&stored, false)
+    }
+
+    /// Add `by` to the integer `column` of a live row in one statement and answer the new
+    /// value. The read-back runs in the same transaction as the update, whose row lock
+    /// keeps other increments out until the commit, so each caller sees its own sum.
+    pub async fn increment<T: Table>(&self, key: &Value, column_name: &str, by: i64) -> Result<i64, BackendError> {
+        let spec = &T::SPEC;
+        let col = column::<T>(column_name)?;
+        let not_counter = |why: &str| bad_request(format!("`{column_name}` of the {} {why}; only integer columns count", spec.noun));
+        let (min, max) = match col.def().get_column_type() {
+            ColumnType::BigInteger => (i64::MIN, i64::MAX),
+            ColumnType::Integer => (i32::MIN.into(), i32::MAX.into()),
+            ColumnType::SmallInteger => (i16::MIN.into(), i16::MAX.into()),
+            ColumnType::TinyInteger => (i8::MIN.into(), i8::MAX.into()),
+            _ => return Err(not_counter("is not an integer column")),
+        };
+        if col.def().is_null() {
+            // NULL + by stays NULL: nothing would count.
+            return Err(not_counter("may be empty (null)"));
+        }
+        if primary_columns::<T>().iter().any(|k| k.as_str() == col.as_str()) {
+            return Err(not_counter("is its key"));
+        }
+        // Only rows whose sum fits the column are updated, so that an overflow is the
+        // client's 400 on every database alike (SQLite would store it, the others fail).
+        let fits = if by >= 0 { max.checked_sub(by).map(|m| col.lte(m)) } else { min.checked_sub(by).map(|m| col.gte(m)) };
+        let cond = key_condition::<T>(key)?.add(Self::live::<T>(Scope::Live)?);
+        let txn = self.db.begin().await.map_err(internal)?;
+        let mut update = T::Entity::update_many()
+            .col_expr(col, sea_orm::sea_query::ExprTrait::add(Expr::col(col), by))
+            .filter(cond.clone().add(fits.unwrap_or_else(|| Expr::value(false))));
+        if let Ok(updated_at) = column::<T>("updated_at") {
+            update = update.col_expr(updated_at, Expr::value(now()));
+        }
+        let affected = update.exec(&txn).await.map_err(internal)?.rows_affected;
+        let row = T::Entity::find().filter(cond).one(&txn).await.map_err(internal)?;
+        txn.commit().await.map_err(internal)?;
+        let Some(row) = row else {
+            return Err(not_found(spec, key));
+        };
+        let value = serde_json::to_value(&row).map_err(internal)?.get(col.as_str()).and_then(Value::as_i64);
+        match (affected, value) {
+            (0, _) => Err(bad_request(format!(
+                "`{column_name}` of the {} {} would go beyond {} by adding {by}; it stays as it is",
+                spec.noun,
+                show_key(key),
+                if by >= 0 { max } else { min }
+            ))),
+            (_, Some(value)) => Ok(value),
+            (_, None) => Err(internal(format!("`{column_name}` of `{}` did not read back as an integer", spec.table))),
+        }
     }
 
     /// One live row.
