@@ -351,10 +351,19 @@ file! {
         session_ttl_minutes: u64,
         /// How long a bearer token from `POST /api/v1/auth/token` lasts, in minutes (0: 60).
         token_ttl_minutes: u64,
-        /// Failed logins in a row that lock a user out (0: 5).
+        /// Failed logins in a row, from one client address for one user name, before
+        /// that address must wait to try that name again (0: 5). The wait starts at one
+        /// second and doubles with each further failure. Other addresses, and the user
+        /// from elsewhere, are not held back.
         lockout_attempts: u32,
-        /// How long a lock-out lasts, in minutes (0: 15).
+        /// The longest such wait, in minutes (0: 15).
         lockout_minutes: u64,
+        /// Threads that check passwords (argon2id, 19 MiB of memory each), off the
+        /// request threads (0: half the CPUs, at least one).
+        password_workers: u64,
+        /// Password checks that may wait for a thread (0: 8 per thread); past that a
+        /// login answers 503 with `Retry-After`.
+        password_queue: u64,
         /// Mark cookies `Secure` (set when a TLS-terminating proxy is in front).
         secure_cookies: bool,
     }

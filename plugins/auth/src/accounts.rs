@@ -1,8 +1,9 @@
-//! Logins (with lock-out), sessions and access tokens, on the db backend's tables. The
-//! caller a token resolves to is remembered for `[auth] cache_seconds`
+//! Logins (throttled per source, [`crate::throttle`]; passwords checked on the hashing
+//! pool, [`crate::hashing`]), sessions and access tokens, on the db backend's tables.
+//! The caller a token resolves to is remembered for `[auth] cache_seconds`
 //! ([`crate::cache`]); ending a session forgets it at once.
 
-use std::sync::Arc;
+use std::{net::IpAddr, sync::Arc};
 
 use chrono::{Duration, Utc};
 use daas_common::{
@@ -14,6 +15,8 @@ use daas_plugin_api::{abi::BackendError, identity::Identity};
 
 use crate::{
     cache::{instant_of, Memo},
+    hashing::{HashError, Hasher},
+    throttle::Throttle,
     tokens,
 };
 
@@ -24,10 +27,6 @@ pub struct Policy {
     pub session_ttl: Duration,
     /// Bearer token lifetime.
     pub token_ttl: Duration,
-    /// Failed logins in a row that lock a user out.
-    pub lockout_attempts: i32,
-    /// Lock-out duration.
-    pub lockout: Duration,
     /// `Secure` cookies.
     pub secure_cookies: bool,
 }
@@ -39,11 +38,17 @@ impl Policy {
         Policy {
             session_ttl: Duration::minutes(or(c.session_ttl_minutes, 480) as i64),
             token_ttl: Duration::minutes(or(c.token_ttl_minutes, 60) as i64),
-            lockout_attempts: if c.lockout_attempts == 0 { 5 } else { c.lockout_attempts as i32 },
-            lockout: Duration::minutes(or(c.lockout_minutes, 15) as i64),
             secure_cookies: c.secure_cookies,
         }
     }
+}
+
+/// The login throttle of `[local]`: `lockout_attempts` failures, waits of at most
+/// `lockout_minutes`.
+pub fn throttle_from_config(c: &AuthLocalSection) -> Throttle {
+    let attempts = if c.lockout_attempts == 0 { 5 } else { c.lockout_attempts };
+    let minutes = if c.lockout_minutes == 0 { 15 } else { c.lockout_minutes };
+    Throttle::new(attempts, std::time::Duration::from_secs(minutes * 60))
 }
 
 /// Why a login failed.
@@ -56,12 +61,26 @@ pub enum LoginError {
     /// The password was right; the user's second factor needs a one-time code.
     #[error("a one-time code from the authenticator app is needed")]
     OtpRequired,
-    /// Too many failed logins.
-    #[error("too many failed logins: this user is locked out for {0} more seconds")]
-    Locked(i64),
+    /// Too many failed logins for this name from this address; the same for every
+    /// name, known or not.
+    #[error("too many failed logins for this user name from this address: try again in {0} seconds")]
+    Throttled(u64),
+    /// Every password checking thread is busy.
+    #[error("the server is checking too many logins at once: try again in {} second", crate::hashing::BUSY_RETRY_SECONDS)]
+    Busy,
     /// The db backend failed.
     #[error("the user store does not answer: {0}")]
     Store(#[from] BackendError),
+}
+
+impl From<HashError> for LoginError {
+    fn from(e: HashError) -> LoginError {
+        match e {
+            HashError::Busy => LoginError::Busy,
+            // A login never hashes a new password; an empty one simply does not match.
+            HashError::Password(_) => LoginError::Wrong,
+        }
+    }
 }
 
 /// A new session's token (to hand to the client) and its CSRF token.
@@ -135,6 +154,10 @@ pub struct Accounts {
     pub limiter: Option<Arc<crate::ratelimit::RateLimit>>,
     /// The callers tokens resolved to lately (`[auth] cache_seconds`).
     pub callers: Arc<Callers>,
+    /// The password checking threads.
+    pub hasher: Hasher,
+    /// Failed logins per client address and user name.
+    pub throttle: Arc<Throttle>,
 }
 
 fn identity(user: &User) -> Identity {
@@ -143,51 +166,80 @@ fn identity(user: &User) -> Identity {
 
 impl Accounts {
     /// Check a user name and password (and the one-time code when the user has a second
-    /// factor), counting failures toward a lock-out.
-    pub async fn login(&self, name: &str, password: &str, otp: Option<&str>) -> Result<User, LoginError> {
-        let now = Utc::now();
-        let Some(mut user) = self.db.user_by_name(name).await? else {
-            // Same work as for a real user, so that timing does not tell who exists.
-            let _ = daas_common::password::verify(password, dummy_hash());
-            return Err(LoginError::Wrong);
+    /// factor) sent from `addr`. Failures count toward the throttle of that address and
+    /// name, and in the user's `failed_logins` (one atomic increment each, so that
+    /// concurrent failures all count).
+    pub async fn login(&self, name: &str, password: &str, otp: Option<&str>, addr: Option<IpAddr>) -> Result<User, LoginError> {
+        let attempt = self.throttle.begin(addr, name).map_err(LoginError::Throttled)?;
+        // An early return before `end` (the store or the pool failed) counts as nothing.
+        let user = self.db.user_by_name(name).await?;
+        let stored = user.as_ref().and_then(|u| u.password_hash.as_deref()).filter(|h| !h.is_empty());
+        // An unknown user costs the same check, so that timing does not tell who exists.
+        let matches = self.hasher.verify(password, stored.unwrap_or(dummy_hash())).await?;
+        let user = match user {
+            Some(user) if matches && stored.is_some() && !user.disabled => user,
+            other => {
+                attempt.end(false);
+                if let Some(user) = other {
+                    self.count_failure(&user).await?;
+                }
+                return Err(LoginError::Wrong);
+            }
         };
-        if let Some(until) = user.locked_until.filter(|t| *t > now) {
-            return Err(LoginError::Locked((until - now).num_seconds().max(1)));
-        }
-        let ok = user.password_hash.as_deref().is_some_and(|h| daas_common::password::verify(password, h));
-        if !ok || user.disabled {
-            return Err(self.failed(user).await);
-        }
         let second =
             user.totp_secret.as_deref().map(crate::totp::parse).filter(|(s, active)| *active && !s.is_empty()).map(|(s, _)| s.to_string());
         if let Some(secret) = second {
             match otp.map(str::trim).filter(|c| !c.is_empty()) {
-                // The password was right: asking for the code is not a failure.
+                // The password was right: asking for the code is not a failure, nor a
+                // success that would forget the failed codes before it.
                 None => return Err(LoginError::OtpRequired),
-                Some(code) if !crate::totp::check(&secret, &user.name, code) => return Err(self.failed(user).await),
+                Some(code) if !crate::totp::check(&secret, &user.name, code) => {
+                    attempt.end(false);
+                    self.count_failure(&user).await?;
+                    return Err(LoginError::Wrong);
+                }
                 Some(_) => {}
             }
         }
-        if user.failed_logins != 0 || user.locked_until.is_some() {
-            user.failed_logins = 0;
-            user.locked_until = None;
-            self.db.update(&user).await?;
+        attempt.end(true);
+        if user.failed_logins != 0 {
+            // Relative, not `= 0`: a failure counted meanwhile stays counted, and no
+            // other field of the user is written back.
+            self.db.increment::<User>(user.id, "failed_logins", -i64::from(user.failed_logins)).await?;
         }
         Ok(user)
     }
 
-    /// Count a failed login, locking the user out after too many.
-    async fn failed(&self, mut user: User) -> LoginError {
-        user.failed_logins += 1;
-        if user.failed_logins >= self.policy.lockout_attempts {
-            user.locked_until = Some(Utc::now() + self.policy.lockout);
-            user.failed_logins = 0;
-            tracing::warn!(user = %user.name, "user locked out after too many failed logins");
-        }
-        match self.db.update(&user).await {
-            Ok(()) => LoginError::Wrong,
-            Err(e) => LoginError::Store(e),
-        }
+    async fn count_failure(&self, user: &User) -> Result<(), BackendError> {
+        let failures = self.db.increment::<User>(user.id, "failed_logins", 1).await?;
+        tracing::warn!(user = %user.name, failures, "failed login");
+        Ok(())
+    }
+
+    /// End every session and revoke every access token of a user: what disabling a user
+    /// or changing their password means. Revoked for good: enabling the user again or
+    /// restoring the password brings none of them back.
+    pub async fn end_sessions_of(db: &DbClient, callers: &Callers, user_id: i64) -> Result<(), BackendError> {
+        let by_user = || vec![daas_common::protocols::Filter::eq("id_user", user_id)];
+        let ended = async {
+            for session in db.find::<Session>(by_user()).await? {
+                match db.delete::<Session>(&session.id).await {
+                    Err(e) if e.kind != daas_plugin_api::abi::BackendErrorKind::NotFound => return Err(e),
+                    _ => {}
+                }
+            }
+            for mut token in db.find::<AccessToken>(by_user()).await? {
+                if token.revoked_at.is_none() {
+                    token.revoked_at = Some(Utc::now());
+                    db.update(&token).await?;
+                }
+            }
+            Ok(())
+        };
+        let ended = ended.await;
+        // Forgotten even when ending failed half-way: some are gone already.
+        callers.forget_all();
+        ended
     }
 
     /// Open a session for a user.

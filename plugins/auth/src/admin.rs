@@ -24,8 +24,9 @@ use daas_plugin_api::{
 };
 
 use crate::{
-    accounts::Callers,
+    accounts::{Accounts, Callers},
     guard::{Guard, RouteInfo},
+    hashing::{HashError, Hasher},
 };
 
 /// The admin API.
@@ -36,6 +37,8 @@ pub struct AdminApi {
     pub guard: Arc<Guard>,
     /// The callers tokens resolved to lately.
     pub callers: Arc<Callers>,
+    /// The password hashing threads.
+    pub hasher: Hasher,
 }
 
 /// A user as administrators see it: never a password hash or a secret.
@@ -55,9 +58,10 @@ pub struct UserView {
     has_password: bool,
     /// Logins need a one-time code (an active TOTP second factor).
     second_factor: bool,
-    /// Failed logins since the last success.
+    /// Failed logins since the last success (they hold back the address that sent
+    /// them, not the user).
     failed_logins: i32,
-    /// Locked out until then.
+    /// Unused: failed logins no longer lock an account (kept for older rows).
     locked_until: Option<chrono::DateTime<chrono::Utc>>,
     /// When it was created.
     created_at: chrono::DateTime<chrono::Utc>,
@@ -173,7 +177,7 @@ pub enum Failure {
     /// The server failed; the error id is in its log.
     #[oai(status = 500)]
     Internal(Json<ApiError>),
-    /// The user store does not answer.
+    /// The user store does not answer, or too many passwords are being hashed at once.
     #[oai(status = 503)]
     Unavailable(Json<ApiError>),
 }
@@ -250,10 +254,15 @@ pub(crate) fn name_of(name: &str, what: &str) -> Result<String, Failure> {
     Ok(name.to_string())
 }
 
-fn hash(password: &str) -> Result<String, Failure> {
-    daas_common::password::hash(password).map_err(|e| match e {
-        daas_common::password::PasswordError::Empty => Failure::bad("the password cannot be empty"),
-        other => {
+async fn hash(hasher: &Hasher, password: &str) -> Result<String, Failure> {
+    hasher.hash(password).await.map_err(|e| match e {
+        HashError::Password(daas_common::password::PasswordError::Empty) => Failure::bad("the password cannot be empty"),
+        HashError::Busy => Failure::Unavailable(Json(ApiError::new(
+            "busy",
+            "the server is checking too many passwords at once",
+            "try again in a second",
+        ))),
+        HashError::Password(other) => {
             tracing::error!(error = %other, "auth: hashing a password failed");
             Failure::Internal(Json(ApiError::new("internal", "hashing the password failed", "")))
         }
@@ -407,7 +416,10 @@ impl AdminApi {
     async fn create_user(&self, attributes: Data<&Attributes>, body: Json<NewUser>) -> Result<Created<UserView>, Failure> {
         admin(&attributes)?;
         let name = name_of(&body.name, "user")?;
-        let password_hash = body.password.as_deref().map(hash).transpose()?;
+        let password_hash = match body.password.as_deref() {
+            Some(password) => Some(hash(&self.hasher, password).await?),
+            None => None,
+        };
         let user = User {
             name: name.clone(),
             email: body.email.clone(),
@@ -446,7 +458,7 @@ impl AdminApi {
             user.email = email.clone();
         }
         if let Some(password) = &body.password {
-            user.password_hash = Some(hash(password)?);
+            user.password_hash = Some(hash(&self.hasher, password).await?);
         }
         if let Some(admin) = body.admin {
             user.admin = admin;
@@ -464,6 +476,12 @@ impl AdminApi {
         }
         let name = user.name.clone();
         self.db.update(&user).await.map_err(taken("user", &name))?;
+        // A disabled user, or one whose password changed (it may have leaked), keeps no
+        // session or token: enabling them again, or changing the password back, must
+        // not revive what was open before.
+        if body.disabled == Some(true) || body.password.is_some() {
+            Accounts::end_sessions_of(&self.db, &self.callers, user.id).await?;
+        }
         self.changed();
         tracing::info!(user = %user.name, id = user.id, by = %who.user_name, "user changed");
         Ok(Json(view(&user, self.groups_of(user.id).await?)))

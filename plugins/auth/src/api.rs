@@ -103,18 +103,36 @@ enum Failure {
     /// Not found, or not yours.
     #[oai(status = 404)]
     NotFound(Json<ApiError>),
-    /// Locked out; retry after the given seconds.
+    /// Too many failed logins for this user name from this address; retry after the
+    /// given seconds.
     #[oai(status = 429)]
     Locked(Json<ApiError>, #[oai(header = "Retry-After")] String),
-    /// The user store does not answer.
+    /// The user store does not answer, or too many logins are being checked at once
+    /// (with `Retry-After`).
     #[oai(status = 503)]
-    Unavailable(Json<ApiError>),
+    Unavailable(Json<ApiError>, #[oai(header = "Retry-After")] Option<String>),
 }
 
 impl From<BackendError> for Failure {
     fn from(e: BackendError) -> Failure {
         tracing::error!(error = %e, "auth: the user store failed");
-        Failure::Unavailable(Json(ApiError::new("unavailable", "the user store does not answer", "try again shortly")))
+        Failure::Unavailable(Json(ApiError::new("unavailable", "the user store does not answer", "try again shortly")), None)
+    }
+}
+
+impl From<LoginError> for Failure {
+    fn from(e: LoginError) -> Failure {
+        let message = e.to_string();
+        match e {
+            LoginError::Wrong => Failure::Unauthenticated(Json(ApiError::new("unauthenticated", message, ""))),
+            LoginError::OtpRequired => Failure::Unauthenticated(Json(ApiError::new("otp_required", message, "send it as `otp`"))),
+            LoginError::Throttled(secs) => Failure::Locked(Json(ApiError::new("locked_out", message, "")), secs.to_string()),
+            LoginError::Busy => Failure::Unavailable(
+                Json(ApiError::new("busy", message, "")),
+                Some(crate::hashing::BUSY_RETRY_SECONDS.to_string()),
+            ),
+            LoginError::Store(e) => e.into(),
+        }
     }
 }
 
@@ -141,20 +159,9 @@ enum Done {
 impl AuthApi {
     /// Log in with a user name and password; answers a bearer token.
     #[oai(path = "/token", method = "post", operation_id = "token")]
-    async fn token(&self, body: Json<Credentials>) -> Result<Json<Token>, Failure> {
-        let user = match self.0.login(&body.username, &body.password, body.otp.as_deref()).await {
-            Ok(u) => u,
-            Err(LoginError::Wrong) => {
-                return Err(Failure::Unauthenticated(Json(ApiError::new("unauthenticated", LoginError::Wrong.to_string(), ""))))
-            }
-            Err(e @ LoginError::OtpRequired) => {
-                return Err(Failure::Unauthenticated(Json(ApiError::new("otp_required", e.to_string(), "send it as `otp`"))))
-            }
-            Err(e @ LoginError::Locked(secs)) => {
-                return Err(Failure::Locked(Json(ApiError::new("locked_out", e.to_string(), "")), secs.to_string()))
-            }
-            Err(LoginError::Store(e)) => return Err(e.into()),
-        };
+    async fn token(&self, req: &Request, body: Json<Credentials>) -> Result<Json<Token>, Failure> {
+        let addr = req.remote_addr().as_socket_addr().map(|a| a.ip());
+        let user = self.0.login(&body.username, &body.password, body.otp.as_deref(), addr).await?;
         let s = self.0.open_session(&user, self.0.policy.token_ttl).await?;
         Ok(Json(Token { token: s.token, token_type: "Bearer".into(), expires_at: s.expires_at }))
     }
@@ -163,8 +170,7 @@ impl AuthApi {
     #[oai(path = "/token", method = "delete", operation_id = "revoke_token")]
     async fn revoke_token(&self, req: &Request, attributes: Data<&Attributes>) -> Result<Done, Failure> {
         caller(&attributes)?;
-        let bearer = req.header("authorization").and_then(|h| h.strip_prefix("Bearer ")).map(str::trim);
-        match bearer {
+        match req.header("authorization").and_then(crate::http::bearer) {
             Some(t) if !t.starts_with(crate::tokens::ACCESS_PREFIX) => {
                 self.0.close_session(t).await?;
                 Ok(Done::Done)

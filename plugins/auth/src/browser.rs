@@ -1,9 +1,14 @@
 //! The browser routes of the original: `GET /login` (the form), `POST /login` (sets the
 //! session cookie and goes back where the user came from), `POST /logout`.
 //!
-//! The login form is protected against cross-site posts with a double-submit token (a
-//! cookie and a form field that must match); the logout form with the session's CSRF
-//! token. Cookies are HttpOnly and SameSite.
+//! The login form is protected against cross-site posts (login CSRF) twice: a post the
+//! browser marks as coming from another site (`Sec-Fetch-Site`, `Origin`) is refused,
+//! and the form carries a double-submit token (a cookie and a form field that must
+//! match) that this server signed, so that a planted cookie with a made-up value does
+//! not pass. The logout form carries the session's CSRF token. Cookies are HttpOnly and
+//! SameSite.
+
+use std::sync::Arc;
 
 use daas_plugin_api::{
     abi::BrowserRoute,
@@ -19,7 +24,8 @@ use serde::Deserialize;
 
 use crate::{
     accounts::{Accounts, LoginError},
-    http, layer, tokens,
+    hashing, http, layer,
+    tokens::{self, FormSigner},
 };
 
 const LOGIN_CSRF_COOKIE: &str = "daas_login_csrf";
@@ -39,15 +45,19 @@ pub fn endpoint(accounts: Accounts) -> impl IntoEndpoint {
         .at("/login", daas_plugin_api::poem::get(login_page).post(login))
         .at("/logout", daas_plugin_api::poem::post(logout))
         .data(accounts)
+        .data(Arc::new(FormSigner::default()))
 }
+
+/// How long a login form may stay open.
+const FORM_SECONDS: i64 = 3600;
 
 #[derive(Deserialize)]
 struct Next {
     next: Option<String>,
 }
 
-fn page(status: StatusCode, next: &str, message: &str, secure: bool) -> Response {
-    let csrf = tokens::random_token();
+fn page(status: StatusCode, next: &str, message: &str, secure: bool, signer: &FormSigner) -> Response {
+    let csrf = signer.issue(FORM_SECONDS);
     let error = if message.is_empty() { String::new() } else { format!("<p role=\"alert\">{}</p>", http::escape(message)) };
     let html = format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>daas: log in</title></head><body>\
@@ -62,14 +72,31 @@ fn page(status: StatusCode, next: &str, message: &str, secure: bool) -> Response
     Response::builder()
         .status(status)
         .content_type("text/html; charset=utf-8")
-        .header("set-cookie", http::set_cookie(LOGIN_CSRF_COOKIE, &csrf, "/login", 3600, "Strict", secure))
+        .header("set-cookie", http::set_cookie(LOGIN_CSRF_COOKIE, &csrf, "/login", FORM_SECONDS, "Strict", secure))
         .header("cache-control", "no-store")
         .body(html)
 }
 
 #[handler]
-fn login_page(Query(q): Query<Next>, accounts: Data<&Accounts>) -> Response {
-    page(StatusCode::OK, http::safe_next(q.next.as_deref()), "", accounts.policy.secure_cookies)
+fn login_page(Query(q): Query<Next>, accounts: Data<&Accounts>, signer: Data<&Arc<FormSigner>>) -> Response {
+    page(StatusCode::OK, http::safe_next(q.next.as_deref()), "", accounts.policy.secure_cookies, &signer)
+}
+
+/// Whether the browser says that this post comes from another site: `Sec-Fetch-Site`
+/// other than `same-origin` (or `none`, the user's own navigation), or an `Origin`
+/// whose host is not the one the request was sent to. Clients that send neither (not a
+/// browser, or a very old one) rely on the signed form token alone.
+fn cross_site(req: &Request) -> bool {
+    if req.header("sec-fetch-site").is_some_and(|site| !matches!(site, "same-origin" | "none")) {
+        return true;
+    }
+    match req.header("origin") {
+        None => false,
+        Some(origin) => {
+            let host = req.header("host").unwrap_or_default();
+            origin.split_once("://").is_none_or(|(_, origin_host)| !origin_host.eq_ignore_ascii_case(host))
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -82,24 +109,29 @@ struct LoginForm {
 }
 
 #[handler]
-async fn login(req: &Request, Form(form): Form<LoginForm>, accounts: Data<&Accounts>) -> Response {
+async fn login(req: &Request, Form(form): Form<LoginForm>, accounts: Data<&Accounts>, signer: Data<&Arc<FormSigner>>) -> Response {
     let secure = accounts.policy.secure_cookies;
+    let page = |status, next: &str, message: &str| page(status, next, message, secure, &signer);
     let next = http::safe_next(form.next.as_deref()).to_string();
     let cookie = req.header("cookie").and_then(|c| http::cookie(c, LOGIN_CSRF_COOKIE)).unwrap_or_default();
-    if cookie.is_empty() || !tokens::same(cookie, &form.csrf) {
-        return page(StatusCode::FORBIDDEN, &next, "The form expired or came from another site; please log in again.", secure);
+    if cross_site(req) || !signer.valid(cookie) || !tokens::same(cookie, &form.csrf) {
+        return page(StatusCode::FORBIDDEN, &next, "The form expired or came from another site; please log in again.");
     }
-    let user = match accounts.login(&form.username, &form.password, form.otp.as_deref()).await {
+    let addr = req.remote_addr().as_socket_addr().map(|a| a.ip());
+    let retry_after = |mut r: Response, secs: u64| {
+        r.headers_mut().insert("retry-after", secs.to_string().parse().expect("digits are a valid header value"));
+        r
+    };
+    let user = match accounts.login(&form.username, &form.password, form.otp.as_deref(), addr).await {
         Ok(u) => u,
-        Err(e @ (LoginError::Wrong | LoginError::OtpRequired)) => return page(StatusCode::UNAUTHORIZED, &next, &e.to_string(), secure),
-        Err(e @ LoginError::Locked(secs)) => {
-            let mut r = page(StatusCode::TOO_MANY_REQUESTS, &next, &e.to_string(), secure);
-            r.headers_mut().insert("retry-after", secs.to_string().parse().expect("digits are a valid header value"));
-            return r;
+        Err(e @ (LoginError::Wrong | LoginError::OtpRequired)) => return page(StatusCode::UNAUTHORIZED, &next, &e.to_string()),
+        Err(e @ LoginError::Throttled(secs)) => return retry_after(page(StatusCode::TOO_MANY_REQUESTS, &next, &e.to_string()), secs),
+        Err(e @ LoginError::Busy) => {
+            return retry_after(page(StatusCode::SERVICE_UNAVAILABLE, &next, &e.to_string()), hashing::BUSY_RETRY_SECONDS)
         }
         Err(LoginError::Store(e)) => {
             tracing::error!(error = %e, "login: the user store failed");
-            return page(StatusCode::SERVICE_UNAVAILABLE, &next, "The user store does not answer; try again shortly.", secure);
+            return page(StatusCode::SERVICE_UNAVAILABLE, &next, "The user store does not answer; try again shortly.");
         }
     };
     match accounts.open_session(&user, accounts.policy.session_ttl).await {
@@ -114,7 +146,7 @@ async fn login(req: &Request, Form(form): Form<LoginForm>, accounts: Data<&Accou
             .finish(),
         Err(e) => {
             tracing::error!(error = %e, "login: opening the session failed");
-            page(StatusCode::SERVICE_UNAVAILABLE, &next, "The session could not be opened; try again shortly.", secure)
+            page(StatusCode::SERVICE_UNAVAILABLE, &next, "The session could not be opened; try again shortly.")
         }
     }
 }

@@ -48,7 +48,7 @@ fn is_browser_page(req: &LayerRequest) -> bool {
 }
 
 async fn resolve(accounts: &Accounts, req: &LayerRequest) -> Result<Option<(Resolved, Via)>, String> {
-    let bearer = header(req, "authorization").and_then(|h| h.strip_prefix("Bearer ")).map(str::trim);
+    let bearer = header(req, "authorization").and_then(http::bearer);
     let cookie = header(req, "cookie").and_then(|c| http::cookie(c, SESSION_COOKIE));
     let found = match (bearer, cookie) {
         (Some(t), _) if t.starts_with(tokens::ACCESS_PREFIX) => {
@@ -93,7 +93,7 @@ async fn resolve_remote(accounts: &Accounts, token: &str) -> Result<Option<(Reso
 /// With `verify_endpoints`, a remote user's route is allowed by the remote service.
 async fn remote_allows(accounts: &Accounts, req: &LayerRequest) -> Result<bool, String> {
     let Some(remote) = accounts.remote.as_ref().filter(|r| r.verifies_endpoints()) else { return Ok(true) };
-    let token = header(req, "authorization").and_then(|h| h.strip_prefix("Bearer ")).map(str::trim).unwrap_or_default();
+    let token = header(req, "authorization").and_then(http::bearer).unwrap_or_default();
     remote.allows(token, req.operation_id.as_str()).await.map_err(|e| e.to_string())
 }
 

@@ -4,14 +4,16 @@
 //! plugin is the local side of it: users with argon2id password hashes (the first
 //! administrator comes from `[db] admin_credentials`), browser logins with a session
 //! cookie, bearer tokens for the API, API access tokens (seed `AccessToken`) and a
-//! lock-out after repeated failed logins (seed 002). Its [`layer`] runs first around
+//! throttle of repeated failed logins per client address and user name (seed 002's
+//! lock-out, made safe: it holds back the source, never the account). Its [`layer`] runs first around
 //! every route and attaches the caller's
 //! [`Identity`](daas_plugin_api::identity::Identity) that the other plugins' routes
 //! check ownership against, and, with `[auth] enable_auth_endpoint`, checks the
 //! caller's privilege for the route ([`privileges`], seed 000 §3.3.4).
 //!
-//! Map: [`accounts`] logins, sessions, tokens on the db backend; [`tokens`] random
-//! secrets and their digests; [`cache`] the short-lived memory of resolved callers and
+//! Map: [`accounts`] logins, sessions, tokens on the db backend; [`throttle`] failed
+//! logins per source; [`hashing`] password checks on threads of their own, bounded;
+//! [`tokens`] random secrets, their digests, the login form's signed token; [`cache`] the short-lived memory of resolved callers and
 //! users' lists; [`layer`] the auth layer; [`api`] `/api/v1/auth`;
 //! [`browser`] `/login` and `/logout`; [`http`] cookie and redirect helpers; [`remote`]
 //! the original's remote authentication service; [`viewer`] viewer links (`?token=`).
@@ -22,6 +24,7 @@ pub mod api;
 pub mod browser;
 pub mod cache;
 pub mod guard;
+pub mod hashing;
 pub mod http;
 pub mod layer;
 pub mod privileges;
@@ -29,6 +32,7 @@ pub mod ratelimit;
 pub mod rbac;
 pub mod remote;
 pub mod roles;
+pub mod throttle;
 pub mod tokens;
 pub mod totp;
 pub mod viewer;
@@ -58,9 +62,16 @@ async fn start(ctx: PluginContext) -> Result<PluginBuilder, String> {
         remote,
         limiter,
         callers: callers.clone(),
+        hasher: hashing::Hasher::new(file.local.password_workers as usize, file.local.password_queue as usize),
+        throttle: Arc::new(accounts::throttle_from_config(&file.local)),
     };
     let guard = Arc::new(guard::Guard::new(DbClient::host(), &file.auth));
-    let admin = || admin::AdminApi { db: DbClient::host(), guard: guard.clone(), callers: callers.clone() };
+    let admin = || admin::AdminApi {
+        db: DbClient::host(),
+        guard: guard.clone(),
+        callers: callers.clone(),
+        hasher: accounts.hasher.clone(),
+    };
     let roles = roles::RolesApi { admin: admin(), rbac: guard.rbac.clone() };
     let admin = admin();
     let api = OpenApiService::new((api::AuthApi(accounts.clone()), admin, roles), "auth", env!("CARGO_PKG_VERSION")).description(
