@@ -587,37 +587,30 @@ fn a_burst_of_input_reaches_guacd_whole_in_order_and_pings_are_answered_by_the_p
     assert_eq!(after[MOVES][0], "key");
 }
 
-/// The noVNC path under the same burst: a VNC server (with VNC Authentication, which
-/// the proxy answers) receives ClientInit and every key event, byte for byte, in order.
-#[test]
-fn a_burst_of_key_events_reaches_the_vnc_server_byte_for_byte() {
-    let vnc = TcpListener::bind("127.0.0.1:0").unwrap();
-    let vnc_port = vnc.local_addr().unwrap().port();
-    let (tx, received) = mpsc::channel();
-    thread::spawn(move || {
-        let (mut s, _) = vnc.accept().unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-        s.write_all(b"RFB 003.008\n").unwrap();
-        let mut version = [0u8; 12];
-        s.read_exact(&mut version).unwrap();
-        s.write_all(&[1, 2]).unwrap(); // one security type: VNC Authentication
-        let mut chosen = [0u8; 1];
-        s.read_exact(&mut chosen).unwrap();
-        s.write_all(b"0123456789abcdef").unwrap();
-        let mut response = [0u8; 16];
-        s.read_exact(&mut response).unwrap();
-        s.write_all(&0u32.to_be_bytes()).unwrap();
-        let mut rest = vec![];
-        s.read_to_end(&mut rest).unwrap();
-        let _ = tx.send((version, chosen[0], rest));
-    });
-    let unused_guacd = format!("127.0.0.1:{}", free_port());
-    let (_site, server, _) = prepared(&unused_guacd, "guacamole", vnc_port);
+/// A fake desktop's side of the RFB handshake with the proxy: version 3.8, VNC
+/// Authentication (any answer passes). The version and security type the proxy chose.
+fn desktop_security(s: &mut TcpStream) -> ([u8; 12], u8) {
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.write_all(b"RFB 003.008\n").unwrap();
+    let mut version = [0u8; 12];
+    s.read_exact(&mut version).unwrap();
+    s.write_all(&[1, 2]).unwrap(); // one security type: VNC Authentication
+    let mut chosen = [0u8; 1];
+    s.read_exact(&mut chosen).unwrap();
+    s.write_all(b"0123456789abcdef").unwrap();
+    let mut response = [0u8; 16];
+    s.read_exact(&mut response).unwrap();
+    s.write_all(&0u32.to_be_bytes()).unwrap();
+    (version, chosen[0])
+}
+
+/// Open inst-v's noVNC relay and go through the proxy's greeting (it plays the server,
+/// security None) up to where the desktop waits for ClientInit.
+fn open_novnc(server: &Server) -> Ws {
     let (mut ws, _) = tungstenite::connect(server.ws_url(&format!("/instance/inst-v?token={OTHER_TOKEN}"))).unwrap();
     if let tungstenite::stream::MaybeTlsStream::Plain(s) = ws.get_ref() {
         s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     }
-    // The proxy greets the browser as a server with security None.
     let mut from_proxy = vec![];
     let mut expect = |ws: &mut Ws, want: &[u8]| {
         while from_proxy.len() < want.len() {
@@ -634,6 +627,26 @@ fn a_burst_of_key_events_reaches_the_vnc_server_byte_for_byte() {
     expect(&mut ws, &[1, 1]);
     ws.send(Message::binary(vec![1])).unwrap();
     expect(&mut ws, &0u32.to_be_bytes());
+    ws
+}
+
+/// The noVNC path under the same burst: a VNC server (with VNC Authentication, which
+/// the proxy answers) receives ClientInit and every key event, byte for byte, in order.
+#[test]
+fn a_burst_of_key_events_reaches_the_vnc_server_byte_for_byte() {
+    let vnc = TcpListener::bind("127.0.0.1:0").unwrap();
+    let vnc_port = vnc.local_addr().unwrap().port();
+    let (tx, received) = mpsc::channel();
+    thread::spawn(move || {
+        let (mut s, _) = vnc.accept().unwrap();
+        let (version, chosen) = desktop_security(&mut s);
+        let mut rest = vec![];
+        s.read_to_end(&mut rest).unwrap();
+        let _ = tx.send((version, chosen, rest));
+    });
+    let unused_guacd = format!("127.0.0.1:{}", free_port());
+    let (_site, server, _) = prepared(&unused_guacd, "guacamole", vnc_port);
+    let mut ws = open_novnc(&server);
 
     // ClientInit (shared), then 3000 KeyEvents (down, keysym i), a frame each, unflushed.
     let mut sent = vec![1u8];
@@ -653,6 +666,55 @@ fn a_burst_of_key_events_reaches_the_vnc_server_byte_for_byte() {
     assert_eq!(chosen, 2, "the proxy authenticates itself");
     assert_eq!(rest.len(), sent.len(), "every byte arrived once");
     assert!(rest == sent, "in order");
+}
+
+/// The noVNC relay leaves neither side half-open (websockify closes one side when the
+/// other closes): the desktop closing closes the browser's WebSocket with 1000, and the
+/// browser's socket dropping without a close frame closes the desktop's connection.
+/// (The browser's close frame closing the desktop's: the burst test above.)
+#[test]
+fn the_vnc_relay_closes_each_side_when_the_other_leaves() {
+    let vnc = TcpListener::bind("127.0.0.1:0").unwrap();
+    let vnc_port = vnc.local_addr().unwrap().port();
+    let (tx, desktop) = mpsc::channel();
+    thread::spawn(move || {
+        for desktop_leaves in [true, false] {
+            let Ok((mut s, _)) = vnc.accept() else { return };
+            desktop_security(&mut s);
+            let mut client_init = [0u8; 1];
+            s.read_exact(&mut client_init).unwrap();
+            if desktop_leaves {
+                drop(s);
+                let _ = tx.send(Ok(0));
+            } else {
+                // Ok once the proxy closes; a timeout (20 s) is an error.
+                let _ = tx.send(s.read_to_end(&mut vec![]).map_err(|e| e.kind()));
+            }
+        }
+    });
+    let unused_guacd = format!("127.0.0.1:{}", free_port());
+    let (_site, server, _) = prepared(&unused_guacd, "guacamole", vnc_port);
+
+    // The desktop leaves: the browser's WebSocket closes, well before its 20 s read
+    // timeout would end the wait.
+    let mut ws = open_novnc(&server);
+    ws.send(Message::binary(vec![1])).unwrap();
+    desktop.recv_timeout(Duration::from_secs(20)).unwrap().unwrap();
+    let close = loop {
+        match ws.read() {
+            Ok(Message::Close(frame)) => break frame,
+            Ok(Message::Ping(_) | Message::Pong(_)) => {}
+            other => panic!("the desktop left: expected a close frame, got {other:?}"),
+        }
+    };
+    assert_eq!(close.expect("a close frame with a code").code, CloseCode::Normal);
+
+    // The browser's socket drops: the desktop's connection closes.
+    let mut ws = open_novnc(&server);
+    ws.send(Message::binary(vec![1])).unwrap();
+    drop(ws);
+    let closed = desktop.recv_timeout(Duration::from_secs(25)).unwrap();
+    assert_eq!(closed, Ok(0), "the proxy closes the desktop's connection when the browser's socket drops");
 }
 
 #[test]
