@@ -3,7 +3,9 @@
 //! - the Guacamole path against a fake guacd written from the protocol reference
 //!   (PROTOCOLS.md §1: `select`, `args` with a version and argument names, the client's
 //!   answers, `ready`, an instruction stream with multi-byte text split across TCP
-//!   writes, `error`), since guacd itself does not run here;
+//!   writes, `error` or `disconnect` with the socket left open, as guacd 1.6.1 leaves
+//!   it), since guacd itself does not run here; and how each side's leaving reaches
+//!   the other (guacd must hear `disconnect`);
 //! - who may open a viewer (the owner's session, the viewer link's token; everyone
 //!   else 404) and that a connection's host, port and password never reach a page;
 //! - the Guacamole viewer in headless Chromium against a fake guacd that draws a colour
@@ -125,19 +127,37 @@ fn prepared(guacd: &str, default_path: &str, vnc_port: u16) -> (TempSite, Server
 
 // ---- a fake guacd ------------------------------------------------------------------------
 
-/// Read one whole instruction (lengths in code points) from a blocking stream.
-fn read_instruction(stream: &mut TcpStream, pending: &mut Vec<u8>) -> Option<Vec<String>> {
+/// What the fake guacd's next read brought.
+enum Next {
+    Instruction(Vec<String>),
+    /// The proxy closed the connection (or reset it, closing with guacd's data unread).
+    Closed,
+    /// Nothing within the socket's read timeout.
+    Quiet,
+}
+
+/// The next whole instruction (lengths in code points) from a blocking stream.
+fn next_instruction(stream: &mut TcpStream, pending: &mut Vec<u8>) -> Next {
     loop {
         if let Some((elements, used)) = parse_one(pending) {
             pending.drain(..used);
-            return Some(elements);
+            return Next::Instruction(elements);
         }
         let mut buf = [0u8; 4096];
-        let n = stream.read(&mut buf).ok()?;
-        if n == 0 {
-            return None;
+        match stream.read(&mut buf) {
+            Ok(0) => return Next::Closed,
+            Ok(n) => pending.extend_from_slice(&buf[..n]),
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => return Next::Quiet,
+            Err(_) => return Next::Closed,
         }
-        pending.extend_from_slice(&buf[..n]);
+    }
+}
+
+/// Read one whole instruction; `None` once the stream ends or stays quiet.
+fn read_instruction(stream: &mut TcpStream, pending: &mut Vec<u8>) -> Option<Vec<String>> {
+    match next_instruction(stream, pending) {
+        Next::Instruction(i) => Some(i),
+        Next::Closed | Next::Quiet => None,
     }
 }
 
@@ -172,11 +192,27 @@ fn encode(elements: &[&str]) -> String {
     format!("{};", parts.join(","))
 }
 
-/// What the fake guacd saw.
+/// What the fake guacd saw on one connection.
 #[derive(Debug, Default)]
 struct Seen {
     handshake: Vec<Vec<String>>,
+    /// The browser's instructions, up to key 65307 or the end of the connection.
     after: Vec<Vec<String>>,
+    /// What arrived after the fake ended the session.
+    ending: Vec<Vec<String>>,
+    /// The proxy closed the connection (not the fake giving up waiting for it).
+    closed: bool,
+}
+
+/// How one connection to the fake guacd goes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Plan {
+    /// `error` 519 in answer to `select`.
+    Refuse,
+    /// At key 65307 from the browser, `error` 519 (guacd failing).
+    EndWithError,
+    /// At key 65307 from the browser, `disconnect` (guacd ending the session).
+    EndWithDisconnect,
 }
 
 /// The multi-byte instruction guacd streams in pieces split inside characters.
@@ -184,62 +220,99 @@ fn multibyte_instruction() -> String {
     encode(&["name", "Zoë’s 桌面 😀"])
 }
 
-/// A fake guacd for one connection: the handshake (with these `args`), then `stream`
-/// written in the given byte pieces with pauses, then reads the client's instructions
-/// until `stop` arrives (`key` with keysym 65307), then sends `error` and closes.
-fn fake_guacd(args: Vec<&'static str>, refuse: bool) -> (String, mpsc::Receiver<Seen>) {
+/// A fake guacd for one connection per plan, in order, each reporting what it saw once
+/// it is over: the handshake (with these `args`), then a stream written in pieces with
+/// pauses, then the client's instructions until the connection closes or the plan's
+/// ending. After its ending it keeps the connection open, as guacd 1.6.1 does until the
+/// client leaves, and keeps talking (`sync` every 200 ms) until the proxy closes it.
+fn fake_guacd(args: Vec<&'static str>, plans: Vec<Plan>) -> (String, mpsc::Receiver<Seen>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let address = listener.local_addr().unwrap().to_string();
     let (tx, rx) = mpsc::channel();
     thread::spawn(move || {
-        let (mut s, _) = listener.accept().unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-        s.set_nodelay(true).unwrap();
-        let mut pending = vec![];
-        let mut seen = Seen::default();
-        let select = read_instruction(&mut s, &mut pending).unwrap();
-        seen.handshake.push(select);
-        if refuse {
-            s.write_all(encode(&["error", "Connection refused by the remote desktop.", "519"]).as_bytes()).unwrap();
-            let _ = tx.send(seen);
-            return;
+        for plan in plans {
+            let Ok((mut s, _)) = listener.accept() else { return };
+            let _ = tx.send(guacd_connection(&mut s, &args, plan));
         }
-        let mut all = vec!["args"];
-        all.extend(args);
-        s.write_all(encode(&all).as_bytes()).unwrap();
-        loop {
-            let i = read_instruction(&mut s, &mut pending).unwrap();
-            let done = i[0] == "connect";
-            seen.handshake.push(i);
-            if done {
-                break;
-            }
-        }
-        s.write_all(b"5.ready,37.$260d01da-779b-4ee9-afc1-c16bae885cc7;").unwrap();
-        // The stream: whole instructions, one of them split inside a multi-byte
-        // character and across writes.
-        let stream = format!("{}{}{}", encode(&["size", "0", "1280", "800"]), multibyte_instruction(), encode(&["sync", "1234"]));
-        let bytes = stream.as_bytes();
-        // Inside "ë" (2 bytes) and inside "😀" (4 bytes).
-        let cut1 = stream.find('ë').unwrap() + 1;
-        let cut2 = stream.find('😀').unwrap() + 2;
-        assert!(!stream.is_char_boundary(cut1) && !stream.is_char_boundary(cut2));
-        for piece in [&bytes[..cut1], &bytes[cut1..cut2], &bytes[cut2..]] {
-            s.write_all(piece).unwrap();
-            s.flush().unwrap();
-            thread::sleep(Duration::from_millis(150));
-        }
-        while let Some(i) = read_instruction(&mut s, &mut pending) {
-            let stop = i[0] == "key" && i.get(1).map(String::as_str) == Some("65307");
-            seen.after.push(i);
-            if stop {
-                break;
-            }
-        }
-        s.write_all(encode(&["error", "The remote desktop went away.", "519"]).as_bytes()).unwrap();
-        let _ = tx.send(seen);
     });
     (address, rx)
+}
+
+fn guacd_connection(s: &mut TcpStream, args: &[&str], plan: Plan) -> Seen {
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.set_nodelay(true).unwrap();
+    let mut pending = vec![];
+    let mut seen = Seen::default();
+    let select = read_instruction(s, &mut pending).unwrap();
+    seen.handshake.push(select);
+    if plan == Plan::Refuse {
+        s.write_all(encode(&["error", "Connection refused by the remote desktop.", "519"]).as_bytes()).unwrap();
+        return seen;
+    }
+    let mut all = vec!["args"];
+    all.extend(args);
+    s.write_all(encode(&all).as_bytes()).unwrap();
+    loop {
+        let i = read_instruction(s, &mut pending).unwrap();
+        let done = i[0] == "connect";
+        seen.handshake.push(i);
+        if done {
+            break;
+        }
+    }
+    s.write_all(b"5.ready,37.$260d01da-779b-4ee9-afc1-c16bae885cc7;").unwrap();
+    // The stream: whole instructions, one of them split inside a multi-byte
+    // character and across writes.
+    let stream = format!("{}{}{}", encode(&["size", "0", "1280", "800"]), multibyte_instruction(), encode(&["sync", "1234"]));
+    let bytes = stream.as_bytes();
+    // Inside "ë" (2 bytes) and inside "😀" (4 bytes).
+    let cut1 = stream.find('ë').unwrap() + 1;
+    let cut2 = stream.find('😀').unwrap() + 2;
+    assert!(!stream.is_char_boundary(cut1) && !stream.is_char_boundary(cut2));
+    for piece in [&bytes[..cut1], &bytes[cut1..cut2], &bytes[cut2..]] {
+        s.write_all(piece).unwrap();
+        s.flush().unwrap();
+        thread::sleep(Duration::from_millis(150));
+    }
+    loop {
+        match next_instruction(s, &mut pending) {
+            Next::Instruction(i) => {
+                let stop = i[0] == "key" && i.get(1).map(String::as_str) == Some("65307");
+                seen.after.push(i);
+                if stop {
+                    break;
+                }
+            }
+            Next::Closed => {
+                seen.closed = true;
+                return seen;
+            }
+            Next::Quiet => return seen,
+        }
+    }
+    let ending = match plan {
+        Plan::EndWithDisconnect => encode(&["disconnect"]),
+        _ => encode(&["error", "The remote desktop went away.", "519"]),
+    };
+    s.write_all(ending.as_bytes()).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while std::time::Instant::now() < deadline {
+        match next_instruction(s, &mut pending) {
+            Next::Instruction(i) => seen.ending.push(i),
+            Next::Closed => {
+                seen.closed = true;
+                break;
+            }
+            Next::Quiet => {
+                if s.write_all(encode(&["sync", "99999"]).as_bytes()).is_err() {
+                    seen.closed = true;
+                    break;
+                }
+            }
+        }
+    }
+    seen
 }
 
 type Ws = tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<TcpStream>>;
@@ -285,8 +358,10 @@ fn instructions_of(frame: &str) -> Vec<Vec<String>> {
 
 #[test]
 fn guacamole_tunnel_handshakes_from_args_relays_whole_instructions_and_answers_pings() {
-    let (guacd, seen) =
-        fake_guacd(vec!["VERSION_1_5_0", "hostname", "port", "password", "read-only", "color-depth", "a-future-argument"], false);
+    let (guacd, seen) = fake_guacd(
+        vec!["VERSION_1_5_0", "hostname", "port", "password", "read-only", "color-depth", "a-future-argument"],
+        vec![Plan::EndWithError],
+    );
     let (_site, server, _) = prepared(&guacd, "guacamole", 1);
 
     let query = format!("token={TOKEN}&GUAC_WIDTH=1024&GUAC_HEIGHT=768&GUAC_DPI=120&GUAC_AUDIO=audio%2FL16&GUAC_IMAGE=image%2Fpng&GUAC_TIMEZONE=Europe%2FBerlin");
@@ -361,7 +436,7 @@ fn guacamole_tunnel_handshakes_from_args_relays_whole_instructions_and_answers_p
 #[test]
 fn guacd_failures_reach_the_browser_as_error_and_close_status() {
     // guacd refuses in the handshake.
-    let (guacd, _seen) = fake_guacd(vec![], true);
+    let (guacd, _seen) = fake_guacd(vec![], vec![Plan::Refuse]);
     let (_site, server, _) = prepared(&guacd, "guacamole", 1);
     let (mut ws, _) = open_tunnel(&server, &format!("token={TOKEN}"), None).unwrap();
     let frame = instructions_of(&next_text(&mut ws));
@@ -382,13 +457,88 @@ fn guacd_failures_reach_the_browser_as_error_and_close_status() {
     assert!(!frame[0][1].contains("desktop.internal") && !frame[0][1].contains("5917"), "no connection details: {frame:?}");
 }
 
+/// Open a tunnel to inst-g and read what the fake guacd sends first (the UUID, then its
+/// stream of three instructions).
+fn open_past_the_stream(server: &Server) -> Ws {
+    let (mut ws, _) = open_tunnel(server, &format!("token={TOKEN}"), None).unwrap();
+    next_text(&mut ws); // the UUID
+    let mut stream = 0;
+    while stream < 3 {
+        stream += instructions_of(&next_text(&mut ws)).iter().filter(|i| i[0] != "nop").count();
+    }
+    ws
+}
+
+/// The browser leaving without `disconnect` (a close frame, or its socket dropping):
+/// guacd must hear `disconnect` before its socket closes, or guacd 1.6.1 keeps the
+/// desktop session for 12 to 15 s ("User is not responding").
+#[test]
+fn the_browser_leaving_tells_guacd_disconnect_before_its_socket_closes() {
+    let (guacd, seen) = fake_guacd(vec!["VERSION_1_5_0", "hostname"], vec![Plan::EndWithError; 2]);
+    let (_site, server, _) = prepared(&guacd, "guacamole", 1);
+    for how in ["a close frame", "the socket dropping"] {
+        let mut ws = open_past_the_stream(&server);
+        ws.send(Message::text(encode(&["mouse", "10", "20", "0"]))).unwrap();
+        if how == "a close frame" {
+            ws.close(None).unwrap();
+            while ws.read().is_ok() {}
+        } else {
+            drop(ws);
+        }
+        let seen = seen.recv_timeout(Duration::from_secs(25)).unwrap();
+        assert!(seen.closed, "{how}: the proxy closes guacd's connection");
+        let ops: Vec<&str> = seen.after.iter().map(|i| i[0].as_str()).filter(|op| *op != "nop").collect();
+        assert_eq!(ops, ["mouse", "disconnect"], "{how}: `disconnect` is the last thing guacd gets");
+    }
+}
+
+/// guacd ends the session with `error` or `disconnect` and, as guacd 1.6.1 does, keeps
+/// its socket open and goes on talking: the browser gets that instruction and then the
+/// close at once (nothing guacd sends after it, where the tunnel used to stay open until
+/// a keep-alive failed), and guacd hears `disconnect` before its socket closes.
+#[test]
+fn guacd_ending_the_session_closes_the_browser_at_once_and_guacd_hears_disconnect() {
+    let (guacd, seen) = fake_guacd(vec!["VERSION_1_5_0", "hostname"], vec![Plan::EndWithError, Plan::EndWithDisconnect]);
+    let (_site, server, _) = prepared(&guacd, "guacamole", 1);
+    for (ending, close) in
+        [(vec!["error", "The remote desktop went away.", "519"], (CloseCode::Error, "519")), (vec!["disconnect"], (CloseCode::Normal, "0"))]
+    {
+        let mut ws = open_past_the_stream(&server);
+        ws.send(Message::text(encode(&["key", "65307", "1"]))).unwrap();
+        // The fake sends `sync` 200 ms after its ending and every 200 ms from then on,
+        // for 20 s: one reaching the browser means the tunnel stayed open.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let mut got: Vec<Vec<String>> = vec![];
+        let frame = loop {
+            assert!(std::time::Instant::now() < deadline, "{}: no close within 10 s; got {got:?}", ending[0]);
+            match ws.read() {
+                Ok(Message::Text(t)) => {
+                    got.extend(instructions_of(&t).into_iter().filter(|i| i[0] != "nop"));
+                    assert!(got.len() <= 1, "{}: guacd's instructions after its ending reached the browser: {got:?}", ending[0]);
+                }
+                Ok(Message::Close(frame)) => break frame,
+                Ok(_) => {}
+                Err(e) => panic!("{}: the tunnel ended without a close frame: {e}", ending[0]),
+            }
+        };
+        assert_eq!(got, [ending.as_slice()], "the ending reaches the browser before the close");
+        let frame = frame.expect("a close frame with a reason");
+        assert_eq!((frame.code, &*frame.reason), close, "{}", ending[0]);
+
+        let seen = seen.recv_timeout(Duration::from_secs(25)).unwrap();
+        assert!(seen.closed, "{}: the proxy closes guacd's connection", ending[0]);
+        let ops: Vec<&str> = seen.ending.iter().map(|i| i[0].as_str()).filter(|op| *op != "nop").collect();
+        assert_eq!(ops, ["disconnect"], "{}: guacd hears `disconnect` before its socket closes", ending[0]);
+    }
+}
+
 /// A browser sends input as a burst of small frames (noVNC and guacamole-common-js send
 /// one per event); the proxy joins the frames that arrive together into one write.
 /// Whatever it joins, guacd must see every instruction once, in order, and none of the
 /// tunnel's own pings, which the proxy answers, even one in the middle of a frame.
 #[test]
 fn a_burst_of_input_reaches_guacd_whole_in_order_and_pings_are_answered_by_the_proxy() {
-    let (guacd, seen) = fake_guacd(vec!["VERSION_1_5_0", "hostname"], false);
+    let (guacd, seen) = fake_guacd(vec!["VERSION_1_5_0", "hostname"], vec![Plan::EndWithError]);
     let (_site, server, _) = prepared(&guacd, "guacamole", 1);
     let (mut ws, _) = open_tunnel(&server, &format!("token={TOKEN}"), None).unwrap();
     next_text(&mut ws); // the UUID
@@ -437,37 +587,30 @@ fn a_burst_of_input_reaches_guacd_whole_in_order_and_pings_are_answered_by_the_p
     assert_eq!(after[MOVES][0], "key");
 }
 
-/// The noVNC path under the same burst: a VNC server (with VNC Authentication, which
-/// the proxy answers) receives ClientInit and every key event, byte for byte, in order.
-#[test]
-fn a_burst_of_key_events_reaches_the_vnc_server_byte_for_byte() {
-    let vnc = TcpListener::bind("127.0.0.1:0").unwrap();
-    let vnc_port = vnc.local_addr().unwrap().port();
-    let (tx, received) = mpsc::channel();
-    thread::spawn(move || {
-        let (mut s, _) = vnc.accept().unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-        s.write_all(b"RFB 003.008\n").unwrap();
-        let mut version = [0u8; 12];
-        s.read_exact(&mut version).unwrap();
-        s.write_all(&[1, 2]).unwrap(); // one security type: VNC Authentication
-        let mut chosen = [0u8; 1];
-        s.read_exact(&mut chosen).unwrap();
-        s.write_all(b"0123456789abcdef").unwrap();
-        let mut response = [0u8; 16];
-        s.read_exact(&mut response).unwrap();
-        s.write_all(&0u32.to_be_bytes()).unwrap();
-        let mut rest = vec![];
-        s.read_to_end(&mut rest).unwrap();
-        let _ = tx.send((version, chosen[0], rest));
-    });
-    let unused_guacd = format!("127.0.0.1:{}", free_port());
-    let (_site, server, _) = prepared(&unused_guacd, "guacamole", vnc_port);
+/// A fake desktop's side of the RFB handshake with the proxy: version 3.8, VNC
+/// Authentication (any answer passes). The version and security type the proxy chose.
+fn desktop_security(s: &mut TcpStream) -> ([u8; 12], u8) {
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.write_all(b"RFB 003.008\n").unwrap();
+    let mut version = [0u8; 12];
+    s.read_exact(&mut version).unwrap();
+    s.write_all(&[1, 2]).unwrap(); // one security type: VNC Authentication
+    let mut chosen = [0u8; 1];
+    s.read_exact(&mut chosen).unwrap();
+    s.write_all(b"0123456789abcdef").unwrap();
+    let mut response = [0u8; 16];
+    s.read_exact(&mut response).unwrap();
+    s.write_all(&0u32.to_be_bytes()).unwrap();
+    (version, chosen[0])
+}
+
+/// Open inst-v's noVNC relay and go through the proxy's greeting (it plays the server,
+/// security None) up to where the desktop waits for ClientInit.
+fn open_novnc(server: &Server) -> Ws {
     let (mut ws, _) = tungstenite::connect(server.ws_url(&format!("/instance/inst-v?token={OTHER_TOKEN}"))).unwrap();
     if let tungstenite::stream::MaybeTlsStream::Plain(s) = ws.get_ref() {
         s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     }
-    // The proxy greets the browser as a server with security None.
     let mut from_proxy = vec![];
     let mut expect = |ws: &mut Ws, want: &[u8]| {
         while from_proxy.len() < want.len() {
@@ -484,6 +627,26 @@ fn a_burst_of_key_events_reaches_the_vnc_server_byte_for_byte() {
     expect(&mut ws, &[1, 1]);
     ws.send(Message::binary(vec![1])).unwrap();
     expect(&mut ws, &0u32.to_be_bytes());
+    ws
+}
+
+/// The noVNC path under the same burst: a VNC server (with VNC Authentication, which
+/// the proxy answers) receives ClientInit and every key event, byte for byte, in order.
+#[test]
+fn a_burst_of_key_events_reaches_the_vnc_server_byte_for_byte() {
+    let vnc = TcpListener::bind("127.0.0.1:0").unwrap();
+    let vnc_port = vnc.local_addr().unwrap().port();
+    let (tx, received) = mpsc::channel();
+    thread::spawn(move || {
+        let (mut s, _) = vnc.accept().unwrap();
+        let (version, chosen) = desktop_security(&mut s);
+        let mut rest = vec![];
+        s.read_to_end(&mut rest).unwrap();
+        let _ = tx.send((version, chosen, rest));
+    });
+    let unused_guacd = format!("127.0.0.1:{}", free_port());
+    let (_site, server, _) = prepared(&unused_guacd, "guacamole", vnc_port);
+    let mut ws = open_novnc(&server);
 
     // ClientInit (shared), then 3000 KeyEvents (down, keysym i), a frame each, unflushed.
     let mut sent = vec![1u8];
@@ -505,9 +668,58 @@ fn a_burst_of_key_events_reaches_the_vnc_server_byte_for_byte() {
     assert!(rest == sent, "in order");
 }
 
+/// The noVNC relay leaves neither side half-open (websockify closes one side when the
+/// other closes): the desktop closing closes the browser's WebSocket with 1000, and the
+/// browser's socket dropping without a close frame closes the desktop's connection.
+/// (The browser's close frame closing the desktop's: the burst test above.)
+#[test]
+fn the_vnc_relay_closes_each_side_when_the_other_leaves() {
+    let vnc = TcpListener::bind("127.0.0.1:0").unwrap();
+    let vnc_port = vnc.local_addr().unwrap().port();
+    let (tx, desktop) = mpsc::channel();
+    thread::spawn(move || {
+        for desktop_leaves in [true, false] {
+            let Ok((mut s, _)) = vnc.accept() else { return };
+            desktop_security(&mut s);
+            let mut client_init = [0u8; 1];
+            s.read_exact(&mut client_init).unwrap();
+            if desktop_leaves {
+                drop(s);
+                let _ = tx.send(Ok(0));
+            } else {
+                // Ok once the proxy closes; a timeout (20 s) is an error.
+                let _ = tx.send(s.read_to_end(&mut vec![]).map_err(|e| e.kind()));
+            }
+        }
+    });
+    let unused_guacd = format!("127.0.0.1:{}", free_port());
+    let (_site, server, _) = prepared(&unused_guacd, "guacamole", vnc_port);
+
+    // The desktop leaves: the browser's WebSocket closes, well before its 20 s read
+    // timeout would end the wait.
+    let mut ws = open_novnc(&server);
+    ws.send(Message::binary(vec![1])).unwrap();
+    desktop.recv_timeout(Duration::from_secs(20)).unwrap().unwrap();
+    let close = loop {
+        match ws.read() {
+            Ok(Message::Close(frame)) => break frame,
+            Ok(Message::Ping(_) | Message::Pong(_)) => {}
+            other => panic!("the desktop left: expected a close frame, got {other:?}"),
+        }
+    };
+    assert_eq!(close.expect("a close frame with a code").code, CloseCode::Normal);
+
+    // The browser's socket drops: the desktop's connection closes.
+    let mut ws = open_novnc(&server);
+    ws.send(Message::binary(vec![1])).unwrap();
+    drop(ws);
+    let closed = desktop.recv_timeout(Duration::from_secs(25)).unwrap();
+    assert_eq!(closed, Ok(0), "the proxy closes the desktop's connection when the browser's socket drops");
+}
+
 #[test]
 fn only_the_owner_or_the_viewer_link_opens_a_viewer_and_no_secret_reaches_the_page() {
-    let (guacd, _seen) = fake_guacd(vec!["VERSION_1_5_0", "hostname"], false);
+    let (guacd, _seen) = fake_guacd(vec!["VERSION_1_5_0", "hostname"], vec![Plan::EndWithError]);
     let (_site, server, _) = prepared(&guacd, "guacamole", 1);
     let c = http();
     let page = |path: &str, bearer: Option<&str>| {

@@ -14,6 +14,11 @@
 //! - Silence: after `keepalive` without traffic the proxy sends `nop` that way.
 //! - End: the close reason is the decimal Guacamole status (0 on a normal end); a
 //!   failure also sends an `error` instruction first, which guacamole-common-js shows.
+//!   guacd's own `error` or `disconnect` ends the tunnel at once: guacd 1.6.1 keeps its
+//!   socket open after either, so waiting for its end of stream would leave the browser
+//!   on a dead session until a keep-alive failed. Whoever ends it, guacd hears
+//!   `disconnect` before its socket closes (unless it closed first): without it, guacd
+//!   keeps the desktop session until its own timeout ("User is not responding").
 
 use std::{
     sync::atomic::{AtomicU64, Ordering},
@@ -56,6 +61,10 @@ pub struct TunnelConfig {
 #[derive(Debug)]
 struct Failure(Status, String);
 
+/// How long guacd may take to accept the proxy's `disconnect`: a guacd that has stopped
+/// reading must not keep the tunnel's task alive.
+const DISCONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// Run one tunnel on an upgraded WebSocket until either side ends it.
 pub async fn run(ws: WebSocket, settings: Settings, config: TunnelConfig) {
     let (sink, source) = ws.split();
@@ -68,25 +77,35 @@ pub async fn run(ws: WebSocket, settings: Settings, config: TunnelConfig) {
         }
     };
     let uuid = uuid::Uuid::new_v4().to_string();
-    if sink.send_text(encode(&["", uuid.as_str()])).await.is_err() {
-        return;
-    }
-    tracing::info!(tunnel = %uuid, "guacamole tunnel open");
-    let end = relay(&sink, &source, tcp, buf, scanner, config.keepalive).await;
-    match end {
+    let end = if sink.send_text(encode(&["", uuid.as_str()])).await.is_err() {
+        End::Browser
+    } else {
+        tracing::info!(tunnel = %uuid, "guacamole tunnel open");
+        relay(&sink, &source, &tcp, buf, scanner, config.keepalive).await
+    };
+    // The browser first, so that its close never waits on guacd.
+    match &end {
         End::Browser => tracing::info!(tunnel = %uuid, "guacamole tunnel closed by the browser"),
-        End::Upstream(Status::Success) => {
+        End::Closed => {
             tracing::info!(tunnel = %uuid, "guacamole tunnel closed by guacd");
             let _ = sink.close(1000, "0").await;
         }
-        End::Upstream(status) => {
-            // guacd's own `error` instruction already reached the browser.
-            tracing::info!(tunnel = %uuid, status = status.code(), "guacamole tunnel ended by guacd with an error");
+        End::Ended(status) => {
+            // guacd's `error` or `disconnect` has already reached the browser.
+            tracing::info!(tunnel = %uuid, status = status.code(), "guacamole tunnel ended by guacd");
             let _ = sink.close(status.close_code(), &status.code().to_string()).await;
         }
         End::Failed(Failure(status, message)) => {
             tracing::warn!(tunnel = %uuid, status = status.code(), "guacamole tunnel failed: {message}");
-            fail(&sink, status, &message).await;
+            fail(&sink, *status, message).await;
+        }
+    }
+    if !matches!(end, End::Closed) {
+        let disconnect = tcp.write_owned(RVec::from(&b"10.disconnect;"[..]));
+        match tokio::time::timeout(DISCONNECT_TIMEOUT, disconnect).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::debug!(tunnel = %uuid, "guacamole tunnel: no disconnect to guacd: {e}"),
+            Err(_) => tracing::debug!(tunnel = %uuid, "guacamole tunnel: guacd did not take the disconnect in time"),
         }
     }
 }
@@ -148,18 +167,25 @@ async fn connect(settings: Settings, config: &TunnelConfig) -> Result<(TcpStream
 enum End {
     /// The browser closed or went away.
     Browser,
-    /// guacd closed, after an `error` with this status or normally.
-    Upstream(Status),
+    /// guacd ended the session: `error` with this status, or `disconnect` (success).
+    Ended(Status),
+    /// guacd closed its connection without either (guacamole-client calls it success).
+    Closed,
     Failed(Failure),
 }
 
-/// The status of an `error` instruction from guacd, if this is one.
-fn error_status(instruction: &[u8]) -> Option<Status> {
+/// The status the session ends with if this instruction from guacd ends it: `error`
+/// (its status) or `disconnect`.
+fn ending_status(instruction: &[u8]) -> Option<Status> {
+    if instruction.starts_with(b"10.disconnect;") || instruction.starts_with(b"10.disconnect,") {
+        return Some(Status::Success);
+    }
     if !instruction.starts_with(b"5.error,") {
         return None;
     }
-    let parsed = elements(std::str::from_utf8(instruction).ok()?).ok()?;
-    Some(Status::Other(parsed.get(2).and_then(|s| s.parse().ok()).unwrap_or(Status::UpstreamError.code())))
+    let parsed = elements(std::str::from_utf8(instruction).ok()?).ok();
+    let code = parsed.as_ref().and_then(|p| p.get(2)).and_then(|s| s.parse().ok());
+    Some(Status::Other(code.unwrap_or(Status::UpstreamError.code())))
 }
 
 /// When each side last got something from the proxy, for the keep-alive.
@@ -186,20 +212,18 @@ impl Activity {
 
 /// Three loops until the first ends: guacd → browser, browser → guacd, keep-alive. A
 /// loop per direction never drops a read in flight, whose buffer it owns.
-async fn relay(sink: &WsSink, source: &WsSource, tcp: TcpStream, buf: Vec<u8>, scanner: Scanner, keepalive: Duration) -> End {
-    let tcp = &tcp;
+async fn relay(sink: &WsSink, source: &WsSource, tcp: &TcpStream, buf: Vec<u8>, scanner: Scanner, keepalive: Duration) -> End {
     let activity = &Activity::new();
     let to_browser = async {
         let (mut buf, mut scanner) = (RVec::from(buf), scanner);
-        let mut upstream_error = None;
         // A frame to the browser holds what one read brought (guacamole-client flushes
         // at 8192 characters; larger frames cost the browser nothing).
         let mut room = ReadRoom::new();
         loop {
             // What guacd sent together with `ready` is forwarded before reading more.
             if !buf.is_empty() {
-                let whole = match whole_instructions(&buf, &mut scanner, &mut upstream_error) {
-                    Ok(end) => end,
+                let (whole, ending) = match whole_instructions(&buf, &mut scanner) {
+                    Ok(whole) => whole,
                     Err(failure) => return End::Failed(failure),
                 };
                 if whole > 0 {
@@ -214,6 +238,9 @@ async fn relay(sink: &WsSink, source: &WsSource, tcp: TcpStream, buf: Vec<u8>, s
                     let text = unsafe { RString::from_utf8_unchecked(frame) };
                     if sink.send(WsMessage::Text(text)).await.is_err() {
                         return End::Browser;
+                    }
+                    if let Some(status) = ending {
+                        return End::Ended(status);
                     }
                     activity.touch(&activity.to_browser);
                 }
@@ -230,7 +257,7 @@ async fn relay(sink: &WsSink, source: &WsSource, tcp: TcpStream, buf: Vec<u8>, s
                         "guacd closed the connection in the middle of an instruction".into(),
                     ))
                 }
-                0 => return End::Upstream(upstream_error.unwrap_or(Status::Success)),
+                0 => return End::Closed,
                 n => room.after_read(n),
             }
         }
@@ -239,10 +266,8 @@ async fn relay(sink: &WsSink, source: &WsSource, tcp: TcpStream, buf: Vec<u8>, s
         let mut inbox = Inbox::new(source);
         loop {
             let mut out = match inbox.next().await {
-                None | Some(WsMessage::Close(..)) => {
-                    let _ = tcp.shutdown_write().await;
-                    return End::Browser;
-                }
+                // Not half-closed here: guacd's `disconnect` is still to be written.
+                None | Some(WsMessage::Close(..)) => return End::Browser,
                 Some(WsMessage::Binary(_)) => return not_text(),
                 Some(WsMessage::Text(text)) => match from_browser(sink, text).await {
                     Ok(out) => out,
@@ -303,19 +328,20 @@ fn guacd_failed(e: std::io::Error) -> End {
     End::Failed(Failure(Status::UpstreamError, format!("guacd's connection failed: {e}")))
 }
 
-/// Where the buffer's last whole instruction ends (0: none yet), noting an `error`
-/// from guacd on the way.
-fn whole_instructions(buf: &[u8], scanner: &mut Scanner, upstream_error: &mut Option<Status>) -> Result<usize, Failure> {
+/// Where the buffer's last whole instruction ends (0: none yet), or the first `error`
+/// or `disconnect` with the status it ends the session with: nothing guacd sends after
+/// either reaches the browser.
+fn whole_instructions(buf: &[u8], scanner: &mut Scanner) -> Result<(usize, Option<Status>), Failure> {
     let mut end = 0;
     loop {
         match scanner.next(buf) {
             Ok(Some(r)) => {
-                if let Some(status) = error_status(&buf[r.clone()]) {
-                    *upstream_error = Some(status);
-                }
                 end = r.end;
+                if let Some(status) = ending_status(&buf[r]) {
+                    return Ok((end, Some(status)));
+                }
             }
-            Ok(None) => return Ok(end),
+            Ok(None) => return Ok((end, None)),
             Err(e) => return Err(Failure(Status::UpstreamError, format!("guacd: {e}"))),
         }
     }
@@ -362,4 +388,27 @@ async fn from_browser(sink: &WsSink, text: RString) -> Result<RVec<u8>, End> {
     }
     out.extend_from_slice(&bytes[forward_from..]);
     Ok(RVec::from(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{whole_instructions, Scanner, Status};
+
+    #[test]
+    fn the_browsers_frame_stops_after_guacds_error_or_disconnect() {
+        for (buf, sent, status) in [
+            (
+                &b"4.sync,1.1;5.error,4.gone,3.519;10.disconnect;4.sync,1.2;"[..],
+                &b"4.sync,1.1;5.error,4.gone,3.519;"[..],
+                Some(Status::Other(519)),
+            ),
+            (b"4.sync,1.1;10.disconnect;4.sync,1.2;", b"4.sync,1.1;10.disconnect;", Some(Status::Success)),
+            // An opcode that only starts like one does not end the session.
+            (b"6.errors,1.x;4.sync,1.2;4.sy", b"6.errors,1.x;4.sync,1.2;", None),
+        ] {
+            let (end, ending) = whole_instructions(buf, &mut Scanner::new()).unwrap();
+            assert_eq!(&buf[..end], sent, "{}", String::from_utf8_lossy(buf));
+            assert_eq!(ending, status, "{}", String::from_utf8_lossy(buf));
+        }
+    }
 }
