@@ -278,3 +278,18 @@ fn the_bearer_scheme_is_case_insensitive() {
     let body: Value = http().get(server.url("/api/v1/auth/me")).bearer_auth(&admin.bearer).send().unwrap().json().unwrap();
     assert_eq!(body["code"], "unauthenticated");
 }
+
+#[test]
+fn an_access_token_records_its_last_use() {
+    let site = auth_site("");
+    let server = Server::start(site.path());
+    let admin = login(&server, "admin", "s3cret!");
+    let (_, created) = admin.post("/api/v1/auth/access-tokens", json!({"description": "ci"}));
+    assert!(created["access_token"]["last_used_at"].is_null(), "{created}");
+    let token = created["token"].as_str().unwrap().to_string();
+    assert_eq!(http().get(server.url("/api/v1/auth/me")).bearer_auth(&token).send().unwrap().status(), StatusCode::OK);
+    let (_, listed) = admin.get("/api/v1/auth/access-tokens");
+    let used = listed[0]["last_used_at"].as_str().unwrap_or_else(|| panic!("no last use recorded: {listed}"));
+    assert!(used >= created["access_token"]["created_at"].as_str().unwrap(), "{listed}");
+    assert!(listed[0]["revoked_at"].is_null());
+}

@@ -19,9 +19,18 @@
 //!    lists not (a user's first verification). Printed:
 //!    the decision, the level, the requests in the seed's terms (1 user request + 1 per
 //!    non-static group read) and the db backend calls they took.
+//! 3. **A login flood.** An auth server per variant: the password pool as configured by
+//!    default, and one made as wide as the old unbounded hashing (64 threads, 10 000
+//!    waiting). 64 concurrent clients send logins with made-up names (each name once, so
+//!    the per-source throttle does not stop them: every one costs a password check) for
+//!    `--flood-seconds`, while one client calls an unrelated route (`GET
+//!    /api/v1/auth/me` with a bearer token) one call after another. Printed: logins
+//!    checked and refused per second, the unrelated route's p50 and p99 before and
+//!    during the flood, the server's resident memory before, at its peak and 3 s after.
 //!
 //! Prints a markdown section on stdout. Usage: `auth-bench --daas target/release/daas
-//! --plain-site bench/site --auth-site bench/site-auth --data DIR [--n 3000] [--rounds 5]`.
+//! --plain-site bench/site --auth-site bench/site-auth --data DIR [--n 3000] [--rounds 5]
+//! [--flood-seconds 10]`.
 //! Bounded: each server must be ready within 30 s and is killed at the end.
 
 use std::{
@@ -51,10 +60,11 @@ struct Args {
     data: PathBuf,
     n: usize,
     rounds: usize,
+    flood_seconds: u64,
 }
 
 fn parse_args() -> Result<Args, String> {
-    let (mut daas, mut plain, mut auth, mut data, mut n, mut rounds) = (None, None, None, None, 3000, 5);
+    let (mut daas, mut plain, mut auth, mut data, mut n, mut rounds, mut flood_seconds) = (None, None, None, None, 3000, 5, 10);
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or(format!("{flag} needs a value"));
@@ -65,11 +75,12 @@ fn parse_args() -> Result<Args, String> {
             "--data" => data = Some(PathBuf::from(value()?)),
             "--n" => n = value()?.parse().map_err(|e| format!("--n: {e}"))?,
             "--rounds" => rounds = value()?.parse().map_err(|e| format!("--rounds: {e}"))?,
+            "--flood-seconds" => flood_seconds = value()?.parse().map_err(|e| format!("--flood-seconds: {e}"))?,
             other => return Err(format!("unknown argument `{other}`")),
         }
     }
-    if !(1..=100_000).contains(&n) || !(1..=50).contains(&rounds) {
-        return Err("--n must be 1..=100000 and --rounds 1..=50".into());
+    if !(1..=100_000).contains(&n) || !(1..=50).contains(&rounds) || !(1..=120).contains(&flood_seconds) {
+        return Err("--n must be 1..=100000, --rounds 1..=50 and --flood-seconds 1..=120".into());
     }
     Ok(Args {
         daas: daas.ok_or("--daas is required")?,
@@ -78,6 +89,7 @@ fn parse_args() -> Result<Args, String> {
         data: data.ok_or("--data is required")?,
         n,
         rounds,
+        flood_seconds,
     })
 }
 
@@ -314,6 +326,126 @@ fn layer_cost(args: &Args) -> Result<String, String> {
     Ok(out)
 }
 
+// ---- a login flood ------------------------------------------------------------------
+
+/// The server's resident memory, in MiB.
+fn rss_mib(server: &Server) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.child.id())).unwrap_or_default();
+    let kib: f64 = status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.split_whitespace().next()?.parse().ok()).unwrap_or(0.0);
+    kib / 1024.0
+}
+
+fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(((v.len() as f64 * p).ceil() as usize).saturating_sub(1)).copied().unwrap_or(0.0)
+}
+
+/// µs of each call to the unrelated route, one after another, until `stop`.
+fn unrelated_calls(base: &str, bearer: &str, stop: impl Fn(usize) -> bool) -> Result<Vec<f64>, String> {
+    let http = client();
+    let mut us = Vec::new();
+    while !stop(us.len()) {
+        let started = Instant::now();
+        let resp = http.get(format!("{base}/api/v1/auth/me")).bearer_auth(bearer).send().map_err(|e| format!("GET /api/v1/auth/me: {e}"))?;
+        if resp.status().as_u16() != 200 {
+            return Err(format!("GET /api/v1/auth/me answered {}", resp.status()));
+        }
+        let _ = resp.bytes();
+        us.push(started.elapsed().as_secs_f64() * 1e6);
+    }
+    Ok(us)
+}
+
+/// Logins for made-up names from `clients` concurrent clients until `until`: (checked
+/// (401), refused busy (503), other answers).
+async fn flood(base: String, clients: usize, until: Instant) -> (u64, u64, u64) {
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("an HTTP client");
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let tasks: Vec<_> = (0..clients)
+        .map(|_| {
+            let (http, base, next) = (http.clone(), base.clone(), next.clone());
+            tokio::spawn(async move {
+                let mut counts = (0u64, 0u64, 0u64);
+                while Instant::now() < until {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let body = json!({"username": format!("flood-{i}"), "password": "x"});
+                    match http.post(format!("{base}/api/v1/auth/token")).json(&body).send().await.map(|r| r.status().as_u16()) {
+                        Ok(401) => counts.0 += 1,
+                        Ok(503) => counts.1 += 1,
+                        _ => counts.2 += 1,
+                    }
+                }
+                counts
+            })
+        })
+        .collect();
+    let mut total = (0, 0, 0);
+    for t in tasks {
+        if let Ok((a, b, c)) = t.await {
+            total = (total.0 + a, total.1 + b, total.2 + c);
+        }
+    }
+    total
+}
+
+fn login_flood(args: &Args, rt: &tokio::runtime::Runtime) -> Result<String, String> {
+    let variants: [(&str, &[(&str, &str)]); 2] = [
+        ("bounded: the defaults (half the CPUs, 8 waiting per thread)", &[]),
+        (
+            "as wide as the old unbounded hashing (64 threads, 10 000 waiting)",
+            &[("DAAS__AUTH__LOCAL__PASSWORD_WORKERS", "64"), ("DAAS__AUTH__LOCAL__PASSWORD_QUEUE", "10000")],
+        ),
+    ];
+    let mut out = String::from(
+        "| password pool | logins checked/s | refused (503)/s | other answers | `GET /me` p50 / p99 ms, quiet | during the flood | RSS MiB before | peak | 3 s after |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for (i, (name, env)) in variants.iter().enumerate() {
+        let mut env: Vec<(&str, String)> = env.iter().map(|(k, v)| (*k, v.to_string())).collect();
+        env.push(("DAAS__DB__DB__DATA_PATH", args.data.join(format!("flood-{i}")).to_string_lossy().to_string()));
+        let server = serve(args, &args.auth_site, &env)?;
+        let bearer = json_call(
+            client().post(format!("{}/api/v1/auth/token", server.base)).json(&json!({"username": ADMIN.0, "password": ADMIN.1})),
+            "POST /api/v1/auth/token",
+        )?["token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let quiet = unrelated_calls(&server.base, &bearer, |n| n >= 500)?;
+        let before = rss_mib(&server);
+        let seconds = args.flood_seconds;
+        let until = Instant::now() + Duration::from_secs(seconds);
+        let (flooded, during, peak) = std::thread::scope(|s| {
+            let measured = s.spawn(|| unrelated_calls(&server.base, &bearer, |_| Instant::now() >= until));
+            let sampled = s.spawn(|| {
+                let mut peak = 0.0f64;
+                while Instant::now() < until {
+                    peak = peak.max(rss_mib(&server));
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                peak
+            });
+            let flooded = rt.block_on(flood(server.base.clone(), 64, until));
+            (flooded, measured.join().unwrap_or_else(|_| Err("the measuring thread panicked".into())), sampled.join().unwrap_or(0.0))
+        });
+        let during = during?;
+        std::thread::sleep(Duration::from_secs(3));
+        let after = rss_mib(&server);
+        let ms = |v: &Vec<f64>, p| percentile(v.clone(), p) / 1000.0;
+        out.push_str(&format!(
+            "| {name} | {:.0} | {:.0} | {} | {:.1} / {:.1} | {:.1} / {:.1} | {before:.0} | {:.0} | {after:.0} |\n",
+            flooded.0 as f64 / seconds as f64,
+            flooded.1 as f64 / seconds as f64,
+            flooded.2,
+            ms(&quiet, 0.5),
+            ms(&quiet, 0.99),
+            ms(&during, 0.5),
+            ms(&during, 0.99),
+            peak.max(after),
+        ));
+    }
+    Ok(out)
+}
+
 // ---- the seed's scenarios -----------------------------------------------------------
 
 /// One scenario of seed 000 §3.3.5: the user's lists, the static groups' and the
@@ -413,10 +545,10 @@ fn main() -> std::process::ExitCode {
         }
     };
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
-    let result = layer_cost(&args).and_then(|layer| Ok((layer, rt.block_on(seed_scenarios())?)));
+    let result = layer_cost(&args).and_then(|layer| Ok((layer, rt.block_on(seed_scenarios())?, login_flood(&args, &rt)?)));
     match result {
-        Ok((layer, seed)) => {
-            println!("{layer}\n{seed}");
+        Ok((layer, seed, flood)) => {
+            println!("{layer}\n{seed}\n{flood}");
             std::process::ExitCode::SUCCESS
         }
         Err(e) => {

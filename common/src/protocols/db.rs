@@ -341,6 +341,20 @@ pub enum DbRequest {
         /// Empty every table first (all of them, not only those given).
         drop_all: bool,
     },
+    /// Set some fields of one live row and leave the others as they are in the database:
+    /// one UPDATE of those columns only. `Update` writes back every field the caller read,
+    /// so a change another request made meanwhile to another field (a user disabled, a
+    /// token revoked) would be undone; `Patch` cannot. Fields are named as in the model;
+    /// secrets given in plain text are sealed. `NotFound`; `BadRequest` for a field the
+    /// table does not have, the key, or an invalid value.
+    Patch {
+        /// The table.
+        table: TableName,
+        /// The row's key.
+        key: serde_json::Value,
+        /// The fields to set and their new values.
+        fields: serde_json::Map<String, serde_json::Value>,
+    },
 }
 
 /// Answers of [`Db`].

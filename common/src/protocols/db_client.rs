@@ -134,6 +134,22 @@ impl DbClient {
         }
     }
 
+    /// Set only these fields of the row with this key (a JSON object, fields named as in
+    /// the model), leaving every other field as the database has it, so that a change
+    /// made meanwhile by someone else to another field is never undone (as
+    /// [`DbClient::update`] of a row read earlier would). `NotFound` when there is no such
+    /// row, `BadRequest` for an unknown field or a bad value.
+    pub async fn patch<R: Row>(&self, key: impl Serialize, fields: serde_json::Value) -> Result<(), BackendError> {
+        let key = serde_json::to_value(key).unwrap_or_default();
+        let serde_json::Value::Object(fields) = fields else {
+            return Err(BackendError::new(daas_plugin_api::abi::BackendErrorKind::BadRequest, "a patch is a JSON object of fields"));
+        };
+        match self.request(DbRequest::Patch { table: R::TABLE, key, fields }).await? {
+            DbResponse::Done => Ok(()),
+            other => Err(unexpected(other)),
+        }
+    }
+
     /// Add `by` to the integer `column` of the row with this key in one statement, so
     /// that concurrent increments never overwrite each other (a login-failure counter);
     /// answers the new value. `NotFound` when there is no such row, `BadRequest` when the

@@ -138,6 +138,14 @@ impl MemoryDb {
                 row[column.as_str()] = value.into();
                 Ok(DbResponse::Counter { value })
             }
+            DbRequest::Patch { table, key, fields } => {
+                let rows = tables.entry(table).or_default();
+                let row = rows.iter_mut().find(|r| has_id(r, &key)).ok_or_else(|| not_found(table, &key))?;
+                for (field, value) in fields {
+                    row[field.as_str()] = value;
+                }
+                Ok(DbResponse::Done)
+            }
             other => Err(bad(format!("the in-memory db does not simulate {other:?}"))),
         }
     }

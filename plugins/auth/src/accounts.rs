@@ -228,10 +228,9 @@ impl Accounts {
                     _ => {}
                 }
             }
-            for mut token in db.find::<AccessToken>(by_user()).await? {
+            for token in db.find::<AccessToken>(by_user()).await? {
                 if token.revoked_at.is_none() {
-                    token.revoked_at = Some(Utc::now());
-                    db.update(&token).await?;
+                    db.patch::<AccessToken>(&token.id, serde_json::json!({"revoked_at": Utc::now()})).await?;
                 }
             }
             Ok(())
@@ -293,6 +292,14 @@ impl Accounts {
                 && at.expires_at.is_none_or(|t| t > Utc::now());
             if !valid {
                 return Ok(None);
+            }
+            // Recorded when the token is looked up (at most once per `cache_seconds`) and
+            // no more than once a minute; only this field is written, so that a
+            // revocation made meanwhile is never undone.
+            if at.last_used_at.is_none_or(|t| Utc::now() - t > Duration::minutes(1)) {
+                if let Err(e) = self.db.patch::<AccessToken>(&at.id, serde_json::json!({"last_used_at": Utc::now()})).await {
+                    tracing::warn!(error = %e, token = %at.id, "auth: recording an access token's last use failed");
+                }
             }
             let until = at.expires_at.map(instant_of);
             Ok(self.active_user(at.id_user).await?.map(|u| (Resolved { identity: identity(&u), csrf: None }, until)))

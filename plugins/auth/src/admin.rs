@@ -451,31 +451,34 @@ impl AdminApi {
         if who.user_id == user.id && (body.admin == Some(false) || body.disabled == Some(true)) {
             return Err(Failure::conflict("administrators cannot demote or disable themselves", "ask another administrator"));
         }
+        // Only the fields the body names are written: the user's failed-login count or
+        // second factor may change meanwhile, and must not be set back.
+        let mut changes = serde_json::Map::new();
         if let Some(name) = &body.name {
             user.name = name_of(name, "user")?;
+            changes.insert("name".into(), user.name.clone().into());
         }
         if let Some(email) = &body.email {
-            user.email = email.clone();
+            changes.insert("email".into(), email.clone().into());
         }
         if let Some(password) = &body.password {
-            user.password_hash = Some(hash(&self.hasher, password).await?);
+            changes.insert("password_hash".into(), hash(&self.hasher, password).await?.into());
         }
         if let Some(admin) = body.admin {
-            user.admin = admin;
+            changes.insert("admin".into(), admin.into());
         }
         if body.reset_second_factor {
-            // Empty, not none: a secret given as none on an update keeps the stored one.
-            user.totp_secret = Some(String::new());
+            // Empty, not none: a secret given as none keeps the stored one.
+            changes.insert("totp_secret".into(), "".into());
         }
         if let Some(disabled) = body.disabled {
-            user.disabled = disabled;
-            if !disabled {
-                user.failed_logins = 0;
-                user.locked_until = None;
-            }
+            changes.insert("disabled".into(), disabled.into());
         }
         let name = user.name.clone();
-        self.db.update(&user).await.map_err(taken("user", &name))?;
+        if !changes.is_empty() {
+            self.db.patch::<User>(user.id, changes.into()).await.map_err(taken("user", &name))?;
+        }
+        let user = self.user(user.id).await?;
         // A disabled user, or one whose password changed (it may have leaked), keeps no
         // session or token: enabling them again, or changing the password back, must
         // not revive what was open before.

@@ -155,6 +155,14 @@ enum Done {
     Done,
 }
 
+impl AuthApi {
+    /// Store a user's second factor secret, and only it: writing back the whole user
+    /// read earlier would undo an administrator's change made meanwhile (disabled).
+    async fn set_totp(&self, user: i64, stored: &str) -> Result<(), BackendError> {
+        self.0.db.patch::<daas_common::model::User>(user, serde_json::json!({"totp_secret": stored})).await
+    }
+}
+
 #[OpenApi]
 impl AuthApi {
     /// Log in with a user name and password; answers a bearer token.
@@ -202,7 +210,7 @@ impl AuthApi {
     #[oai(path = "/totp", method = "post", operation_id = "setup_totp")]
     async fn setup_totp(&self, attributes: Data<&Attributes>, body: Json<Code>) -> Result<Json<SecondFactor>, Failure> {
         let who = caller(&attributes)?;
-        let Some(mut user) = self.0.db.get::<daas_common::model::User>(who.user_id).await? else {
+        let Some(user) = self.0.db.get::<daas_common::model::User>(who.user_id).await? else {
             return Err(Failure::BadRequest(Json(ApiError::new("bad_request", "only local users have a second factor here", ""))));
         };
         let stored = user.totp_secret.clone().unwrap_or_default();
@@ -217,8 +225,7 @@ impl AuthApi {
                     ))));
                 }
                 let secret = crate::totp::new_secret();
-                user.totp_secret = Some(crate::totp::pending(&secret));
-                self.0.db.update(&user).await?;
+                self.set_totp(user.id, &crate::totp::pending(&secret)).await?;
                 let otpauth_url = crate::totp::url(&secret, &user.name);
                 Ok(Json(SecondFactor { enabled: false, secret: Some(secret), otpauth_url: Some(otpauth_url) }))
             }
@@ -230,8 +237,7 @@ impl AuthApi {
                         "check the app's clock; start again with an empty body",
                     ))));
                 }
-                user.totp_secret = Some(secret.to_string());
-                self.0.db.update(&user).await?;
+                self.set_totp(user.id, secret).await?;
                 Ok(Json(SecondFactor { enabled: true, secret: None, otpauth_url: None }))
             }
         }
@@ -241,7 +247,7 @@ impl AuthApi {
     #[oai(path = "/totp", method = "delete", operation_id = "remove_totp")]
     async fn remove_totp(&self, attributes: Data<&Attributes>, body: Json<Code>) -> Result<Done, Failure> {
         let who = caller(&attributes)?;
-        let Some(mut user) = self.0.db.get::<daas_common::model::User>(who.user_id).await? else {
+        let Some(user) = self.0.db.get::<daas_common::model::User>(who.user_id).await? else {
             return Err(Failure::NotFound(Json(ApiError::new("not_found", "no second factor", ""))));
         };
         let stored = user.totp_secret.clone().unwrap_or_default();
@@ -253,9 +259,8 @@ impl AuthApi {
                 "",
             ))));
         }
-        // Empty, not none: a secret given as none on an update keeps the stored one.
-        user.totp_secret = Some(String::new());
-        self.0.db.update(&user).await?;
+        // Empty, not none: a secret given as none keeps the stored one.
+        self.set_totp(user.id, "").await?;
         Ok(Done::Done)
     }
 
@@ -290,13 +295,12 @@ impl AuthApi {
     async fn revoke_access_token(&self, attributes: Data<&Attributes>, id: Path<String>) -> Result<Done, Failure> {
         let who = caller(&attributes)?;
         let not_found = || Failure::NotFound(Json(ApiError::new("not_found", format!("access token `{}` does not exist", id.0), "")));
-        let Some(mut token) = self.0.db.get::<AccessToken>(&id.0).await? else { return Err(not_found()) };
+        let Some(token) = self.0.db.get::<AccessToken>(&id.0).await? else { return Err(not_found()) };
         if token.id_user != who.user_id && !who.admin {
             return Err(not_found());
         }
         if token.revoked_at.is_none() {
-            token.revoked_at = Some(Utc::now());
-            self.0.db.update(&token).await?;
+            self.0.db.patch::<AccessToken>(&token.id, serde_json::json!({"revoked_at": Utc::now()})).await?;
             // The cache knows tokens by their digest, not by this id: revocations are
             // rare, so every caller is forgotten rather than keeping an index.
             self.0.callers.forget_all();

@@ -106,6 +106,10 @@ impl Store {
                 let (removed, inserted) = transfer::import(t, tables, drop_all).await?;
                 DbResponse::Imported { removed, inserted }
             }
+            DbRequest::Patch { table, key, fields } => {
+                with_table!(table, T => t.patch::<T>(&key, fields).await)?;
+                DbResponse::Done
+            }
         })
     }
 

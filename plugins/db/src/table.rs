@@ -552,6 +552,45 @@ impl Tables {
         }
     }
 
+    /// Set some fields of a live row: the row is read and the fields laid over it, so
+    /// that the whole is checked and encoded as an update would be (lengths, secrets
+    /// sealed, JSON text), but only the columns named (and `updated_at`) are written.
+    pub async fn patch<T: Table>(&self, key: &Value, fields: Map<String, Value>) -> Result<(), BackendError> {
+        let spec = &T::SPEC;
+        let Some(existing) = self.find_row::<T>(key, Scope::Live).await? else {
+            return Err(not_found(spec, key));
+        };
+        let Value::Object(old) = serde_json::to_value(&existing).map_err(internal)? else {
+            return Err(internal("a stored row is not an object"));
+        };
+        let Value::Object(mut model) = self.decode::<T>(&existing, false)? else {
+            return Err(internal("a stored row is not an object"));
+        };
+        let keys = primary_columns::<T>();
+        let mut columns = Vec::with_capacity(fields.len() + 1);
+        for (field, value) in fields {
+            let col = column::<T>(&field).map_err(|_| bad_request(format!("the {} has no field `{field}`", spec.noun)))?;
+            if !model.contains_key(&field) || keys.iter().any(|k| k.as_str() == col.as_str()) {
+                return Err(bad_request(format!("the field `{field}` of the {} cannot be set", spec.noun)));
+            }
+            model.insert(field, value);
+            columns.push(col);
+        }
+        if let Ok(updated_at) = column::<T>("updated_at") {
+            columns.push(updated_at);
+        }
+        let row = self.encode::<T>(Value::Object(model), Some(&old))?;
+        let mut active: T::Active = row.into_active_model();
+        for col in columns {
+            active.reset(col);
+        }
+        active.update(&self.db).await.map_err(|e| match e {
+            DbErr::RecordNotUpdated => not_found(spec, key),
+            e => write_error(spec, e),
+        })?;
+        Ok(())
+    }
+
     /// One live row.
     pub async fn get<T: Table>(&self, key: &Value, reveal: bool) -> Result<Option<Value>, BackendError> {
         self.get_in::<T>(key, Scope::Live, reveal).await
