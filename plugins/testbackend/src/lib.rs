@@ -39,7 +39,7 @@ pub struct Settings {
     /// The word `/hello` greets with.
     pub greeting: String,
     /// Turns the db bench route on. Off by default: it writes rows into the site's
-    /// database, and the demo site loads this plugin next to its real data.
+    /// database, should a site ever load this plugin next to its real data.
     pub db_bench: bool,
     /// Take this long to start, in milliseconds (the tests of a signal during start-up).
     pub start_delay_ms: u64,
