@@ -95,7 +95,7 @@ pub fn run(site: &Path, action: Action) -> ExitCode {
     // The plugin's info lines (database open, ...) are noise around a command's output;
     // warnings and errors still show, and RUST_LOG still overrides.
     let level = if config.logging.log.level == LogLevelName::Error { LogLevelName::Error } else { LogLevelName::Warn };
-    let max_level = crate::logging::init(&LogSection { level, format: LogFormat::Human });
+    let max_level = crate::logging::init(&LogSection { level, format: LogFormat::Human, backtraces: config.logging.log.backtraces });
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("daas-host").build() {
         Ok(r) => r,
         Err(e) => {

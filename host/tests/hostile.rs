@@ -149,8 +149,58 @@ fn wait_counted(server: &Server, topic: &str, n: u64) -> Value {
     }
 }
 
+#[test]
+fn the_bus_refuses_undeclared_malformed_and_host_topics() {
+    let server = Server::start(&site_dir("full"));
+    let long = format!("test.{}", "x".repeat(4000));
+    for (topic, status) in [("undeclared.topic", 403), ("host.operations", 403), ("host.anything", 403), (long.as_str(), 400)] {
+        let (got, body) = publish(&server, topic);
+        assert_eq!(got, status, "publishing `{}`: {body}", &topic[..topic.len().min(40)]);
+        assert!(body["message"].as_str().is_some_and(|m| m.contains("testbackend")), "{body}");
+    }
+    // A declared topic goes through; by the time it is counted, the refused ones would
+    // have been too.
+    assert_eq!(publish(&server, "test.declared").0, 200);
+    let body = wait_counted(&server, "test.declared", 1);
+    let topics = body["counts"].as_object().unwrap();
+    assert!(!topics.contains_key("undeclared.topic") && !topics.contains_key("host.anything") && !topics.contains_key(&long), "{body}");
+    assert_eq!(body["counts"]["host.operations"], 1, "only the host's own: {body}");
+    assert!(server.log().contains("may not publish"), "refusals are logged: {}", server.log());
+}
 
+#[test]
+fn the_event_counts_stay_bounded() {
+    let server = Server::start(&site_dir("full"));
+    for i in 0..300 {
+        assert_eq!(publish(&server, &format!("test.t{i}")).0, 200);
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let body = counts(&server);
+        let counted: u64 = body["counts"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum::<u64>()
+            + body["other_topics"].as_u64().unwrap_or(0);
+        // 300 published, and the host's `host.operations`.
+        if counted == 301 {
+            assert_eq!(body["counts"].as_object().unwrap().len(), 256, "{body}");
+            assert_eq!(body["other_topics"], 45, "{body}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "not all counted: {body}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
 
+#[test]
+fn the_bus_refuses_events_beyond_its_queue() {
+    let server = Server::start(&site_dir("full"));
+    // Each `slow.10000` keeps testbackend's handler busy for ten seconds; at most 64
+    // events of one topic are kept under way.
+    let statuses: Vec<u16> = (0..70).map(|_| publish(&server, "slow.10000").0).collect();
+    assert_eq!(statuses.iter().filter(|&&s| s == 200).count(), 64, "{statuses:?}");
+    assert_eq!(statuses[64..], [503; 6], "{statuses:?}");
+    // Another topic still has room.
+    assert_eq!(publish(&server, "test.other").0, 200);
+}
 
 /// The lines of the log that mention `needle`.
 fn lines_with(log: &str, needle: &str) -> Vec<String> {
@@ -163,7 +213,42 @@ fn error_id(body: &Value) -> String {
     message[at..].chars().take_while(char::is_ascii_hexdigit).collect()
 }
 
+#[test]
+fn a_caught_panic_is_one_log_line_with_its_error_id_even_with_rust_backtrace_set() {
+    let server = Server::start_with(&site_dir("full"), &[("RUST_BACKTRACE", "1")]);
+    for path in ["/api/v1/testbackend/panic", "/api/v1/testbackend/backend-panic"] {
+        let r = client().get(server.url(path)).send().unwrap();
+        assert!(r.status().is_server_error());
+        let body: Value = r.json().unwrap();
+        let id = error_id(&body);
+        assert!(server.wait_for_log(&id), "{}", server.log());
+    }
+    let log = server.log();
+    for needle in ["panicked on purpose", "asked to panic in its backend"] {
+        let lines = lines_with(&log, needle);
+        assert_eq!(lines.len(), 1, "one line per panic: {lines:#?}");
+        let line: Value = serde_json::from_str(&lines[0]).unwrap_or_else(|_| panic!("a log line, not the panic hook's: {}", lines[0]));
+        assert!(line["fields"]["message"].as_str().is_some_and(|m| m.contains("error_id=")), "{line}");
+    }
+    assert!(!log.contains("stack backtrace") && !log.contains("RUST_BACKTRACE"), "{log}");
+}
 
+#[test]
+fn backtraces_are_logged_when_the_operator_asks() {
+    let site = TempSite::new(&[
+        ("extensions.toml", "[extensions]\n[[extensions.plugin]]\nname = \"info\"\n\n[[extensions.plugin]]\nname = \"testbackend\"\n"),
+        ("logging.toml", "[log]\nformat = \"json\"\nbacktraces = true\n"),
+    ]);
+    let server = Server::start(site.path());
+    let body: Value = client().get(server.url("/api/v1/testbackend/panic")).send().unwrap().json().unwrap();
+    let id = error_id(&body);
+    assert!(server.wait_for_log(&id), "{}", server.log());
+    let lines = lines_with(&server.log(), &id);
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    let line: Value = serde_json::from_str(&lines[0]).unwrap();
+    let message = line["fields"]["message"].as_str().unwrap();
+    assert!(message.contains("backtrace") && message.contains("daas_plugin_testbackend::api"), "{message}");
+}
 
 // ---- item 7: timeouts and connections per client ---------------------------------------
 

@@ -125,11 +125,15 @@ pub struct LogSection {
     pub level: LogLevelName,
     /// `human` (default) or `json` (one object per line).
     pub format: LogFormat,
+    /// Log a backtrace with every panic. Off, a panic (in a plugin or the host) is one
+    /// line with its error id and where it happened; `RUST_BACKTRACE` does not turn it
+    /// on (`DAAS__LOGGING__LOG__BACKTRACES=true` does).
+    pub backtraces: bool,
 }
 
 impl Default for LogSection {
     fn default() -> Self {
-        LogSection { level: LogLevelName::Info, format: LogFormat::Human }
+        LogSection { level: LogLevelName::Info, format: LogFormat::Human, backtraces: false }
     }
 }
 

@@ -110,6 +110,22 @@ enum BenchDbResponse {
 }
 
 #[derive(ApiResponse)]
+enum PublishResponse {
+    /// The bus took the event.
+    #[oai(status = 200)]
+    Ok(Json<Greeting>),
+    /// The topic or the payload is malformed or too large.
+    #[oai(status = 400)]
+    BadRequest(Json<ApiError>),
+    /// Not one of the plugin's topics, or one of the host's.
+    #[oai(status = 403)]
+    Forbidden(Json<ApiError>),
+    /// Too many events under way; try again later.
+    #[oai(status = 503)]
+    Busy(Json<ApiError>),
+}
+
+#[derive(ApiResponse)]
 enum BackendCallResponse {
     /// The call succeeded.
     #[oai(status = 200)]
@@ -243,15 +259,21 @@ impl TestApi {
         panic!("testbackend handler panicked on purpose")
     }
 
-    /// Publish an event on a topic.
+    /// Publish an event on a topic (one of the plugin's: `test.*`, `slow.*`).
     #[oai(path = "/events/:topic", method = "post", operation_id = "publish")]
     async fn publish(
         &self,
         /// The topic.
         topic: Path<String>,
-    ) -> Json<Greeting> {
-        host().publish(&topic.0, &serde_json::json!({ "from": "testbackend" }));
-        Json(Greeting { greeting: format!("published on {}", topic.0) })
+    ) -> PublishResponse {
+        match host().try_publish(&topic.0, &serde_json::json!({ "from": "testbackend" })) {
+            Ok(()) => PublishResponse::Ok(Json(Greeting { greeting: format!("published on {}", topic.0) })),
+            Err(e) => match e.kind {
+                BackendErrorKind::Forbidden => PublishResponse::Forbidden(Json(e.into())),
+                BackendErrorKind::Unavailable => PublishResponse::Busy(Json(e.into())),
+                _ => PublishResponse::BadRequest(Json(e.into())),
+            },
+        }
     }
 
     /// Answer after a delay (timers run on the plugin's own runtime). While waiting the
