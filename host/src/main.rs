@@ -15,10 +15,13 @@
 //!   upgrades.
 //! - [`openapi`]: merging the plugins' OpenAPI documents into `/openapi.json`.
 //! - [`host_api`]: the host's own routes (`/healthz`, `/readyz`, `/api/v1/plugins`).
-//! - [`logging`]: the tracing subscriber.
+//! - [`logging`]: the tracing subscriber and the panic hook.
+//! - [`output`]: the CLI's output, which a closed stdout ends quietly.
 //!
 //! The ABI itself is in the `daas-plugin-api` crate; the plugins are in `plugins/`.
 
+#[macro_use]
+mod output;
 mod db_cli;
 mod host_api;
 mod loader;
@@ -151,9 +154,9 @@ const EXIT_PLUGINS: u8 = 3;
 const EXIT_LISTEN: u8 = 4;
 
 fn print_problems(site: &std::path::Path, problems: &[ConfigProblem]) {
-    eprintln!("daas: the configuration in {} has {} problem(s):", site.display(), problems.len());
+    errln!("daas: the configuration in {} has {} problem(s):", site.display(), problems.len());
     for p in problems {
-        eprintln!("  {p}");
+        errln!("  {p}");
     }
 }
 
@@ -168,8 +171,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Version => {
-            println!("daas {}", env!("CARGO_PKG_VERSION"));
-            println!("plugin-api (ABI) {}", daas_plugin_api::ABI_VERSION);
+            outln!("daas {}", env!("CARGO_PKG_VERSION"));
+            outln!("plugin-api (ABI) {}", daas_plugin_api::ABI_VERSION);
             ExitCode::SUCCESS
         }
         Command::Config { command: ConfigCommand::Schema { file } } => config_schema(file),
@@ -188,7 +191,7 @@ fn main() -> ExitCode {
             let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("daas-host").build() {
                 Ok(r) => r,
                 Err(e) => {
-                    eprintln!("daas: cannot start the async runtime: {e}");
+                    errln!("daas: cannot start the async runtime: {e}");
                     return ExitCode::FAILURE;
                 }
             };
@@ -203,7 +206,7 @@ fn config_schema(file: Option<String>) -> ExitCode {
             Some(f) => serde_json::to_value(f.json_schema()).unwrap_or_default(),
             None => {
                 let allowed: Vec<&str> = ConfigFile::ALL.iter().map(|f| f.file_name()).collect();
-                eprintln!("daas: `{name}` is not a config file; allowed: {}", allowed.join(", "));
+                errln!("daas: `{name}` is not a config file; allowed: {}", allowed.join(", "));
                 return ExitCode::from(EXIT_CONFIG);
             }
         },
@@ -214,7 +217,7 @@ fn config_schema(file: Option<String>) -> ExitCode {
                 .collect(),
         ),
     };
-    println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
+    outln!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
     ExitCode::SUCCESS
 }
 
@@ -225,16 +228,16 @@ fn config_check(site: &std::path::Path) -> ExitCode {
     };
     let (loaded, errors, warnings) = loader::load_all(&config);
     for w in &warnings {
-        eprintln!("daas: warning: optional {w}");
+        errln!("daas: warning: optional {w}");
     }
     if !errors.is_empty() {
-        eprintln!("daas: the plugins of {} have {} problem(s):", site.display(), errors.len());
+        errln!("daas: the plugins of {} have {} problem(s):", site.display(), errors.len());
         for e in &errors {
-            eprintln!("  {e}");
+            errln!("  {e}");
         }
         return ExitCode::from(EXIT_CONFIG);
     }
-    println!("{}: configuration OK ({} config files, {} plugin(s) load)", site.display(), ConfigFile::ALL.len(), loaded.len());
+    outln!("{}: configuration OK ({} config files, {} plugin(s) load)", site.display(), ConfigFile::ALL.len(), loaded.len());
     ExitCode::SUCCESS
 }
 
@@ -244,23 +247,23 @@ fn plugins_list(site: &std::path::Path) -> ExitCode {
         Err(code) => return code,
     };
     let mut failed = false;
-    println!("{:<12} {:<9} {:<9} LIBRARY", "NAME", "VERSION", "STATUS");
+    outln!("{:<12} {:<9} {:<9} LIBRARY", "NAME", "VERSION", "STATUS");
     for entry in config.extensions.extensions.plugin.iter() {
         let path = loader::library_path(&config, entry);
         if !entry.enabled {
-            println!("{:<12} {:<9} {:<9} {}", entry.name, "-", "disabled", path.display());
+            outln!("{:<12} {:<9} {:<9} {}", entry.name, "-", "disabled", path.display());
             continue;
         }
         match loader::load(&config, entry) {
-            Ok(lib) => println!("{:<12} {:<9} {:<9} {}", lib.name, lib.version, "ok", path.display()),
+            Ok(lib) => outln!("{:<12} {:<9} {:<9} {}", lib.name, lib.version, "ok", path.display()),
             Err(e) => {
                 failed |= !entry.optional;
-                println!("{:<12} {:<9} {:<9} {}", entry.name, "-", "error", path.display());
-                eprintln!("  {e}");
+                outln!("{:<12} {:<9} {:<9} {}", entry.name, "-", "error", path.display());
+                errln!("  {e}");
             }
         }
     }
-    println!("(routes, backends and layers are known once started: GET /api/v1/plugins on a running server)");
+    outln!("(routes, backends and layers are known once started: GET /api/v1/plugins on a running server)");
     if failed {
         ExitCode::from(EXIT_PLUGINS)
     } else {
@@ -276,7 +279,7 @@ async fn serve(config: SiteConfig, listen: Option<String>, max_level: daas_plugi
     let shutdown = match server::watch_signals() {
         Ok(rx) => rx,
         Err(e) => {
-            eprintln!("daas: cannot install the SIGINT/SIGTERM handlers: {e}");
+            errln!("daas: cannot install the SIGINT/SIGTERM handlers: {e}");
             return ExitCode::FAILURE;
         }
     };
@@ -285,12 +288,12 @@ async fn serve(config: SiteConfig, listen: Option<String>, max_level: daas_plugi
         Err(e @ server::StartError::Interrupted(_)) => {
             // What the operator asked for: not a failure.
             tracing::info!("{e}; the plugins already started were stopped");
-            eprintln!("daas: {e}; stopped");
+            errln!("daas: {e}; stopped");
             return ExitCode::SUCCESS;
         }
         Err(e) => {
             tracing::error!("{e}");
-            eprintln!("daas: cannot start: {e}");
+            errln!("daas: cannot start: {e}");
             return ExitCode::from(EXIT_PLUGINS);
         }
     };
@@ -298,7 +301,7 @@ async fn serve(config: SiteConfig, listen: Option<String>, max_level: daas_plugi
     let app = match router::router(state.clone()) {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("daas: cannot start: {e}");
+            errln!("daas: cannot start: {e}");
             server::stop_plugins(&state.plugins, soon()).await;
             return ExitCode::from(EXIT_PLUGINS);
         }
@@ -307,7 +310,7 @@ async fn serve(config: SiteConfig, listen: Option<String>, max_level: daas_plugi
     let acceptor = match TcpListener::bind(addr.clone()).into_acceptor().await {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("daas: cannot listen on {addr}: {e}; pick a free address with --listen or [extensions] listen");
+            errln!("daas: cannot listen on {addr}: {e}; pick a free address with --listen or [extensions] listen");
             server::stop_plugins(&state.plugins, soon()).await;
             return ExitCode::from(EXIT_LISTEN);
         }
@@ -317,7 +320,11 @@ async fn serve(config: SiteConfig, listen: Option<String>, max_level: daas_plugi
     state.ready.store(true, Ordering::SeqCst);
     tracing::info!(plugins = state.plugins.len(), ms = started.elapsed().as_millis() as u64, "daas listening on http://{shown}");
     // Machine-readable, for scripts and tests that start the server on port 0.
-    println!("daas: listening on http://{shown}");
+    {
+        use std::io::Write as _;
+        // Not `outln!`: a server whose stdout is closed keeps serving.
+        let _ = writeln!(std::io::stdout(), "daas: listening on http://{shown}");
+    }
 
     // One deadline for the whole shutdown: draining requests, closing WebSockets and
     // stopping plugins all fit in `shutdown_grace_ms` from the signal.
@@ -352,7 +359,7 @@ async fn serve(config: SiteConfig, listen: Option<String>, max_level: daas_plugi
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("daas: server error: {e}");
+            errln!("daas: server error: {e}");
             ExitCode::FAILURE
         }
     }

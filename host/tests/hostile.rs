@@ -281,12 +281,37 @@ fn webroot_copy(dir: &Path) {
 
 
 
-/// Run `daas` with `args` and its stdout closed before it writes anything.
+/// Run `daas` with `args` and its stdout a pipe nobody reads from.
 fn with_stdout_closed(args: &[&str]) -> (Option<i32>, String) {
-    let mut child = daas().args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    drop(child.stdout.take());
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let mut child = daas().args(args).stdout(writer).stderr(Stdio::piped()).spawn().unwrap();
     let mut err = String::new();
     child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
     (child.wait().unwrap().code(), err)
 }
 
+#[test]
+fn a_closed_stdout_ends_every_printing_command_quietly() {
+    let full = site_dir("full");
+    let full = full.to_str().unwrap();
+    let db = TempSite::new(&[
+        ("extensions.toml", "[extensions]\n[[extensions.plugin]]\nname = \"db\"\n"),
+        ("db.toml", &format!("[db]\ndb_type = \"sqlite\"\ndata_path = \"data\"\nsecret_key = \"{TEST_KEY}\"\n")),
+    ]);
+    let db = db.path().to_str().unwrap();
+    let commands: [&[&str]; 7] = [
+        &["config", "schema"],
+        &["version"],
+        &["config", "check", "--site", full],
+        &["plugins", "list", "--site", full],
+        &["db", "migrate", "--site", db],
+        &["db", "status", "--site", db],
+        &["export", "--site", db],
+    ];
+    for args in commands {
+        let (code, err) = with_stdout_closed(args);
+        assert_eq!(code, Some(141), "daas {}: as if ended by SIGPIPE: {err}", args.join(" "));
+        assert!(err.is_empty(), "daas {}: quietly: {err}", args.join(" "));
+    }
+}
