@@ -14,6 +14,7 @@
 //! - [`router`]: the request path: layers, forwarding across the boundary, WebSocket
 //!   upgrades.
 //! - [`openapi`]: merging the plugins' OpenAPI documents into `/openapi.json`.
+//! - [`headers`]: the security headers of every response.
 //! - [`host_api`]: the host's own routes (`/healthz`, `/readyz`, `/api/v1/plugins`).
 //! - [`logging`]: the tracing subscriber and the panic hook.
 //! - [`output`]: the CLI's output, which a closed stdout ends quietly.
@@ -23,6 +24,7 @@
 #[macro_use]
 mod output;
 mod db_cli;
+mod headers;
 mod host_api;
 mod loader;
 mod logging;

@@ -35,6 +35,7 @@ use poem::{
 };
 
 use crate::{
+    headers::SecurityHeaders,
     host_api::{self, HostApi},
     registry::Plugin,
     server::{AppState, StartError},
@@ -489,6 +490,7 @@ struct Routes {
     /// smaller than the router's, so holding them inline makes no request's future larger.
     api: Vec<(PluginName, Layered<Forward>)>,
     other: Route,
+    headers: SecurityHeaders,
 }
 
 const API_PREFIX: &str = "/api/v1/";
@@ -497,16 +499,19 @@ impl Endpoint for Routes {
     type Output = Response;
 
     async fn call(&self, req: Request) -> poem::Result<Response> {
+        let docs = req.uri().path() == "/docs";
         let name =
             req.uri().path().strip_prefix(API_PREFIX).map(|rest| &rest[..rest.bytes().position(|b| b == b'/').unwrap_or(rest.len())]);
         let answer = match name.and_then(|name| self.api.iter().find(|(p, _)| p.as_str() == name)) {
             Some((_, api)) => api.call(req).await,
             None => self.other.call(req).await,
         };
-        Ok(answer.unwrap_or_else(|err| {
+        let mut resp = answer.unwrap_or_else(|err| {
             let (status, e) = ApiError::from_poem(&err);
             e.to_response(status)
-        }))
+        });
+        self.headers.apply(if docs { "/docs" } else { "" }, &mut resp);
+        Ok(resp)
     }
 }
 
@@ -516,6 +521,7 @@ pub fn router(state: Arc<AppState>) -> Result<impl Endpoint, StartError> {
     let layered_host = || Layered { inner: host.clone(), plugin: None, state: state.clone() };
     let openapi = state.openapi.clone();
     let docs = docs_page(&state);
+    let headers = SecurityHeaders::new(&docs);
     let mut route = Route::new()
         .at("/healthz", layered_host())
         .at("/readyz", layered_host())
@@ -546,7 +552,7 @@ pub fn router(state: Arc<AppState>) -> Result<impl Endpoint, StartError> {
             })?;
         }
     }
-    Ok(Routes { api, other: route })
+    Ok(Routes { api, other: route, headers })
 }
 
 #[cfg(test)]

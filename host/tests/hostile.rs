@@ -273,6 +273,51 @@ fn webroot_copy(dir: &Path) {
     }
 }
 
+#[test]
+fn every_response_carries_the_security_headers() {
+    let webroot = tempfile::tempdir().unwrap();
+    webroot_copy(webroot.path());
+    let site = TempSite::new(&[
+        (
+            "extensions.toml",
+            "[extensions]\nlayers = [\"auth\"]\n\n[[extensions.plugin]]\nname = \"db\"\n\n[[extensions.plugin]]\nname = \"auth\"\n\n[[extensions.plugin]]\nname = \"proxy\"\n\n[[extensions.plugin]]\nname = \"testbackend\"\n",
+        ),
+        ("db.toml", &format!("[db]\ndb_type = \"sqlite\"\ndata_path = \"data\"\nsecret_key = \"{TEST_KEY}\"\nadmin_credentials = \"admin:s3cret!\"\n")),
+        ("proxy.toml", &format!("[viewer]\nwebroot = \"{}\"\n", webroot.path().display())),
+    ]);
+    let server = Server::start(site.path());
+    let http = common::http();
+    let admin = common::login(&server, "admin", "s3cret!");
+    let get = |path: &str| http.get(server.url(path)).bearer_auth(&admin.bearer).send().unwrap();
+    let anonymous = |path: &str| http.get(server.url(path)).send().unwrap();
+    let cases = [
+        ("/login", anonymous("/login"), 200),
+        ("/docs", anonymous("/docs"), 200),
+        ("/openapi.json", anonymous("/openapi.json"), 200),
+        ("/api/v1/auth/me", get("/api/v1/auth/me"), 200),
+        ("/api/v1/auth/me (anonymous)", anonymous("/api/v1/auth/me"), 401),
+        ("/nope", get("/nope"), 404),
+        ("/static/viewer/viewer.css", get("/static/viewer/viewer.css"), 200),
+        ("/testbackend", anonymous("/testbackend"), 200),
+    ];
+    for (what, r, status) in cases {
+        assert_eq!(r.status().as_u16(), status, "{what}");
+        let h = |name: &str| r.headers().get(name).map(|v| v.to_str().unwrap().to_string()).unwrap_or_else(|| panic!("{what}: no {name}"));
+        assert_eq!(h("x-content-type-options"), "nosniff", "{what}");
+        assert_eq!(h("x-frame-options"), "DENY", "{what}");
+        let csp = h("content-security-policy");
+        assert!(csp.contains("frame-ancestors 'none'"), "{what}: {csp}");
+        let html = r.headers().get("content-type").is_some_and(|c| c.to_str().unwrap().starts_with("text/html"));
+        match what {
+            "/docs" => assert!(csp.contains("script-src 'sha256-") && !csp.contains("'unsafe-inline' 'sha256"), "{csp}"),
+            _ if html => assert!(csp.contains("script-src 'self'") && csp.contains("connect-src 'self'"), "{what}: {csp}"),
+            _ => assert!(csp.starts_with("default-src 'none'"), "{what}: {csp}"),
+        }
+        // testbackend's page chooses its own referrer policy; everything else gets the host's.
+        let referrer = if what == "/testbackend" { "same-origin" } else { "no-referrer" };
+        assert_eq!(h("referrer-policy"), referrer, "{what}");
+    }
+}
 
 // ---- item 9: duplicate JSON keys -------------------------------------------------------
 

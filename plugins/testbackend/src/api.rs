@@ -3,7 +3,7 @@
 use std::sync::atomic::Ordering;
 
 use daas_plugin_api::{
-    poem::{self, handler, web::Html, IntoEndpoint},
+    poem::{self, handler, web::Html, IntoEndpoint, IntoResponse},
     poem_openapi::{
         param::Path,
         param::Query,
@@ -325,10 +325,13 @@ enum ApiTags {
     Testbackend,
 }
 
+/// The page sets a header of the host's security headers itself, to show that the host
+/// keeps a plugin's own.
 #[handler]
-fn page(attributes: poem::web::Data<&Attributes>) -> Html<String> {
+fn page(attributes: poem::web::Data<&Attributes>) -> impl IntoResponse {
     let user = attributes.get("user").unwrap_or("anonymous");
     Html(format!("<!doctype html><title>testbackend</title><p>testbackend browser route, user {}</p>", html_escape(user)))
+        .with_header("referrer-policy", "same-origin")
 }
 
 fn html_escape(s: &str) -> String {
