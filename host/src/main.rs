@@ -26,6 +26,7 @@ mod output;
 mod db_cli;
 mod headers;
 mod host_api;
+mod json_keys;
 mod loader;
 mod logging;
 mod net;

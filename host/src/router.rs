@@ -265,6 +265,7 @@ impl Endpoint for Forward {
             }
         }
         let body = req.take_body();
+        let json = crate::json_keys::is_json(req.headers());
         // The request without its body (a plugin built before `serve_http` gets the
         // older form).
         let request = match self.plugin.module().serve_http() {
@@ -304,6 +305,15 @@ impl Endpoint for Forward {
                     return Ok(json_error(StatusCode::BAD_REQUEST, "bad_request", format!("request body could not be read: {e}"), ""))
                 }
             };
+            if let Some(dup) = json.then(|| crate::json_keys::find_duplicate(&body)).flatten() {
+                let at = if dup.pointer.is_empty() { String::new() } else { format!(" (in the object at {})", dup.pointer) };
+                return Ok(json_error(
+                    StatusCode::BAD_REQUEST,
+                    "bad_request",
+                    format!("the JSON body has the duplicate key `{}`{at}", dup.key),
+                    "send each key once: parsers disagree on which of two values counts",
+                ));
+            }
             // A copy (hyper's bytes are views of its read buffer) that the plugin then reads in place.
             let body = RVec::from(Vec::<u8>::from(body));
             let answer = match request {

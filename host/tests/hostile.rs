@@ -321,6 +321,32 @@ fn every_response_carries_the_security_headers() {
 
 // ---- item 9: duplicate JSON keys -------------------------------------------------------
 
+#[test]
+fn json_bodies_with_duplicate_keys_are_refused_naming_the_key() {
+    let server = Server::start(&site_dir("full"));
+    let post = |body: &'static str, content_type: &str| {
+        let r = client().post(server.url("/api/v1/testbackend/sum")).header("content-type", content_type).body(body).send().unwrap();
+        (r.status().as_u16(), r.json::<Value>().unwrap_or(Value::Null))
+    };
+    let (status, body) = post(r#"{"a": 1, "a": 2, "b": 3}"#, "application/json");
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["code"], "bad_request");
+    assert!(body["message"].as_str().unwrap().contains("duplicate key `a`"), "{body}");
+    let (status, body) = post(r#"{"a": 1, "b": 3, "x": [{"k": 1, "k": 2}]}"#, "application/json; charset=utf-8");
+    assert_eq!(status, 400, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("duplicate key `k`"), "{body}");
+    assert!(body["message"].as_str().unwrap().contains("/x/0"), "where: {body}");
+    // Without duplicates all is as before.
+    assert_eq!(post(r#"{"a": 40, "b": 2}"#, "application/json"), (200, json!({"sum": 42})));
+    // Only JSON bodies are JSON.
+    let r = client()
+        .post(server.url("/api/v1/testbackend/request"))
+        .header("content-type", "application/octet-stream")
+        .body(r#"{"a": 1, "a": 2}"#)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
 
 // ---- item 13: the host's answers -------------------------------------------------------
 
