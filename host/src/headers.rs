@@ -65,6 +65,11 @@ impl SecurityHeaders {
     }
 }
 
+/// The header lines of [`SecurityHeaders`] for a JSON answer the host writes itself,
+/// outside poem (hyper's own answers, the connection limit's).
+pub const RAW_JSON_HEADERS: &str = "x-content-type-options: nosniff\r\nreferrer-policy: no-referrer\r\nx-frame-options: DENY\r\n\
+     content-security-policy: default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'\r\n";
+
 fn set_default(headers: &mut HeaderMap, name: header::HeaderName, value: HeaderValue) {
     headers.entry(name).or_insert(value);
 }

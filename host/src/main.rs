@@ -11,6 +11,7 @@
 //!   call (logging, backend calls, events).
 //! - [`net`]: TCP connections the host opens for plugins (relays stay on one reactor).
 //! - [`server`]: starting and stopping the plugins; the state requests share.
+//! - [`listen`]: the HTTP server: connections, their timeouts and per-client limit.
 //! - [`router`]: the request path: layers, forwarding across the boundary, WebSocket
 //!   upgrades.
 //! - [`openapi`]: merging the plugins' OpenAPI documents into `/openapi.json`.
@@ -27,6 +28,7 @@ mod db_cli;
 mod headers;
 mod host_api;
 mod json_keys;
+mod listen;
 mod loader;
 mod logging;
 mod net;
@@ -275,8 +277,6 @@ fn plugins_list(site: &std::path::Path) -> ExitCode {
 }
 
 async fn serve(config: SiteConfig, listen: Option<String>, max_level: daas_plugin_api::abi::LogLevel) -> ExitCode {
-    use poem::listener::{Acceptor, Listener, TcpListener};
-
     let started = std::time::Instant::now();
     registry::init(tokio::runtime::Handle::current(), max_level);
     let shutdown = match server::watch_signals() {
@@ -310,16 +310,15 @@ async fn serve(config: SiteConfig, listen: Option<String>, max_level: daas_plugi
         }
     };
     let addr = listen.unwrap_or_else(|| config.extensions.extensions.listen.clone());
-    let acceptor = match TcpListener::bind(addr.clone()).into_acceptor().await {
-        Ok(a) => a,
+    let listener = match tokio::net::TcpListener::bind(addr.as_str()).await {
+        Ok(l) => l,
         Err(e) => {
             errln!("daas: cannot listen on {addr}: {e}; pick a free address with --listen or [extensions] listen");
             server::stop_plugins(&state.plugins, soon()).await;
             return ExitCode::from(EXIT_LISTEN);
         }
     };
-    let local = acceptor.local_addr().first().and_then(|a| a.as_socket_addr().copied());
-    let shown = local.map(|a| a.to_string()).unwrap_or(addr);
+    let shown = listener.local_addr().map(|a| a.to_string()).unwrap_or(addr);
     state.ready.store(true, Ordering::SeqCst);
     tracing::info!(plugins = state.plugins.len(), ms = started.elapsed().as_millis() as u64, "daas listening on http://{shown}");
     // Machine-readable, for scripts and tests that start the server on port 0.
@@ -335,20 +334,21 @@ async fn serve(config: SiteConfig, listen: Option<String>, max_level: daas_plugi
     let (deadline_tx, deadline_rx) = tokio::sync::oneshot::channel();
     let signal_state = state.clone();
     let mut signal = shutdown;
-    let result = poem::Server::new_with_acceptor(acceptor)
-        .run_with_graceful_shutdown(
-            app,
-            async move {
-                server::requested(&mut signal).await;
-                let _ = deadline_tx.send(std::time::Instant::now() + grace);
-                signal_state.ready.store(false, Ordering::SeqCst);
-                // Upgraded connections are not tracked by the server: tell them.
-                signal_state.shutdown.send_replace(true);
-                tracing::info!("shutting down: no new connections, draining in-flight requests");
-            },
-            Some(grace),
-        )
-        .await;
+    listen::serve(
+        listener,
+        app,
+        listen::Limits::of(&config.extensions.extensions),
+        async move {
+            server::requested(&mut signal).await;
+            let _ = deadline_tx.send(std::time::Instant::now() + grace);
+            signal_state.ready.store(false, Ordering::SeqCst);
+            // Upgraded connections are not tracked by the server: tell them.
+            signal_state.shutdown.send_replace(true);
+            tracing::info!("shutting down: no new connections, draining in-flight requests");
+        },
+        grace,
+    )
+    .await;
     let deadline = deadline_rx.await.unwrap_or_else(|_| std::time::Instant::now() + grace);
     while router::OPEN_WEBSOCKETS.load(Ordering::SeqCst) > 0 && std::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -356,14 +356,6 @@ async fn serve(config: SiteConfig, listen: Option<String>, max_level: daas_plugi
     // Event handlers run in their plugins: let them finish before the plugins stop.
     registry::drain_events(deadline).await;
     server::stop_plugins(&state.plugins, deadline).await;
-    match result {
-        Ok(()) => {
-            tracing::info!("daas stopped");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            errln!("daas: server error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    tracing::info!("daas stopped");
+    ExitCode::SUCCESS
 }

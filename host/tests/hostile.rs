@@ -252,9 +252,77 @@ fn backtraces_are_logged_when_the_operator_asks() {
 
 // ---- item 7: timeouts and connections per client ---------------------------------------
 
+#[test]
+fn a_silent_connection_and_a_trickled_request_head_are_closed_after_the_header_read_timeout() {
+    let site = site_with("header_read_timeout_ms = 300\nidle_timeout_ms = 600000\n");
+    let server = Server::start(site.path());
+    let mut silent = connect(&server);
+    assert!(closed_by_server(&mut silent), "a connection that sends nothing is closed");
+
+    let mut half = connect(&server);
+    half.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").unwrap();
+    assert!(closed_by_server(&mut half), "a half-sent request head is closed");
+
+    // One byte every 100 ms keeps the connection busy, but not its head from timing out.
+    let mut trickle = connect(&server);
+    let started = Instant::now();
+    let mut closed = false;
+    for byte in b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ".iter().chain([b'a'; 200].iter()) {
+        if trickle.write_all(&[*byte]).is_err() {
+            closed = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        if started.elapsed() > CLOSE_DEADLINE {
+            break;
+        }
+    }
+    assert!(closed || closed_by_server(&mut trickle), "a trickled head is cut off");
+
+    // A whole request on a fresh connection is still answered.
+    assert_eq!(client().get(server.url("/healthz")).send().unwrap().status(), 200);
+}
+
+#[test]
+fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
+    let site = site_with("header_read_timeout_ms = 600000\nidle_timeout_ms = 300\n");
+    let server = Server::start(site.path());
+    let mut conn = connect(&server);
+    for _ in 0..2 {
+        conn.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        assert_eq!(read_answer(&mut conn).status, 200, "kept alive between requests");
+    }
+    assert!(closed_by_server(&mut conn), "then closed when idle");
+}
 
 
-
+#[test]
+fn connections_per_client_address_are_capped_and_refused_with_a_json_answer() {
+    let site = site_with("max_connections_per_client = 3\n");
+    let server = Server::start(site.path());
+    let mut open: Vec<TcpStream> = (0..3).map(|_| connect(&server)).collect();
+    // Each of them is served.
+    for conn in &mut open {
+        conn.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        assert_eq!(read_answer(conn).status, 200);
+    }
+    let mut fourth = connect(&server);
+    let answer = read_answer(&mut fourth);
+    assert_json_error(&answer, 429, "too_many_connections");
+    assert!(closed_by_server(&mut fourth));
+    // A closed one makes room again.
+    drop(open.pop());
+    let deadline = Instant::now() + CLOSE_DEADLINE;
+    loop {
+        let mut again = connect(&server);
+        again.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        if read_answer(&mut again).status == 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no room after a connection closed");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
 
 
 // ---- item 10: security headers ---------------------------------------------------------
@@ -351,6 +419,29 @@ fn json_bodies_with_duplicate_keys_are_refused_naming_the_key() {
 // ---- item 13: the host's answers -------------------------------------------------------
 
 
+#[test]
+fn requests_hyper_refuses_get_the_json_error_body() {
+    let server = Server::start(&site_dir("full"));
+    let long_uri = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(70_000));
+    let many_headers = format!("GET / HTTP/1.1\r\nHost: x\r\n{}\r\n", (0..200).map(|i| format!("x-h{i}: 1\r\n")).collect::<String>());
+    let big_headers = format!("GET / HTTP/1.1\r\nHost: x\r\nx-big: {}\r\n\r\n", "b".repeat(600_000));
+    let cases: [(&str, &[u8], u16, &str); 5] = [
+        ("URI too long", long_uri.as_bytes(), 414, "uri_too_long"),
+        ("too many header fields", many_headers.as_bytes(), 431, "header_fields_too_large"),
+        ("header fields too large", big_headers.as_bytes(), 431, "header_fields_too_large"),
+        ("malformed header", b"GET / HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n", 400, "bad_request"),
+        ("malformed request line", b"GET\x01 / HTTP/1.1\r\n\r\n", 400, "bad_request"),
+    ];
+    for (what, request, status, code) in cases {
+        let mut conn = connect(&server);
+        // The server may answer and close before reading all of a long request.
+        let _ = conn.write_all(request);
+        let answer = read_answer(&mut conn);
+        assert_json_error(&answer, status, code);
+        assert_eq!(answer.header("x-content-type-options"), Some("nosniff"), "{what}");
+        assert!(closed_by_server(&mut conn), "{what}");
+    }
+}
 
 /// Run `daas` with `args` and its stdout a pipe nobody reads from.
 fn with_stdout_closed(args: &[&str]) -> (Option<i32>, String) {
