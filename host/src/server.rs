@@ -34,6 +34,9 @@ pub struct AppState {
     pub openapi: String,
     /// Largest accepted request body and WebSocket message.
     pub max_body_bytes: usize,
+    /// How long a request body may pause (`[extensions] idle_timeout_ms`); `None`: as long
+    /// as it likes.
+    pub body_pause: Option<Duration>,
     /// Flips to true when shutdown begins; open WebSockets close themselves.
     pub shutdown: tokio::sync::watch::Sender<bool>,
 }
@@ -231,6 +234,7 @@ async fn start_all(
         operations,
         openapi: serde_json::to_string_pretty(&openapi).unwrap_or_default(),
         max_body_bytes: site.extensions.extensions.max_body_bytes,
+        body_pause: crate::listen::Limits::of(&site.extensions.extensions).idle_timeout,
         shutdown: tokio::sync::watch::channel(false).0,
     }))
 }

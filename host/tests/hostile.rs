@@ -295,6 +295,17 @@ fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
     assert!(closed_by_server(&mut conn), "then closed when idle");
 }
 
+#[test]
+fn a_stalled_request_body_is_answered_408() {
+    let site = site_with("header_read_timeout_ms = 600000\nidle_timeout_ms = 300\n");
+    let server = Server::start(site.path());
+    let mut conn = connect(&server);
+    conn.write_all(b"POST /api/v1/testbackend/request HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\nonly ten..")
+        .unwrap();
+    let answer = read_answer(&mut conn);
+    assert_json_error(&answer, 408, "request_timeout");
+    assert!(closed_by_server(&mut conn));
+}
 
 #[test]
 fn connections_per_client_address_are_capped_and_refused_with_a_json_answer() {
@@ -324,6 +335,24 @@ fn connections_per_client_address_are_capped_and_refused_with_a_json_answer() {
     }
 }
 
+#[test]
+fn a_refused_websocket_upgrade_closes_its_socket() {
+    let server = Server::start(&site_dir("full"));
+    let mut sockets = Vec::new();
+    for _ in 0..20 {
+        let mut conn = connect(&server);
+        conn.write_all(
+            b"GET /api/v1/testbackend/echo HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+              Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nx-test-reject: 401\r\n\r\n",
+        )
+        .unwrap();
+        sockets.push(conn);
+    }
+    for conn in &mut sockets {
+        assert_eq!(read_answer(conn).status, 401);
+        assert!(closed_by_server(conn), "a refused upgrade's socket is closed");
+    }
+}
 
 // ---- item 10: security headers ---------------------------------------------------------
 
@@ -418,6 +447,19 @@ fn json_bodies_with_duplicate_keys_are_refused_naming_the_key() {
 
 // ---- item 13: the host's answers -------------------------------------------------------
 
+#[test]
+fn expect_100_continue_past_the_body_limit_gets_413_without_sending_the_body() {
+    let server = Server::start(&site_dir("full"));
+    let mut conn = connect(&server);
+    conn.write_all(
+        b"POST /api/v1/testbackend/request HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n\
+          Content-Length: 209715200\r\nExpect: 100-continue\r\n\r\n",
+    )
+    .unwrap();
+    let answer = read_answer(&mut conn);
+    assert_json_error(&answer, 413, "payload_too_large");
+    assert!(closed_by_server(&mut conn), "the unread body is not waited for");
+}
 
 #[test]
 fn requests_hyper_refuses_get_the_json_error_body() {
