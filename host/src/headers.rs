@@ -116,7 +116,10 @@ mod tests {
             .finish();
         headers.apply("/instance/1", &mut resp);
         let h = |name: &str| resp.headers()[name].to_str().unwrap().to_string();
-        assert_eq!((h("x-frame-options"), h("referrer-policy"), h("x-content-type-options")), ("SAMEORIGIN".into(), "same-origin".into(), "nosniff".into()));
+        assert_eq!(
+            (h("x-frame-options"), h("referrer-policy"), h("x-content-type-options")),
+            ("SAMEORIGIN".into(), "same-origin".into(), "nosniff".into())
+        );
         assert!(h("content-security-policy").starts_with(PAGE_POLICY) && h("content-security-policy").ends_with("frame-ancestors 'self'"));
     }
 }

@@ -238,7 +238,10 @@ fn raw_json_answer(status: u16, error: &ApiError) -> Vec<u8> {
 fn replacement(hyper_answer: &[u8]) -> Option<Vec<u8>> {
     let status = std::str::from_utf8(hyper_answer.get(9..12)?).ok()?.parse::<u16>().ok()?;
     let (message, detail) = match status {
-        400 => ("the request is not well-formed HTTP/1.1", "check the request line (METHOD /path HTTP/1.1) and the header fields (`name: value`, one per line)"),
+        400 => (
+            "the request is not well-formed HTTP/1.1",
+            "check the request line (METHOD /path HTTP/1.1) and the header fields (`name: value`, one per line)",
+        ),
         414 => ("the request's URI is longer than this server takes (65,534 bytes)", "send long parameters in a request body"),
         431 => (
             "the request's header fields are too many (more than 100) or too large (over 400 KiB together)",

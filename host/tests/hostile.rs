@@ -300,8 +300,10 @@ fn a_stalled_request_body_is_answered_408() {
     let site = site_with("header_read_timeout_ms = 600000\nidle_timeout_ms = 300\n");
     let server = Server::start(site.path());
     let mut conn = connect(&server);
-    conn.write_all(b"POST /api/v1/testbackend/request HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\nonly ten..")
-        .unwrap();
+    conn.write_all(
+        b"POST /api/v1/testbackend/request HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\nonly ten..",
+    )
+    .unwrap();
     let answer = read_answer(&mut conn);
     assert_json_error(&answer, 408, "request_timeout");
     assert!(closed_by_server(&mut conn));
@@ -362,7 +364,15 @@ fn webroot_copy(dir: &Path) {
     for sub in ["templates", "static", "static/viewer", "static/build"] {
         std::fs::create_dir_all(dir.join(sub)).unwrap();
     }
-    for file in ["templates/apps.html", "templates/viewer.html", "static/apps.js", "static/viewer/common.js", "static/viewer/guacamole.js", "static/viewer/novnc.js", "static/viewer/viewer.css"] {
+    for file in [
+        "templates/apps.html",
+        "templates/viewer.html",
+        "static/apps.js",
+        "static/viewer/common.js",
+        "static/viewer/guacamole.js",
+        "static/viewer/novnc.js",
+        "static/viewer/viewer.css",
+    ] {
         std::fs::copy(src.join(file), dir.join(file)).unwrap();
     }
     for file in ["static/build/guacamole.js", "static/build/novnc.js"] {

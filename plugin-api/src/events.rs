@@ -57,7 +57,7 @@ pub fn check_topic(topic: &str) -> Result<(), TopicError> {
 /// (`instance.*`; `*` alone is every topic but the host's).
 pub fn check_pattern(pattern: &str) -> Result<(), TopicError> {
     let prefix = pattern.strip_suffix('*').unwrap_or(pattern);
-    if !(prefix.is_empty() && pattern == "*") && !well_formed(prefix) {
+    if pattern != "*" && !well_formed(prefix) {
         return Err(TopicError::Malformed(pattern.chars().take(MAX_TOPIC_BYTES).collect()));
     }
     // A broader pattern (`*`, `ho*`) also covers other topics: it is the host topics in
