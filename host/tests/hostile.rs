@@ -513,8 +513,11 @@ fn a_closed_stdout_ends_every_printing_command_quietly() {
         ("extensions.toml", "[extensions]\n[[extensions.plugin]]\nname = \"db\"\n"),
         ("db.toml", &format!("[db]\ndb_type = \"sqlite\"\ndata_path = \"data\"\nsecret_key = \"{TEST_KEY}\"\n")),
     ]);
+    let fixture = db.path().join("fixture.yaml");
+    std::fs::write(&fixture, "users:\n  - {id: 7, name: ann}\n").unwrap();
+    let fixture = fixture.to_str().unwrap();
     let db = db.path().to_str().unwrap();
-    let commands: [&[&str]; 7] = [
+    let commands: [&[&str]; 8] = [
         &["config", "schema"],
         &["version"],
         &["config", "check", "--site", full],
@@ -522,6 +525,7 @@ fn a_closed_stdout_ends_every_printing_command_quietly() {
         &["db", "migrate", "--site", db],
         &["db", "status", "--site", db],
         &["export", "--site", db],
+        &["import", fixture, "--site", db],
     ];
     for args in commands {
         let (code, err) = with_stdout_closed(args);
