@@ -254,7 +254,9 @@ fn backtraces_are_logged_when_the_operator_asks() {
 
 #[test]
 fn a_silent_connection_and_a_trickled_request_head_are_closed_after_the_header_read_timeout() {
-    let site = site_with("header_read_timeout_ms = 300\nidle_timeout_ms = 600000\n");
+    // Short, but not so short that a loaded machine's pause between connecting and
+    // sending (the last request below) trips it.
+    let site = site_with("header_read_timeout_ms = 1000\nidle_timeout_ms = 600000\n");
     let server = Server::start(site.path());
     let mut silent = connect(&server);
     assert!(closed_by_server(&mut silent), "a connection that sends nothing is closed");
@@ -263,7 +265,8 @@ fn a_silent_connection_and_a_trickled_request_head_are_closed_after_the_header_r
     half.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").unwrap();
     assert!(closed_by_server(&mut half), "a half-sent request head is closed");
 
-    // One byte every 100 ms keeps the connection busy, but not its head from timing out.
+    // One byte every 100 ms keeps the connection busy, but not its head from timing out
+    // (at this pace the whole head would take 24 s).
     let mut trickle = connect(&server);
     let started = Instant::now();
     let mut closed = false;
@@ -285,7 +288,7 @@ fn a_silent_connection_and_a_trickled_request_head_are_closed_after_the_header_r
 
 #[test]
 fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
-    let site = site_with("header_read_timeout_ms = 600000\nidle_timeout_ms = 300\n");
+    let site = site_with("header_read_timeout_ms = 600000\nidle_timeout_ms = 2000\n");
     let server = Server::start(site.path());
     let mut conn = connect(&server);
     for _ in 0..2 {
