@@ -95,11 +95,11 @@ pub fn run(site: &Path, action: Action) -> ExitCode {
     // The plugin's info lines (database open, ...) are noise around a command's output;
     // warnings and errors still show, and RUST_LOG still overrides.
     let level = if config.logging.log.level == LogLevelName::Error { LogLevelName::Error } else { LogLevelName::Warn };
-    let max_level = crate::logging::init(&LogSection { level, format: LogFormat::Human });
+    let max_level = crate::logging::init(&LogSection { level, format: LogFormat::Human, backtraces: config.logging.log.backtraces });
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("daas-host").build() {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("daas: cannot start the async runtime: {e}");
+            errln!("daas: cannot start the async runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
@@ -107,7 +107,7 @@ pub fn run(site: &Path, action: Action) -> ExitCode {
     match runtime.block_on(execute(&config, action)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
-            eprintln!("daas: {:#}", f.error);
+            errln!("daas: {:#}", f.error);
             ExitCode::from(f.code)
         }
     }
@@ -118,17 +118,17 @@ async fn execute(config: &SiteConfig, action: Action) -> Result<(), Failure> {
     match action {
         Action::Status => {
             let status = with_db(config, Some(MigrateMode::Never), |db| async move { db.status().await }).await?;
-            println!("database: {}", status.db_type);
-            println!("applied migrations: {}", status.applied.len());
+            outln!("database: {}", status.db_type);
+            outln!("applied migrations: {}", status.applied.len());
             for m in &status.applied {
-                println!("  {m}");
+                outln!("  {m}");
             }
             if status.pending.is_empty() {
-                println!("pending migrations: none");
+                outln!("pending migrations: none");
             } else {
-                println!("pending migrations: {} (apply them with `daas db migrate --site {site}`)", status.pending.len());
+                outln!("pending migrations: {} (apply them with `daas db migrate --site {site}`)", status.pending.len());
                 for m in &status.pending {
-                    println!("  {m}");
+                    outln!("  {m}");
                 }
                 return Err(Failure {
                     code: EXIT_PENDING,
@@ -139,11 +139,11 @@ async fn execute(config: &SiteConfig, action: Action) -> Result<(), Failure> {
         Action::Migrate => {
             let applied = with_db(config, Some(MigrateMode::Never), |db| async move { db.migrate().await }).await?;
             if applied.is_empty() {
-                println!("no migration pending: the database is up to date");
+                outln!("no migration pending: the database is up to date");
             } else {
-                println!("applied {} migration(s):", applied.len());
+                outln!("applied {} migration(s):", applied.len());
                 for m in &applied {
-                    println!("  {m}");
+                    outln!("  {m}");
                 }
             }
         }
@@ -159,7 +159,7 @@ async fn execute(config: &SiteConfig, action: Action) -> Result<(), Failure> {
                 .await
                 .map_err(|f| Failure { code: f.code, error: f.error.context(format!("importing {} failed", file.display())) })?;
             let total: u64 = report.inserted.values().sum();
-            println!(
+            outln!(
                 "imported {total} row(s) from {} into {site}{}",
                 file.display(),
                 if drop_all { " after emptying every table" } else { "" }
@@ -174,15 +174,15 @@ async fn execute(config: &SiteConfig, action: Action) -> Result<(), Failure> {
             }
             if !lines.is_empty() {
                 if drop_all {
-                    println!("{:<24} {:>8} {:>8}", "TABLE", "REMOVED", "INSERTED");
+                    outln!("{:<24} {:>8} {:>8}", "TABLE", "REMOVED", "INSERTED");
                 } else {
-                    println!("{:<24} {:>8}", "TABLE", "INSERTED");
+                    outln!("{:<24} {:>8}", "TABLE", "INSERTED");
                 }
                 for (table, removed, inserted) in lines {
                     if drop_all {
-                        println!("{:<24} {:>8} {:>8}", table.as_str(), removed, inserted);
+                        outln!("{:<24} {:>8} {:>8}", table.as_str(), removed, inserted);
                     } else {
-                        println!("{:<24} {:>8}", table.as_str(), inserted);
+                        outln!("{:<24} {:>8}", table.as_str(), inserted);
                     }
                 }
             }
@@ -201,16 +201,16 @@ async fn execute(config: &SiteConfig, action: Action) -> Result<(), Failure> {
             let summary = format!("exported {rows} row(s) of {} table(s) from {site}", tables.len());
             match file.filter(|_| !to_stdout) {
                 None => {
-                    std::io::stdout().write_all(text.as_bytes()).context("cannot write the export to stdout")?;
-                    eprintln!("{summary}");
+                    crate::output::bytes(text.as_bytes());
+                    errln!("{summary}");
                 }
                 Some(path) => {
                     write_atomically(&path, &text)?;
-                    println!("{summary} to {}", path.display());
-                    println!("{:<24} {:>8}", "TABLE", "ROWS");
+                    outln!("{summary} to {}", path.display());
+                    outln!("{:<24} {:>8}", "TABLE", "ROWS");
                     for table in TableName::ALL {
                         if let Some(rows) = tables.get(&table).filter(|r| !r.is_empty()) {
-                            println!("{:<24} {:>8}", table.as_str(), rows.len());
+                            outln!("{:<24} {:>8}", table.as_str(), rows.len());
                         }
                     }
                 }

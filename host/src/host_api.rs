@@ -62,6 +62,8 @@ pub struct PluginInfo {
     pub layers: Vec<String>,
     /// The event topics it subscribes to.
     pub subscriptions: Vec<String>,
+    /// The event topics it may publish on.
+    pub publishes: Vec<String>,
 }
 
 /// The loaded plugins.

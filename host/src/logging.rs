@@ -5,8 +5,10 @@ use daas_common::config::{LogFormat, LogLevelName, LogSection};
 use daas_plugin_api::abi::LogLevel;
 use tracing_subscriber::EnvFilter;
 
-/// Install the subscriber; returns the most verbose level plugins need to forward.
+/// Install the subscriber, and the panic hook that logs through it; returns the most
+/// verbose level plugins need to forward.
 pub fn init(log: &LogSection) -> LogLevel {
+    install_panic_hook(log.backtraces);
     let level = match log.level {
         LogLevelName::Error => "error",
         LogLevelName::Warn => "warn",
@@ -29,4 +31,16 @@ pub fn init(log: &LogSection) -> LogLevel {
         LogFormat::Json => builder.json().try_init(),
     };
     max
+}
+
+/// The standard hook writes a panic as several lines past the log (and a backtrace of a
+/// hundred more whenever `RUST_BACKTRACE` is set): here a panic is one log line with an
+/// error id and where it happened, and a backtrace only when `[log] backtraces` asks for
+/// one. Plugins install the same in their own copy of std (the SDK does).
+fn install_panic_hook(backtraces: bool) {
+    std::panic::set_hook(Box::new(move |info| {
+        let caught = daas_plugin_api::sdk::runtime::Caught::of(info, backtraces);
+        let id = daas_plugin_api::error::error_id();
+        tracing::error!(error_id = %id, "panicked{}", caught.describe(caught.message()));
+    }));
 }

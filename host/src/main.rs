@@ -11,16 +11,24 @@
 //!   call (logging, backend calls, events).
 //! - [`net`]: TCP connections the host opens for plugins (relays stay on one reactor).
 //! - [`server`]: starting and stopping the plugins; the state requests share.
+//! - [`listen`]: the HTTP server: connections, their timeouts and per-client limit.
 //! - [`router`]: the request path: layers, forwarding across the boundary, WebSocket
 //!   upgrades.
 //! - [`openapi`]: merging the plugins' OpenAPI documents into `/openapi.json`.
+//! - [`headers`]: the security headers of every response.
 //! - [`host_api`]: the host's own routes (`/healthz`, `/readyz`, `/api/v1/plugins`).
-//! - [`logging`]: the tracing subscriber.
+//! - [`logging`]: the tracing subscriber and the panic hook.
+//! - [`output`]: the CLI's output, which a closed stdout ends quietly.
 //!
 //! The ABI itself is in the `daas-plugin-api` crate; the plugins are in `plugins/`.
 
+#[macro_use]
+mod output;
 mod db_cli;
+mod headers;
 mod host_api;
+mod json_keys;
+mod listen;
 mod loader;
 mod logging;
 mod net;
@@ -151,9 +159,9 @@ const EXIT_PLUGINS: u8 = 3;
 const EXIT_LISTEN: u8 = 4;
 
 fn print_problems(site: &std::path::Path, problems: &[ConfigProblem]) {
-    eprintln!("daas: the configuration in {} has {} problem(s):", site.display(), problems.len());
+    errln!("daas: the configuration in {} has {} problem(s):", site.display(), problems.len());
     for p in problems {
-        eprintln!("  {p}");
+        errln!("  {p}");
     }
 }
 
@@ -168,8 +176,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Version => {
-            println!("daas {}", env!("CARGO_PKG_VERSION"));
-            println!("plugin-api (ABI) {}", daas_plugin_api::ABI_VERSION);
+            outln!("daas {}", env!("CARGO_PKG_VERSION"));
+            outln!("plugin-api (ABI) {}", daas_plugin_api::ABI_VERSION);
             ExitCode::SUCCESS
         }
         Command::Config { command: ConfigCommand::Schema { file } } => config_schema(file),
@@ -188,7 +196,7 @@ fn main() -> ExitCode {
             let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("daas-host").build() {
                 Ok(r) => r,
                 Err(e) => {
-                    eprintln!("daas: cannot start the async runtime: {e}");
+                    errln!("daas: cannot start the async runtime: {e}");
                     return ExitCode::FAILURE;
                 }
             };
@@ -203,7 +211,7 @@ fn config_schema(file: Option<String>) -> ExitCode {
             Some(f) => serde_json::to_value(f.json_schema()).unwrap_or_default(),
             None => {
                 let allowed: Vec<&str> = ConfigFile::ALL.iter().map(|f| f.file_name()).collect();
-                eprintln!("daas: `{name}` is not a config file; allowed: {}", allowed.join(", "));
+                errln!("daas: `{name}` is not a config file; allowed: {}", allowed.join(", "));
                 return ExitCode::from(EXIT_CONFIG);
             }
         },
@@ -214,7 +222,7 @@ fn config_schema(file: Option<String>) -> ExitCode {
                 .collect(),
         ),
     };
-    println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
+    outln!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
     ExitCode::SUCCESS
 }
 
@@ -225,16 +233,16 @@ fn config_check(site: &std::path::Path) -> ExitCode {
     };
     let (loaded, errors, warnings) = loader::load_all(&config);
     for w in &warnings {
-        eprintln!("daas: warning: optional {w}");
+        errln!("daas: warning: optional {w}");
     }
     if !errors.is_empty() {
-        eprintln!("daas: the plugins of {} have {} problem(s):", site.display(), errors.len());
+        errln!("daas: the plugins of {} have {} problem(s):", site.display(), errors.len());
         for e in &errors {
-            eprintln!("  {e}");
+            errln!("  {e}");
         }
         return ExitCode::from(EXIT_CONFIG);
     }
-    println!("{}: configuration OK ({} config files, {} plugin(s) load)", site.display(), ConfigFile::ALL.len(), loaded.len());
+    outln!("{}: configuration OK ({} config files, {} plugin(s) load)", site.display(), ConfigFile::ALL.len(), loaded.len());
     ExitCode::SUCCESS
 }
 
@@ -244,23 +252,23 @@ fn plugins_list(site: &std::path::Path) -> ExitCode {
         Err(code) => return code,
     };
     let mut failed = false;
-    println!("{:<12} {:<9} {:<9} LIBRARY", "NAME", "VERSION", "STATUS");
+    outln!("{:<12} {:<9} {:<9} LIBRARY", "NAME", "VERSION", "STATUS");
     for entry in config.extensions.extensions.plugin.iter() {
         let path = loader::library_path(&config, entry);
         if !entry.enabled {
-            println!("{:<12} {:<9} {:<9} {}", entry.name, "-", "disabled", path.display());
+            outln!("{:<12} {:<9} {:<9} {}", entry.name, "-", "disabled", path.display());
             continue;
         }
         match loader::load(&config, entry) {
-            Ok(lib) => println!("{:<12} {:<9} {:<9} {}", lib.name, lib.version, "ok", path.display()),
+            Ok(lib) => outln!("{:<12} {:<9} {:<9} {}", lib.name, lib.version, "ok", path.display()),
             Err(e) => {
                 failed |= !entry.optional;
-                println!("{:<12} {:<9} {:<9} {}", entry.name, "-", "error", path.display());
-                eprintln!("  {e}");
+                outln!("{:<12} {:<9} {:<9} {}", entry.name, "-", "error", path.display());
+                errln!("  {e}");
             }
         }
     }
-    println!("(routes, backends and layers are known once started: GET /api/v1/plugins on a running server)");
+    outln!("(routes, backends and layers are known once started: GET /api/v1/plugins on a running server)");
     if failed {
         ExitCode::from(EXIT_PLUGINS)
     } else {
@@ -269,14 +277,12 @@ fn plugins_list(site: &std::path::Path) -> ExitCode {
 }
 
 async fn serve(config: SiteConfig, listen: Option<String>, max_level: daas_plugin_api::abi::LogLevel) -> ExitCode {
-    use poem::listener::{Acceptor, Listener, TcpListener};
-
     let started = std::time::Instant::now();
     registry::init(tokio::runtime::Handle::current(), max_level);
     let shutdown = match server::watch_signals() {
         Ok(rx) => rx,
         Err(e) => {
-            eprintln!("daas: cannot install the SIGINT/SIGTERM handlers: {e}");
+            errln!("daas: cannot install the SIGINT/SIGTERM handlers: {e}");
             return ExitCode::FAILURE;
         }
     };
@@ -285,12 +291,12 @@ async fn serve(config: SiteConfig, listen: Option<String>, max_level: daas_plugi
         Err(e @ server::StartError::Interrupted(_)) => {
             // What the operator asked for: not a failure.
             tracing::info!("{e}; the plugins already started were stopped");
-            eprintln!("daas: {e}; stopped");
+            errln!("daas: {e}; stopped");
             return ExitCode::SUCCESS;
         }
         Err(e) => {
             tracing::error!("{e}");
-            eprintln!("daas: cannot start: {e}");
+            errln!("daas: cannot start: {e}");
             return ExitCode::from(EXIT_PLUGINS);
         }
     };
@@ -298,26 +304,29 @@ async fn serve(config: SiteConfig, listen: Option<String>, max_level: daas_plugi
     let app = match router::router(state.clone()) {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("daas: cannot start: {e}");
+            errln!("daas: cannot start: {e}");
             server::stop_plugins(&state.plugins, soon()).await;
             return ExitCode::from(EXIT_PLUGINS);
         }
     };
     let addr = listen.unwrap_or_else(|| config.extensions.extensions.listen.clone());
-    let acceptor = match TcpListener::bind(addr.clone()).into_acceptor().await {
-        Ok(a) => a,
+    let listener = match tokio::net::TcpListener::bind(addr.as_str()).await {
+        Ok(l) => l,
         Err(e) => {
-            eprintln!("daas: cannot listen on {addr}: {e}; pick a free address with --listen or [extensions] listen");
+            errln!("daas: cannot listen on {addr}: {e}; pick a free address with --listen or [extensions] listen");
             server::stop_plugins(&state.plugins, soon()).await;
             return ExitCode::from(EXIT_LISTEN);
         }
     };
-    let local = acceptor.local_addr().first().and_then(|a| a.as_socket_addr().copied());
-    let shown = local.map(|a| a.to_string()).unwrap_or(addr);
+    let shown = listener.local_addr().map(|a| a.to_string()).unwrap_or(addr);
     state.ready.store(true, Ordering::SeqCst);
     tracing::info!(plugins = state.plugins.len(), ms = started.elapsed().as_millis() as u64, "daas listening on http://{shown}");
     // Machine-readable, for scripts and tests that start the server on port 0.
-    println!("daas: listening on http://{shown}");
+    {
+        use std::io::Write as _;
+        // Not `outln!`: a server whose stdout is closed keeps serving.
+        let _ = writeln!(std::io::stdout(), "daas: listening on http://{shown}");
+    }
 
     // One deadline for the whole shutdown: draining requests, closing WebSockets and
     // stopping plugins all fit in `shutdown_grace_ms` from the signal.
@@ -325,20 +334,21 @@ async fn serve(config: SiteConfig, listen: Option<String>, max_level: daas_plugi
     let (deadline_tx, deadline_rx) = tokio::sync::oneshot::channel();
     let signal_state = state.clone();
     let mut signal = shutdown;
-    let result = poem::Server::new_with_acceptor(acceptor)
-        .run_with_graceful_shutdown(
-            app,
-            async move {
-                server::requested(&mut signal).await;
-                let _ = deadline_tx.send(std::time::Instant::now() + grace);
-                signal_state.ready.store(false, Ordering::SeqCst);
-                // Upgraded connections are not tracked by the server: tell them.
-                signal_state.shutdown.send_replace(true);
-                tracing::info!("shutting down: no new connections, draining in-flight requests");
-            },
-            Some(grace),
-        )
-        .await;
+    listen::serve(
+        listener,
+        app,
+        listen::Limits::of(&config.extensions.extensions),
+        async move {
+            server::requested(&mut signal).await;
+            let _ = deadline_tx.send(std::time::Instant::now() + grace);
+            signal_state.ready.store(false, Ordering::SeqCst);
+            // Upgraded connections are not tracked by the server: tell them.
+            signal_state.shutdown.send_replace(true);
+            tracing::info!("shutting down: no new connections, draining in-flight requests");
+        },
+        grace,
+    )
+    .await;
     let deadline = deadline_rx.await.unwrap_or_else(|_| std::time::Instant::now() + grace);
     while router::OPEN_WEBSOCKETS.load(Ordering::SeqCst) > 0 && std::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -346,14 +356,6 @@ async fn serve(config: SiteConfig, listen: Option<String>, max_level: daas_plugi
     // Event handlers run in their plugins: let them finish before the plugins stop.
     registry::drain_events(deadline).await;
     server::stop_plugins(&state.plugins, deadline).await;
-    match result {
-        Ok(()) => {
-            tracing::info!("daas stopped");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("daas: server error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    tracing::info!("daas stopped");
+    ExitCode::SUCCESS
 }

@@ -6,9 +6,12 @@
 //! read-only afterwards.
 
 use std::{
-    collections::BTreeMap,
-    sync::{LazyLock, OnceLock, RwLock},
-    time::Instant,
+    collections::{BTreeMap, HashMap},
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc, LazyLock, Mutex, OnceLock, RwLock,
+    },
+    time::{Duration, Instant},
 };
 
 use abi_stable::{
@@ -18,6 +21,7 @@ use abi_stable::{
 use async_ffi::{FfiFuture, FutureExt as _};
 use daas_plugin_api::{
     abi::{BackendError, BackendErrorKind, HostExt, HostExtRef, HostServices, LogLevel, PluginManifest, PluginModRef},
+    events,
     permissions::Permissions,
     sdk::BackendProtocol,
     BackendName, LayerName, PluginName,
@@ -37,6 +41,9 @@ pub struct Plugin {
     /// Its permission rules and the rule each operation needs (empty for plugins built
     /// before the `permissions` export).
     pub permissions: Permissions,
+    /// The topic patterns it may publish on (checked at start; empty for plugins built
+    /// before the `publishes` export).
+    pub publishes: Vec<String>,
 }
 
 impl Plugin {
@@ -129,7 +136,7 @@ pub fn services_for(plugin: PluginName) -> HostServices {
 }
 
 /// The services added after `HostServices` was frozen.
-const HOST_EXT: &WithMetadata<HostExt> = &WithMetadata::new(HostExt { connect_tcp: crate::net::connect_tcp });
+const HOST_EXT: &WithMetadata<HostExt> = &WithMetadata::new(HostExt { connect_tcp: crate::net::connect_tcp, publish: host_try_publish });
 
 extern "C" fn host_log(plugin: PluginName, level: LogLevel, target: RStr<'_>, message: RStr<'_>) {
     let (plugin, target, message) = (plugin.as_str(), target.as_str(), message.as_str());
@@ -192,37 +199,178 @@ pub async fn call<P: BackendProtocol>(request: &P::Request) -> Result<P::Respons
     })
 }
 
-/// Whether a subscription pattern matches a topic (`*` suffix: prefix match).
-pub fn topic_matches(pattern: &str, topic: &str) -> bool {
-    match pattern.strip_suffix('*') {
-        Some(prefix) => topic.starts_with(prefix),
-        None => pattern == topic,
-    }
-}
-
 /// Publish an event from the host itself, as `extensions` (the seed's name for the part
 /// that manages plugins), to the plugins subscribed to the topic.
 pub fn publish(topic: &str, payload: &serde_json::Value) {
-    host_publish(PluginName::Extensions, topic.into(), payload.to_string().into());
+    if let Err(e) = publish_event(PluginName::Extensions, topic, payload.to_string().into()) {
+        tracing::warn!("the host's event on `{topic}` was not published: {}", e.message);
+    }
 }
 
 extern "C" fn host_publish(plugin: PluginName, topic: RStr<'_>, payload: RString) {
-    let topic = topic.as_str().to_string();
-    tracing::debug!(plugin = plugin.as_str(), topic, "event published");
-    let Some(runtime) = RUNTIME.get() else { return };
-    for p in plugins() {
-        if p.manifest.subscriptions.iter().any(|s| topic_matches(s, &topic)) {
-            let fut = (p.module().on_event())(topic.as_str().into(), payload.clone());
-            EVENTS.spawn_on(
-                async move {
-                    if std::panic::AssertUnwindSafe(fut).catch_unwind().await.is_err() {
-                        tracing::error!(plugin = p.name().as_str(), "event handler panicked across the boundary");
-                    }
-                },
-                runtime,
-            );
+    let _ = publish_event(plugin, topic.as_str(), payload);
+}
+
+extern "C" fn host_try_publish(plugin: PluginName, topic: RStr<'_>, payload: RString) -> RResult<(), BackendError> {
+    publish_event(plugin, topic.as_str(), payload).into()
+}
+
+/// A warning that may repeat at a client's pace (a route that publishes), logged at most
+/// once per interval with the number of repeats left out since.
+struct Throttled {
+    next: Mutex<Option<Instant>>,
+    suppressed: AtomicU64,
+}
+
+impl Throttled {
+    const INTERVAL: Duration = Duration::from_secs(10);
+
+    const fn new() -> Self {
+        Throttled { next: Mutex::new(None), suppressed: AtomicU64::new(0) }
+    }
+
+    fn warn(&self, plugin: PluginName, message: &str) {
+        let now = Instant::now();
+        let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
+        if next.is_some_and(|n| now < n) {
+            self.suppressed.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        *next = Some(now + Self::INTERVAL);
+        let suppressed = self.suppressed.swap(0, Ordering::Relaxed);
+        tracing::warn!(plugin = plugin.as_str(), suppressed, "{message}");
+    }
+}
+
+static REFUSED: Throttled = Throttled::new();
+static BUSY: Throttled = Throttled::new();
+
+/// Events under way (some delivery not finished), per topic and in all.
+#[derive(Default)]
+struct Pending {
+    per_topic: HashMap<String, usize>,
+    total: usize,
+}
+
+static PENDING: LazyLock<Mutex<Pending>> = LazyLock::new(Default::default);
+
+/// One event under way, shared by its deliveries; the last to finish ends it.
+struct PendingEvent(String);
+
+impl PendingEvent {
+    /// Count an event under way, unless its topic or the bus is full.
+    fn reserve(topic: &str) -> Result<PendingEvent, String> {
+        let mut p = PENDING.lock().unwrap_or_else(|p| p.into_inner());
+        let of_topic = p.per_topic.get(topic).copied().unwrap_or(0);
+        if of_topic >= events::MAX_PENDING_PER_TOPIC {
+            return Err(format!("{of_topic} events on `{topic}` are still being delivered (at most {})", events::MAX_PENDING_PER_TOPIC));
+        }
+        if p.total >= events::MAX_PENDING {
+            return Err(format!("{} events are still being delivered (at most {})", p.total, events::MAX_PENDING));
+        }
+        *p.per_topic.entry(topic.to_string()).or_default() += 1;
+        p.total += 1;
+        Ok(PendingEvent(topic.to_string()))
+    }
+}
+
+impl Drop for PendingEvent {
+    fn drop(&mut self) {
+        let mut p = PENDING.lock().unwrap_or_else(|p| p.into_inner());
+        p.total -= 1;
+        if let Some(n) = p.per_topic.get_mut(&self.0) {
+            *n -= 1;
+            if *n == 0 {
+                p.per_topic.remove(&self.0);
+            }
         }
     }
+}
+
+/// Whether `plugin` may publish `payload` on `topic`: a topic it declared, not the
+/// host's, well-formed, a payload within bounds. The host (`extensions`) may publish
+/// anything.
+fn check_publish(plugin: PluginName, topic: &str, payload: &str) -> Result<(), BackendError> {
+    if plugin == PluginName::Extensions {
+        return Ok(());
+    }
+    let refused = |kind, why: String| BackendError::new(kind, format!("plugin `{plugin}` may not publish on `{}`: {why}", shown(topic)));
+    events::check_topic(topic).map_err(|e| {
+        let kind = if matches!(e, events::TopicError::Host(_)) { BackendErrorKind::Forbidden } else { BackendErrorKind::BadRequest };
+        refused(kind, e.to_string())
+    })?;
+    let declared = {
+        let t = TABLES.read().unwrap_or_else(|p| p.into_inner());
+        t.plugins.iter().find(|p| p.name() == plugin).map(|p| p.publishes.clone())
+    };
+    let Some(declared) = declared else {
+        return Err(refused(BackendErrorKind::Forbidden, "events can be published once the plugin has started".into()));
+    };
+    if !declared.iter().any(|pattern| events::matches(pattern, topic)) {
+        let declared = if declared.is_empty() { "none".to_string() } else { declared.join(", ") };
+        return Err(refused(
+            BackendErrorKind::Forbidden,
+            format!("it is not among the topics the plugin declared ({declared}); a plugin declares them with PluginBuilder::publishes"),
+        ));
+    }
+    if payload.len() > events::MAX_PAYLOAD_BYTES {
+        return Err(refused(
+            BackendErrorKind::BadRequest,
+            format!("the payload has {} bytes, at most {} are taken", payload.len(), events::MAX_PAYLOAD_BYTES),
+        ));
+    }
+    Ok(())
+}
+
+/// The start of a topic fit for a message (a refused one may be long).
+fn shown(topic: &str) -> String {
+    let mut end = topic.len().min(events::MAX_TOPIC_BYTES);
+    while !topic.is_char_boundary(end) {
+        end -= 1;
+    }
+    if end < topic.len() {
+        format!("{}…", &topic[..end])
+    } else {
+        topic.to_string()
+    }
+}
+
+/// Deliver an event to the plugins subscribed to its topic, if the bus takes it;
+/// refusals are logged (at most every few seconds) and returned.
+fn publish_event(plugin: PluginName, topic: &str, payload: RString) -> Result<(), BackendError> {
+    if let Err(e) = check_publish(plugin, topic, &payload) {
+        REFUSED.warn(plugin, &e.message);
+        return Err(e);
+    }
+    tracing::debug!(plugin = plugin.as_str(), topic, "event published");
+    let Some(runtime) = RUNTIME.get() else { return Ok(()) };
+    let subscribers: Vec<Plugin> =
+        plugins().into_iter().filter(|p| p.manifest.subscriptions.iter().any(|s| events::matches(s, topic))).collect();
+    if subscribers.is_empty() {
+        return Ok(());
+    }
+    let pending = match PendingEvent::reserve(topic) {
+        Ok(p) => Arc::new(p),
+        Err(why) => {
+            let message = format!("the event bus is busy: {why}; plugin `{plugin}`'s event on `{topic}` was not published");
+            BUSY.warn(plugin, &message);
+            return Err(BackendError::new(BackendErrorKind::Unavailable, message));
+        }
+    };
+    for p in subscribers {
+        let fut = (p.module().on_event())(topic.into(), payload.clone());
+        let pending = pending.clone();
+        EVENTS.spawn_on(
+            async move {
+                if std::panic::AssertUnwindSafe(fut).catch_unwind().await.is_err() {
+                    tracing::error!(plugin = p.name().as_str(), "event handler panicked across the boundary");
+                }
+                drop(pending);
+            },
+            runtime,
+        );
+    }
+    Ok(())
 }
 
 /// Wait until every event delivery under way has finished, or the deadline passes
@@ -233,17 +381,5 @@ pub async fn drain_events(deadline: Instant) {
     let left = deadline.saturating_duration_since(Instant::now());
     if tokio::time::timeout(left, EVENTS.wait()).await.is_err() {
         tracing::warn!(pending = EVENTS.len(), "shutdown: event deliveries still running at the deadline are abandoned");
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn topics_match_exactly_or_by_prefix() {
-        assert!(super::topic_matches("*", "a.b"));
-        assert!(super::topic_matches("instance.*", "instance.started"));
-        assert!(!super::topic_matches("instance.*", "object.created"));
-        assert!(super::topic_matches("x", "x"));
-        assert!(!super::topic_matches("x", "xy"));
     }
 }

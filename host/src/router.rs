@@ -10,6 +10,7 @@ use std::{
         atomic::{AtomicUsize, Ordering},
         Arc,
     },
+    time::Duration,
 };
 
 use abi_stable::std_types::{RResult, RString, RVec, Tuple2};
@@ -35,6 +36,7 @@ use poem::{
 };
 
 use crate::{
+    headers::SecurityHeaders,
     host_api::{self, HostApi},
     registry::Plugin,
     server::{AppState, StartError},
@@ -204,18 +206,60 @@ fn http_to_response(http: HttpResponse) -> Response {
     resp
 }
 
-/// Read a request body of at most `limit` bytes. A body that arrived in one piece is
-/// taken as it is; no body costs nothing.
-async fn read_body(body: poem::Body, limit: usize) -> Result<bytes::Bytes, poem::error::ReadBodyError> {
+/// Why a request body could not be read.
+enum BodyError {
+    /// Longer than the limit.
+    TooLarge,
+    /// Nothing arrived for the pause allowed.
+    Stalled(Duration),
+    /// The connection failed.
+    Io(std::io::Error),
+}
+
+impl BodyError {
+    /// The answer; the connection closes after it, since the rest of the body was not read.
+    fn response(&self, limit: usize) -> Response {
+        let resp = match self {
+            BodyError::TooLarge => json_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("request body is larger than {limit} bytes"),
+                "send less, or raise [extensions] max_body_bytes",
+            ),
+            BodyError::Stalled(pause) => json_error(
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                format!("the request body stopped arriving: nothing for {} ms", pause.as_millis()),
+                "send the body without long pauses, or raise [extensions] idle_timeout_ms",
+            ),
+            BodyError::Io(e) => json_error(StatusCode::BAD_REQUEST, "bad_request", format!("request body could not be read: {e}"), ""),
+        };
+        closing(resp)
+    }
+}
+
+/// A response after which the connection closes.
+fn closing(mut resp: Response) -> Response {
+    resp.headers_mut().insert(poem::http::header::CONNECTION, HeaderValue::from_static("close"));
+    resp
+}
+
+/// Read a request body of at most `limit` bytes, each piece within `pause` of the one
+/// before. A body that arrived in one piece is taken as it is; no body costs nothing.
+async fn read_body(body: poem::Body, limit: usize, pause: Option<Duration>) -> Result<bytes::Bytes, BodyError> {
     use http_body_util::BodyExt as _;
-    use poem::error::ReadBodyError;
     let mut body: http_body_util::combinators::BoxBody<bytes::Bytes, std::io::Error> = body.into();
     let mut data = bytes::Bytes::new();
     let mut more: Option<bytes::BytesMut> = None;
-    while let Some(frame) = body.frame().await {
-        let Ok(chunk) = frame.map_err(ReadBodyError::Io)?.into_data() else { continue };
+    loop {
+        let frame = match pause {
+            Some(pause) => tokio::time::timeout(pause, body.frame()).await.map_err(|_| BodyError::Stalled(pause))?,
+            None => body.frame().await,
+        };
+        let Some(frame) = frame else { break };
+        let Ok(chunk) = frame.map_err(BodyError::Io)?.into_data() else { continue };
         if data.len() + more.as_ref().map_or(0, |m| m.len()) + chunk.len() > limit {
-            return Err(ReadBodyError::PayloadTooLarge);
+            return Err(BodyError::TooLarge);
         }
         if data.is_empty() && more.is_none() {
             data = chunk;
@@ -264,6 +308,7 @@ impl Endpoint for Forward {
             }
         }
         let body = req.take_body();
+        let json = crate::json_keys::is_json(req.headers());
         // The request without its body (a plugin built before `serve_http` gets the
         // older form).
         let request = match self.plugin.module().serve_http() {
@@ -289,20 +334,19 @@ impl Endpoint for Forward {
         };
         drop(req);
         Either::Right(async move {
-            let body = match read_body(body, self.state.max_body_bytes).await {
+            let body = match read_body(body, self.state.max_body_bytes, self.state.body_pause).await {
                 Ok(b) => b,
-                Err(poem::error::ReadBodyError::PayloadTooLarge) => {
-                    return Ok(json_error(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "payload_too_large",
-                        format!("request body is larger than {} bytes", self.state.max_body_bytes),
-                        "send less, or raise [extensions] max_body_bytes",
-                    ))
-                }
-                Err(e) => {
-                    return Ok(json_error(StatusCode::BAD_REQUEST, "bad_request", format!("request body could not be read: {e}"), ""))
-                }
+                Err(e) => return Ok(e.response(self.state.max_body_bytes)),
             };
+            if let Some(dup) = json.then(|| crate::json_keys::find_duplicate(&body)).flatten() {
+                let at = if dup.pointer.is_empty() { String::new() } else { format!(" (in the object at {})", dup.pointer) };
+                return Ok(json_error(
+                    StatusCode::BAD_REQUEST,
+                    "bad_request",
+                    format!("the JSON body has the duplicate key `{}`{at}", dup.key),
+                    "send each key once: parsers disagree on which of two values counts",
+                ));
+            }
             // A copy (hyper's bytes are views of its read buffer) that the plugin then reads in place.
             let body = RVec::from(Vec::<u8>::from(body));
             let answer = match request {
@@ -489,6 +533,8 @@ struct Routes {
     /// smaller than the router's, so holding them inline makes no request's future larger.
     api: Vec<(PluginName, Layered<Forward>)>,
     other: Route,
+    headers: SecurityHeaders,
+    max_body_bytes: usize,
 }
 
 const API_PREFIX: &str = "/api/v1/";
@@ -497,16 +543,34 @@ impl Endpoint for Routes {
     type Output = Response;
 
     async fn call(&self, req: Request) -> poem::Result<Response> {
+        let docs = req.uri().path() == "/docs";
+        let upgrade = is_websocket_upgrade(&req);
+        // Refused before a byte of the body is read: a client that sent `Expect:
+        // 100-continue` is not told to go on, and one that did not is not waited for.
+        if let Some(length) = req.headers().get(poem::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok()) {
+            if length > self.max_body_bytes as u64 {
+                let mut resp = BodyError::TooLarge.response(self.max_body_bytes);
+                self.headers.apply("", &mut resp);
+                return Ok(resp);
+            }
+        }
         let name =
             req.uri().path().strip_prefix(API_PREFIX).map(|rest| &rest[..rest.bytes().position(|b| b == b'/').unwrap_or(rest.len())]);
         let answer = match name.and_then(|name| self.api.iter().find(|(p, _)| p.as_str() == name)) {
             Some((_, api)) => api.call(req).await,
             None => self.other.call(req).await,
         };
-        Ok(answer.unwrap_or_else(|err| {
+        let mut resp = answer.unwrap_or_else(|err| {
             let (status, e) = ApiError::from_poem(&err);
             e.to_response(status)
-        }))
+        });
+        self.headers.apply(if docs { "/docs" } else { "" }, &mut resp);
+        // A refused upgrade leaves nothing to keep the connection for: a client
+        // retrying upgrades (unauthenticated, 401) would otherwise hold its sockets open.
+        if upgrade && resp.status() != StatusCode::SWITCHING_PROTOCOLS {
+            resp = closing(resp);
+        }
+        Ok(resp)
     }
 }
 
@@ -516,6 +580,7 @@ pub fn router(state: Arc<AppState>) -> Result<impl Endpoint, StartError> {
     let layered_host = || Layered { inner: host.clone(), plugin: None, state: state.clone() };
     let openapi = state.openapi.clone();
     let docs = docs_page(&state);
+    let headers = SecurityHeaders::new(&docs);
     let mut route = Route::new()
         .at("/healthz", layered_host())
         .at("/readyz", layered_host())
@@ -546,7 +611,7 @@ pub fn router(state: Arc<AppState>) -> Result<impl Endpoint, StartError> {
             })?;
         }
     }
-    Ok(Routes { api, other: route })
+    Ok(Routes { api, other: route, headers, max_body_bytes: state.max_body_bytes })
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use std::{
 
 use abi_stable::std_types::RResult;
 use daas_common::config::{ConfigFile, SiteConfig};
-use daas_plugin_api::{paths::match_path, permissions::Permissions, sdk::StartConfig, LayerName, PluginName};
+use daas_plugin_api::{events, paths::match_path, permissions::Permissions, sdk::StartConfig, LayerName, PluginName};
 use futures::FutureExt as _;
 use tokio::sync::watch;
 
@@ -34,6 +34,9 @@ pub struct AppState {
     pub openapi: String,
     /// Largest accepted request body and WebSocket message.
     pub max_body_bytes: usize,
+    /// How long a request body may pause (`[extensions] idle_timeout_ms`); `None`: as long
+    /// as it likes.
+    pub body_pause: Option<Duration>,
     /// Flips to true when shutdown begins; open WebSockets close themselves.
     pub shutdown: tokio::sync::watch::Sender<bool>,
 }
@@ -58,6 +61,7 @@ impl AppState {
                     backends: p.manifest.backends.iter().map(|b| b.to_string()).collect(),
                     layers: p.manifest.layers.iter().map(|l| l.to_string()).collect(),
                     subscriptions: p.manifest.subscriptions.iter().map(|s| s.to_string()).collect(),
+                    publishes: p.publishes.clone(),
                 }
             })
             .collect()
@@ -108,6 +112,7 @@ async fn start_plugin(site: &SiteConfig, lib: LoadedLibrary) -> Result<Plugin, S
         file,
         settings: serde_json::Value::Object(lib.entry.settings.clone()),
         site_dir: std::fs::canonicalize(&site.dir).unwrap_or_else(|_| site.dir.clone()),
+        backtraces: site.logging.log.backtraces,
     };
     let config = serde_json::to_string(&config).map_err(|e| e.to_string())?;
     let fut = (lib.module.start())(registry::services_for(lib.name), config.into());
@@ -127,7 +132,22 @@ async fn start_plugin(site: &SiteConfig, lib: LoadedLibrary) -> Result<Plugin, S
                     }
                 }
             };
-            Ok(Plugin { library: lib, manifest, permissions })
+            let publishes = match lib.module.publishes() {
+                None => Vec::new(),
+                Some(export) => {
+                    let json = export();
+                    let patterns: Vec<String> = if json.is_empty() {
+                        Vec::new()
+                    } else {
+                        serde_json::from_str(&json).map_err(|e| format!("its published topics are not the expected JSON: {e}"))?
+                    };
+                    for pattern in &patterns {
+                        events::check_pattern(pattern).map_err(|e| format!("it declares it publishes on `{pattern}`: {e}"))?;
+                    }
+                    patterns
+                }
+            };
+            Ok(Plugin { library: lib, manifest, permissions, publishes })
         }
     }
 }
@@ -214,6 +234,7 @@ async fn start_all(
         operations,
         openapi: serde_json::to_string_pretty(&openapi).unwrap_or_default(),
         max_body_bytes: site.extensions.extensions.max_body_bytes,
+        body_pause: crate::listen::Limits::of(&site.extensions.extensions).idle_timeout,
         shutdown: tokio::sync::watch::channel(false).0,
     }))
 }

@@ -538,7 +538,7 @@ impl Fixtures {
             Fx::UserC => self.user_c.to_string(),
             Fx::Group => self.group.to_string(),
             Fx::Role => self.role.to_string(),
-            Fx::Topic => "matrix.topic".into(),
+            Fx::Topic => "test.matrix".into(),
             Fx::App => self.app.clone(),
             Fx::Instance => INSTANCE.into(),
             Fx::Asset => "build/novnc.js".into(),

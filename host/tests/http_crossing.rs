@@ -69,8 +69,9 @@ fn the_plugin_routes_everything_under_its_prefix_and_the_host_the_rest() {
         assert_eq!(r.json::<Value>().unwrap()["code"], "not_found", "{path}");
     }
     // Percent-encoded path parameters and queries reach the plugin's router as sent.
+    // (`a/b` is no topic: the bus's refusal names it as the plugin received it.)
     let r = client().post(server.url("/api/v1/testbackend/events/a%2Fb")).send().unwrap();
-    assert_eq!(r.json::<Value>().unwrap()["greeting"], "published on a/b");
+    assert!(r.json::<Value>().unwrap()["message"].as_str().unwrap().contains("`a/b`"));
     let r = client().get(server.url("/api/v1/testbackend/hello?name=a%20b")).send().unwrap();
     assert_eq!(r.json::<Value>().unwrap()["greeting"], "good morning, a b");
     // HEAD is answered by the GET handler, without a body.

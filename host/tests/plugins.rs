@@ -121,7 +121,7 @@ fn plugin_logs_reach_the_host_log_with_the_plugin_named() {
 #[test]
 fn published_events_reach_subscribed_plugins() {
     let server = start();
-    let topic = "instance.started.test";
+    let topic = "test.instance.started";
     for _ in 0..3 {
         let r = client().post(server.url(&format!("/api/v1/testbackend/events/{topic}"))).send().unwrap();
         assert_eq!(r.status(), 200);

@@ -403,7 +403,8 @@ pub struct HostServices {
     /// Call another plugin's backend with a serialized (JSON) request.
     pub call_backend:
         extern "C" fn(caller: PluginName, backend: BackendName, request: RVec<u8>) -> FfiFuture<RResult<RVec<u8>, BackendError>>,
-    /// Publish an event (JSON payload) to every plugin subscribed to the topic.
+    /// Publish an event (JSON payload) to every plugin subscribed to the topic. The host
+    /// refuses (and logs) what the bus does not take; [`HostExt::publish`] says why.
     pub publish: extern "C" fn(plugin: PluginName, topic: RStr<'_>, payload: RString),
     /// The services added since this struct was frozen (extensible: see [`HostExt`]).
     pub ext: HostExtRef,
@@ -424,6 +425,13 @@ pub struct HostExt {
     /// boundary without a copy (`sdk::net::TcpStream`).
     #[sabi(last_prefix_field)]
     pub connect_tcp: extern "C" fn(plugin: PluginName, address: RString, timeout_ms: u64) -> FfiFuture<RResult<HostTcpBox, RString>>,
+    /// Publish an event (JSON payload) like [`HostServices::publish`], and learn whether
+    /// the bus took it: refused with [`BackendErrorKind::Forbidden`] when the plugin did
+    /// not declare the topic or it is the host's, [`BackendErrorKind::BadRequest`] when
+    /// the topic or the payload is malformed or too large, and
+    /// [`BackendErrorKind::Unavailable`] when too many events are under way (see
+    /// [`crate::events`]). `None` on hosts built before it existed.
+    pub publish: extern "C" fn(plugin: PluginName, topic: RStr<'_>, payload: RString) -> RResult<(), BackendError>,
 }
 
 /// A TCP connection the host opened for a plugin ([`HostExt::connect_tcp`]). Reading and
@@ -556,6 +564,12 @@ pub struct PluginMod {
     /// rule.
     #[sabi(missing_field(option))]
     pub permissions: extern "C" fn() -> RString,
+    /// The event topics the plugin publishes on, as a JSON array of patterns (a trailing
+    /// `*` matches a prefix; see [`crate::events`]); called once, after `start`. The host
+    /// refuses every other topic. `None` for plugins built before it existed: they
+    /// publish nothing.
+    #[sabi(missing_field(option))]
+    pub publishes: extern "C" fn() -> RString,
 }
 
 impl RootModule for PluginModRef {

@@ -70,6 +70,7 @@
 
 pub mod abi;
 pub mod error;
+pub mod events;
 pub mod identity;
 pub mod names;
 pub mod paths;

@@ -59,8 +59,21 @@ pub struct ExtensionsSection {
     pub layers: Vec<LayerName>,
     /// How long a graceful shutdown waits for in-flight requests, in milliseconds.
     pub shutdown_grace_ms: u64,
-    /// Largest request body accepted, in bytes (larger: 413).
+    /// Largest request body accepted, in bytes (larger: 413, before any of it is read
+    /// when the request says its length).
     pub max_body_bytes: usize,
+    /// How long a request's head may take to arrive, in milliseconds: a new connection's
+    /// first request counted from the connection, later ones from their first byte.
+    /// Beyond it the connection is closed. 0: no limit.
+    pub header_read_timeout_ms: u64,
+    /// How long a kept-alive connection may wait for its next request, and a request body
+    /// for its next bytes, in milliseconds: then the connection is closed (a body that
+    /// stopped is answered 408 first). 0: no limit.
+    pub idle_timeout_ms: u64,
+    /// Connections one client address may have open at once (WebSockets included); one
+    /// more is answered 429 and closed. Behind a proxy every client has the proxy's
+    /// address: raise it there, or 0 for no limit.
+    pub max_connections_per_client: usize,
     /// The plugins to load, in this order (`[[extensions.plugin]]`).
     pub plugin: Vec<PluginEntry>,
 }
@@ -73,6 +86,9 @@ impl Default for ExtensionsSection {
             layers: Vec::new(),
             shutdown_grace_ms: 10_000,
             max_body_bytes: 16 * 1024 * 1024,
+            header_read_timeout_ms: 10_000,
+            idle_timeout_ms: 60_000,
+            max_connections_per_client: 256,
             plugin: Vec::new(),
         }
     }
@@ -125,11 +141,15 @@ pub struct LogSection {
     pub level: LogLevelName,
     /// `human` (default) or `json` (one object per line).
     pub format: LogFormat,
+    /// Log a backtrace with every panic. Off, a panic (in a plugin or the host) is one
+    /// line with its error id and where it happened; `RUST_BACKTRACE` does not turn it
+    /// on (`DAAS__LOGGING__LOG__BACKTRACES=true` does).
+    pub backtraces: bool,
 }
 
 impl Default for LogSection {
     fn default() -> Self {
-        LogSection { level: LogLevelName::Info, format: LogFormat::Human }
+        LogSection { level: LogLevelName::Info, format: LogFormat::Human, backtraces: false }
     }
 }
 

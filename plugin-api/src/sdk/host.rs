@@ -66,10 +66,29 @@ impl Host {
         fut.await.into_result().map(RVec::into_vec)
     }
 
-    /// Publish an event to the plugins subscribed to `topic`.
+    /// Publish an event to the plugins subscribed to `topic`, which the plugin must have
+    /// declared ([`PluginBuilder::publishes`](crate::sdk::PluginBuilder::publishes)). What
+    /// the bus refuses is logged by the host; [`Host::try_publish`] tells the caller.
     pub fn publish(&self, topic: &str, payload: &impl Serialize) {
         let json = serde_json::to_string(payload).unwrap_or_else(|_| "null".into());
         (self.services.publish)(self.services.plugin, RStr::from(topic), json.into());
+    }
+
+    /// [`Host::publish`], answering whether the bus took the event: a
+    /// [`BackendError`] of kind `Forbidden` for a topic the plugin did not declare or one
+    /// of the host's, `BadRequest` for a malformed topic or a payload over
+    /// [`crate::events::MAX_PAYLOAD_BYTES`], `Unavailable` while too many events are under
+    /// way. On a host without this service the event is published as by `publish`.
+    pub fn try_publish(&self, topic: &str, payload: &impl Serialize) -> Result<(), BackendError> {
+        let json = serde_json::to_string(payload)
+            .map_err(|e| BackendError::new(BackendErrorKind::BadRequest, format!("event payload could not be encoded: {e}")))?;
+        match self.services.ext.publish() {
+            Some(publish) => publish(self.services.plugin, RStr::from(topic), json.into()).into_result(),
+            None => {
+                (self.services.publish)(self.services.plugin, RStr::from(topic), json.into());
+                Ok(())
+            }
+        }
     }
 
     pub(crate) fn log(&self, level: LogLevel, target: &str, message: &str) {

@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 
 use super::{
     host::{self, BackendProtocol, Host},
-    runtime::{guard, to_ffi},
+    runtime::{self, guard, to_ffi},
     ws::WebSocket,
 };
 use crate::{
@@ -66,6 +66,9 @@ pub struct StartConfig {
     /// The site directory (relative paths in the configuration are relative to it).
     #[serde(default)]
     pub site_dir: std::path::PathBuf,
+    /// Log a backtrace with every panic (`[log] backtraces` of logging.toml).
+    #[serde(default)]
+    pub backtraces: bool,
 }
 
 /// Attributes attached to a request by the layers (for example the authenticated user).
@@ -123,6 +126,7 @@ pub struct PluginBuilder {
     layers: HashMap<LayerName, Arc<dyn Layer>>,
     public_operations: Vec<String>,
     permissions: Permissions,
+    publishes: Vec<String>,
     events: Option<(Vec<String>, EventHandler)>,
     stop: std::sync::Mutex<Option<StopHandler>>,
 }
@@ -236,6 +240,14 @@ impl PluginBuilder {
         self
     }
 
+    /// The event topics this plugin publishes on ([`Host::publish`]): topics, or prefixes
+    /// ending in `*` (`instance.*`). The host refuses every other topic, and the host's
+    /// own (`host.*`, see [`crate::events`]); a malformed pattern stops the start.
+    pub fn publishes<I: IntoIterator<Item = S>, S: Into<String>>(mut self, topics: I) -> Self {
+        self.publishes.extend(topics.into_iter().map(Into::into));
+        self
+    }
+
     /// Receive events on these topics (a trailing `*` matches a prefix).
     pub fn on_event<F, Fut>(mut self, topics: &[&str], handler: F) -> Self
     where
@@ -313,12 +325,13 @@ pub fn root_module(name: PluginName, version: &'static str, start: StartFn) -> P
         stop: export_stop,
         serve_http: export_serve_http,
         permissions: export_permissions,
+        publishes: export_publishes,
     }
     .leak_into_prefix()
 }
 
 fn panicked(what: &str, msg: &str) -> String {
-    format!("plugin `{}` panicked in {what}: {msg}", declaration().name)
+    format!("plugin `{}` panicked in {what}{}", declaration().name, runtime::caught(msg).describe(msg))
 }
 
 fn error_response(status: StatusCode, code: &str, message: String, detail: &str) -> FfiResponse {
@@ -340,7 +353,8 @@ where
     guard(|| to_ffi(make(), late), |msg| ready(on_panic(msg)))
 }
 
-/// Log a panic with an error id; the client gets only the id.
+/// Log a panic in one line with an error id (and where it happened, see
+/// [`runtime::install_panic_hook`]); the client gets only the id.
 fn logged_panic(what: &str, msg: &str) -> String {
     let id = crate::error::error_id();
     tracing::error!(error_id = %id, "{}", panicked(what, msg));
@@ -362,13 +376,22 @@ fn layer_panic(msg: String) -> LayerVerdict {
 
 /// For exports whose caller expects nothing back: log the panic.
 fn log_panic(what: &'static str) -> impl Fn(String) + Clone + Send + 'static {
-    move |msg| tracing::error!("{}", panicked(what, &msg))
+    move |msg| {
+        let id = crate::error::error_id();
+        tracing::error!(error_id = %id, "{}", panicked(what, &msg))
+    }
 }
 
 extern "C" fn export_permissions() -> RString {
     // Synchronous and infallible by construction; guarded all the same, since a panic
     // must not cross the boundary.
     std::panic::catch_unwind(|| started().map(|p| serde_json::to_string(&p.permissions).unwrap_or_default()).unwrap_or_default())
+        .unwrap_or_default()
+        .into()
+}
+
+extern "C" fn export_publishes() -> RString {
+    std::panic::catch_unwind(|| started().map(|p| serde_json::to_string(&p.publishes).unwrap_or_default()).unwrap_or_default())
         .unwrap_or_default()
         .into()
 }
@@ -387,15 +410,16 @@ extern "C" fn export_start(services: HostServices, config: RString) -> FfiFuture
         move || {
             let host = host::install(services);
             super::logging::install(host);
-            let config = config.into_string();
+            let config: Result<StartConfig, String> = if config.trim().is_empty() {
+                Ok(StartConfig::default())
+            } else {
+                serde_json::from_str(&config).map_err(|e| format!("configuration is not the expected JSON: {e}"))
+            };
+            runtime::install_panic_hook(config.as_ref().is_ok_and(|c| c.backtraces));
             async move {
-                let config: StartConfig = if config.trim().is_empty() {
-                    StartConfig::default()
-                } else {
-                    match serde_json::from_str(&config) {
-                        Ok(v) => v,
-                        Err(e) => return RResult::RErr(format!("configuration is not the expected JSON: {e}").into()),
-                    }
+                let config = match config {
+                    Ok(config) => config,
+                    Err(e) => return RResult::RErr(e.into()),
                 };
                 let null_to_empty = |v: serde_json::Value| if v.is_null() { serde_json::json!({}) } else { v };
                 let ctx = PluginContext {

@@ -9,6 +9,7 @@
 //! and a client that goes away cancels the work, since dropping the future drops it.
 
 use std::{
+    cell::{Cell, RefCell},
     future::Future,
     mem::ManuallyDrop,
     panic::AssertUnwindSafe,
@@ -63,7 +64,9 @@ impl<F> Entered<F> {
         // touched again.
         let dropped = std::panic::catch_unwind(AssertUnwindSafe(|| unsafe { ManuallyDrop::drop(inner) }));
         if let Err(payload) = dropped {
-            tracing::error!("a plugin future panicked while being dropped: {}", panic_message(&*payload));
+            let message = panic_message(&*payload);
+            let id = crate::error::error_id();
+            tracing::error!(error_id = %id, "a plugin future panicked while being dropped{}", caught(&message).describe(&message));
         }
     }
 }
@@ -72,6 +75,9 @@ impl<F: Future> Future for Entered<F> {
     type Output = F::Output;
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let _guard = runtime().enter();
+        // Every future the SDK hands over catches its panics inside (`to_ffi`) and logs
+        // them there, and `drop_inner` catches its own.
+        let _catching = Catching::enter();
         // SAFETY: `inner` is structurally pinned: it is never moved out of `self`, and it
         // is dropped in place (`drop_inner`).
         let this = unsafe { self.get_unchecked_mut() };
@@ -91,6 +97,7 @@ impl<F> Drop for Entered<F> {
     fn drop(&mut self) {
         if !self.dropped {
             let _guard = runtime().enter();
+            let _catching = Catching::enter();
             self.drop_inner();
         }
     }
@@ -115,7 +122,10 @@ where
 /// aborts the process when a panic reaches an `extern "C"` function, so every export
 /// goes through here.
 pub fn guard<T>(body: impl FnOnce() -> T, on_panic: impl FnOnce(String) -> T) -> T {
-    match std::panic::catch_unwind(AssertUnwindSafe(body)) {
+    let catching = Catching::enter();
+    let result = std::panic::catch_unwind(AssertUnwindSafe(body));
+    drop(catching);
+    match result {
         Ok(v) => v,
         Err(payload) => on_panic(panic_message(&*payload)),
     }
@@ -130,4 +140,88 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     } else {
         "panic with a non-string payload".to_string()
     }
+}
+
+thread_local! {
+    /// How many of the SDK's guards (a `catch_unwind` whose caller logs the panic) this
+    /// thread is inside: their panics are logged once, by the guard, not by the hook.
+    static CATCHING: Cell<u32> = const { Cell::new(0) };
+    /// The last panic a guard caught on this thread, for the guard's log line.
+    static CAUGHT: RefCell<Option<Caught>> = const { RefCell::new(None) };
+}
+
+/// Inside one of the SDK's guards for as long as it lives.
+struct Catching;
+
+impl Catching {
+    fn enter() -> Self {
+        let _ = CATCHING.try_with(|c| c.set(c.get() + 1));
+        Catching
+    }
+}
+
+impl Drop for Catching {
+    fn drop(&mut self) {
+        let _ = CATCHING.try_with(|c| c.set(c.get().saturating_sub(1)));
+    }
+}
+
+/// What the panic hook saw of a panic a guard then caught.
+#[derive(Debug, Default)]
+pub struct Caught {
+    message: String,
+    location: String,
+    backtrace: Option<String>,
+}
+
+impl Caught {
+    /// What a panic hook sees of a panic; the backtrace only when `backtraces` is set
+    /// (capturing one costs a walk of the stack, and its text a hundred lines).
+    pub fn of(info: &std::panic::PanicHookInfo<'_>, backtraces: bool) -> Caught {
+        Caught {
+            message: panic_message(info.payload()),
+            location: info.location().map(|l| l.to_string()).unwrap_or_default(),
+            backtrace: backtraces.then(|| std::backtrace::Backtrace::force_capture().to_string()),
+        }
+    }
+
+    /// The panic's message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The rest of a log line about the panic `message`: where it happened and, when the
+    /// operator asked for them, the backtrace.
+    pub fn describe(&self, message: &str) -> String {
+        let at = if self.location.is_empty() { String::new() } else { format!(" at {}", self.location) };
+        let backtrace = self.backtrace.as_ref().map(|b| format!("\nbacktrace:\n{b}")).unwrap_or_default();
+        format!("{at}: {message}{backtrace}")
+    }
+}
+
+/// What the hook recorded of the panic with this message on this thread (nothing when it
+/// was another's: a plugin that catches its own panics leaves its record behind).
+pub fn caught(message: &str) -> Caught {
+    CAUGHT.try_with(|c| c.borrow_mut().take()).ok().flatten().filter(|c| c.message == message).unwrap_or_default()
+}
+
+/// Replace the standard panic hook, which writes several lines to stderr (and a
+/// backtrace of a hundred more when `RUST_BACKTRACE` is set) past the host's log: a panic
+/// becomes one log line with an error id and its location, and the backtrace only when
+/// the operator asked for it (`backtraces`). A panic inside one of the SDK's guards is
+/// only recorded here, and logged by the guard that catches it, with what it was doing.
+/// Installed once, when the plugin starts.
+pub fn install_panic_hook(backtraces: bool) {
+    static INSTALLED: OnceLock<()> = OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        std::panic::set_hook(Box::new(move |info| {
+            let caught = Caught::of(info, backtraces);
+            if CATCHING.try_with(Cell::get).unwrap_or(0) > 0 {
+                let _ = CAUGHT.try_with(|c| *c.borrow_mut() = Some(caught));
+            } else {
+                let id = crate::error::error_id();
+                tracing::error!(error_id = %id, "panicked{}", caught.describe(&caught.message));
+            }
+        }));
+    });
 }

@@ -2,7 +2,9 @@
 //!
 //! Serves the site's `[sys]` facts (info.toml) and process facts at
 //! `/api/v1/info/system`, offers them to other plugins as the `info` backend, and counts
-//! the events published on the host's bus (`/api/v1/info/events`).
+//! the events published on the host's bus (`/api/v1/info/events`), per topic for the
+//! first [`MAX_TOPICS`] topics and together for the rest, so that the answer stays small
+//! whatever is published.
 
 use std::{
     collections::BTreeMap,
@@ -20,11 +22,33 @@ use daas_plugin_api::{
     sdk::{PluginBuilder, PluginContext},
 };
 
+/// Topics counted one by one; events on further topics are counted together.
+pub const MAX_TOPICS: usize = 256;
+
 #[derive(Clone)]
 struct State {
     file: Arc<InfoFile>,
     started: Instant,
-    events: Arc<Mutex<BTreeMap<String, u64>>>,
+    events: Arc<Mutex<Counts>>,
+}
+
+#[derive(Default)]
+struct Counts {
+    per_topic: BTreeMap<String, u64>,
+    /// Events on topics beyond the first [`MAX_TOPICS`].
+    other: u64,
+}
+
+impl Counts {
+    fn count(&mut self, topic: String) {
+        if let Some(n) = self.per_topic.get_mut(&topic) {
+            *n += 1;
+        } else if self.per_topic.len() < MAX_TOPICS {
+            self.per_topic.insert(topic, 1);
+        } else {
+            self.other += 1;
+        }
+    }
 }
 
 impl State {
@@ -36,8 +60,9 @@ impl State {
             abi_version: daas_plugin_api::ABI_VERSION.to_string(),
         }
     }
-    fn counts(&self) -> BTreeMap<String, u64> {
-        self.events.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    fn counts(&self) -> (BTreeMap<String, u64>, u64) {
+        let counts = self.events.lock().unwrap_or_else(|p| p.into_inner());
+        (counts.per_topic.clone(), counts.other)
     }
 }
 
@@ -61,8 +86,10 @@ struct SystemObject {
 /// Events seen, per topic.
 #[derive(Object)]
 struct EventCounts {
-    /// topic → count
+    /// topic → count, for the first 256 topics seen
     counts: BTreeMap<String, u64>,
+    /// Events on the topics seen after the first 256, counted together.
+    other_topics: u64,
 }
 
 #[OpenApi]
@@ -83,7 +110,8 @@ impl InfoApi {
     /// How many events were published per topic since start.
     #[oai(path = "/events", method = "get", operation_id = "events")]
     async fn events(&self) -> Json<EventCounts> {
-        Json(EventCounts { counts: self.0.counts() })
+        let (counts, other_topics) = self.0.counts();
+        Json(EventCounts { counts, other_topics })
     }
 }
 
@@ -99,14 +127,14 @@ async fn start(ctx: PluginContext) -> Result<PluginBuilder, String> {
             async move {
                 Ok(match request {
                     InfoRequest::System => InfoResponse::System(state.system()),
-                    InfoRequest::EventCounts => InfoResponse::EventCounts { counts: state.counts() },
+                    InfoRequest::EventCounts => InfoResponse::EventCounts { counts: state.counts().0 },
                 })
             }
         })
         .on_event(&["*"], move |topic, _payload| {
             let state = event_state.clone();
             async move {
-                *state.events.lock().unwrap_or_else(|p| p.into_inner()).entry(topic).or_default() += 1;
+                state.events.lock().unwrap_or_else(|p| p.into_inner()).count(topic);
             }
         }))
 }

@@ -3,7 +3,7 @@
 use std::sync::atomic::Ordering;
 
 use daas_plugin_api::{
-    poem::{self, handler, web::Html, IntoEndpoint},
+    poem::{self, handler, web::Html, IntoEndpoint, IntoResponse},
     poem_openapi::{
         param::Path,
         param::Query,
@@ -107,6 +107,22 @@ enum BenchDbResponse {
     /// The db backend is not loaded on this site.
     #[oai(status = 503)]
     Unavailable(Json<ApiError>),
+}
+
+#[derive(ApiResponse)]
+enum PublishResponse {
+    /// The bus took the event.
+    #[oai(status = 200)]
+    Ok(Json<Greeting>),
+    /// The topic or the payload is malformed or too large.
+    #[oai(status = 400)]
+    BadRequest(Json<ApiError>),
+    /// Not one of the plugin's topics, or one of the host's.
+    #[oai(status = 403)]
+    Forbidden(Json<ApiError>),
+    /// Too many events under way; try again later.
+    #[oai(status = 503)]
+    Busy(Json<ApiError>),
 }
 
 #[derive(ApiResponse)]
@@ -243,15 +259,21 @@ impl TestApi {
         panic!("testbackend handler panicked on purpose")
     }
 
-    /// Publish an event on a topic.
+    /// Publish an event on a topic (one of the plugin's: `test.*`, `slow.*`).
     #[oai(path = "/events/:topic", method = "post", operation_id = "publish")]
     async fn publish(
         &self,
         /// The topic.
         topic: Path<String>,
-    ) -> Json<Greeting> {
-        host().publish(&topic.0, &serde_json::json!({ "from": "testbackend" }));
-        Json(Greeting { greeting: format!("published on {}", topic.0) })
+    ) -> PublishResponse {
+        match host().try_publish(&topic.0, &serde_json::json!({ "from": "testbackend" })) {
+            Ok(()) => PublishResponse::Ok(Json(Greeting { greeting: format!("published on {}", topic.0) })),
+            Err(e) => match e.kind {
+                BackendErrorKind::Forbidden => PublishResponse::Forbidden(Json(e.into())),
+                BackendErrorKind::Unavailable => PublishResponse::Busy(Json(e.into())),
+                _ => PublishResponse::BadRequest(Json(e.into())),
+            },
+        }
     }
 
     /// Answer after a delay (timers run on the plugin's own runtime). While waiting the
@@ -303,10 +325,13 @@ enum ApiTags {
     Testbackend,
 }
 
+/// The page sets a header of the host's security headers itself, to show that the host
+/// keeps a plugin's own.
 #[handler]
-fn page(attributes: poem::web::Data<&Attributes>) -> Html<String> {
+fn page(attributes: poem::web::Data<&Attributes>) -> impl IntoResponse {
     let user = attributes.get("user").unwrap_or("anonymous");
     Html(format!("<!doctype html><title>testbackend</title><p>testbackend browser route, user {}</p>", html_escape(user)))
+        .with_header("referrer-policy", "same-origin")
 }
 
 fn html_escape(s: &str) -> String {

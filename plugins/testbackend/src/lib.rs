@@ -12,7 +12,8 @@
 //! - the `testing` layer: rejects a request that carries `x-test-reject: <status>`,
 //!   otherwise attaches the attribute `user` from `x-test-user`, and counts the statuses
 //!   it observes;
-//! - an event handler for the topics `slow.<ms>` that takes that many milliseconds;
+//! - an event handler for the topics `slow.<ms>` that takes that many milliseconds, and
+//!   a route that publishes on the topics it declares (`test.*`, `slow.*`);
 //! - settings from its `[[extensions.plugin]]` entry (`greeting`, `start_delay_ms`);
 //! - the db bench's route (`POST /api/v1/testbackend/bench/db`, for bench/run.sh): db
 //!   backend calls through the host, timed in the plugin; only with `db_bench = true`
@@ -39,7 +40,7 @@ pub struct Settings {
     /// The word `/hello` greets with.
     pub greeting: String,
     /// Turns the db bench route on. Off by default: it writes rows into the site's
-    /// database, and the demo site loads this plugin next to its real data.
+    /// database, should a site ever load this plugin next to its real data.
     pub db_bench: bool,
     /// Take this long to start, in milliseconds (the tests of a signal during start-up).
     pub start_delay_ms: u64,
@@ -86,6 +87,9 @@ async fn start(ctx: PluginContext) -> Result<PluginBuilder, String> {
             }
         })
         .layer(LayerName::Testing, layer::TestingLayer)
+        // What its publish route may publish on: `test.*` for the tests of the bus,
+        // `slow.*` for its own slow handler.
+        .publishes(["test.*", "slow.*"])
         // `slow.<ms>`: a handler that takes that long (the tests of draining at shutdown).
         .on_event(&["slow.*"], |topic, _payload| async move {
             let ms: u64 = topic.strip_prefix("slow.").and_then(|ms| ms.parse().ok()).unwrap_or(0);
