@@ -82,12 +82,13 @@ fn a_deleted_disabled_renamed_or_demoted_user_applies_at_once() {
         let bob = login(&server, "bob", "bob-pass-1");
         let bob_token = created(&bob, "/api/v1/auth/access-tokens", json!({"description": "ci"}))["token"].as_str().unwrap().to_string();
 
-        // Disabled: refused; enabled again: the session was never ended, as before.
+        // Disabled: refused; enabled again: the session stays ended (a new login works).
         assert_eq!(me_twice(&server, &ann.bearer), StatusCode::OK);
         assert_eq!(admin.patch(&format!("/api/v1/auth/users/{ann_id}"), json!({"disabled": true})).0, StatusCode::OK);
         assert_eq!(get(&server, &ann.bearer, "/api/v1/auth/me"), StatusCode::UNAUTHORIZED, "disabled, {config}");
         assert_eq!(admin.patch(&format!("/api/v1/auth/users/{ann_id}"), json!({"disabled": false})).0, StatusCode::OK);
-        assert_eq!(get(&server, &ann.bearer, "/api/v1/auth/me"), StatusCode::OK, "enabled again, {config}");
+        assert_eq!(get(&server, &ann.bearer, "/api/v1/auth/me"), StatusCode::UNAUTHORIZED, "enabled again, {config}");
+        let ann = login(&server, "ann", "ann-pass-1");
 
         // Renamed: the next request carries the new name.
         assert_eq!(admin.patch(&format!("/api/v1/auth/users/{ann_id}"), json!({"name": "anna"})).0, StatusCode::OK);
