@@ -75,9 +75,7 @@ impl Store {
         let reveal = |table: TableName| !with_table!(table, T => <T as table::Table>::SPEC.hidden_secrets);
         Ok(match request {
             DbRequest::Status => {
-                let (applied, pending) = database::migration_status(&t.db)
-                    .await
-                    .map_err(|e| BackendError::new(BackendErrorKind::Unavailable, format!("database error: {e}")))?;
+                let (applied, pending) = database::migration_status(&t.db).await.map_err(table::db_error)?;
                 DbResponse::Status { db_type: self.db_type.clone(), applied, pending }
             }
             DbRequest::Insert { table, row } => {
@@ -96,11 +94,7 @@ impl Store {
             DbRequest::ConnectionWithSecret { id } => {
                 DbResponse::Row { row: t.get::<tables::Connections>(&Value::String(id), true).await? }
             }
-            DbRequest::Migrate => DbResponse::Migrated {
-                applied: database::migrate(&t.db)
-                    .await
-                    .map_err(|e| BackendError::new(BackendErrorKind::Internal, format!("migrating the database failed: {e}")))?,
-            },
+            DbRequest::Migrate => DbResponse::Migrated { applied: database::migrate(&t.db).await.map_err(table::db_error)? },
             DbRequest::Export => DbResponse::Tables { tables: transfer::export(t).await? },
             DbRequest::Import { tables, drop_all } => {
                 let (removed, inserted) = transfer::import(t, tables, drop_all).await?;
@@ -121,7 +115,7 @@ impl Store {
             .into_tuple()
             .all(&self.tables.db)
             .await
-            .map_err(table::internal)?;
+            .map_err(table::db_error)?;
         (100..=254)
             .find(|id| !used.contains(id))
             .ok_or_else(|| BackendError::new(BackendErrorKind::Conflict, "every Proxmox VM id in 100..=254 is taken"))

@@ -13,7 +13,10 @@ use std::str::FromStr;
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
 use daas_common::protocols::{Filter, TableName};
-use daas_plugin_api::abi::{BackendError, BackendErrorKind};
+use daas_plugin_api::{
+    abi::{BackendError, BackendErrorKind},
+    error::error_id,
+};
 use sea_orm::{
     sea_query::{Expr, SimpleExpr},
     ActiveModelBehavior, ActiveModelTrait, ColumnTrait, ColumnType, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
@@ -100,6 +103,49 @@ pub fn internal(e: impl std::fmt::Display) -> BackendError {
     BackendError::new(BackendErrorKind::Internal, format!("database error: {e}"))
 }
 
+/// An error of the database as the client's error: 503 when the database does not
+/// answer (no connection in time, refused, lost, shutting down, locked), its text in the
+/// log; else [`internal`].
+pub fn db_error(e: DbErr) -> BackendError {
+    if !unreachable(&e) {
+        return internal(e);
+    }
+    let id = error_id();
+    tracing::warn!(error_id = %id, error = %e, "the database does not answer");
+    BackendError::new(
+        BackendErrorKind::Unavailable,
+        format!(
+            "the database does not answer (error id {id}); try again in a moment, and if it persists ask an administrator to check \
+             the database server"
+        ),
+    )
+}
+
+/// Whether an error says the database is out of reach or too busy rather than that the
+/// request was wrong.
+fn unreachable(e: &DbErr) -> bool {
+    use sea_orm::{sqlx::Error as X, RuntimeErr};
+    let x = match e {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => return true,
+        DbErr::Exec(RuntimeErr::SqlxError(x)) | DbErr::Query(RuntimeErr::SqlxError(x)) => x,
+        _ => return false,
+    };
+    match &**x {
+        X::Io(_) | X::Tls(_) | X::PoolTimedOut | X::PoolClosed | X::WorkerCrashed => true,
+        X::Database(d) => {
+            if d.try_downcast_ref::<sea_orm::sqlx::sqlite::SqliteError>().is_some() {
+                // SQLITE_BUSY and SQLITE_LOCKED (their extended codes too): another
+                // writer held the file for longer than the busy timeout.
+                return d.code().and_then(|c| c.parse::<i32>().ok()).is_some_and(|c| matches!(c & 0xff, 5 | 6));
+            }
+            // SQLSTATE: class 08 connection exceptions, 57P0x shutdowns, 53300 too many
+            // connections (PostgreSQL and MariaDB alike).
+            d.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57P") || c == "53300")
+        }
+        _ => false,
+    }
+}
+
 /// A client error.
 pub fn bad_request(message: impl Into<String>) -> BackendError {
     BackendError::new(BackendErrorKind::BadRequest, message)
@@ -126,7 +172,7 @@ fn write_error(spec: &Spec, e: DbErr) -> BackendError {
         Some(SqlErr::ForeignKeyConstraintViolation(detail)) => {
             bad_request(format!("the {} refers to something that does not exist: {detail}", spec.noun))
         }
-        _ => internal(e),
+        _ => db_error(e),
     }
 }
 
@@ -463,7 +509,7 @@ impl Tables {
     }
 
     async fn find_row<T: Table>(&self, key: &Value, scope: Scope) -> Result<Option<T::Row>, BackendError> {
-        T::Entity::find().filter(key_condition::<T>(key)?).filter(Self::live::<T>(scope)?).one(&self.db).await.map_err(internal)
+        T::Entity::find().filter(key_condition::<T>(key)?).filter(Self::live::<T>(scope)?).one(&self.db).await.map_err(db_error)
     }
 
     /// Store a new row; answers it as stored.
@@ -526,16 +572,16 @@ impl Tables {
         // client's 400 on every database alike (SQLite would store it, the others fail).
         let fits = if by >= 0 { max.checked_sub(by).map(|m| col.lte(m)) } else { min.checked_sub(by).map(|m| col.gte(m)) };
         let cond = key_condition::<T>(key)?.add(Self::live::<T>(Scope::Live)?);
-        let txn = self.db.begin().await.map_err(internal)?;
+        let txn = self.db.begin().await.map_err(db_error)?;
         let mut update = T::Entity::update_many()
             .col_expr(col, sea_orm::sea_query::ExprTrait::add(Expr::col(col), by))
             .filter(cond.clone().add(fits.unwrap_or_else(|| Expr::value(false))));
         if let Ok(updated_at) = column::<T>("updated_at") {
             update = update.col_expr(updated_at, Expr::value(now()));
         }
-        let affected = update.exec(&txn).await.map_err(internal)?.rows_affected;
-        let row = T::Entity::find().filter(cond).one(&txn).await.map_err(internal)?;
-        txn.commit().await.map_err(internal)?;
+        let affected = update.exec(&txn).await.map_err(db_error)?.rows_affected;
+        let row = T::Entity::find().filter(cond).one(&txn).await.map_err(db_error)?;
+        txn.commit().await.map_err(db_error)?;
         let Some(row) = row else {
             return Err(not_found(spec, key));
         };
@@ -574,7 +620,7 @@ impl Tables {
         if let Some(n) = limit {
             q = q.limit(n);
         }
-        let rows = q.all(&self.db).await.map_err(internal)?;
+        let rows = q.all(&self.db).await.map_err(db_error)?;
         rows.iter().map(|r| self.decode::<T>(r, reveal)).collect()
     }
 
@@ -583,7 +629,7 @@ impl Tables {
         let cond = key_condition::<T>(key)?.add(Self::live::<T>(Scope::Live)?);
         let affected = if T::SPEC.trash {
             let col = column::<T>("deleted_at")?;
-            T::Entity::update_many().col_expr(col, Expr::value(now())).filter(cond).exec(&self.db).await.map_err(internal)?.rows_affected
+            T::Entity::update_many().col_expr(col, Expr::value(now())).filter(cond).exec(&self.db).await.map_err(db_error)?.rows_affected
         } else {
             T::Entity::delete_many().filter(cond).exec(&self.db).await.map_err(|e| write_error(&T::SPEC, e))?.rows_affected
         };
@@ -627,13 +673,13 @@ impl Tables {
         for col in primary_columns::<T>() {
             q = q.order_by_asc(col);
         }
-        let rows = q.all(conn).await.map_err(internal)?;
+        let rows = q.all(conn).await.map_err(db_error)?;
         rows.iter().map(|r| self.decode_as::<T>(r, Secret::Sealed)).collect()
     }
 
     /// Remove every row of the table, trash included; answers how many.
     pub async fn remove_all<T: Table, C: ConnectionTrait>(&self, conn: &C) -> Result<u64, BackendError> {
-        Ok(T::Entity::delete_many().exec(conn).await.map_err(internal)?.rows_affected)
+        Ok(T::Entity::delete_many().exec(conn).await.map_err(db_error)?.rows_affected)
     }
 
     /// Insert one row of an import through `conn` (the import's transaction). The row is
@@ -689,7 +735,7 @@ impl Tables {
         }
         let order = if sort.desc { sea_orm::Order::Desc } else { sea_orm::Order::Asc };
         q = q.order_by(sort_col, order.clone()).order_by(*key_col, order);
-        let mut rows = q.limit(limit + 1).all(&self.db).await.map_err(internal)?;
+        let mut rows = q.limit(limit + 1).all(&self.db).await.map_err(db_error)?;
         let next = if rows.len() as u64 > limit {
             rows.truncate(limit as usize);
             let last = serde_json::to_value(rows.last()).map_err(internal)?;
