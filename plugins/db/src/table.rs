@@ -61,6 +61,12 @@ pub struct Spec {
     pub json_text: &'static [&'static str],
     /// Deleting moves a row to the trash (`deleted_at`) instead of removing it.
     pub trash: bool,
+    /// Sets of columns that are unique together besides the key, as the migrations made
+    /// them: a conflict names the fields of the set it broke.
+    pub unique: &'static [&'static [&'static str]],
+    /// Columns that hold the key of a row of another table (foreign keys): a missing one
+    /// is named.
+    pub references: &'static [(&'static str, TableName)],
     /// Adjusts a model's JSON into the entity's shape before storing (e.g. splits a
     /// field into columns); an error is the client's (400).
     pub to_row: fn(&mut Map<String, Value>) -> Result<(), String>,
@@ -80,6 +86,8 @@ impl Spec {
             hidden_secrets: false,
             json_text: &[],
             trash: false,
+            unique: &[],
+            references: &[],
             to_row: |_| Ok(()),
             from_row: |_| {},
         }
@@ -98,14 +106,22 @@ pub trait Table: Send + Sync + 'static {
     const SPEC: Spec;
 }
 
-/// An error in the database itself (the client can do nothing about it).
+/// A failure of the server itself (a bug, a row that does not decode, a database error
+/// that is not the client's): its details go to the log under an error id, and the
+/// client is answered the id only, never SQL, constraint names or values, which may
+/// describe rows the caller may not see.
 pub fn internal(e: impl std::fmt::Display) -> BackendError {
-    BackendError::new(BackendErrorKind::Internal, format!("database error: {e}"))
+    let id = error_id();
+    tracing::error!(error_id = %id, error = %e, "db request failed");
+    BackendError::new(
+        BackendErrorKind::Internal,
+        format!("the database request failed (error id {id}); the server's log has the details, quote the id to an administrator"),
+    )
 }
 
 /// An error of the database as the client's error: 503 when the database does not
-/// answer (no connection in time, refused, lost, shutting down, locked), its text in the
-/// log; else [`internal`].
+/// answer (no connection in time, refused, lost, shutting down, locked), else
+/// [`internal`]. Either way its text stays in the log.
 pub fn db_error(e: DbErr) -> BackendError {
     if !unreachable(&e) {
         return internal(e);
@@ -162,15 +178,26 @@ fn show_key(key: &Value) -> String {
     }
 }
 
-/// Maps constraint violations to what the client did wrong.
+/// Maps constraint violations to what the client did wrong, without the database's text
+/// (logged at debug level): where the fields cannot be looked up (a failed statement
+/// aborts a PostgreSQL transaction), see [`Tables::write_failed`] for the precise message.
 fn write_error(spec: &Spec, e: DbErr) -> BackendError {
     match e.sql_err() {
-        Some(SqlErr::UniqueConstraintViolation(detail)) => BackendError::new(
-            BackendErrorKind::Conflict,
-            format!("{} exists already (a {} with the same key or name): {detail}", spec.noun, spec.noun),
-        ),
+        Some(SqlErr::UniqueConstraintViolation(detail)) => {
+            tracing::debug!(table = %spec.table, %detail, "unique constraint violated");
+            BackendError::new(
+                BackendErrorKind::Conflict,
+                format!("{} exists already (another {} has the same key or unique fields)", spec.noun, spec.noun),
+            )
+        }
         Some(SqlErr::ForeignKeyConstraintViolation(detail)) => {
-            bad_request(format!("the {} refers to something that does not exist: {detail}", spec.noun))
+            tracing::debug!(table = %spec.table, %detail, "foreign key constraint violated");
+            if spec.references.is_empty() {
+                bad_request(format!("the {} is still referred to by another row; remove that one first", spec.noun))
+            } else {
+                let fields: Vec<String> = spec.references.iter().map(|(f, _)| format!("`{f}`")).collect();
+                bad_request(format!("the {} refers to something that does not exist (check {})", spec.noun, fields.join(", ")))
+            }
         }
         _ => db_error(e),
     }
@@ -304,6 +331,13 @@ fn now() -> chrono::DateTime<chrono::Utc> {
     // equals the row written.
     let t = chrono::Utc::now();
     chrono::DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t)
+}
+
+/// Which write failed, for [`Tables::write_failed`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Write {
+    Insert,
+    Update,
 }
 
 /// Which rows a listing shows.
@@ -515,7 +549,7 @@ impl Tables {
     /// Store a new row; answers it as stored.
     pub async fn insert<T: Table>(&self, row: Value, reveal: bool) -> Result<Value, BackendError> {
         let row = self.encode::<T>(row, None)?;
-        let mut active: T::Active = row.into_active_model();
+        let mut active: T::Active = row.clone().into_active_model();
         if T::SPEC.id == IdKind::Auto {
             for col in primary_columns::<T>() {
                 active.not_set(col);
@@ -523,7 +557,10 @@ impl Tables {
         }
         // Marks every given field as changed, so that the insert writes them all.
         let active = active.reset_all();
-        let stored = active.insert(&self.db).await.map_err(|e| write_error(&T::SPEC, e))?;
+        let stored = match active.insert(&self.db).await {
+            Ok(stored) => stored,
+            Err(e) => return Err(self.write_failed::<T>(e, &row, Write::Insert).await),
+        };
         self.decode::<T>(&stored, reveal)
     }
 
@@ -542,9 +579,99 @@ impl Tables {
             return Err(internal("a stored row is not an object"));
         };
         let row = self.encode::<T>(row, Some(&old))?;
-        let active: T::Active = row.into_active_model();
-        let stored = active.reset_all().update(&self.db).await.map_err(|e| write_error(&T::SPEC, e))?;
+        let active: T::Active = row.clone().into_active_model();
+        let stored = match active.reset_all().update(&self.db).await {
+            Ok(stored) => stored,
+            Err(e) => return Err(self.write_failed::<T>(e, &row, Write::Update).await),
+        };
         self.decode::<T>(&stored, false)
+    }
+
+    /// Why a client's write failed: a duplicate names the fields it repeats (and says when
+    /// the other row is in the trash), a missing reference names its field. The database's
+    /// own text stays in the log; when the rows cannot be looked up, [`write_error`]'s
+    /// general message.
+    async fn write_failed<T: Table>(&self, e: DbErr, row: &T::Row, write: Write) -> BackendError {
+        let spec = &T::SPEC;
+        let Ok(Value::Object(v)) = serde_json::to_value(row) else { return write_error(spec, e) };
+        let explained = match e.sql_err() {
+            Some(SqlErr::UniqueConstraintViolation(_)) => self.duplicate::<T>(&v, write).await,
+            Some(SqlErr::ForeignKeyConstraintViolation(_)) => self.missing_reference(spec, &v).await,
+            _ => None,
+        };
+        explained.unwrap_or_else(|| write_error(spec, e))
+    }
+
+    /// The conflict a row's key or unique fields make with a stored row (live or in the
+    /// trash), if one is found.
+    async fn duplicate<T: Table>(&self, v: &Map<String, Value>, write: Write) -> Option<BackendError> {
+        let spec = &T::SPEC;
+        let key = key_of::<T>(v);
+        let trash = |other: &T::Row| {
+            let trashed = spec.trash && serde_json::to_value(other).is_ok_and(|o| !o["deleted_at"].is_null());
+            if trashed {
+                " (it is in the trash: restore it, or remove it from the trash first)"
+            } else {
+                ""
+            }
+        };
+        let conflict = |message: String| Some(BackendError::new(BackendErrorKind::Conflict, message));
+        // An update names its row by key, so only an insert can repeat one; a key the
+        // database makes (users' ids) never collides.
+        if write == Write::Insert && spec.id != IdKind::Auto {
+            if let Ok(Some(other)) = T::Entity::find().filter(key_condition::<T>(&key).ok()?).one(&self.db).await {
+                let cols: Vec<String> = primary_columns::<T>().iter().map(|c| format!("`{}`", c.as_str())).collect();
+                let cols = cols.join(" and ");
+                let advice = if spec.id == IdKind::Given {
+                    format!("{cols} must be unique: change the existing one instead")
+                } else {
+                    format!("leave {cols} out to let the server choose one")
+                };
+                return conflict(format!("{} {} exists already{}; {advice}", spec.noun, show_key(&key), trash(&other)));
+            }
+        }
+        'sets: for set in spec.unique {
+            let mut same = Condition::all().add(key_condition::<T>(&key).ok()?.not());
+            for name in *set {
+                let col = column::<T>(name).ok()?;
+                match v.get(*name) {
+                    // NULLs are never equal in a unique index.
+                    None | Some(Value::Null) => continue 'sets,
+                    Some(value) => same = same.add(col.eq(sql_value(&col, value).ok()?)),
+                }
+            }
+            if let Ok(Some(other)) = T::Entity::find().filter(same).one(&self.db).await {
+                let fields: Vec<String> = set.iter().map(|c| format!("`{c}`")).collect();
+                let last = set.last().copied().unwrap_or_default();
+                return conflict(format!(
+                    "another {} has the same {}{}; choose another `{last}`",
+                    spec.noun,
+                    fields.join(" and "),
+                    trash(&other)
+                ));
+            }
+        }
+        None
+    }
+
+    /// The first reference of a row to a row that does not exist, named.
+    async fn missing_reference(&self, spec: &Spec, v: &Map<String, Value>) -> Option<BackendError> {
+        for (field, parent) in spec.references {
+            let Some(key) = v.get(*field).filter(|k| !k.is_null()) else { continue };
+            if !self.exists(*parent, key).await.ok()? {
+                let noun = crate::with_table!(*parent, P => P::SPEC.noun);
+                return Some(bad_request(format!("`{field}`: {noun} {} does not exist", show_key(key))));
+            }
+        }
+        None
+    }
+
+    /// Whether `table` has a row with this key, live or in the trash.
+    async fn exists(&self, table: TableName, key: &Value) -> Result<bool, BackendError> {
+        crate::with_table!(table, P => {
+            let found = <P as Table>::Entity::find().filter(key_condition::<P>(key)?).one(&self.db).await.map_err(db_error)?;
+            Ok(found.is_some())
+        })
     }
 
     /// Add `by` to the integer `column` of a live row in one statement and answer the new

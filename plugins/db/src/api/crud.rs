@@ -4,7 +4,6 @@
 use daas_common::protocols::Row;
 use daas_plugin_api::{
     abi::{BackendError, BackendErrorKind},
-    error::error_id,
     identity::{Identity, GLOBAL_OWNER, SHARED_OWNER},
     poem_openapi::{
         payload::Json,
@@ -19,7 +18,7 @@ use serde_json::Value;
 
 use crate::{
     entity::daas_object,
-    table::{filter_condition, Scope, Sort, Table},
+    table::{filter_condition, IdKind, Scope, Sort, Table},
     tables::Objects,
     Store,
 };
@@ -136,12 +135,9 @@ impl From<BackendError> for Failure {
             BackendErrorKind::Conflict => Failure::Conflict(Json(api)),
             BackendErrorKind::Forbidden => Failure::Forbidden(Json(api)),
             BackendErrorKind::Unavailable | BackendErrorKind::NotAvailable => Failure::Unavailable(Json(api)),
-            BackendErrorKind::Internal => {
-                // Database internals stay in the log; the client gets the id to quote.
-                let id = error_id();
-                tracing::error!(error_id = %id, error = %e.message, "db request failed");
-                Failure::Internal(Json(ApiError::new("internal", format!("the database request failed (error id {id})"), "")))
-            }
+            // The table layer logged the details and answers only an error id
+            // (`table::internal`, `table::db_error`).
+            BackendErrorKind::Internal => Failure::Internal(Json(api)),
         }
     }
 }
@@ -327,6 +323,14 @@ pub async fn create<R: Resource>(store: &Store, who: &Identity, model: R::Model)
     R::validate(&model).map_err(Failure::bad)?;
     check_references::<R>(store, who, &model).await?;
     let mut row = to_json(&model)?;
+    let noun = R::T::SPEC.noun;
+    // A user's new rows get ids the server makes: a conflict with an id a user chose
+    // could only be explained by a row they may not see (another user's, or one in the
+    // trash), so it would tell them that it exists. Administrators see every row.
+    let generated = matches!(R::T::SPEC.id, IdKind::Uuid | IdKind::Hex32);
+    if !who.admin && generated && row.get("id").and_then(Value::as_str).is_some_and(|id| !id.is_empty()) {
+        return Err(Failure::bad(format!("`id`: the server chooses the ids of new {noun}s; leave `id` out, the answer carries it")));
+    }
     let owner = match R::POLICY {
         Policy::ViaObject => {
             let id = row.get("id_object").cloned().unwrap_or_default();
