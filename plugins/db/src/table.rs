@@ -216,6 +216,9 @@ fn primary_columns<T: Table>() -> Vec<<T::Entity as EntityTrait>::Column> {
 fn sql_value<C: ColumnTrait>(col: &C, v: &Value) -> Result<SqlValue, String> {
     let ty = col.def().get_column_type().clone();
     let wrong = || format!("`{v}` is not a valid value for column `{}`", col.as_str());
+    if v.as_str().is_some_and(|s| s.contains('\0')) {
+        return Err(format!("a value for column `{}` contains a NUL character, which no row can hold", col.as_str()));
+    }
     Ok(match (ty, v) {
         (_, Value::Null) => return Err(format!("column `{}` cannot be matched against null", col.as_str())),
         (ColumnType::BigInteger | ColumnType::Integer | ColumnType::SmallInteger, Value::Number(n)) => {
@@ -324,6 +327,18 @@ fn check_lengths<T: Table>(v: &Map<String, Value>) -> Result<(), BackendError> {
         }
     }
     Ok(())
+}
+
+/// Text with a NUL character is refused on every database alike: PostgreSQL cannot
+/// store it, the others would keep a row that then does not import into PostgreSQL.
+fn check_nul<T: Table>(v: &Map<String, Value>) -> Result<(), BackendError> {
+    match v.iter().find(|(_, x)| x.as_str().is_some_and(|s| s.contains('\0'))) {
+        Some((field, _)) => Err(bad_request(format!(
+            "`{field}` of the {} contains a NUL character, which no database here can store; remove it",
+            T::SPEC.noun
+        ))),
+        None => Ok(()),
+    }
 }
 
 fn now() -> chrono::DateTime<chrono::Utc> {
@@ -483,6 +498,7 @@ impl Tables {
             _ => {}
         }
         check_lengths::<T>(&v)?;
+        check_nul::<T>(&v)?;
         if self.db.get_database_backend() == sea_orm::DbBackend::MySql {
             check_mysql_range::<T>(&v)?;
         }

@@ -74,6 +74,16 @@ async fn suite(kind: &str) {
     );
     expect(kind, db.insert(&Membership { id_group: 999, id_user: 1 }).await, BadRequest, "`id_group`: group `999` does not exist");
 
+    // NUL: PostgreSQL cannot store it, so no database takes it (a 500 on PostgreSQL
+    // before), in a row or a lookup.
+    expect(
+        kind,
+        db.insert(&File { name: "a\0b".into(), ..Default::default() }).await,
+        BadRequest,
+        "`name` of the file contains a NUL character, which no database here can store; remove it",
+    );
+    expect(kind, db.get::<File>("a\0b").await, BadRequest, "a value for column `id` contains a NUL character, which no row can hold");
+
     store.tables.db.clone().close().await.unwrap();
     drop_db(admin).await;
 }

@@ -344,13 +344,19 @@ pub async fn create<R: Resource>(store: &Store, who: &Identity, model: R::Model)
         _ => {
             let col = owner_column::<R>();
             let given = row.get(col).and_then(Value::as_i64).unwrap_or_default();
-            // A user creates for themselves; leaving the owner out (0, "shared") is
-            // taken to mean "mine", since only admins share.
-            if !who.admin && matches!(R::POLICY, Policy::Owned { admin_write: false }) && given == SHARED_OWNER {
+            if who.admin {
+                Some(given)
+            } else if given == SHARED_OWNER || given == who.user_id {
+                // A user creates for themselves. The parsed body cannot tell a left-out
+                // owner from 0 ("shared"), and only administrators share: both mean "mine".
                 row[col] = Value::from(who.user_id);
                 Some(who.user_id)
             } else {
-                Some(given)
+                return Err(Failure::bad(format!(
+                    "`{col}`: you create {noun}s for yourself; leave `{col}` out or give your own id ({}); only administrators \
+                     create rows for others or shared ones",
+                    who.user_id
+                )));
             }
         }
     };
@@ -383,7 +389,10 @@ pub async fn update<R: Resource>(store: &Store, who: &Identity, key: Value, mode
         row[col] = existing.get(col).cloned().unwrap_or_default();
     }
     if !who.admin && row.get(col) != existing.get(col) {
-        return Err(Failure::forbidden(format!("only administrators change the `{col}` of the {}", R::T::SPEC.noun)));
+        return Err(Failure::bad(format!(
+            "`{col}`: only administrators change the `{col}` of the {}; leave it out or give the current one",
+            R::T::SPEC.noun
+        )));
     }
     let stored = store.tables.update::<R::T>(row).await?;
     from_json(stored).map(Json)
