@@ -125,12 +125,7 @@ impl Store {
 async fn start(ctx: PluginContext) -> Result<PluginBuilder, String> {
     let file: DbFile = ctx.config()?;
     let store = Store::open(&file, &ctx.site_dir).await?;
-    if let Some(credentials) = &file.db.admin_credentials {
-        bootstrap_admin(&store, credentials).await?;
-    }
-    if file.db.include_samples {
-        samples::load(&store, &file.samples).await.map_err(|e| format!("loading the samples of [samples] failed: {e}"))?;
-    }
+    prepare(&store, &file).await?;
     let backend_store = store.clone();
     Ok(PluginBuilder::new()
         .api(
@@ -147,21 +142,35 @@ async fn start(ctx: PluginContext) -> Result<PluginBuilder, String> {
         }))
 }
 
+/// What a start does to the data before serving: the administrator of
+/// `admin_credentials`, then the samples of `[samples]` (theirs, or shared without one).
+pub async fn prepare(store: &Store, file: &DbFile) -> Result<(), String> {
+    let admin = match &file.db.admin_credentials {
+        Some(credentials) => Some(bootstrap_admin(store, credentials).await?),
+        None => None,
+    };
+    if file.db.include_samples {
+        let owner = admin.filter(|user| user.admin).map(|user| user.id);
+        samples::load(store, &file.samples, owner).await.map_err(|e| format!("loading the samples of [samples] failed: {e}"))?;
+    }
+    Ok(())
+}
+
 /// Create the administrator of `admin_credentials = "user:password"` unless a user of
-/// that name exists (a changed password is never reset by a restart).
-pub async fn bootstrap_admin(store: &Store, credentials: &str) -> Result<(), String> {
+/// that name exists (a changed password is never reset by a restart); answers that user.
+pub async fn bootstrap_admin(store: &Store, credentials: &str) -> Result<daas_common::model::User, String> {
     let Some((name, password)) = daas_common::password::split_credentials(credentials) else {
         return Err("[db] admin_credentials must be `user:password` with neither part empty".into());
     };
     let db = store.client();
-    if db.user_by_name(name).await.map_err(|e| e.to_string())?.is_some() {
-        return Ok(());
+    if let Some(existing) = db.user_by_name(name).await.map_err(|e| e.to_string())? {
+        return Ok(existing);
     }
     let hash = daas_common::password::hash(password).map_err(|e| e.to_string())?;
     let user = daas_common::model::User { name: name.into(), password_hash: Some(hash), admin: true, ..Default::default() };
     let user = db.insert(&user).await.map_err(|e| format!("creating the administrator `{name}` failed: {e}"))?;
     tracing::info!(user = name, id = user.id, "administrator created from admin_credentials");
-    Ok(())
+    Ok(user)
 }
 
 export_plugin!(PluginName::Db, start);
