@@ -80,17 +80,21 @@ fn objects_are_owned_validated_paged_and_trashed_and_never_show_secrets() {
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     assert_eq!(body["code"], "unauthenticated");
 
-    // A user's new object is theirs, with the seed's defaults, without its secrets.
-    let (status, obj) = api.call(ann, "POST", "/objects", Some(json!({"id": "a1", "object_type": "container", "vnc_password": "s3cret"})));
+    // A user's new object is theirs, with an id the server made, the seed's defaults,
+    // without its secrets.
+    let (status, obj) = api.call(ann, "POST", "/objects", Some(json!({"object_type": "container", "vnc_password": "s3cret"})));
     assert_eq!(status, StatusCode::CREATED, "{obj}");
     assert_eq!(obj["id_owner"], 7);
     assert_eq!(obj["viewer_resolution"], "1280x800");
     assert!(obj.get("vnc_password").is_none() && obj.get("os_password").is_none(), "secrets never answered: {obj}");
-    let raw = api.req(ann, "GET", "/objects/a1").send().unwrap().text().unwrap();
+    let a1 = obj["id"].as_str().unwrap().to_string();
+    assert_eq!(a1.len(), 36, "a UUID: {a1}");
+    let raw = api.req(ann, "GET", &format!("/objects/{a1}")).send().unwrap().text().unwrap();
     assert!(!raw.contains("s3cret") && !raw.contains("password"), "{raw}");
 
-    // Duplicates, invalid values and bodies are client errors with JSON.
-    let (status, body) = api.call(ann, "POST", "/objects", Some(json!({"id": "a1"})));
+    // Duplicates (an administrator's: users give no ids), invalid values and bodies are
+    // client errors with JSON.
+    let (status, body) = api.call(Who::Admin, "POST", "/objects", Some(json!({"id": a1})));
     assert_eq!((status, body["code"].as_str()), (StatusCode::CONFLICT, Some("conflict")), "{body}");
     let (status, body) = api.call(ann, "POST", "/objects", Some(json!({"id": "a2", "object_type": "toaster"})));
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
@@ -101,14 +105,15 @@ fn objects_are_owned_validated_paged_and_trashed_and_never_show_secrets() {
 
     // Another user cannot see it, change it or delete it: 404, as if it did not exist.
     for (method, body) in [("GET", None), ("PUT", Some(json!({"object_state": "x"}))), ("DELETE", None)] {
-        let (status, _) = api.call(bob, method, "/objects/a1", body);
+        let (status, _) = api.call(bob, method, &format!("/objects/{a1}"), body);
         assert_eq!(status, StatusCode::NOT_FOUND, "{method}");
     }
     let (_, page) = api.call(bob, "GET", "/objects", None);
     assert!(ids(&page).is_empty(), "{page}");
     // Nor create one in someone else's name.
-    let (status, _) = api.call(bob, "POST", "/objects", Some(json!({"id": "b1", "id_owner": 7})));
-    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) = api.call(bob, "POST", "/objects", Some(json!({"id_owner": 7})));
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["message"].as_str().unwrap().starts_with("`id_owner`: "), "{body}");
 
     // Shared objects (an admin's, owner 0) are visible to all, changed by admins only.
     let (status, _) = api.call(Who::Admin, "POST", "/objects", Some(json!({"id": "shared", "object_type": "vm"})));
@@ -118,31 +123,35 @@ fn objects_are_owned_validated_paged_and_trashed_and_never_show_secrets() {
     let (status, body) = api.call(bob, "PUT", "/objects/shared", Some(json!({"object_type": "vm", "object_state": "mine"})));
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     let (_, page) = api.call(Who::Admin, "GET", "/objects?sort=id", None);
-    assert_eq!(ids(&page), ["a1", "shared"], "admins see everything");
+    let mut all = vec![a1.clone(), "shared".to_string()];
+    all.sort();
+    assert_eq!(ids(&page), all, "admins see everything");
 
     // Update: the path names the row; the owner cannot be given away.
-    let (status, obj) =
-        api.call(ann, "PUT", "/objects/a1", Some(json!({"id": "other", "object_type": "container", "object_state": "running"})));
+    let path = format!("/objects/{a1}");
+    let (status, obj) = api.call(ann, "PUT", &path, Some(json!({"id": "other", "object_type": "container", "object_state": "running"})));
     assert_eq!(status, StatusCode::OK, "{obj}");
-    assert_eq!((obj["id"].as_str(), obj["object_state"].as_str(), obj["id_owner"].as_i64()), (Some("a1"), Some("running"), Some(7)));
-    let (status, _) = api.call(ann, "PUT", "/objects/a1", Some(json!({"id_owner": 8})));
-    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!((obj["id"].as_str(), obj["object_state"].as_str(), obj["id_owner"].as_i64()), (Some(a1.as_str()), Some("running"), Some(7)));
+    let (status, body) = api.call(ann, "PUT", &path, Some(json!({"id_owner": 8})));
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["message"].as_str().unwrap().starts_with("`id_owner`: "), "{body}");
 
     // Trash: delete hides, restore brings back, purge removes for good.
-    let (status, _) = api.call(ann, "DELETE", "/objects/a1", None);
+    let (trashed, restore) = (format!("/trash/objects/{a1}"), format!("/trash/objects/{a1}/restore"));
+    let (status, _) = api.call(ann, "DELETE", &path, None);
     assert_eq!(status, StatusCode::NO_CONTENT);
-    assert_eq!(api.call(ann, "GET", "/objects/a1", None).0, StatusCode::NOT_FOUND);
+    assert_eq!(api.call(ann, "GET", &path, None).0, StatusCode::NOT_FOUND);
     let (_, trash) = api.call(ann, "GET", "/trash/objects", None);
-    assert_eq!(ids(&trash), ["a1"]);
+    assert_eq!(ids(&trash), [a1.as_str()]);
     let (_, trash) = api.call(bob, "GET", "/trash/objects", None);
     assert!(ids(&trash).is_empty(), "the trash is owned too");
-    assert_eq!(api.call(bob, "POST", "/trash/objects/a1/restore", None).0, StatusCode::NOT_FOUND);
-    assert_eq!(api.call(ann, "POST", "/trash/objects/a1/restore", None).0, StatusCode::NO_CONTENT);
-    assert_eq!(api.call(ann, "GET", "/objects/a1", None).0, StatusCode::OK);
-    assert_eq!(api.call(ann, "DELETE", "/trash/objects/a1", None).0, StatusCode::NOT_FOUND, "only the trash is purged");
-    api.call(ann, "DELETE", "/objects/a1", None);
-    assert_eq!(api.call(ann, "DELETE", "/trash/objects/a1", None).0, StatusCode::NO_CONTENT);
-    assert_eq!(api.call(ann, "POST", "/trash/objects/a1/restore", None).0, StatusCode::NOT_FOUND);
+    assert_eq!(api.call(bob, "POST", &restore, None).0, StatusCode::NOT_FOUND);
+    assert_eq!(api.call(ann, "POST", &restore, None).0, StatusCode::NO_CONTENT);
+    assert_eq!(api.call(ann, "GET", &path, None).0, StatusCode::OK);
+    assert_eq!(api.call(ann, "DELETE", &trashed, None).0, StatusCode::NOT_FOUND, "only the trash is purged");
+    api.call(ann, "DELETE", &path, None);
+    assert_eq!(api.call(ann, "DELETE", &trashed, None).0, StatusCode::NO_CONTENT);
+    assert_eq!(api.call(ann, "POST", &restore, None).0, StatusCode::NOT_FOUND);
 }
 
 #[test]
@@ -150,10 +159,11 @@ fn listings_page_filter_and_sort_with_clear_errors() {
     let site = site();
     let api = Api::start(&site);
     let ann = Who::User(7);
+    // Ann's files, with ids an administrator chose, so that their order is known.
     for i in 0..7 {
         let os = if i % 2 == 0 { "l26" } else { "win11" };
-        let (status, body) =
-            api.call(ann, "POST", "/files", Some(json!({"id": format!("f{i}"), "name": format!("n{}", 6 - i), "os_type": os})));
+        let body = json!({"id": format!("f{i}"), "id_owner": 7, "name": format!("n{}", 6 - i), "os_type": os});
+        let (status, body) = api.call(Who::Admin, "POST", "/files", Some(body));
         assert_eq!(status, StatusCode::CREATED, "{body}");
     }
     // Pages of 3 by name: every file once, in order.
@@ -211,8 +221,8 @@ fn limits_grants_nodes_and_environments_follow_their_rules() {
     assert_eq!(api.call(ann, "PUT", "/limits/7", Some(json!({"vm_max": 100}))).0, StatusCode::FORBIDDEN, "users cannot raise their limits");
 
     // Environments follow their object.
-    api.call(ann, "POST", "/objects", Some(json!({"id": "ann-obj"})));
-    api.call(bob, "POST", "/objects", Some(json!({"id": "bob-obj"})));
+    api.call(admin, "POST", "/objects", Some(json!({"id": "ann-obj", "id_owner": 7})));
+    api.call(admin, "POST", "/objects", Some(json!({"id": "bob-obj", "id_owner": 8})));
     let (status, env) = api.call(ann, "POST", "/environments", Some(json!({"id_object": "ann-obj", "name": "office"})));
     assert_eq!(status, StatusCode::CREATED, "{env}");
     let env_id = env["id"].as_str().unwrap();
@@ -271,8 +281,8 @@ fn applications_build_only_on_files_and_templates_the_caller_may_see() {
     let site = site();
     let api = Api::start(&site);
     let (ann, bob) = (Who::User(7), Who::User(8));
-    api.call(ann, "POST", "/files", Some(json!({"id": "ann-file"})));
-    api.call(ann, "POST", "/objects", Some(json!({"id": "ann-tpl"})));
+    api.call(Who::Admin, "POST", "/files", Some(json!({"id": "ann-file", "id_owner": 7})));
+    api.call(Who::Admin, "POST", "/objects", Some(json!({"id": "ann-tpl", "id_owner": 7})));
     api.call(Who::Admin, "POST", "/files", Some(json!({"id": "shared-file"})));
     for (body, field) in [
         (json!({"name": "x", "id_file": "ann-file"}), "id_file"),
@@ -297,8 +307,8 @@ fn an_admins_put_keeps_the_owner_and_the_row_is_checked_before_the_body() {
 
     // An administrator's PUT that leaves the owner out keeps it: the row stays ann's and
     // does not become shared (visible to bob).
-    api.call(ann, "POST", "/objects", Some(json!({"id": "ann-obj", "object_type": "vm"})));
-    api.call(ann, "POST", "/files", Some(json!({"id": "ann-file", "name": "f"})));
+    api.call(admin, "POST", "/objects", Some(json!({"id": "ann-obj", "id_owner": 7, "object_type": "vm"})));
+    api.call(admin, "POST", "/files", Some(json!({"id": "ann-file", "id_owner": 7, "name": "f"})));
     for (path, body) in [("/objects/ann-obj", json!({"object_type": "container"})), ("/files/ann-file", json!({"name": "g"}))] {
         let (status, row) = api.call(admin, "PUT", path, Some(body));
         assert_eq!((status, row["id_owner"].as_i64()), (StatusCode::OK, Some(7)), "{path}: {row}");
@@ -316,9 +326,11 @@ fn an_admins_put_keeps_the_owner_and_the_row_is_checked_before_the_body() {
     let grant_path = format!("/grants/{}", grant["id"].as_str().unwrap());
     let (status, body) = api.call(bob, "PUT", &grant_path, Some(json!({"id_app": "ann-obj", "id_user": 7})));
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
-    // What only administrators do is 403 for users before the body is looked at.
+    // What only administrators do is 403 for users before the rows the body names are
+    // looked at. (A body that breaks the schema is 400 for everyone: that says nothing
+    // about any row.)
     let (status, body) = api.call(bob, "POST", "/grants", Some(json!({"id_app": "ann-obj", "id_user": 8})));
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
-    let (status, body) = api.call(ann, "POST", "/limits", Some(json!({"id_owner": 7, "vm_max": -1, "id_file": "x"})));
+    let (status, body) = api.call(ann, "POST", "/limits", Some(json!({"id_owner": 7, "vm_max": -1})));
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
 }

@@ -17,15 +17,20 @@ pub enum VolumeMode {
 
 /// A user's access to an app, with the policy it runs under (seed 001
 /// `ABCApplicationPolicy` and `grant_access`): one grant per user and app.
+///
+/// As a request body, unknown fields are refused.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, Object)]
 #[serde(default)]
-#[oai(default)]
+#[oai(default, deny_unknown_fields)]
 pub struct AccessGrant {
     /// The 32-character mapping id (generated when empty).
+    #[oai(validator(max_length = 32, pattern = "^[A-Za-z0-9_-]*$"))]
     pub id: String,
     /// The app (a DaasObject id).
+    #[oai(validator(max_length = 128, pattern = "^[A-Za-z0-9_-]*$"))]
     pub id_app: String,
     /// The user.
+    #[oai(validator(minimum(value = "1")))]
     pub id_user: i64,
     /// Mount the user's home workspace.
     pub allow_home: bool,

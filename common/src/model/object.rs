@@ -10,27 +10,38 @@ use super::Timestamp;
 /// `os_password` and `vnc_password` are secrets: stored encrypted, never returned by
 /// any API; the db backend hands them out only to the plugins that connect. Given as
 /// none on creation they take the seed's defaults; on an update, none keeps them.
+///
+/// As a request body, unknown fields are refused.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
 #[serde(default)]
-#[oai(default)]
+#[oai(default, deny_unknown_fields)]
 pub struct DaasObject {
     /// Unique identifier (a UUID).
+    #[oai(validator(max_length = 128, pattern = "^[A-Za-z0-9_-]*$"))]
     pub id: String,
     /// An arbitrary specification given by the user.
+    #[oai(validator(max_length = 128))]
     pub id_user: String,
     /// The owner's user id (0: shared with everyone).
+    #[oai(validator(minimum(value = "-1")))]
     pub id_owner: i64,
     /// The VM id in Proxmox (0: none).
+    #[oai(validator(minimum(value = "0"), maximum(value = "999999999")))]
     pub id_proxmox: i64,
     /// The container or image id in Docker (empty: none).
+    #[oai(validator(max_length = 128))]
     pub id_docker: String,
     /// `vm` or `container`.
+    #[oai(validator(max_length = 128))]
     pub object_type: String,
     /// The phase: baseimage, environment, deployment, app.
+    #[oai(validator(max_length = 128))]
     pub object_mode: String,
     /// The sub-phase: create, configauto, configinteractive, finalize.
+    #[oai(validator(max_length = 128))]
     pub object_mode_extended: String,
     /// The state, free text.
+    #[oai(validator(max_length = 1024))]
     pub object_state: String,
     /// Tasks to run (JSON list).
     pub object_tasks: Vec<serde_json::Value>,
@@ -39,18 +50,24 @@ pub struct DaasObject {
     /// The target command (JSON object).
     pub object_target: serde_json::Value,
     /// Storage the object lives on.
+    #[oai(validator(max_length = 1024))]
     pub object_storage: String,
     /// Windows programs run with Wine.
     pub os_wine: bool,
     /// `linux`, `windows`, ...
+    #[oai(validator(max_length = 32))]
     pub os_type: String,
     /// CPU cores.
+    #[oai(validator(minimum(value = "0")))]
     pub hw_cpus: i64,
     /// Memory in bytes.
+    #[oai(validator(minimum(value = "0")))]
     pub hw_memory: i64,
     /// Disk size in bytes.
+    #[oai(validator(minimum(value = "0")))]
     pub hw_disksize: i64,
     /// The OS user.
+    #[oai(validator(max_length = 128))]
     pub os_username: String,
     /// The OS user's password (secret).
     #[oai(write_only, default)]
@@ -64,29 +81,39 @@ pub struct DaasObject {
     /// User cephfs share.
     pub ceph_user: bool,
     /// The port used for default VNC connections (-1: none).
+    #[oai(validator(minimum(value = "-1"), maximum(value = "65535")))]
     pub vnc_port_system: i64,
     /// The port used for connections initiated against the instance.
+    #[oai(validator(minimum(value = "0"), maximum(value = "65535")))]
     pub vnc_port_instance: i64,
     /// The VNC user.
+    #[oai(validator(max_length = 128))]
     pub vnc_username: String,
     /// The VNC password (secret).
     #[oai(write_only, default)]
     pub vnc_password: Option<String>,
     /// Connection protocol of the viewer.
+    #[oai(validator(max_length = 32))]
     pub viewer_contype: String,
     /// Default resolution.
+    #[oai(validator(max_length = 32))]
     pub viewer_resolution: String,
     /// Resize method.
+    #[oai(validator(max_length = 32))]
     pub viewer_resize: String,
     /// Scale method.
+    #[oai(validator(max_length = 32))]
     pub viewer_scale: String,
     /// Viewer dpi.
+    #[oai(validator(minimum(value = "0")))]
     pub viewer_dpi: i64,
     /// Viewer colour depth.
+    #[oai(validator(minimum(value = "0"), maximum(value = "32")))]
     pub viewer_colors: i64,
     /// Force lossless compression where possible.
     pub viewer_force_lossless: bool,
     /// Optional arguments.
+    #[oai(validator(max_length = 1024))]
     pub extra_args: String,
     /// When it was created.
     #[oai(read_only)]

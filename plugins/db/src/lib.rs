@@ -75,9 +75,7 @@ impl Store {
         let reveal = |table: TableName| !with_table!(table, T => <T as table::Table>::SPEC.hidden_secrets);
         Ok(match request {
             DbRequest::Status => {
-                let (applied, pending) = database::migration_status(&t.db)
-                    .await
-                    .map_err(|e| BackendError::new(BackendErrorKind::Unavailable, format!("database error: {e}")))?;
+                let (applied, pending) = database::migration_status(&t.db).await.map_err(table::db_error)?;
                 DbResponse::Status { db_type: self.db_type.clone(), applied, pending }
             }
             DbRequest::Insert { table, row } => {
@@ -96,11 +94,7 @@ impl Store {
             DbRequest::ConnectionWithSecret { id } => {
                 DbResponse::Row { row: t.get::<tables::Connections>(&Value::String(id), true).await? }
             }
-            DbRequest::Migrate => DbResponse::Migrated {
-                applied: database::migrate(&t.db)
-                    .await
-                    .map_err(|e| BackendError::new(BackendErrorKind::Internal, format!("migrating the database failed: {e}")))?,
-            },
+            DbRequest::Migrate => DbResponse::Migrated { applied: database::migrate(&t.db).await.map_err(table::db_error)? },
             DbRequest::Export => DbResponse::Tables { tables: transfer::export(t).await? },
             DbRequest::Import { tables, drop_all } => {
                 let (removed, inserted) = transfer::import(t, tables, drop_all).await?;
@@ -125,7 +119,7 @@ impl Store {
             .into_tuple()
             .all(&self.tables.db)
             .await
-            .map_err(table::internal)?;
+            .map_err(table::db_error)?;
         (100..=254)
             .find(|id| !used.contains(id))
             .ok_or_else(|| BackendError::new(BackendErrorKind::Conflict, "every Proxmox VM id in 100..=254 is taken"))
@@ -135,12 +129,7 @@ impl Store {
 async fn start(ctx: PluginContext) -> Result<PluginBuilder, String> {
     let file: DbFile = ctx.config()?;
     let store = Store::open(&file, &ctx.site_dir).await?;
-    if let Some(credentials) = &file.db.admin_credentials {
-        bootstrap_admin(&store, credentials).await?;
-    }
-    if file.db.include_samples {
-        samples::load(&store, &file.samples).await.map_err(|e| format!("loading the samples of [samples] failed: {e}"))?;
-    }
+    prepare(&store, &file).await?;
     let backend_store = store.clone();
     Ok(PluginBuilder::new()
         .api(
@@ -157,21 +146,35 @@ async fn start(ctx: PluginContext) -> Result<PluginBuilder, String> {
         }))
 }
 
+/// What a start does to the data before serving: the administrator of
+/// `admin_credentials`, then the samples of `[samples]` (theirs, or shared without one).
+pub async fn prepare(store: &Store, file: &DbFile) -> Result<(), String> {
+    let admin = match &file.db.admin_credentials {
+        Some(credentials) => Some(bootstrap_admin(store, credentials).await?),
+        None => None,
+    };
+    if file.db.include_samples {
+        let owner = admin.filter(|user| user.admin).map(|user| user.id);
+        samples::load(store, &file.samples, owner).await.map_err(|e| format!("loading the samples of [samples] failed: {e}"))?;
+    }
+    Ok(())
+}
+
 /// Create the administrator of `admin_credentials = "user:password"` unless a user of
-/// that name exists (a changed password is never reset by a restart).
-pub async fn bootstrap_admin(store: &Store, credentials: &str) -> Result<(), String> {
+/// that name exists (a changed password is never reset by a restart); answers that user.
+pub async fn bootstrap_admin(store: &Store, credentials: &str) -> Result<daas_common::model::User, String> {
     let Some((name, password)) = daas_common::password::split_credentials(credentials) else {
         return Err("[db] admin_credentials must be `user:password` with neither part empty".into());
     };
     let db = store.client();
-    if db.user_by_name(name).await.map_err(|e| e.to_string())?.is_some() {
-        return Ok(());
+    if let Some(existing) = db.user_by_name(name).await.map_err(|e| e.to_string())? {
+        return Ok(existing);
     }
     let hash = daas_common::password::hash(password).map_err(|e| e.to_string())?;
     let user = daas_common::model::User { name: name.into(), password_hash: Some(hash), admin: true, ..Default::default() };
     let user = db.insert(&user).await.map_err(|e| format!("creating the administrator `{name}` failed: {e}"))?;
     tracing::info!(user = name, id = user.id, "administrator created from admin_credentials");
-    Ok(())
+    Ok(user)
 }
 
 export_plugin!(PluginName::Db, start);

@@ -2,13 +2,21 @@
 //! environments and applications for a site that sets `[db] include_samples = true`.
 //! Each kind is loaded when its `[samples] persist_*` flag is set (limits always).
 //! Loading is idempotent: a row whose id exists (even in the trash) is left alone.
+//!
+//! The rows the seed gives its `shared_owner` are shared (owner 0); those it gives its
+//! `default_owner` belong to the administrator of `admin_credentials`, or are shared on a
+//! site without one: a user id written in a configuration file would hand them to
+//! whichever user is created with that id.
 
 use daas_common::{
     config::SamplesSection,
     model::{Application, DaasObject, Environment, File, RessourceInfo},
     protocols::{DbClient, Row},
 };
-use daas_plugin_api::abi::{BackendError, BackendErrorKind};
+use daas_plugin_api::{
+    abi::{BackendError, BackendErrorKind},
+    identity::{GLOBAL_OWNER, SHARED_OWNER},
+};
 use serde_json::json;
 
 use crate::Store;
@@ -33,20 +41,25 @@ async fn add<R: Row>(db: &DbClient, row: R, loaded: &mut Loaded) -> Result<(), B
     Ok(())
 }
 
-fn limits(s: &SamplesSection) -> Vec<RessourceInfo> {
+fn limits(owner: i64) -> Vec<RessourceInfo> {
     let base =
         RessourceInfo { vm_max: 2, container_max: 4, obj_max: 10, cpu_max: 8, mem_max: 16 * GIB, dsk_max: 200 * GIB, ..Default::default() };
-    vec![RessourceInfo { id_owner: -1, ..base.clone() }, RessourceInfo { id_owner: s.default_owner, ..base }]
+    let mut rows = vec![RessourceInfo { id_owner: GLOBAL_OWNER, ..base.clone() }];
+    // Nobody logs in as the shared owner: its limits would never apply.
+    if owner != SHARED_OWNER {
+        rows.push(RessourceInfo { id_owner: owner, ..base });
+    }
+    rows
 }
 
-fn files(s: &SamplesSection) -> Vec<File> {
+fn files() -> Vec<File> {
     let file = |id: &str, os: &str, name: &str, remote: &str| File {
         id: id.into(),
-        id_owner: s.shared_owner,
+        id_owner: SHARED_OWNER,
         name: name.into(),
         version: "1.2.3".into(),
         os_type: os.into(),
-        localpath: format!("data/shared/{}/{id}.file", s.shared_owner),
+        localpath: format!("data/shared/{SHARED_OWNER}/{id}.file"),
         remotepath: remote.into(),
         filesize: 79,
         ..Default::default()
@@ -59,7 +72,7 @@ fn files(s: &SamplesSection) -> Vec<File> {
     ]
 }
 
-fn objects(s: &SamplesSection) -> Vec<DaasObject> {
+fn objects(s: &SamplesSection, owner: i64) -> Vec<DaasObject> {
     let resolution = if s.default_resolution.is_empty() { "1280x800".to_string() } else { s.default_resolution.clone() };
     let object = |id: &str, kind: &str, os: &str, owner: i64| DaasObject {
         id: id.into(),
@@ -80,10 +93,10 @@ fn objects(s: &SamplesSection) -> Vec<DaasObject> {
         DaasObject {
             id_docker: "daas/desktop:latest".into(),
             object_target: json!({"cmd": "xterm"}),
-            ..object("demo-desktop", "container", "l26", s.shared_owner)
+            ..object("demo-desktop", "container", "l26", SHARED_OWNER)
         },
-        DaasObject { id_docker: "daas/busybox:latest".into(), ..object("demo-busybox", "container", "l26", s.default_owner) },
-        DaasObject { id_proxmox: 100, os_wine: true, ..object("demo-debian-vm", "vm", "l26", s.shared_owner) },
+        DaasObject { id_docker: "daas/busybox:latest".into(), ..object("demo-busybox", "container", "l26", owner) },
+        DaasObject { id_proxmox: 100, os_wine: true, ..object("demo-debian-vm", "vm", "l26", SHARED_OWNER) },
     ]
 }
 
@@ -99,10 +112,10 @@ fn environments() -> Vec<Environment> {
     }]
 }
 
-fn applications(s: &SamplesSection) -> Vec<Application> {
+fn applications() -> Vec<Application> {
     vec![Application {
         id: "demo-thunderbird".into(),
-        id_owner: s.shared_owner,
+        id_owner: SHARED_OWNER,
         name: "thunderbird".into(),
         version: "1.2.3".into(),
         id_file: Some("thunderbirdFile".into()),
@@ -116,20 +129,33 @@ fn applications(s: &SamplesSection) -> Vec<Application> {
     }]
 }
 
-/// Load the samples `[samples]` asks for.
-pub async fn load(store: &Store, s: &SamplesSection) -> Result<Loaded, BackendError> {
+/// Load the samples `[samples]` asks for. `admin` is the id of the administrator of
+/// `admin_credentials`: the owner of the rows the seed gives its default owner (shared
+/// without one).
+pub async fn load(store: &Store, s: &SamplesSection, admin: Option<i64>) -> Result<Loaded, BackendError> {
+    let owner = admin.unwrap_or(SHARED_OWNER);
+    for (key, given) in [("default_owner", s.default_owner), ("shared_owner", s.shared_owner)] {
+        if given != SHARED_OWNER && given != owner {
+            tracing::warn!(
+                given,
+                owner,
+                "[samples] {key} is not used: the samples are shared (owner 0) or belong to the administrator of \
+                 admin_credentials; remove {key} from db.toml"
+            );
+        }
+    }
     let db = store.client();
     let mut loaded = Loaded::default();
-    for row in limits(s) {
+    for row in limits(owner) {
         add(&db, row, &mut loaded).await?;
     }
     if s.persist_files {
-        for row in files(s) {
+        for row in files() {
             add(&db, row, &mut loaded).await?;
         }
     }
     if s.persist_objects {
-        for row in objects(s) {
+        for row in objects(s, owner) {
             add(&db, row, &mut loaded).await?;
         }
         for row in environments() {
@@ -137,7 +163,7 @@ pub async fn load(store: &Store, s: &SamplesSection) -> Result<Loaded, BackendEr
         }
     }
     if s.persist_apps && s.persist_files && s.persist_objects {
-        for row in applications(s) {
+        for row in applications() {
             add(&db, row, &mut loaded).await?;
         }
     }

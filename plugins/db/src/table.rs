@@ -13,7 +13,10 @@ use std::str::FromStr;
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
 use daas_common::protocols::{Filter, TableName};
-use daas_plugin_api::abi::{BackendError, BackendErrorKind};
+use daas_plugin_api::{
+    abi::{BackendError, BackendErrorKind},
+    error::error_id,
+};
 use sea_orm::{
     sea_query::{Expr, SimpleExpr},
     ActiveModelBehavior, ActiveModelTrait, ColumnTrait, ColumnType, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
@@ -58,6 +61,12 @@ pub struct Spec {
     pub json_text: &'static [&'static str],
     /// Deleting moves a row to the trash (`deleted_at`) instead of removing it.
     pub trash: bool,
+    /// Sets of columns that are unique together besides the key, as the migrations made
+    /// them: a conflict names the fields of the set it broke.
+    pub unique: &'static [&'static [&'static str]],
+    /// Columns that hold the key of a row of another table (foreign keys): a missing one
+    /// is named.
+    pub references: &'static [(&'static str, TableName)],
     /// Adjusts a model's JSON into the entity's shape before storing (e.g. splits a
     /// field into columns); an error is the client's (400).
     pub to_row: fn(&mut Map<String, Value>) -> Result<(), String>,
@@ -77,6 +86,8 @@ impl Spec {
             hidden_secrets: false,
             json_text: &[],
             trash: false,
+            unique: &[],
+            references: &[],
             to_row: |_| Ok(()),
             from_row: |_| {},
         }
@@ -95,9 +106,60 @@ pub trait Table: Send + Sync + 'static {
     const SPEC: Spec;
 }
 
-/// An error in the database itself (the client can do nothing about it).
+/// A failure of the server itself (a bug, a row that does not decode, a database error
+/// that is not the client's): its details go to the log under an error id, and the
+/// client is answered the id only, never SQL, constraint names or values, which may
+/// describe rows the caller may not see.
 pub fn internal(e: impl std::fmt::Display) -> BackendError {
-    BackendError::new(BackendErrorKind::Internal, format!("database error: {e}"))
+    let id = error_id();
+    tracing::error!(error_id = %id, error = %e, "db request failed");
+    BackendError::new(
+        BackendErrorKind::Internal,
+        format!("the database request failed (error id {id}); the server's log has the details, quote the id to an administrator"),
+    )
+}
+
+/// An error of the database as the client's error: 503 when the database does not
+/// answer (no connection in time, refused, lost, shutting down, locked), else
+/// [`internal`]. Either way its text stays in the log.
+pub fn db_error(e: DbErr) -> BackendError {
+    if !unreachable(&e) {
+        return internal(e);
+    }
+    let id = error_id();
+    tracing::warn!(error_id = %id, error = %e, "the database does not answer");
+    BackendError::new(
+        BackendErrorKind::Unavailable,
+        format!(
+            "the database does not answer (error id {id}); try again in a moment, and if it persists ask an administrator to check \
+             the database server"
+        ),
+    )
+}
+
+/// Whether an error says the database is out of reach or too busy rather than that the
+/// request was wrong.
+fn unreachable(e: &DbErr) -> bool {
+    use sea_orm::{sqlx::Error as X, RuntimeErr};
+    let x = match e {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => return true,
+        DbErr::Exec(RuntimeErr::SqlxError(x)) | DbErr::Query(RuntimeErr::SqlxError(x)) => x,
+        _ => return false,
+    };
+    match &**x {
+        X::Io(_) | X::Tls(_) | X::PoolTimedOut | X::PoolClosed | X::WorkerCrashed => true,
+        X::Database(d) => {
+            if d.try_downcast_ref::<sea_orm::sqlx::sqlite::SqliteError>().is_some() {
+                // SQLITE_BUSY and SQLITE_LOCKED (their extended codes too): another
+                // writer held the file for longer than the busy timeout.
+                return d.code().and_then(|c| c.parse::<i32>().ok()).is_some_and(|c| matches!(c & 0xff, 5 | 6));
+            }
+            // SQLSTATE: class 08 connection exceptions, 57P0x shutdowns, 53300 too many
+            // connections (PostgreSQL and MariaDB alike).
+            d.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57P") || c == "53300")
+        }
+        _ => false,
+    }
 }
 
 /// A client error.
@@ -116,17 +178,28 @@ fn show_key(key: &Value) -> String {
     }
 }
 
-/// Maps constraint violations to what the client did wrong.
+/// Maps constraint violations to what the client did wrong, without the database's text
+/// (logged at debug level): where the fields cannot be looked up (a failed statement
+/// aborts a PostgreSQL transaction), see [`Tables::write_failed`] for the precise message.
 fn write_error(spec: &Spec, e: DbErr) -> BackendError {
     match e.sql_err() {
-        Some(SqlErr::UniqueConstraintViolation(detail)) => BackendError::new(
-            BackendErrorKind::Conflict,
-            format!("{} exists already (a {} with the same key or name): {detail}", spec.noun, spec.noun),
-        ),
-        Some(SqlErr::ForeignKeyConstraintViolation(detail)) => {
-            bad_request(format!("the {} refers to something that does not exist: {detail}", spec.noun))
+        Some(SqlErr::UniqueConstraintViolation(detail)) => {
+            tracing::debug!(table = %spec.table, %detail, "unique constraint violated");
+            BackendError::new(
+                BackendErrorKind::Conflict,
+                format!("{} exists already (another {} has the same key or unique fields)", spec.noun, spec.noun),
+            )
         }
-        _ => internal(e),
+        Some(SqlErr::ForeignKeyConstraintViolation(detail)) => {
+            tracing::debug!(table = %spec.table, %detail, "foreign key constraint violated");
+            if spec.references.is_empty() {
+                bad_request(format!("the {} is still referred to by another row; remove that one first", spec.noun))
+            } else {
+                let fields: Vec<String> = spec.references.iter().map(|(f, _)| format!("`{f}`")).collect();
+                bad_request(format!("the {} refers to something that does not exist (check {})", spec.noun, fields.join(", ")))
+            }
+        }
+        _ => db_error(e),
     }
 }
 
@@ -143,6 +216,9 @@ fn primary_columns<T: Table>() -> Vec<<T::Entity as EntityTrait>::Column> {
 fn sql_value<C: ColumnTrait>(col: &C, v: &Value) -> Result<SqlValue, String> {
     let ty = col.def().get_column_type().clone();
     let wrong = || format!("`{v}` is not a valid value for column `{}`", col.as_str());
+    if v.as_str().is_some_and(|s| s.contains('\0')) {
+        return Err(format!("a value for column `{}` contains a NUL character, which no row can hold", col.as_str()));
+    }
     Ok(match (ty, v) {
         (_, Value::Null) => return Err(format!("column `{}` cannot be matched against null", col.as_str())),
         (ColumnType::BigInteger | ColumnType::Integer | ColumnType::SmallInteger, Value::Number(n)) => {
@@ -253,11 +329,30 @@ fn check_lengths<T: Table>(v: &Map<String, Value>) -> Result<(), BackendError> {
     Ok(())
 }
 
+/// Text with a NUL character is refused on every database alike: PostgreSQL cannot
+/// store it, the others would keep a row that then does not import into PostgreSQL.
+fn check_nul<T: Table>(v: &Map<String, Value>) -> Result<(), BackendError> {
+    match v.iter().find(|(_, x)| x.as_str().is_some_and(|s| s.contains('\0'))) {
+        Some((field, _)) => Err(bad_request(format!(
+            "`{field}` of the {} contains a NUL character, which no database here can store; remove it",
+            T::SPEC.noun
+        ))),
+        None => Ok(()),
+    }
+}
+
 fn now() -> chrono::DateTime<chrono::Utc> {
     // Microseconds: what every one of the three databases keeps, so that a row read back
     // equals the row written.
     let t = chrono::Utc::now();
     chrono::DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t)
+}
+
+/// Which write failed, for [`Tables::write_failed`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Write {
+    Insert,
+    Update,
 }
 
 /// Which rows a listing shows.
@@ -403,6 +498,7 @@ impl Tables {
             _ => {}
         }
         check_lengths::<T>(&v)?;
+        check_nul::<T>(&v)?;
         if self.db.get_database_backend() == sea_orm::DbBackend::MySql {
             check_mysql_range::<T>(&v)?;
         }
@@ -463,13 +559,13 @@ impl Tables {
     }
 
     async fn find_row<T: Table>(&self, key: &Value, scope: Scope) -> Result<Option<T::Row>, BackendError> {
-        T::Entity::find().filter(key_condition::<T>(key)?).filter(Self::live::<T>(scope)?).one(&self.db).await.map_err(internal)
+        T::Entity::find().filter(key_condition::<T>(key)?).filter(Self::live::<T>(scope)?).one(&self.db).await.map_err(db_error)
     }
 
     /// Store a new row; answers it as stored.
     pub async fn insert<T: Table>(&self, row: Value, reveal: bool) -> Result<Value, BackendError> {
         let row = self.encode::<T>(row, None)?;
-        let mut active: T::Active = row.into_active_model();
+        let mut active: T::Active = row.clone().into_active_model();
         if T::SPEC.id == IdKind::Auto {
             for col in primary_columns::<T>() {
                 active.not_set(col);
@@ -477,7 +573,10 @@ impl Tables {
         }
         // Marks every given field as changed, so that the insert writes them all.
         let active = active.reset_all();
-        let stored = active.insert(&self.db).await.map_err(|e| write_error(&T::SPEC, e))?;
+        let stored = match active.insert(&self.db).await {
+            Ok(stored) => stored,
+            Err(e) => return Err(self.write_failed::<T>(e, &row, Write::Insert).await),
+        };
         self.decode::<T>(&stored, reveal)
     }
 
@@ -496,9 +595,99 @@ impl Tables {
             return Err(internal("a stored row is not an object"));
         };
         let row = self.encode::<T>(row, Some(&old))?;
-        let active: T::Active = row.into_active_model();
-        let stored = active.reset_all().update(&self.db).await.map_err(|e| write_error(&T::SPEC, e))?;
+        let active: T::Active = row.clone().into_active_model();
+        let stored = match active.reset_all().update(&self.db).await {
+            Ok(stored) => stored,
+            Err(e) => return Err(self.write_failed::<T>(e, &row, Write::Update).await),
+        };
         self.decode::<T>(&stored, false)
+    }
+
+    /// Why a client's write failed: a duplicate names the fields it repeats (and says when
+    /// the other row is in the trash), a missing reference names its field. The database's
+    /// own text stays in the log; when the rows cannot be looked up, [`write_error`]'s
+    /// general message.
+    async fn write_failed<T: Table>(&self, e: DbErr, row: &T::Row, write: Write) -> BackendError {
+        let spec = &T::SPEC;
+        let Ok(Value::Object(v)) = serde_json::to_value(row) else { return write_error(spec, e) };
+        let explained = match e.sql_err() {
+            Some(SqlErr::UniqueConstraintViolation(_)) => self.duplicate::<T>(&v, write).await,
+            Some(SqlErr::ForeignKeyConstraintViolation(_)) => self.missing_reference(spec, &v).await,
+            _ => None,
+        };
+        explained.unwrap_or_else(|| write_error(spec, e))
+    }
+
+    /// The conflict a row's key or unique fields make with a stored row (live or in the
+    /// trash), if one is found.
+    async fn duplicate<T: Table>(&self, v: &Map<String, Value>, write: Write) -> Option<BackendError> {
+        let spec = &T::SPEC;
+        let key = key_of::<T>(v);
+        let trash = |other: &T::Row| {
+            let trashed = spec.trash && serde_json::to_value(other).is_ok_and(|o| !o["deleted_at"].is_null());
+            if trashed {
+                " (it is in the trash: restore it, or remove it from the trash first)"
+            } else {
+                ""
+            }
+        };
+        let conflict = |message: String| Some(BackendError::new(BackendErrorKind::Conflict, message));
+        // An update names its row by key, so only an insert can repeat one; a key the
+        // database makes (users' ids) never collides.
+        if write == Write::Insert && spec.id != IdKind::Auto {
+            if let Ok(Some(other)) = T::Entity::find().filter(key_condition::<T>(&key).ok()?).one(&self.db).await {
+                let cols: Vec<String> = primary_columns::<T>().iter().map(|c| format!("`{}`", c.as_str())).collect();
+                let cols = cols.join(" and ");
+                let advice = if spec.id == IdKind::Given {
+                    format!("{cols} must be unique: change the existing one instead")
+                } else {
+                    format!("leave {cols} out to let the server choose one")
+                };
+                return conflict(format!("{} {} exists already{}; {advice}", spec.noun, show_key(&key), trash(&other)));
+            }
+        }
+        'sets: for set in spec.unique {
+            let mut same = Condition::all().add(key_condition::<T>(&key).ok()?.not());
+            for name in *set {
+                let col = column::<T>(name).ok()?;
+                match v.get(*name) {
+                    // NULLs are never equal in a unique index.
+                    None | Some(Value::Null) => continue 'sets,
+                    Some(value) => same = same.add(col.eq(sql_value(&col, value).ok()?)),
+                }
+            }
+            if let Ok(Some(other)) = T::Entity::find().filter(same).one(&self.db).await {
+                let fields: Vec<String> = set.iter().map(|c| format!("`{c}`")).collect();
+                let last = set.last().copied().unwrap_or_default();
+                return conflict(format!(
+                    "another {} has the same {}{}; choose another `{last}`",
+                    spec.noun,
+                    fields.join(" and "),
+                    trash(&other)
+                ));
+            }
+        }
+        None
+    }
+
+    /// The first reference of a row to a row that does not exist, named.
+    async fn missing_reference(&self, spec: &Spec, v: &Map<String, Value>) -> Option<BackendError> {
+        for (field, parent) in spec.references {
+            let Some(key) = v.get(*field).filter(|k| !k.is_null()) else { continue };
+            if !self.exists(*parent, key).await.ok()? {
+                let noun = crate::with_table!(*parent, P => P::SPEC.noun);
+                return Some(bad_request(format!("`{field}`: {noun} {} does not exist", show_key(key))));
+            }
+        }
+        None
+    }
+
+    /// Whether `table` has a row with this key, live or in the trash.
+    async fn exists(&self, table: TableName, key: &Value) -> Result<bool, BackendError> {
+        crate::with_table!(table, P => {
+            let found = <P as Table>::Entity::find().filter(key_condition::<P>(key)?).one(&self.db).await.map_err(db_error)?;
+            Ok(found.is_some())
+        })
     }
 
     /// Add `by` to the integer `column` of a live row in one statement and answer the new
@@ -526,16 +715,16 @@ impl Tables {
         // client's 400 on every database alike (SQLite would store it, the others fail).
         let fits = if by >= 0 { max.checked_sub(by).map(|m| col.lte(m)) } else { min.checked_sub(by).map(|m| col.gte(m)) };
         let cond = key_condition::<T>(key)?.add(Self::live::<T>(Scope::Live)?);
-        let txn = self.db.begin().await.map_err(internal)?;
+        let txn = self.db.begin().await.map_err(db_error)?;
         let mut update = T::Entity::update_many()
             .col_expr(col, sea_orm::sea_query::ExprTrait::add(Expr::col(col), by))
             .filter(cond.clone().add(fits.unwrap_or_else(|| Expr::value(false))));
         if let Ok(updated_at) = column::<T>("updated_at") {
             update = update.col_expr(updated_at, Expr::value(now()));
         }
-        let affected = update.exec(&txn).await.map_err(internal)?.rows_affected;
-        let row = T::Entity::find().filter(cond).one(&txn).await.map_err(internal)?;
-        txn.commit().await.map_err(internal)?;
+        let affected = update.exec(&txn).await.map_err(db_error)?.rows_affected;
+        let row = T::Entity::find().filter(cond).one(&txn).await.map_err(db_error)?;
+        txn.commit().await.map_err(db_error)?;
         let Some(row) = row else {
             return Err(not_found(spec, key));
         };
@@ -613,7 +802,7 @@ impl Tables {
         if let Some(n) = limit {
             q = q.limit(n);
         }
-        let rows = q.all(&self.db).await.map_err(internal)?;
+        let rows = q.all(&self.db).await.map_err(db_error)?;
         rows.iter().map(|r| self.decode::<T>(r, reveal)).collect()
     }
 
@@ -622,7 +811,7 @@ impl Tables {
         let cond = key_condition::<T>(key)?.add(Self::live::<T>(Scope::Live)?);
         let affected = if T::SPEC.trash {
             let col = column::<T>("deleted_at")?;
-            T::Entity::update_many().col_expr(col, Expr::value(now())).filter(cond).exec(&self.db).await.map_err(internal)?.rows_affected
+            T::Entity::update_many().col_expr(col, Expr::value(now())).filter(cond).exec(&self.db).await.map_err(db_error)?.rows_affected
         } else {
             T::Entity::delete_many().filter(cond).exec(&self.db).await.map_err(|e| write_error(&T::SPEC, e))?.rows_affected
         };
@@ -666,13 +855,13 @@ impl Tables {
         for col in primary_columns::<T>() {
             q = q.order_by_asc(col);
         }
-        let rows = q.all(conn).await.map_err(internal)?;
+        let rows = q.all(conn).await.map_err(db_error)?;
         rows.iter().map(|r| self.decode_as::<T>(r, Secret::Sealed)).collect()
     }
 
     /// Remove every row of the table, trash included; answers how many.
     pub async fn remove_all<T: Table, C: ConnectionTrait>(&self, conn: &C) -> Result<u64, BackendError> {
-        Ok(T::Entity::delete_many().exec(conn).await.map_err(internal)?.rows_affected)
+        Ok(T::Entity::delete_many().exec(conn).await.map_err(db_error)?.rows_affected)
     }
 
     /// Insert one row of an import through `conn` (the import's transaction). The row is
@@ -728,7 +917,7 @@ impl Tables {
         }
         let order = if sort.desc { sea_orm::Order::Desc } else { sea_orm::Order::Asc };
         q = q.order_by(sort_col, order.clone()).order_by(*key_col, order);
-        let mut rows = q.limit(limit + 1).all(&self.db).await.map_err(internal)?;
+        let mut rows = q.limit(limit + 1).all(&self.db).await.map_err(db_error)?;
         let next = if rows.len() as u64 > limit {
             rows.truncate(limit as usize);
             let last = serde_json::to_value(rows.last()).map_err(internal)?;

@@ -41,10 +41,19 @@ tables! {
     Environments => environment, Spec {
         json_text: &["env_tasks", "env_apps", "env_target"],
         trash: true,
+        unique: &[&["id_object", "name"]],
+        references: &[("id_object", TableName::DaasObjects)],
         ..Spec::plain(TableName::Environments, "environment", IdKind::Uuid)
     };
     /// `instances`.
-    Instances => instance, Spec::plain(TableName::Instances, "instance", IdKind::Uuid);
+    Instances => instance, Spec {
+        references: &[
+            ("id_app", TableName::DaasObjects),
+            ("id_env", TableName::Environments),
+            ("id_con", TableName::GuacamoleConnections),
+        ],
+        ..Spec::plain(TableName::Instances, "instance", IdKind::Uuid)
+    };
     /// `guacamole_connections`: the password only for the proxy's request.
     Connections => guacamole_connection, Spec {
         secrets: &["password"],
@@ -55,30 +64,50 @@ tables! {
     /// `files`.
     Files => file, Spec { trash: true, ..Spec::plain(TableName::Files, "file", IdKind::Uuid) };
     /// `template_applications`.
-    Applications => application, Spec { trash: true, ..Spec::plain(TableName::TemplateApplications, "application", IdKind::Uuid) };
+    Applications => application, Spec {
+        trash: true,
+        unique: &[&["id_owner", "name"]],
+        references: &[("id_file", TableName::Files), ("id_template", TableName::DaasObjects)],
+        ..Spec::plain(TableName::TemplateApplications, "application", IdKind::Uuid)
+    };
     /// `limits`, keyed by owner.
     Limits => limit, Spec { trash: true, ..Spec::plain(TableName::Limits, "limit", IdKind::Given) };
     /// `users`.
-    Users => user, Spec { secrets: &["totp_secret"], ..Spec::plain(TableName::Users, "user", IdKind::Auto) };
+    Users => user, Spec { secrets: &["totp_secret"], unique: &[&["name"]], ..Spec::plain(TableName::Users, "user", IdKind::Auto) };
     /// `groups`.
-    Groups => group, Spec::plain(TableName::Groups, "group", IdKind::Auto);
+    Groups => group, Spec { unique: &[&["name"]], ..Spec::plain(TableName::Groups, "group", IdKind::Auto) };
     /// `group_memberships`.
-    Memberships => group_membership, Spec::plain(TableName::GroupMemberships, "membership", IdKind::Given);
+    Memberships => group_membership, Spec {
+        references: &[("id_group", TableName::Groups), ("id_user", TableName::Users)],
+        ..Spec::plain(TableName::GroupMemberships, "membership", IdKind::Given)
+    };
     /// `privileges`.
     Privileges => privilege, Spec::plain(TableName::Privileges, "privilege", IdKind::Given);
     /// `roles`: their rule lists are JSON text.
-    Roles => role, Spec { json_text: &["rules"], ..Spec::plain(TableName::Roles, "role", IdKind::Auto) };
+    Roles => role, Spec { json_text: &["rules"], unique: &[&["name"]], ..Spec::plain(TableName::Roles, "role", IdKind::Auto) };
     /// `user_roles`.
-    UserRoles => user_role, Spec::plain(TableName::UserRoles, "role assignment", IdKind::Given);
+    UserRoles => user_role, Spec {
+        references: &[("id_user", TableName::Users), ("id_role", TableName::Roles)],
+        ..Spec::plain(TableName::UserRoles, "role assignment", IdKind::Given)
+    };
     /// `access_tokens`.
-    AccessTokens => access_token, Spec::plain(TableName::AccessTokens, "access token", IdKind::Uuid);
+    AccessTokens => access_token, Spec {
+        references: &[("id_user", TableName::Users)],
+        ..Spec::plain(TableName::AccessTokens, "access token", IdKind::Uuid)
+    };
     /// `sessions`.
-    Sessions => session, Spec { secrets: &["csrf_token"], ..Spec::plain(TableName::Sessions, "session", IdKind::Given) };
+    Sessions => session, Spec {
+        secrets: &["csrf_token"],
+        references: &[("id_user", TableName::Users)],
+        ..Spec::plain(TableName::Sessions, "session", IdKind::Given)
+    };
     /// `tasks`.
     Tasks => task, Spec::plain(TableName::Tasks, "task", IdKind::Uuid);
     /// `access_grants`: the model's `volume` is three columns.
     Grants => access_grant, Spec {
         trash: true,
+        unique: &[&["id_app", "id_user"]],
+        references: &[("id_app", TableName::DaasObjects)],
         to_row: split_volume,
         from_row: join_volume,
         ..Spec::plain(TableName::AccessGrants, "grant", IdKind::Hex32)
@@ -86,7 +115,12 @@ tables! {
     /// `usage_records`.
     UsageRecords => usage_record, Spec::plain(TableName::UsageRecords, "usage record", IdKind::Auto);
     /// `nodes`.
-    Nodes => node, Spec { json_text: &["tags"], trash: true, ..Spec::plain(TableName::Nodes, "node", IdKind::Uuid) };
+    Nodes => node, Spec {
+        json_text: &["tags"],
+        trash: true,
+        unique: &[&["authid"], &["pubkey"]],
+        ..Spec::plain(TableName::Nodes, "node", IdKind::Uuid)
+    };
 }
 
 fn split_volume(v: &mut Map<String, Value>) -> Result<(), String> {

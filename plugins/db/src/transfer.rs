@@ -14,7 +14,7 @@ use sea_orm::{AccessMode, ConnectionTrait, DbBackend, IsolationLevel, Transactio
 use serde_json::Value;
 
 use crate::{
-    table::{bad_request, internal, IdKind, Table, Tables},
+    table::{bad_request, db_error, IdKind, Table, Tables},
     with_table,
 };
 
@@ -28,13 +28,13 @@ pub async fn export(tables: &Tables) -> Result<HashMap<TableName, Vec<Value>>, B
         DbBackend::Sqlite => (None, None),
         _ => (Some(IsolationLevel::RepeatableRead), Some(AccessMode::ReadOnly)),
     };
-    let txn = tables.db.begin_with_config(isolation, access).await.map_err(internal)?;
+    let txn = tables.db.begin_with_config(isolation, access).await.map_err(db_error)?;
     let mut out = HashMap::new();
     for table in TableName::ALL {
         let rows = with_table!(table, T => tables.all_rows::<T, _>(&txn).await)?;
         out.insert(table, rows);
     }
-    txn.commit().await.map_err(internal)?;
+    txn.commit().await.map_err(db_error)?;
     Ok(out)
 }
 
@@ -44,7 +44,7 @@ pub type Counts = (HashMap<TableName, u64>, HashMap<TableName, u64>);
 /// Import `given` in one transaction, after emptying every table when `drop_all`.
 pub async fn import(tables: &Tables, given: HashMap<TableName, Vec<Value>>, drop_all: bool) -> Result<Counts, BackendError> {
     let rows = normalize(given)?;
-    let txn = tables.db.begin().await.map_err(internal)?;
+    let txn = tables.db.begin().await.map_err(db_error)?;
     let mut removed = HashMap::new();
     if drop_all {
         // Children first, so that no foreign key is left dangling on the way.
@@ -65,7 +65,7 @@ pub async fn import(tables: &Tables, given: HashMap<TableName, Vec<Value>>, drop
         }
         inserted.insert(table, n);
     }
-    txn.commit().await.map_err(internal)?;
+    txn.commit().await.map_err(db_error)?;
     Ok((removed, inserted))
 }
 
@@ -113,6 +113,6 @@ async fn restart_sequence<C: ConnectionTrait>(conn: &C, table: TableName) -> Res
         "SELECT setval(pg_get_serial_sequence('\"{t}\"', 'id'), COALESCE((SELECT MAX(id) FROM \"{t}\"), 0) + 1, false)",
         t = table.as_str()
     );
-    conn.execute_unprepared(&sql).await.map_err(internal)?;
+    conn.execute_unprepared(&sql).await.map_err(db_error)?;
     Ok(())
 }

@@ -4,7 +4,6 @@
 use daas_common::protocols::Row;
 use daas_plugin_api::{
     abi::{BackendError, BackendErrorKind},
-    error::error_id,
     identity::{Identity, GLOBAL_OWNER, SHARED_OWNER},
     poem_openapi::{
         payload::Json,
@@ -19,7 +18,7 @@ use serde_json::Value;
 
 use crate::{
     entity::daas_object,
-    table::{filter_condition, Scope, Sort, Table},
+    table::{filter_condition, IdKind, Scope, Sort, Table},
     tables::Objects,
     Store,
 };
@@ -136,12 +135,9 @@ impl From<BackendError> for Failure {
             BackendErrorKind::Conflict => Failure::Conflict(Json(api)),
             BackendErrorKind::Forbidden => Failure::Forbidden(Json(api)),
             BackendErrorKind::Unavailable | BackendErrorKind::NotAvailable => Failure::Unavailable(Json(api)),
-            BackendErrorKind::Internal => {
-                // Database internals stay in the log; the client gets the id to quote.
-                let id = error_id();
-                tracing::error!(error_id = %id, error = %e.message, "db request failed");
-                Failure::Internal(Json(ApiError::new("internal", format!("the database request failed (error id {id})"), "")))
-            }
+            // The table layer logged the details and answers only an error id
+            // (`table::internal`, `table::db_error`).
+            BackendErrorKind::Internal => Failure::Internal(Json(api)),
         }
     }
 }
@@ -327,6 +323,14 @@ pub async fn create<R: Resource>(store: &Store, who: &Identity, model: R::Model)
     R::validate(&model).map_err(Failure::bad)?;
     check_references::<R>(store, who, &model).await?;
     let mut row = to_json(&model)?;
+    let noun = R::T::SPEC.noun;
+    // A user's new rows get ids the server makes: a conflict with an id a user chose
+    // could only be explained by a row they may not see (another user's, or one in the
+    // trash), so it would tell them that it exists. Administrators see every row.
+    let generated = matches!(R::T::SPEC.id, IdKind::Uuid | IdKind::Hex32);
+    if !who.admin && generated && row.get("id").and_then(Value::as_str).is_some_and(|id| !id.is_empty()) {
+        return Err(Failure::bad(format!("`id`: the server chooses the ids of new {noun}s; leave `id` out, the answer carries it")));
+    }
     let owner = match R::POLICY {
         Policy::ViaObject => {
             let id = row.get("id_object").cloned().unwrap_or_default();
@@ -340,13 +344,19 @@ pub async fn create<R: Resource>(store: &Store, who: &Identity, model: R::Model)
         _ => {
             let col = owner_column::<R>();
             let given = row.get(col).and_then(Value::as_i64).unwrap_or_default();
-            // A user creates for themselves; leaving the owner out (0, "shared") is
-            // taken to mean "mine", since only admins share.
-            if !who.admin && matches!(R::POLICY, Policy::Owned { admin_write: false }) && given == SHARED_OWNER {
+            if who.admin {
+                Some(given)
+            } else if given == SHARED_OWNER || given == who.user_id {
+                // A user creates for themselves. The parsed body cannot tell a left-out
+                // owner from 0 ("shared"), and only administrators share: both mean "mine".
                 row[col] = Value::from(who.user_id);
                 Some(who.user_id)
             } else {
-                Some(given)
+                return Err(Failure::bad(format!(
+                    "`{col}`: you create {noun}s for yourself; leave `{col}` out or give your own id ({}); only administrators \
+                     create rows for others or shared ones",
+                    who.user_id
+                )));
             }
         }
     };
@@ -379,7 +389,10 @@ pub async fn update<R: Resource>(store: &Store, who: &Identity, key: Value, mode
         row[col] = existing.get(col).cloned().unwrap_or_default();
     }
     if !who.admin && row.get(col) != existing.get(col) {
-        return Err(Failure::forbidden(format!("only administrators change the `{col}` of the {}", R::T::SPEC.noun)));
+        return Err(Failure::bad(format!(
+            "`{col}`: only administrators change the `{col}` of the {}; leave it out or give the current one",
+            R::T::SPEC.noun
+        )));
     }
     let stored = store.tables.update::<R::T>(row).await?;
     from_json(stored).map(Json)

@@ -31,9 +31,6 @@ impl Resource for ObjectResource {
         if !m.object_type.is_empty() && m.object_type != "vm" && m.object_type != "container" {
             return Err(format!("object_type `{}` is neither `vm` nor `container`", m.object_type));
         }
-        if m.hw_cpus < 0 || m.hw_memory < 0 || m.hw_disksize < 0 {
-            return Err("hw_cpus, hw_memory and hw_disksize cannot be negative".into());
-        }
         Ok(())
     }
 }
@@ -82,12 +79,6 @@ impl Resource for FileResource {
     const POLICY: Policy = Policy::Owned { admin_write: false };
     const FILTERS: &'static [&'static str] = &["id_owner", "name", "os_type", "version"];
     const SORTS: &'static [&'static str] = &["created_at", "id", "name", "filesize"];
-    fn validate(m: &File) -> Result<(), String> {
-        if m.filesize < 0 {
-            return Err("filesize cannot be negative".into());
-        }
-        Ok(())
-    }
 }
 
 /// Resource limits; only admins change them.
@@ -108,6 +99,13 @@ impl Resource for GrantResource {
     const POLICY: Policy = Policy::UserOwned;
     const FILTERS: &'static [&'static str] = &["id_app", "id_user"];
     const SORTS: &'static [&'static str] = &["created_at", "id"];
+    fn validate(m: &AccessGrant) -> Result<(), String> {
+        // The schema's minimum holds for a given `id_user`; a left-out one reads as 0.
+        if m.id_user <= 0 {
+            return Err("`id_user`: a grant is for a user; give their id".into());
+        }
+        Ok(())
+    }
     fn references(m: &AccessGrant) -> Vec<(&'static str, String)> {
         vec![("id_app", m.id_app.clone())]
     }

@@ -1,7 +1,6 @@
 //! `GET /status`: the database's kind and migrations (administrators).
 
 use daas_plugin_api::{
-    abi::{BackendError, BackendErrorKind},
     poem::web::Data,
     poem_openapi::{payload::Json, Object, OpenApi},
     sdk::Attributes,
@@ -33,9 +32,7 @@ impl StatusApi {
         if !caller(&attributes)?.admin {
             return Err(Failure::Forbidden(Json(ApiError::new("forbidden", "only administrators see the database's status", ""))));
         }
-        let (applied, pending) = crate::database::migration_status(&self.0.tables.db)
-            .await
-            .map_err(|e| BackendError::new(BackendErrorKind::Unavailable, format!("the database does not answer: {e}")))?;
+        let (applied, pending) = crate::database::migration_status(&self.0.tables.db).await.map_err(crate::table::db_error)?;
         Ok(Json(Status { db_type: self.0.db_type.clone(), applied, pending }))
     }
 }
