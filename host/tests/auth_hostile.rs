@@ -223,7 +223,9 @@ fn after_a_login_the_browser_goes_only_to_a_path_of_this_site() {
     let site = auth_site("");
     let server = Server::start(site.path());
     let csrf = login_form(&server);
-    for next in ["/\t/evil.example", "/\n/evil.example", "/\r//evil.example", "/\0x", "/\x0b/evil.example", "/\x7f/evil.example", "/ /evil.example"] {
+    for next in
+        ["/\t/evil.example", "/\n/evil.example", "/\r//evil.example", "/\0x", "/\x0b/evil.example", "/\x7f/evil.example", "/ /evil.example"]
+    {
         let r = http()
             .post(server.url("/login"))
             .header("cookie", format!("daas_login_csrf={csrf}"))
@@ -242,10 +244,11 @@ fn a_login_form_that_this_server_did_not_issue_or_that_another_site_posts_is_ref
     let site = auth_site("");
     let server = Server::start(site.path());
     let post = |cookie: &str, field: &str, headers: &[(&str, &str)]| {
-        let mut r = http()
-            .post(server.url("/login"))
-            .header("cookie", format!("daas_login_csrf={cookie}"))
-            .form(&[("username", "admin"), ("password", "s3cret!"), ("csrf", field)]);
+        let mut r = http().post(server.url("/login")).header("cookie", format!("daas_login_csrf={cookie}")).form(&[
+            ("username", "admin"),
+            ("password", "s3cret!"),
+            ("csrf", field),
+        ]);
         for (k, v) in headers {
             r = r.header(*k, *v);
         }

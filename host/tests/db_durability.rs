@@ -55,15 +55,16 @@ fn kill_during_writes(site: &TempSite) {
                     if stop.load(Ordering::Relaxed) {
                         break;
                     }
-                    let id = format!("w{w}-{i}");
-                    let body = serde_json::json!({"id": id, "object_type": "container", "vnc_password": format!("p-{id}")});
+                    // The server makes the ids of a user's rows: the acknowledgement names it.
+                    let body = serde_json::json!({"object_type": "container", "vnc_password": format!("p-w{w}-{i}")});
                     let sent = http.post(format!("{base}/api/v1/db/objects")).header("x-test-user-id", "7").json(&body).send();
                     match sent {
                         Ok(r) if r.status() == 201 => {
-                            acked.lock().unwrap().push(id);
+                            let row: serde_json::Value = r.json().expect("a 201 answers the stored row");
+                            acked.lock().unwrap().push(row["id"].as_str().expect("the row's id").to_string());
                             count.fetch_add(1, Ordering::Relaxed);
                         }
-                        Ok(r) => panic!("write {id} answered {}: {}", r.status(), r.text().unwrap_or_default()),
+                        Ok(r) => panic!("write w{w}-{i} answered {}: {}", r.status(), r.text().unwrap_or_default()),
                         // The server died under this request: not acknowledged.
                         Err(_) => break,
                     }

@@ -331,7 +331,8 @@ fn layer_cost(args: &Args) -> Result<String, String> {
 /// The server's resident memory, in MiB.
 fn rss_mib(server: &Server) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{}/status", server.child.id())).unwrap_or_default();
-    let kib: f64 = status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.split_whitespace().next()?.parse().ok()).unwrap_or(0.0);
+    let kib: f64 =
+        status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.split_whitespace().next()?.parse().ok()).unwrap_or(0.0);
     kib / 1024.0
 }
 
@@ -346,7 +347,8 @@ fn unrelated_calls(base: &str, bearer: &str, stop: impl Fn(usize) -> bool) -> Re
     let mut us = Vec::new();
     while !stop(us.len()) {
         let started = Instant::now();
-        let resp = http.get(format!("{base}/api/v1/auth/me")).bearer_auth(bearer).send().map_err(|e| format!("GET /api/v1/auth/me: {e}"))?;
+        let resp =
+            http.get(format!("{base}/api/v1/auth/me")).bearer_auth(bearer).send().map_err(|e| format!("GET /api/v1/auth/me: {e}"))?;
         if resp.status().as_u16() != 200 {
             return Err(format!("GET /api/v1/auth/me answered {}", resp.status()));
         }

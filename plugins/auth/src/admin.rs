@@ -257,11 +257,9 @@ pub(crate) fn name_of(name: &str, what: &str) -> Result<String, Failure> {
 async fn hash(hasher: &Hasher, password: &str) -> Result<String, Failure> {
     hasher.hash(password).await.map_err(|e| match e {
         HashError::Password(daas_common::password::PasswordError::Empty) => Failure::bad("the password cannot be empty"),
-        HashError::Busy => Failure::Unavailable(Json(ApiError::new(
-            "busy",
-            "the server is checking too many passwords at once",
-            "try again in a second",
-        ))),
+        HashError::Busy => {
+            Failure::Unavailable(Json(ApiError::new("busy", "the server is checking too many passwords at once", "try again in a second")))
+        }
         HashError::Password(other) => {
             tracing::error!(error = %other, "auth: hashing a password failed");
             Failure::Internal(Json(ApiError::new("internal", "hashing the password failed", "")))

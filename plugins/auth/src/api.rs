@@ -127,10 +127,9 @@ impl From<LoginError> for Failure {
             LoginError::Wrong => Failure::Unauthenticated(Json(ApiError::new("unauthenticated", message, ""))),
             LoginError::OtpRequired => Failure::Unauthenticated(Json(ApiError::new("otp_required", message, "send it as `otp`"))),
             LoginError::Throttled(secs) => Failure::Locked(Json(ApiError::new("locked_out", message, "")), secs.to_string()),
-            LoginError::Busy => Failure::Unavailable(
-                Json(ApiError::new("busy", message, "")),
-                Some(crate::hashing::BUSY_RETRY_SECONDS.to_string()),
-            ),
+            LoginError::Busy => {
+                Failure::Unavailable(Json(ApiError::new("busy", message, "")), Some(crate::hashing::BUSY_RETRY_SECONDS.to_string()))
+            }
             LoginError::Store(e) => e.into(),
         }
     }

@@ -66,12 +66,8 @@ async fn start(ctx: PluginContext) -> Result<PluginBuilder, String> {
         throttle: Arc::new(accounts::throttle_from_config(&file.local)),
     };
     let guard = Arc::new(guard::Guard::new(DbClient::host(), &file.auth));
-    let admin = || admin::AdminApi {
-        db: DbClient::host(),
-        guard: guard.clone(),
-        callers: callers.clone(),
-        hasher: accounts.hasher.clone(),
-    };
+    let admin =
+        || admin::AdminApi { db: DbClient::host(), guard: guard.clone(), callers: callers.clone(), hasher: accounts.hasher.clone() };
     let roles = roles::RolesApi { admin: admin(), rbac: guard.rbac.clone() };
     let admin = admin();
     let api = OpenApiService::new((api::AuthApi(accounts.clone()), admin, roles), "auth", env!("CARGO_PKG_VERSION")).description(

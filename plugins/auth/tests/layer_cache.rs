@@ -43,6 +43,8 @@ fn site(cache_seconds: u64) -> Site {
         remote: None,
         limiter: None,
         callers: Arc::new(Callers::new(std::time::Duration::from_secs(cache_seconds))),
+        hasher: daas_plugin_auth::hashing::Hasher::new(1, 0),
+        throttle: Arc::new(daas_plugin_auth::accounts::throttle_from_config(&AuthLocalSection::default())),
     };
     let guard = Arc::new(Guard::new(db.client(), &config));
     guard.on_operations(json!({
