@@ -225,13 +225,7 @@ fn a_second_factor_is_set_up_in_two_steps_and_then_needed_to_log_in() {
     assert!(setup["otpauth_url"].as_str().unwrap().starts_with("otpauth://totp/daas:admin?"), "{setup}");
     assert_eq!(token(&server, "admin", "s3cret!").0, StatusCode::OK, "not active before it is confirmed");
 
-    let code = || {
-        let bytes = totp_rs::Secret::Encoded(secret.clone()).to_bytes().unwrap();
-        totp_rs::TOTP::new(totp_rs::Algorithm::SHA1, 6, 1, 30, bytes, Some("daas".into()), "admin".into())
-            .unwrap()
-            .generate_current()
-            .unwrap()
-    };
+    let code = || totp_code(&secret, "admin");
     let wrong = if code() == "123456" { "654321" } else { "123456" };
     assert_eq!(totp(json!({"code": wrong}), "POST").0, StatusCode::BAD_REQUEST);
     let (status, body) = totp(json!({"code": code()}), "POST");

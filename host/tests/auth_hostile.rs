@@ -114,13 +114,7 @@ fn wrong_one_time_codes_count_like_wrong_passwords() {
     let admin = login(&server, "admin", "s3cret!");
     let (_, setup) = admin.post("/api/v1/auth/totp", json!({}));
     let secret = setup["secret"].as_str().unwrap().to_string();
-    let code = || {
-        let bytes = totp_rs::Secret::Encoded(secret.clone()).to_bytes().unwrap();
-        totp_rs::TOTP::new(totp_rs::Algorithm::SHA1, 6, 1, 30, bytes, Some("daas".into()), "admin".into())
-            .unwrap()
-            .generate_current()
-            .unwrap()
-    };
+    let code = || totp_code(&secret, "admin");
     assert_eq!(admin.post("/api/v1/auth/totp", json!({"code": code()})).0, StatusCode::OK);
     let wrong = if code() == "123456" { "654321" } else { "123456" };
     let client = from([127, 0, 0, 1]);

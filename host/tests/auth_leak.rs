@@ -134,11 +134,6 @@ impl Run<'_> {
     }
 }
 
-fn totp_code(secret: &str, user: &str) -> String {
-    let bytes = totp_rs::Secret::Encoded(secret.to_string()).to_bytes().unwrap();
-    totp_rs::TOTP::new(totp_rs::Algorithm::SHA1, 6, 1, 30, bytes, Some("daas".into()), user.into()).unwrap().generate_current().unwrap()
-}
-
 /// Every GET of the merged document, path parameters filled with the run's rows.
 fn every_get(run: &mut Run, doc: &Value, bearer: &str, fill: &dyn Fn(&str, &str) -> String) {
     for (path, item) in doc["paths"].as_object().unwrap() {

@@ -279,6 +279,13 @@ impl As<'_> {
     }
 }
 
+/// The current one-time code of a TOTP secret (base32) for `account`, as an
+/// authenticator app shows it.
+pub fn totp_code(secret: &str, account: &str) -> String {
+    let bytes = totp_rs::Secret::Encoded(secret.to_string()).to_bytes().unwrap();
+    totp_rs::TOTP::new(totp_rs::Algorithm::SHA1, 6, 1, 30, bytes, Some("daas".into()), account.into()).unwrap().generate_current().unwrap()
+}
+
 /// A cookie's value from a response's `set-cookie` headers.
 pub fn cookie_value(resp: &reqwest::blocking::Response, name: &str) -> Option<String> {
     resp.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).find_map(|v| {

@@ -88,17 +88,4 @@ async fn suite(kind: &str) {
     drop_db(admin).await;
 }
 
-#[tokio::test]
-async fn sqlite() {
-    suite("sqlite").await;
-}
-
-#[tokio::test]
-async fn mariadb() {
-    suite("mariadb").await;
-}
-
-#[tokio::test]
-async fn postgres() {
-    suite("postgres").await;
-}
+on_every_database!(suite);

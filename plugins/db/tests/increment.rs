@@ -66,17 +66,4 @@ async fn suite(kind: &str) {
     drop_db(admin).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sqlite_increments() {
-    suite("sqlite").await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn mariadb_increments() {
-    suite("mariadb").await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn postgres_increments() {
-    suite("postgres").await;
-}
+on_every_database!(suite, flavor = "multi_thread", worker_threads = 4);

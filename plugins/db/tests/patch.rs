@@ -57,17 +57,4 @@ async fn suite(kind: &str) {
     drop_db(admin).await;
 }
 
-#[tokio::test]
-async fn sqlite_patches() {
-    suite("sqlite").await;
-}
-
-#[tokio::test]
-async fn mariadb_patches() {
-    suite("mariadb").await;
-}
-
-#[tokio::test]
-async fn postgres_patches() {
-    suite("postgres").await;
-}
+on_every_database!(suite);

@@ -395,20 +395,7 @@ async fn suite(kind: &str) {
     drop_db(admin).await;
 }
 
-#[tokio::test]
-async fn sqlite() {
-    suite("sqlite").await;
-}
-
-#[tokio::test]
-async fn mariadb() {
-    suite("mariadb").await;
-}
-
-#[tokio::test]
-async fn postgres() {
-    suite("postgres").await;
-}
+on_every_database!(suite);
 
 #[tokio::test]
 async fn a_wrong_secret_key_is_refused_with_a_clear_message() {
@@ -560,17 +547,4 @@ async fn transfer_suite(kind: &str) {
     drop((dir, other_dir, third_dir));
 }
 
-#[tokio::test]
-async fn sqlite_migrate_export_import() {
-    transfer_suite("sqlite").await;
-}
-
-#[tokio::test]
-async fn mariadb_migrate_export_import() {
-    transfer_suite("mariadb").await;
-}
-
-#[tokio::test]
-async fn postgres_migrate_export_import() {
-    transfer_suite("postgres").await;
-}
+on_every_database!(transfer_suite);

@@ -115,20 +115,7 @@ async fn pool_exhausted(kind: &str) {
     drop_db(admin).await;
 }
 
-#[tokio::test]
-async fn sqlite_pool_exhausted() {
-    pool_exhausted("sqlite").await;
-}
-
-#[tokio::test]
-async fn mariadb_pool_exhausted() {
-    pool_exhausted("mariadb").await;
-}
-
-#[tokio::test]
-async fn postgres_pool_exhausted() {
-    pool_exhausted("postgres").await;
-}
+on_every_database!(pool_exhausted);
 
 #[tokio::test]
 async fn a_server_nobody_listens_for() {

@@ -320,17 +320,4 @@ async fn upgrade(kind: &str) {
     drop_db(admin).await;
 }
 
-#[tokio::test]
-async fn sqlite() {
-    upgrade("sqlite").await;
-}
-
-#[tokio::test]
-async fn mariadb() {
-    upgrade("mariadb").await;
-}
-
-#[tokio::test]
-async fn postgres() {
-    upgrade("postgres").await;
-}
+on_every_database!(upgrade);

@@ -8,6 +8,31 @@
 use daas_common::config::{DbFile, DbSection};
 use sea_orm::{ConnectionTrait, Database};
 
+/// The three tests that run `suite(kind)` on SQLite, MariaDB and PostgreSQL, in a
+/// module named after the suite (`suite::sqlite`, `suite::mariadb`, `suite::postgres`);
+/// after the suite's name, the `#[tokio::test]` arguments if any.
+#[macro_export]
+macro_rules! on_every_database {
+    ($suite:ident $(, $($test:tt)+)?) => {
+        mod $suite {
+            #[tokio::test$(($($test)+))?]
+            async fn sqlite() {
+                super::$suite("sqlite").await;
+            }
+
+            #[tokio::test$(($($test)+))?]
+            async fn mariadb() {
+                super::$suite("mariadb").await;
+            }
+
+            #[tokio::test$(($($test)+))?]
+            async fn postgres() {
+                super::$suite("postgres").await;
+            }
+        }
+    };
+}
+
 /// The secret key of every test database.
 pub const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
