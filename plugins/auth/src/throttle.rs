@@ -21,6 +21,18 @@ use std::{
 /// Who is trying: the client's address and the user name as typed, folded to lower case.
 type Source = (Option<IpAddr>, String);
 
+/// The most of a user name a source is known by: longer names (no user has one) are cut,
+/// so that made-up names as long as a request body cannot grow the map by megabytes each.
+const NAME_BYTES: usize = 128;
+
+fn source(addr: Option<IpAddr>, name: &str) -> Source {
+    let mut end = name.len().min(NAME_BYTES);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    (addr, name[..end].to_lowercase())
+}
+
 #[derive(Debug, Default)]
 struct State {
     /// Failures since the last success.
@@ -65,7 +77,7 @@ impl Throttle {
 
     /// Begin an attempt for `name` from `addr`, or the seconds to wait first.
     pub fn begin(&self, addr: Option<IpAddr>, name: &str) -> Result<Attempt, u64> {
-        let state = self.sources.get_with((addr, name.to_lowercase()), Default::default);
+        let state = self.sources.get_with(source(addr, name), Default::default);
         {
             let mut s = lock(&state);
             let now = Instant::now();
@@ -139,6 +151,16 @@ mod tests {
         // Another address, or another name, is not held back.
         t.begin(ip("10.0.0.2"), "ann").unwrap().end(false);
         t.begin(ip("10.0.0.1"), "bob").unwrap().end(false);
+    }
+
+    #[test]
+    fn a_source_is_known_by_the_first_128_bytes_of_the_name() {
+        let long = "é".repeat(1000);
+        assert_eq!(source(None, &long).1.len(), 128);
+        assert_eq!(source(None, "Ann").1, "ann");
+        let t = Throttle::new(1, Duration::from_secs(60));
+        t.begin(ip("10.0.0.1"), &long).unwrap().end(false);
+        assert!(t.begin(ip("10.0.0.1"), &format!("{long}x")).is_err(), "the same first 128 bytes, the same source");
     }
 
     #[test]
