@@ -55,7 +55,7 @@ impl FormSigner {
     fn mac(&self, body: &str) -> String {
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes a key of any length");
         mac.update(body.as_bytes());
-        mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
+        format!("{:x}", mac.finalize().into_bytes())
     }
 
     /// A new token, valid for `seconds`: `<expiry>.<nonce>.<signature>`.
