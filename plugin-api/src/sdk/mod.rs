@@ -3,6 +3,7 @@
 //! [`export_plugin!`](crate::export_plugin). The SDK turns that into the root module,
 //! runs everything on the plugin's own tokio runtime and keeps panics on its side.
 
+mod failure;
 mod host;
 mod logging;
 pub mod net;
@@ -10,6 +11,7 @@ mod plugin;
 pub mod runtime;
 mod ws;
 
+pub use failure::{Caller, Created, Done, Failure};
 pub use host::{host, BackendProtocol, Host};
 pub use plugin::{root_module, Attributes, Layer, PluginBuilder, PluginContext, StartConfig, StartFn, WsRequest};
 pub use ws::{WebSocket, WsClosed, WsSink, WsSource};

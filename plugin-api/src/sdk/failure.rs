@@ -1,0 +1,267 @@
+//! What a plugin's routes share: the one error response every operation answers with
+//! ([`Failure`]), the caller the auth layer attached ([`Caller`]), and the plain
+//! success answers ([`Created`], [`Done`]).
+//!
+//! ```ignore
+//! #[oai(path = "/things/:id", method = "get")]
+//! async fn get(&self, caller: Caller, id: Path<String>) -> Result<Json<Thing>, Failure> {
+//!     let thing = self.db.get::<Thing>(&id).await?;      // a BackendError becomes its status
+//!     if !caller.can_see(thing.id_owner) {
+//!         return Err(Failure::not_found(format!("thing `{}` does not exist", id.0)));
+//!     }
+//!     Ok(Json(thing))
+//! }
+//! ```
+
+use poem::{FromRequest, Request, RequestBody};
+use poem_openapi::{
+    payload::Json,
+    types::{ParseFromJSON, ToJSON},
+    ApiResponse,
+};
+
+use crate::{
+    abi::{BackendError, BackendErrorKind},
+    error::{error_id, ApiError},
+    identity::Identity,
+    sdk::Attributes,
+};
+
+/// Why an operation failed: a status and the JSON [`ApiError`] body. Every plugin's
+/// operations answer `Result<_, Failure>`, so every error status is documented with the
+/// same schema, and a [`BackendError`] (`?` on a backend call) maps to its status in one
+/// place.
+#[derive(ApiResponse, Debug)]
+pub enum Failure {
+    /// The request is invalid; the message names the value and says why.
+    #[oai(status = 400)]
+    BadRequest(Json<ApiError>),
+    /// No authenticated caller: log in, or send a bearer or access token.
+    #[oai(status = 401)]
+    Unauthenticated(Json<ApiError>),
+    /// The caller may not do this (a missing permission, administrators only, or a
+    /// limit reached).
+    #[oai(status = 403)]
+    Forbidden(Json<ApiError>),
+    /// It does not exist, or the caller may not see it.
+    #[oai(status = 404)]
+    NotFound(Json<ApiError>),
+    /// It conflicts with what exists (the same id or name, or the object's state).
+    #[oai(status = 409)]
+    Conflict(Json<ApiError>),
+    /// Too many requests; retry after the seconds in `Retry-After`.
+    #[oai(status = 429)]
+    TooManyRequests(Json<ApiError>, #[oai(header = "Retry-After")] Option<String>),
+    /// The server failed; the message carries an error id that names the log line.
+    #[oai(status = 500)]
+    Internal(Json<ApiError>),
+    /// A service this operation needs does not answer, or the server is busy (then
+    /// with `Retry-After`).
+    #[oai(status = 503)]
+    Unavailable(Json<ApiError>, #[oai(header = "Retry-After")] Option<String>),
+}
+
+impl Failure {
+    /// 400 with code `bad_request`.
+    pub fn bad(message: impl Into<String>) -> Failure {
+        Failure::BadRequest(Json(ApiError::new("bad_request", message, "")))
+    }
+
+    /// 401: the operation needs an authenticated caller.
+    pub fn unauthenticated() -> Failure {
+        Failure::Unauthenticated(Json(ApiError::new(
+            "unauthenticated",
+            "this route needs an authenticated user",
+            "log in, or send a bearer or access token",
+        )))
+    }
+
+    /// 403 with code `forbidden`.
+    pub fn forbidden(message: impl Into<String>) -> Failure {
+        Failure::Forbidden(Json(ApiError::new("forbidden", message, "ask an administrator")))
+    }
+
+    /// 404 with code `not_found`.
+    pub fn not_found(message: impl Into<String>) -> Failure {
+        Failure::NotFound(Json(ApiError::new("not_found", message, "")))
+    }
+
+    /// 409 with code `conflict`.
+    pub fn conflict(message: impl Into<String>) -> Failure {
+        Failure::Conflict(Json(ApiError::new("conflict", message, "")))
+    }
+
+    /// 429 with `Retry-After`.
+    pub fn too_many(code: &str, message: impl Into<String>, retry_after_secs: u64) -> Failure {
+        Failure::TooManyRequests(Json(ApiError::new(code, message, "")), Some(retry_after_secs.to_string()))
+    }
+
+    /// 503 with code `unavailable`.
+    pub fn unavailable(message: impl Into<String>) -> Failure {
+        Failure::Unavailable(Json(ApiError::new("unavailable", message, "try again shortly")), None)
+    }
+
+    /// 500: logs `error` under a fresh error id and answers only the id and `context`,
+    /// so that no internal detail reaches the client.
+    pub fn internal(context: &str, error: impl std::fmt::Display) -> Failure {
+        let id = error_id();
+        tracing::error!(error_id = %id, error = %error, "{context}");
+        Failure::Internal(Json(ApiError::new("internal", format!("{context} (error id {id})"), "the server's log has the details")))
+    }
+
+    /// The same failure with another code (`otp_required`, `busy`, ...).
+    pub fn with_code(mut self, code: &str) -> Failure {
+        self.body_mut().code = code.to_string();
+        self
+    }
+
+    /// The same failure with a `detail` saying what to do.
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Failure {
+        self.body_mut().detail = detail.into();
+        self
+    }
+
+    /// The same failure with `Retry-After` (429 and 503 only; others have no such header).
+    pub fn retry_after(mut self, secs: u64) -> Failure {
+        if let Failure::TooManyRequests(_, h) | Failure::Unavailable(_, h) = &mut self {
+            *h = Some(secs.to_string());
+        }
+        self
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> u16 {
+        match self {
+            Failure::BadRequest(_) => 400,
+            Failure::Unauthenticated(_) => 401,
+            Failure::Forbidden(_) => 403,
+            Failure::NotFound(_) => 404,
+            Failure::Conflict(_) => 409,
+            Failure::TooManyRequests(..) => 429,
+            Failure::Internal(_) => 500,
+            Failure::Unavailable(..) => 503,
+        }
+    }
+
+    /// The JSON body.
+    pub fn body(&self) -> &ApiError {
+        match self {
+            Failure::BadRequest(b)
+            | Failure::Unauthenticated(b)
+            | Failure::Forbidden(b)
+            | Failure::NotFound(b)
+            | Failure::Conflict(b)
+            | Failure::TooManyRequests(b, _)
+            | Failure::Internal(b)
+            | Failure::Unavailable(b, _) => &b.0,
+        }
+    }
+
+    fn body_mut(&mut self) -> &mut ApiError {
+        match self {
+            Failure::BadRequest(b)
+            | Failure::Unauthenticated(b)
+            | Failure::Forbidden(b)
+            | Failure::NotFound(b)
+            | Failure::Conflict(b)
+            | Failure::TooManyRequests(b, _)
+            | Failure::Internal(b)
+            | Failure::Unavailable(b, _) => &mut b.0,
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.status(), self.body().code, self.body().message)
+    }
+}
+
+/// The one mapping of a backend's error kinds to statuses. An internal error's message
+/// may carry details of the backend (a query, a path): it is logged under an error id
+/// and only the id is answered.
+impl From<BackendError> for Failure {
+    fn from(e: BackendError) -> Failure {
+        let body = Json(ApiError::from(e.clone()));
+        match e.kind {
+            BackendErrorKind::BadRequest => Failure::BadRequest(body),
+            BackendErrorKind::NotFound => Failure::NotFound(body),
+            BackendErrorKind::Conflict => Failure::Conflict(body),
+            BackendErrorKind::Forbidden => Failure::Forbidden(body),
+            BackendErrorKind::Unavailable | BackendErrorKind::NotAvailable => Failure::Unavailable(body, None),
+            BackendErrorKind::Internal => Failure::internal("a backend request failed", &e),
+        }
+    }
+}
+
+impl From<ApiError> for Failure {
+    /// By the body's code; an unknown code is a 500.
+    fn from(body: ApiError) -> Failure {
+        let body = Json(body);
+        match body.0.code.as_str() {
+            "bad_request" => Failure::BadRequest(body),
+            "unauthenticated" => Failure::Unauthenticated(body),
+            "forbidden" => Failure::Forbidden(body),
+            "not_found" => Failure::NotFound(body),
+            "conflict" => Failure::Conflict(body),
+            "unavailable" | "backend_not_available" => Failure::Unavailable(body, None),
+            _ => Failure::Internal(body),
+        }
+    }
+}
+
+/// The authenticated caller, as the auth layer attached it to the request. An
+/// operation that takes a `Caller` argument answers 401 (with the JSON error) when no
+/// layer attached an identity; it never guesses one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller(pub Identity);
+
+impl Caller {
+    /// The caller if they are an administrator; 403 naming `what` only administrators
+    /// do otherwise ("manage users").
+    pub fn admin(self, what: &str) -> Result<Identity, Failure> {
+        if self.0.admin {
+            Ok(self.0)
+        } else {
+            Err(Failure::forbidden(format!("only administrators {what}")))
+        }
+    }
+
+    /// The identity.
+    pub fn into_inner(self) -> Identity {
+        self.0
+    }
+}
+
+impl std::ops::Deref for Caller {
+    type Target = Identity;
+    fn deref(&self) -> &Identity {
+        &self.0
+    }
+}
+
+impl<'a> FromRequest<'a> for Caller {
+    async fn from_request(req: &'a Request, _body: &mut RequestBody) -> poem::Result<Self> {
+        req.extensions()
+            .get::<Attributes>()
+            .and_then(Identity::from_attributes)
+            .map(Caller)
+            .ok_or_else(|| poem::Error::from_response(poem::IntoResponse::into_response(Failure::unauthenticated())))
+    }
+}
+
+/// 201 with the created resource.
+#[derive(ApiResponse)]
+pub enum Created<T: ToJSON + ParseFromJSON + Send + Sync> {
+    /// Created; the body is the resource as stored.
+    #[oai(status = 201)]
+    Created(Json<T>),
+}
+
+/// 204: done, nothing to answer.
+#[derive(ApiResponse)]
+pub enum Done {
+    /// Done.
+    #[oai(status = 204)]
+    Done,
+}
