@@ -7,10 +7,10 @@
 use std::collections::BTreeMap;
 
 use daas_plugin_api::{
-    abi::{BackendError, BackendErrorKind},
+    abi::BackendError,
     futures::future::BoxFuture,
     identity::Identity,
-    sdk::{host, BackendProtocol},
+    sdk::{BackendClient, BackendProtocol},
     BackendName,
 };
 use poem_openapi::Object;
@@ -329,46 +329,42 @@ pub enum ContainerResponse {
     Done,
 }
 
-type Call = std::sync::Arc<dyn Fn(ContainerRequest) -> BoxFuture<'static, Result<ContainerResponse, BackendError>> + Send + Sync>;
-
 /// A handle on the container backend. Cheap to clone.
 #[derive(Clone)]
-pub struct ContainerClient {
-    call: Call,
-}
+pub struct ContainerClient(BackendClient<Container>);
 
-fn unexpected(answer: ContainerResponse) -> BackendError {
-    BackendError::new(
-        BackendErrorKind::Internal,
-        format!("the container backend answered {answer:?} to a request that expects another answer"),
-    )
-}
-
+/// One request whose answer must match `$pat`; another answer is an internal error.
 macro_rules! expect {
     ($self:ident, $req:expr, $pat:pat => $out:expr) => {
-        match $self.request($req).await? {
-            $pat => Ok($out),
-            other => Err(unexpected(other)),
-        }
+        $self
+            .0
+            .expect($req, |answer| match answer {
+                $pat => Ok($out),
+                other => Err(other),
+            })
+            .await
     };
 }
 
+// The closures of `expect!` hand back an answer of the wrong kind whole, so that its
+// error can show it; it is moved once, on a path that is a bug anyway.
+#[allow(clippy::result_large_err)]
 impl ContainerClient {
     /// The container backend through the host (inside a plugin).
     pub fn host() -> ContainerClient {
-        ContainerClient::from_fn(|request| Box::pin(async move { host().call::<Container>(&request).await }))
+        ContainerClient(BackendClient::host())
     }
 
     /// Any other transport (the plugin's own tests call its service directly).
     pub fn from_fn(
         f: impl Fn(ContainerRequest) -> BoxFuture<'static, Result<ContainerResponse, BackendError>> + Send + Sync + 'static,
     ) -> ContainerClient {
-        ContainerClient { call: std::sync::Arc::new(f) }
+        ContainerClient(BackendClient::from_fn(f))
     }
 
     /// Send one raw request.
     pub async fn request(&self, request: ContainerRequest) -> Result<ContainerResponse, BackendError> {
-        (self.call)(request).await
+        self.0.request(request).await
     }
 
     /// The daemon's facts.

@@ -7,19 +7,17 @@
 //! let inst = db.instance_by_connection(&con.id).await?;
 //! ```
 
-use std::{collections::HashMap, sync::Arc};
+use std::collections::HashMap;
 
 use daas_plugin_api::{
     abi::{BackendError, BackendErrorKind},
     futures::future::BoxFuture,
-    sdk::host,
+    sdk::BackendClient,
 };
 use serde::Serialize;
 
 use super::db::{Db, DbRequest, DbResponse, Filter, Row, TableName};
 use crate::model::*;
-
-type Call = Arc<dyn Fn(DbRequest) -> BoxFuture<'static, Result<DbResponse, BackendError>> + Send + Sync>;
 
 /// The database's kind and migration state ([`DbClient::status`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,13 +41,7 @@ pub struct ImportReport {
 
 /// A handle on the db backend. Cheap to clone.
 #[derive(Clone)]
-pub struct DbClient {
-    call: Call,
-}
-
-fn unexpected(answer: DbResponse) -> BackendError {
-    BackendError::new(BackendErrorKind::Internal, format!("the db backend answered {answer:?} to a request that expects another answer"))
-}
+pub struct DbClient(BackendClient<Db>);
 
 fn decode<R: Row>(row: serde_json::Value) -> Result<R, BackendError> {
     serde_json::from_value(row).map_err(|e| {
@@ -68,70 +60,82 @@ fn encode<R: Row>(row: &R) -> Result<serde_json::Value, BackendError> {
 impl DbClient {
     /// The db backend through the host (inside a plugin).
     pub fn host() -> DbClient {
-        DbClient::from_fn(|request| Box::pin(async move { host().call::<Db>(&request).await }))
+        DbClient(BackendClient::host())
     }
 
     /// Any other transport: the db plugin's own tests and tools call its store directly.
     pub fn from_fn(f: impl Fn(DbRequest) -> BoxFuture<'static, Result<DbResponse, BackendError>> + Send + Sync + 'static) -> DbClient {
-        DbClient { call: Arc::new(f) }
+        DbClient(BackendClient::from_fn(f))
     }
 
     /// Send one raw request.
     pub async fn request(&self, request: DbRequest) -> Result<DbResponse, BackendError> {
-        (self.call)(request).await
+        self.0.request(request).await
     }
 
     // ---- the database as a whole: `daas db`, `daas import`, `daas export` -------------
 
     /// The database's kind and its applied and pending migrations.
     pub async fn status(&self) -> Result<DbStatus, BackendError> {
-        match self.request(DbRequest::Status).await? {
-            DbResponse::Status { db_type, applied, pending } => Ok(DbStatus { db_type, applied, pending }),
-            other => Err(unexpected(other)),
-        }
+        self.0
+            .expect(DbRequest::Status, |answer| match answer {
+                DbResponse::Status { db_type, applied, pending } => Ok(DbStatus { db_type, applied, pending }),
+                other => Err(other),
+            })
+            .await
     }
 
     /// Apply the pending migrations; answers their names (empty: none was pending).
     pub async fn migrate(&self) -> Result<Vec<String>, BackendError> {
-        match self.request(DbRequest::Migrate).await? {
-            DbResponse::Migrated { applied } => Ok(applied),
-            other => Err(unexpected(other)),
-        }
+        self.0
+            .expect(DbRequest::Migrate, |answer| match answer {
+                DbResponse::Migrated { applied } => Ok(applied),
+                other => Err(other),
+            })
+            .await
     }
 
     /// Every row of every table, trashed ones included, secrets sealed.
     pub async fn export(&self) -> Result<HashMap<TableName, Vec<serde_json::Value>>, BackendError> {
-        match self.request(DbRequest::Export).await? {
-            DbResponse::Tables { tables } => Ok(tables),
-            other => Err(unexpected(other)),
-        }
+        self.0
+            .expect(DbRequest::Export, |answer| match answer {
+                DbResponse::Tables { tables } => Ok(tables),
+                other => Err(other),
+            })
+            .await
     }
 
     /// Insert rows in one transaction (all or nothing), after emptying every table when
     /// `drop_all`.
     pub async fn import(&self, tables: HashMap<TableName, Vec<serde_json::Value>>, drop_all: bool) -> Result<ImportReport, BackendError> {
-        match self.request(DbRequest::Import { tables, drop_all }).await? {
-            DbResponse::Imported { removed, inserted } => Ok(ImportReport { removed, inserted }),
-            other => Err(unexpected(other)),
-        }
+        self.0
+            .expect(DbRequest::Import { tables, drop_all }, |answer| match answer {
+                DbResponse::Imported { removed, inserted } => Ok(ImportReport { removed, inserted }),
+                other => Err(other),
+            })
+            .await
     }
 
     // ---- generic operations on any table ---------------------------------------------
 
     /// Store a new row; answers it as stored (generated id, timestamps).
     pub async fn insert<R: Row>(&self, row: &R) -> Result<R, BackendError> {
-        match self.request(DbRequest::Insert { table: R::TABLE, row: encode(row)? }).await? {
-            DbResponse::Row { row: Some(row) } => decode(row),
-            other => Err(unexpected(other)),
-        }
+        self.0
+            .expect(DbRequest::Insert { table: R::TABLE, row: encode(row)? }, |answer| match answer {
+                DbResponse::Row { row: Some(row) } => Ok(decode(row)),
+                other => Err(other),
+            })
+            .await?
     }
 
     /// Replace a row (matched by key); secrets given as none are kept.
     pub async fn update<R: Row>(&self, row: &R) -> Result<(), BackendError> {
-        match self.request(DbRequest::Update { table: R::TABLE, row: encode(row)? }).await? {
-            DbResponse::Done => Ok(()),
-            other => Err(unexpected(other)),
-        }
+        self.0
+            .expect(DbRequest::Update { table: R::TABLE, row: encode(row)? }, |answer| match answer {
+                DbResponse::Done => Ok(()),
+                other => Err(other),
+            })
+            .await
     }
 
     /// Set only these fields of the row with this key (a JSON object, fields named as in
@@ -144,10 +148,12 @@ impl DbClient {
         let serde_json::Value::Object(fields) = fields else {
             return Err(BackendError::new(daas_plugin_api::abi::BackendErrorKind::BadRequest, "a patch is a JSON object of fields"));
         };
-        match self.request(DbRequest::Patch { table: R::TABLE, key, fields }).await? {
-            DbResponse::Done => Ok(()),
-            other => Err(unexpected(other)),
-        }
+        self.0
+            .expect(DbRequest::Patch { table: R::TABLE, key, fields }, |answer| match answer {
+                DbResponse::Done => Ok(()),
+                other => Err(other),
+            })
+            .await
     }
 
     /// Add `by` to the integer `column` of the row with this key in one statement, so
@@ -156,19 +162,23 @@ impl DbClient {
     /// column is not an integer column of the table.
     pub async fn increment<R: Row>(&self, key: impl Serialize, column: &str, by: i64) -> Result<i64, BackendError> {
         let key = serde_json::to_value(key).unwrap_or_default();
-        match self.request(DbRequest::Increment { table: R::TABLE, key, column: column.into(), by }).await? {
-            DbResponse::Counter { value } => Ok(value),
-            other => Err(unexpected(other)),
-        }
+        self.0
+            .expect(DbRequest::Increment { table: R::TABLE, key, column: column.into(), by }, |answer| match answer {
+                DbResponse::Counter { value } => Ok(value),
+                other => Err(other),
+            })
+            .await
     }
 
     /// One row by key.
     pub async fn get<R: Row>(&self, key: impl Serialize) -> Result<Option<R>, BackendError> {
         let key = serde_json::to_value(key).unwrap_or_default();
-        match self.request(DbRequest::Get { table: R::TABLE, key }).await? {
-            DbResponse::Row { row } => row.map(decode).transpose(),
-            other => Err(unexpected(other)),
-        }
+        self.0
+            .expect(DbRequest::Get { table: R::TABLE, key }, |answer| match answer {
+                DbResponse::Row { row } => Ok(row.map(decode).transpose()),
+                other => Err(other),
+            })
+            .await?
     }
 
     /// Rows where every filter holds.
@@ -182,19 +192,23 @@ impl DbClient {
     }
 
     async fn find_limit<R: Row>(&self, filters: Vec<Filter>, limit: Option<u64>) -> Result<Vec<R>, BackendError> {
-        match self.request(DbRequest::Find { table: R::TABLE, filters, limit }).await? {
-            DbResponse::Rows { rows } => rows.into_iter().map(decode).collect(),
-            other => Err(unexpected(other)),
-        }
+        self.0
+            .expect(DbRequest::Find { table: R::TABLE, filters, limit }, |answer| match answer {
+                DbResponse::Rows { rows } => Ok(rows.into_iter().map(decode).collect()),
+                other => Err(other),
+            })
+            .await?
     }
 
     /// Delete a row by key (into the trash where the table has one).
     pub async fn delete<R: Row>(&self, key: impl Serialize) -> Result<(), BackendError> {
         let key = serde_json::to_value(key).unwrap_or_default();
-        match self.request(DbRequest::Delete { table: R::TABLE, key }).await? {
-            DbResponse::Done => Ok(()),
-            other => Err(unexpected(other)),
-        }
+        self.0
+            .expect(DbRequest::Delete { table: R::TABLE, key }, |answer| match answer {
+                DbResponse::Done => Ok(()),
+                other => Err(other),
+            })
+            .await
     }
 
     // ---- ObjectRepository --------------------------------------------------------------
@@ -221,10 +235,12 @@ impl DbClient {
 
     /// suggest_vmid: a free Proxmox VM id in 100..=254.
     pub async fn suggest_vmid(&self) -> Result<i64, BackendError> {
-        match self.request(DbRequest::SuggestVmid).await? {
-            DbResponse::Vmid { vmid } => Ok(vmid),
-            other => Err(unexpected(other)),
-        }
+        self.0
+            .expect(DbRequest::SuggestVmid, |answer| match answer {
+                DbResponse::Vmid { vmid } => Ok(vmid),
+                other => Err(other),
+            })
+            .await
     }
 
     // ---- EnvironmentRepository ---------------------------------------------------------
@@ -288,10 +304,12 @@ impl DbClient {
 
     /// The connection with its password: the proxy's call, nobody else's.
     pub async fn connection_with_secret(&self, id: &str) -> Result<Option<GuacamoleConnection>, BackendError> {
-        match self.request(DbRequest::ConnectionWithSecret { id: id.into() }).await? {
-            DbResponse::Row { row } => row.map(decode).transpose(),
-            other => Err(unexpected(other)),
-        }
+        self.0
+            .expect(DbRequest::ConnectionWithSecret { id: id.into() }, |answer| match answer {
+                DbResponse::Row { row } => Ok(row.map(decode).transpose()),
+                other => Err(other),
+            })
+            .await?
     }
 
     // ---- FileRepository, ApplicationRepository, LimitRepository ------------------------

@@ -17,7 +17,7 @@ pub trait BackendProtocol: 'static {
     /// The backend this protocol talks to.
     const NAME: BackendName;
     /// What callers send.
-    type Request: Serialize + DeserializeOwned + Send + 'static;
+    type Request: Serialize + DeserializeOwned + Send + Sync + 'static;
     /// What the backend answers.
     type Response: Serialize + DeserializeOwned + Send + 'static;
 }

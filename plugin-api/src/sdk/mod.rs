@@ -3,6 +3,7 @@
 //! [`export_plugin!`](crate::export_plugin). The SDK turns that into the root module,
 //! runs everything on the plugin's own tokio runtime and keeps panics on its side.
 
+mod client;
 mod failure;
 mod host;
 mod logging;
@@ -11,6 +12,7 @@ mod plugin;
 pub mod runtime;
 mod ws;
 
+pub use client::{unexpected, BackendClient};
 pub use failure::{Caller, Created, Done, Failure};
 pub use host::{host, BackendProtocol, Host};
 pub use plugin::{root_module, Attributes, Layer, PluginBuilder, PluginContext, StartConfig, StartFn, WsRequest};
