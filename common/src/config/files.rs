@@ -132,8 +132,8 @@ impl ConfigFile {
 
     /// Validate a parsed file against its type, returning its JSON form with defaults
     /// filled in. Problems carry key paths; [`super::load_file`] adds file and line.
-    pub(crate) fn validate(self, value: toml::Value) -> Result<serde_json::Value, Vec<super::load::RawProblem>> {
-        use super::load::validate_as as v;
+    pub(crate) fn validate(self, value: toml::Value) -> Result<serde_json::Value, Vec<super::validate::RawProblem>> {
+        use super::validate::validate_as as v;
         match self {
             ConfigFile::Extensions => v::<ExtensionsFile>(value),
             ConfigFile::Container => v::<ContainerFile>(value),

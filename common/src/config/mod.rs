@@ -8,6 +8,7 @@
 mod files;
 mod load;
 mod sections;
+mod validate;
 
 pub use files::ConfigFile;
 pub use load::{load_file, load_site, ConfigProblem, EnvOverrides, SiteConfig, ENV_PREFIX};

@@ -1,0 +1,15 @@
+//! `files.toml`.
+
+use super::*;
+
+file! {
+    /// `files.toml`: file storage.
+    FilesFile {
+        /// `[filestore]`
+        filestore: FilestoreSection,
+    }
+}
+reserved_section!(
+    /// `[filestore]`
+    FilestoreSection
+);
