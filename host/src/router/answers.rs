@@ -41,7 +41,7 @@ pub fn is_websocket_upgrade(req: &Request) -> bool {
 }
 
 /// The `Allow` field's value for these methods.
-pub fn allow_value(allowed: &[&str]) -> HeaderValue {
+fn allow_value(allowed: &[&str]) -> HeaderValue {
     HeaderValue::from_str(&allowed.join(", ")).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 

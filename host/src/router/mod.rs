@@ -20,7 +20,7 @@ use poem::{
 
 pub use self::websocket::OPEN_WEBSOCKETS;
 use self::{
-    answers::{allow_value, closing, is_websocket_upgrade, method_not_allowed},
+    answers::{closing, is_websocket_upgrade, method_not_allowed},
     forward::{BodyError, Forward},
     layers::Layered,
 };
@@ -104,7 +104,7 @@ impl Endpoint for Routes {
             return Ok(if upgrade { closing(resp) } else { resp });
         }
         // Kept for a 405 from a plugin's or poem's router, which names no methods.
-        let uri = req.uri().clone();
+        let (method, uri) = (req.method().clone(), req.uri().clone());
         let name =
             req.uri().path().strip_prefix(API_PREFIX).map(|rest| &rest[..rest.bytes().position(|b| b == b'/').unwrap_or(rest.len())]);
         let answer = match name.and_then(|name| self.api.iter().find(|(p, _)| p.as_str() == name)) {
@@ -115,8 +115,10 @@ impl Endpoint for Routes {
             let (status, e) = ApiError::from_poem(&err);
             e.to_response(status)
         });
+        // A 405 without `Allow` is a router's (a plugin's or the host's), which says no
+        // more than the status: answered as the host's own.
         if resp.status() == StatusCode::METHOD_NOT_ALLOWED && !resp.headers().contains_key(header::ALLOW) {
-            resp.headers_mut().insert(header::ALLOW, allow_value(&self.state.allowed_methods(uri.path())));
+            resp = method_not_allowed(method.as_str(), uri.path(), &self.state.allowed_methods(uri.path()));
         }
         self.headers.apply(if docs { "/docs" } else { "" }, &mut resp);
         // A refused upgrade leaves nothing to keep the connection for: a client

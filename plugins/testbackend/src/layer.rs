@@ -28,15 +28,19 @@ impl Layer for TestingLayer {
             LayerVerdict::Reject(
                 ApiError::new(
                     "rejected_by_layer",
-                    format!("the testing layer rejected {} {}", req.method(), req.uri()),
+                    format!(
+                        "the testing layer rejected {} {} (operation `{}`, rule `{}`)",
+                        req.method(),
+                        req.uri(),
+                        req.operation_id,
+                        req.rule().map(|r| r.to_string()).unwrap_or_default()
+                    ),
                     "drop the x-test-reject header",
                 )
                 .to_ffi(status),
             )
         } else {
             let mut attrs: Vec<(String, String)> = vec![("testing.operation".into(), req.operation_id.to_string())];
-            // What the host says the operation requires, for the tests of the layer path.
-            attrs.push(("testing.rule".into(), req.rule().map(|r| r.to_string()).unwrap_or_default()));
             if let Some(user) = header(&req, "x-test-user") {
                 attrs.push(("user".into(), user.to_string()));
             }
