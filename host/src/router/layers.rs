@@ -4,7 +4,7 @@
 
 use std::{future::Future, panic::AssertUnwindSafe, sync::Arc};
 
-use abi_stable::std_types::{RString, RVec};
+use abi_stable::std_types::RVec;
 use daas_plugin_api::{
     abi::{pack_request_head, unpack_fields, FfiSocketAddr, HttpResponse, LayerRequest, LayerVerdict, Pairs},
     ApiError, PluginName,
@@ -82,7 +82,7 @@ impl<E: Endpoint> Layered<E> {
             remote_addr: FfiSocketAddr::from(req.remote_addr().as_socket_addr()),
             plugin: self.plugin.into(),
             operation_id: op.map(|(o, _)| o.operation_id.as_str()).unwrap_or_default().into(),
-            rule: op.map(|(_, rule)| rule.clone()).unwrap_or_else(RString::new),
+            rule: op.map(|(_, rule)| rule.clone()).unwrap_or_default(),
             public: op.is_some_and(|(o, _)| o.public),
             websocket: is_websocket_upgrade(&req),
             attributes: RVec::new(),

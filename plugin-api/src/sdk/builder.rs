@@ -487,10 +487,12 @@ mod tests {
             })
             .on_stop(move || async move { c.lock().unwrap().push("stop 1") })
             .on_stop(move || async move { d.lock().unwrap().push("stop 2") });
-        for hook in std::mem::take(&mut *builder.ready.lock().unwrap()) {
+        let ready = std::mem::take(&mut *builder.ready.lock().unwrap());
+        for hook in ready {
             hook().await.unwrap();
         }
-        for hook in std::mem::take(&mut *builder.stop.lock().unwrap()) {
+        let stop = std::mem::take(&mut *builder.stop.lock().unwrap());
+        for hook in stop {
             hook().await;
         }
         assert_eq!(*seen.lock().unwrap(), ["ready 1", "ready 2", "stop 1", "stop 2"]);
