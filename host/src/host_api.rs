@@ -5,7 +5,7 @@ use std::sync::{atomic::Ordering, Arc, OnceLock};
 
 use poem_openapi::{payload::Json, ApiResponse, Object, OpenApi};
 
-use crate::server::AppState;
+use crate::state::AppState;
 
 /// The host's API. Unbound (no state) it only serves to produce its document.
 pub struct HostApi(OnceLock<Arc<AppState>>);

@@ -36,6 +36,7 @@ mod openapi;
 mod registry;
 mod router;
 mod server;
+mod state;
 
 use std::{path::PathBuf, process::ExitCode, sync::atomic::Ordering, time::Duration};
 

@@ -6,7 +6,7 @@
 use std::{
     future::Future,
     pin::Pin,
-    sync::Arc,
+    sync::{Arc, OnceLock},
     task::{Context, Poll},
     time::Duration,
 };
@@ -27,6 +27,18 @@ use tokio::{
     runtime::Handle,
     sync::Mutex,
 };
+
+static RUNTIME: OnceLock<Handle> = OnceLock::new();
+
+/// Remember the host's runtime: plugins' sockets are put on its reactor.
+pub fn init(runtime: Handle) {
+    let _ = RUNTIME.set(runtime);
+}
+
+/// The host's runtime, once [`init`] ran.
+pub fn runtime() -> Option<Handle> {
+    RUNTIME.get().cloned()
+}
 
 /// A host future that enters the host's runtime on every poll: a plugin may poll it from
 /// one of its own threads, where only the plugin's copy of tokio has a context.
@@ -91,9 +103,9 @@ impl HostTcp for HostConn {
 
 /// `HostExt::connect_tcp`.
 pub extern "C" fn connect_tcp(plugin: PluginName, address: RString, timeout_ms: u64) -> FfiFuture<RResult<HostTcpBox, RString>> {
-    // `registry::init` runs before any plugin starts; without it there is no reactor to
-    // put the socket on.
-    let Some(handle) = crate::registry::runtime() else {
+    // `init` runs before any plugin starts; without it there is no reactor to put the
+    // socket on.
+    let Some(handle) = runtime() else {
         return std::future::ready(RResult::RErr(RString::from("the host has no runtime yet"))).into_ffi();
     };
     in_host(&handle.clone(), async move {

@@ -11,6 +11,8 @@ use std::collections::{BTreeMap, HashSet};
 use daas_plugin_api::permissions::Rule;
 use serde_json::{json, Map, Value};
 
+pub use crate::state::Operation;
+
 /// One plugin's (or the host's) document and how it is mounted.
 pub struct Fragment {
     /// Tag and operation id prefix: the plugin name, or `host`.
@@ -25,26 +27,6 @@ pub struct Fragment {
     pub public: HashSet<String>,
     /// Operation id (as in `spec`) → the permission rule it needs.
     pub rules: BTreeMap<String, Rule>,
-}
-
-/// A documented operation, for matching requests to operation ids.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Operation {
-    /// The fragment's tag (plugin name or `host`).
-    pub tag: String,
-    /// Upper-case method.
-    pub method: String,
-    /// The full path template (`/api/v1/testbackend/events/{topic}`).
-    pub path: String,
-    /// The pattern requests are matched against (the template, except that a poem
-    /// wildcard `*rest` keeps matching several segments).
-    pub pattern: String,
-    /// The merged operation id.
-    pub operation_id: String,
-    /// Needs no authentication.
-    pub public: bool,
-    /// The permission rule its plugin requires (none: authentication only).
-    pub rule: Option<Rule>,
 }
 
 const METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "patch", "trace"];

@@ -21,7 +21,7 @@ use abi_stable::{
 use async_ffi::{FfiFuture, FutureExt as _};
 use daas_plugin_api::{
     abi::{BackendError, BackendErrorKind, HostExt, HostExtRef, HostServices, LogLevel, PluginManifest, PluginModRef},
-    events,
+    events::{self, HostEvent},
     permissions::Permissions,
     sdk::BackendProtocol,
     BackendName, LayerName, PluginName,
@@ -64,21 +64,16 @@ struct Tables {
 }
 
 static TABLES: RwLock<Tables> = RwLock::new(Tables { plugins: Vec::new(), backends: BTreeMap::new() });
-static RUNTIME: OnceLock<tokio::runtime::Handle> = OnceLock::new();
 /// The event deliveries under way: shutdown waits for them before stopping plugins, so
 /// that a handler is not cut off half-way by its plugin's stop or the process's exit.
 static EVENTS: LazyLock<TaskTracker> = LazyLock::new(TaskTracker::new);
 static MAX_LEVEL: OnceLock<LogLevel> = OnceLock::new();
 
-/// Remember the host runtime (events are delivered on it) and the log level.
+/// Remember the host runtime (events are delivered on it, plugins' sockets live on it)
+/// and the log level.
 pub fn init(runtime: tokio::runtime::Handle, max_level: LogLevel) {
-    let _ = RUNTIME.set(runtime);
+    crate::net::init(runtime);
     let _ = MAX_LEVEL.set(max_level);
-}
-
-/// The host's runtime, once `init` ran.
-pub fn runtime() -> Option<tokio::runtime::Handle> {
-    RUNTIME.get().cloned()
 }
 
 /// Why a started plugin could not be registered.
@@ -199,10 +194,15 @@ pub async fn call<P: BackendProtocol>(request: &P::Request) -> Result<P::Respons
     })
 }
 
-/// Publish an event from the host itself, as `extensions` (the seed's name for the part
-/// that manages plugins), to the plugins subscribed to the topic.
-pub fn publish(topic: &str, payload: &serde_json::Value) {
-    if let Err(e) = publish_event(PluginName::Extensions, topic, payload.to_string().into()) {
+/// Publish one of the host's events, as `extensions` (the seed's name for the part that
+/// manages plugins), to the plugins subscribed to its topic.
+pub fn publish_host_event<E: HostEvent>(event: &E) {
+    let topic = E::TOPIC;
+    let payload = match serde_json::to_string(event) {
+        Ok(p) => p,
+        Err(e) => return tracing::error!("the host's event on `{topic}` could not be encoded: {e}"),
+    };
+    if let Err(e) = publish_event(PluginName::Extensions, topic, payload.into()) {
         tracing::warn!("the host's event on `{topic}` was not published: {}", e.message);
     }
 }
@@ -343,7 +343,7 @@ fn publish_event(plugin: PluginName, topic: &str, payload: RString) -> Result<()
         return Err(e);
     }
     tracing::debug!(plugin = plugin.as_str(), topic, "event published");
-    let Some(runtime) = RUNTIME.get() else { return Ok(()) };
+    let Some(runtime) = crate::net::runtime() else { return Ok(()) };
     let subscribers: Vec<Plugin> =
         plugins().into_iter().filter(|p| p.manifest.subscriptions.iter().any(|s| events::matches(s, topic))).collect();
     if subscribers.is_empty() {
@@ -367,7 +367,7 @@ fn publish_event(plugin: PluginName, topic: &str, payload: RString) -> Result<()
                 }
                 drop(pending);
             },
-            runtime,
+            &runtime,
         );
     }
     Ok(())

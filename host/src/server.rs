@@ -3,44 +3,31 @@
 
 use std::{
     panic::AssertUnwindSafe,
-    sync::{atomic::AtomicBool, Arc},
+    sync::Arc,
     time::{Duration, Instant},
 };
 
 use abi_stable::std_types::RResult;
 use daas_common::config::{ConfigFile, SiteConfig};
-use daas_plugin_api::{events, paths::match_path, permissions::Permissions, sdk::StartConfig, LayerName, PluginName};
+use daas_plugin_api::{
+    events::{self, HostOperation, HostOperations, RegisteredRule},
+    permissions::Permissions,
+    sdk::StartConfig,
+    LayerName, PluginName,
+};
 use futures::FutureExt as _;
 use tokio::sync::watch;
 
 use crate::{
     host_api::PluginInfo,
     loader::{self, LoadedLibrary},
-    openapi::{self, Operation},
+    openapi,
     registry::{self, Plugin},
+    state::{AppState, Operation, Parts},
 };
 
-/// What the router shares across requests.
-pub struct AppState {
-    /// Every plugin is started and the server is not shutting down.
-    pub ready: AtomicBool,
-    /// The started plugins.
-    pub plugins: Vec<Plugin>,
-    /// The site's layers, in order, with their providers.
-    pub layers: Vec<(LayerName, Plugin)>,
-    /// Every documented operation (for operation ids and public flags).
-    pub operations: Vec<Operation>,
-    /// The merged document.
-    pub openapi: String,
-    /// Largest accepted request body and WebSocket message.
-    pub max_body_bytes: usize,
-    /// How long a request body may pause (`[extensions] idle_timeout_ms`); `None`: as long
-    /// as it likes.
-    pub body_pause: Option<Duration>,
-    /// Flips to true when shutdown begins; open WebSockets close themselves.
-    pub shutdown: tokio::sync::watch::Sender<bool>,
-}
-
+// The host API's view of the state, here rather than in `state.rs`, so that the state
+// (which `host_api` reads) does not depend on the host API's types.
 impl AppState {
     /// What `/api/v1/plugins` lists.
     pub fn plugin_infos(&self) -> Vec<PluginInfo> {
@@ -65,13 +52,6 @@ impl AppState {
                 }
             })
             .collect()
-    }
-
-    /// The documented operation a request hits. HEAD is answered by GET handlers, so it
-    /// is matched as GET.
-    pub fn operation(&self, method: &str, path: &str) -> Option<&Operation> {
-        let method = if method == "HEAD" { "GET" } else { method };
-        self.operations.iter().find(|o| o.method == method && match_path(&o.pattern, path).is_some())
     }
 }
 
@@ -98,6 +78,9 @@ pub enum StartError {
     /// A plugin declares a route the router cannot take.
     #[error("{0}")]
     Route(String),
+    /// A plugin's ready hook failed.
+    #[error("plugin `{name}` failed when every plugin had started (its ready hook): {message}")]
+    PluginReady { name: PluginName, message: String },
     /// SIGINT or SIGTERM arrived before every plugin had started.
     #[error("interrupted by a signal while plugin `{0}` was starting")]
     Interrupted(PluginName),
@@ -121,32 +104,21 @@ async fn start_plugin(site: &SiteConfig, lib: LoadedLibrary) -> Result<Plugin, S
         Ok(Err(_)) => Err("panicked while starting".into()),
         Ok(Ok(RResult::RErr(e))) => Err(e.into_string()),
         Ok(Ok(RResult::ROk(manifest))) => {
-            let permissions = match lib.module.permissions() {
-                None => Permissions::default(),
-                Some(export) => {
-                    let json = export();
-                    if json.is_empty() {
-                        Permissions::default()
-                    } else {
-                        serde_json::from_str(&json).map_err(|e| format!("its permission rules are not the expected JSON: {e}"))?
-                    }
-                }
+            let json = (lib.module.permissions())();
+            let permissions: Permissions = if json.is_empty() {
+                Permissions::default()
+            } else {
+                serde_json::from_str(&json).map_err(|e| format!("its permission rules are not the expected JSON: {e}"))?
             };
-            let publishes = match lib.module.publishes() {
-                None => Vec::new(),
-                Some(export) => {
-                    let json = export();
-                    let patterns: Vec<String> = if json.is_empty() {
-                        Vec::new()
-                    } else {
-                        serde_json::from_str(&json).map_err(|e| format!("its published topics are not the expected JSON: {e}"))?
-                    };
-                    for pattern in &patterns {
-                        events::check_pattern(pattern).map_err(|e| format!("it declares it publishes on `{pattern}`: {e}"))?;
-                    }
-                    patterns
-                }
+            let json = (lib.module.publishes())();
+            let publishes: Vec<String> = if json.is_empty() {
+                Vec::new()
+            } else {
+                serde_json::from_str(&json).map_err(|e| format!("its published topics are not the expected JSON: {e}"))?
             };
+            for pattern in &publishes {
+                events::check_pattern(pattern).map_err(|e| format!("it declares it publishes on `{pattern}`: {e}"))?;
+            }
             Ok(Plugin { library: lib, manifest, permissions, publishes })
         }
     }
@@ -227,44 +199,73 @@ async fn start_all(
     }
     let (openapi, operations) = openapi::document(plugins).map_err(StartError::Route)?;
     publish_operations(plugins, &operations);
-    Ok(Arc::new(AppState {
-        ready: AtomicBool::new(false),
+    run_ready_hooks(plugins, &mut shutdown).await?;
+    Ok(AppState::new(Parts {
         plugins: plugins.clone(),
         layers,
         operations,
         openapi: serde_json::to_string_pretty(&openapi).unwrap_or_default(),
         max_body_bytes: site.extensions.extensions.max_body_bytes,
         body_pause: crate::listen::Limits::of(&site.extensions.extensions).idle_timeout,
-        shutdown: tokio::sync::watch::channel(false).0,
     }))
 }
 
-/// The topic on which the host publishes the merged document's operations once, after
-/// every plugin has started (the auth plugin lists them as privilege ids, and takes each
-/// operation's permission rule and the rule catalogue from it).
-pub const OPERATIONS_TOPIC: &str = "host.operations";
+/// Run every plugin's ready hook (`PluginBuilder::on_ready`), all at once, and wait for
+/// them: the server listens once they are done. A failed hook stops the start, unless
+/// its plugin is optional.
+async fn run_ready_hooks(plugins: &[Plugin], shutdown: &mut watch::Receiver<bool>) -> Result<(), StartError> {
+    let hooks = plugins.iter().map(|p| {
+        let fut = AssertUnwindSafe((p.module().ready())()).catch_unwind();
+        async move {
+            let outcome = match tokio::time::timeout(START_TIMEOUT, fut).await {
+                Err(_) => Err(format!("did not finish within {} s", START_TIMEOUT.as_secs())),
+                Ok(Err(_)) => Err("panicked".to_string()),
+                Ok(Ok(RResult::RErr(e))) => Err(e.into_string()),
+                Ok(Ok(RResult::ROk(()))) => Ok(()),
+            };
+            (p, outcome)
+        }
+    });
+    let outcomes = tokio::select! {
+        outcomes = futures::future::join_all(hooks) => outcomes,
+        () = requested(shutdown) => {
+            let name = plugins.last().map_or(PluginName::Extensions, Plugin::name);
+            return Err(StartError::Interrupted(name));
+        }
+    };
+    for (plugin, outcome) in outcomes {
+        match outcome {
+            Ok(()) => {}
+            Err(message) if plugin.library.entry.optional => {
+                tracing::warn!(plugin = plugin.name().as_str(), "optional plugin's ready hook failed: {message}")
+            }
+            Err(message) => return Err(StartError::PluginReady { name: plugin.name(), message }),
+        }
+    }
+    Ok(())
+}
 
 /// Plugins cannot read the merged document: it exists only after they have all started,
 /// and fetching `/openapi.json` over loopback would tie a plugin to the listen address.
-/// So the host hands them its operations as an event: each with the permission rule its
-/// plugin requires (`rule`, a rule id, absent when none), and every plugin's rule
-/// catalogue (`rules`).
+/// So the host hands them its operations as an event ([`HostOperations`]): each with
+/// the permission rule its plugin requires, and every plugin's rule catalogue.
 fn publish_operations(plugins: &[Plugin], operations: &[Operation]) {
-    let ops: Vec<serde_json::Value> = operations
+    let ops = operations
         .iter()
-        .map(|o| {
-            let mut op = serde_json::json!({ "operation_id": o.operation_id, "method": o.method, "path": o.path, "plugin": o.tag, "public": o.public });
-            if let Some(rule) = &o.rule {
-                op["rule"] = serde_json::json!(rule.to_string());
-            }
-            op
+        .map(|o| HostOperation {
+            operation_id: o.operation_id.clone(),
+            method: o.method.clone(),
+            path: o.path.clone(),
+            plugin: o.tag.clone(),
+            public: o.public,
+            rule: o.rule.clone(),
         })
         .collect();
     let mut rules = Vec::new();
     for p in plugins {
         let name = p.name().as_str();
         for info in p.permissions.catalogue() {
-            rules.push(serde_json::json!({ "rule": info.rule.to_string(), "description": info.description, "plugin": name }));
+            rules.push(RegisteredRule { rule: info.rule, description: info.description, plugin: name.to_string() });
         }
         let documented: std::collections::HashSet<&str> =
             operations.iter().filter(|o| o.tag == name).map(|o| o.operation_id.as_str()).collect();
@@ -282,7 +283,7 @@ fn publish_operations(plugins: &[Plugin], operations: &[Operation]) {
     if !unruled.is_empty() {
         tracing::debug!(operations = ?unruled, "operations without a permission rule: any authenticated caller passes the role check");
     }
-    registry::publish(OPERATIONS_TOPIC, &serde_json::json!({ "operations": ops, "rules": rules }));
+    registry::publish_host_event(&HostOperations { operations: ops, rules });
 }
 
 /// Start one plugin on its own, outside a server (the `daas db`, `import` and `export`

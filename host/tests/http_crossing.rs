@@ -79,3 +79,50 @@ fn the_plugin_routes_everything_under_its_prefix_and_the_host_the_rest() {
     assert_eq!(r.status(), 200);
     assert_eq!(r.bytes().unwrap().len(), 0);
 }
+
+/// A documented path asked with another method answers 405 with `Allow` and the JSON
+/// error body, before any layer (the testing layer would reject it otherwise); a method
+/// no route has (TRACE) answers 405 on any path.
+#[test]
+fn a_wrong_method_is_405_with_allow_before_the_layers() {
+    let server = start();
+    for (method, path, allow) in [
+        ("DELETE", "/api/v1/testbackend/hello", "GET, HEAD"),
+        ("PUT", "/api/v1/testbackend/sum", "POST"),
+        ("POST", "/healthz", "GET, HEAD"),
+        ("POST", "/openapi.json", "GET, HEAD"),
+        ("DELETE", "/testbackend", "GET, HEAD, POST"),
+    ] {
+        let r = client().request(method.parse().unwrap(), server.url(path)).header("x-test-reject", "401").send().unwrap();
+        assert_eq!(r.status(), 405, "{method} {path}");
+        assert_eq!(r.headers()["allow"], allow, "{method} {path}");
+        let body: serde_json::Value = r.json().unwrap();
+        assert_eq!(body["code"], "method_not_allowed", "{method} {path}: {body}");
+        assert!(body["message"].as_str().unwrap().contains(method), "{body}");
+    }
+    for path in ["/api/v1/testbackend/hello", "/healthz", "/nowhere"] {
+        let r = client().request("TRACE".parse().unwrap(), server.url(path)).send().unwrap();
+        assert_eq!(r.status(), 405, "TRACE {path}");
+        assert!(r.headers().contains_key("allow"), "TRACE {path}");
+        assert_eq!(r.json::<serde_json::Value>().unwrap()["code"], "method_not_allowed");
+    }
+    // The right method still goes through the layers.
+    let r = client().get(server.url("/api/v1/testbackend/hello")).header("x-test-reject", "401").send().unwrap();
+    assert_eq!(r.status(), 401);
+}
+
+/// Without layers, the plugin's router answers the 405 and the host adds `Allow`.
+#[test]
+fn without_layers_a_plugins_405_gets_allow_too() {
+    let site = common::TempSite::new(&[(
+        "extensions.toml",
+        "[extensions]\n[[extensions.plugin]]\nname = \"info\"\n[[extensions.plugin]]\nname = \"testbackend\"\n",
+    )]);
+    let server = Server::start(site.path());
+    let r = client().delete(server.url("/api/v1/testbackend/hello")).send().unwrap();
+    assert_eq!(r.status(), 405);
+    assert_eq!(r.headers()["allow"], "GET, HEAD");
+    assert_eq!(r.json::<serde_json::Value>().unwrap()["code"], "method_not_allowed");
+    let r = client().request("TRACE".parse().unwrap(), server.url("/api/v1/testbackend/hello")).send().unwrap();
+    assert_eq!(r.status(), 405);
+}

@@ -126,3 +126,31 @@ async fn shutdown_closes_open_websockets_with_going_away() {
     let exit = tokio::task::spawn_blocking(move || server.wait(Duration::from_secs(10))).await.unwrap();
     assert!(exit.expect("the server exits").success());
 }
+
+/// Every plugin's ready hook runs once all have started (other plugins' backends answer
+/// by then), before the server listens; a failing hook stops the start, naming the
+/// plugin, unless the plugin is optional.
+#[test]
+fn ready_hooks_run_once_every_plugin_has_started() {
+    let server = Server::start(&site_dir("full"));
+    assert!(server.wait_for_log("testbackend ready: the info backend answers"), "{}", server.log());
+
+    let failing = |optional: bool| {
+        common::TempSite::new(&[(
+            "extensions.toml",
+            &format!(
+                "[extensions]\n[[extensions.plugin]]\nname = \"info\"\n[[extensions.plugin]]\nname = \"testbackend\"\noptional = {optional}\n\
+                 [extensions.plugin.settings]\nfail_ready = true\n"
+            ),
+        )])
+    };
+    let site = failing(false);
+    let (code, _, err) = common::run(&["serve", "--site", site.path().to_str().unwrap()]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("plugin `testbackend` failed when every plugin had started (its ready hook): asked to fail"), "{err}");
+
+    let site = failing(true);
+    let server = Server::start(site.path());
+    assert!(server.wait_for_log("optional plugin's ready hook failed"), "{}", server.log());
+    assert_eq!(client().get(server.url("/healthz")).send().unwrap().status(), 200);
+}

@@ -156,7 +156,12 @@ fn layers_reject_and_annotate_and_observe() {
     // Reject: the handler does not run, the layer's status and JSON body are returned.
     let r = client().get(server.url("/api/v1/testbackend/hello")).header("x-test-reject", "418").send().unwrap();
     assert_eq!(r.status(), 418);
-    assert_eq!(r.json::<Value>().unwrap()["code"], "rejected_by_layer");
+    let body = r.json::<Value>().unwrap();
+    assert_eq!(body["code"], "rejected_by_layer");
+    // The layer learns the operation and the permission rule it requires from the host,
+    // in the request.
+    let message = body["message"].as_str().unwrap();
+    assert!(message.contains("(operation `testbackend_hello`, rule `testbackend:own:view`)"), "{message}");
     // Host routes are behind the layers too.
     let r = client().get(server.url("/api/v1/plugins")).header("x-test-reject", "401").send().unwrap();
     assert_eq!(r.status(), 401);

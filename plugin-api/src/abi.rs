@@ -31,43 +31,8 @@ use async_ffi::FfiFuture;
 
 use crate::names::{BackendName, LayerName, PluginName};
 
-/// An ordered list of (name, value) string pairs: HTTP headers or request attributes.
+/// An ordered list of (name, value) string pairs: request attributes.
 pub type Pairs = RVec<Tuple2<RString, RString>>;
-
-/// A buffered HTTP request as the plugin's own router expects it.
-#[repr(C)]
-#[derive(StableAbi, Debug, Clone, Default)]
-pub struct FfiRequest {
-    /// `GET`, `POST`, ...
-    pub method: RString,
-    /// Path and query as the plugin sees them: for API routes the `/api/v1/<plugin>`
-    /// prefix is stripped; browser routes keep their full path.
-    pub uri: RString,
-    /// Request headers in arrival order (names lower-case).
-    pub headers: Pairs,
-    /// The whole request body.
-    pub body: RVec<u8>,
-    /// The client's socket address, as text.
-    pub remote_addr: RString,
-    /// Attributes the layers attached (for example the authenticated identity). Set only
-    /// by the host from layer verdicts, never from anything the client sent.
-    pub attributes: Pairs,
-    /// The request came in on one of the plugin's root-level browser routes rather than
-    /// under its API prefix.
-    pub browser: bool,
-}
-
-/// A buffered HTTP response.
-#[repr(C)]
-#[derive(StableAbi, Debug, Clone, Default)]
-pub struct FfiResponse {
-    /// HTTP status code.
-    pub status: u16,
-    /// Response headers.
-    pub headers: Pairs,
-    /// The whole response body.
-    pub body: RVec<u8>,
-}
 
 /// An HTTP request as [`PluginMod::serve_http`] receives it: the request line and the
 /// header fields packed into one buffer (see [`pack_request_head`]), so that neither side
@@ -106,10 +71,33 @@ pub struct HttpResponse {
     pub body: RVec<u8>,
 }
 
-impl From<FfiResponse> for HttpResponse {
-    fn from(r: FfiResponse) -> Self {
-        HttpResponse { status: r.status, headers: pack_fields(r.headers.iter().map(|Tuple2(k, v)| (k, v))), body: r.body }
+impl HttpResponse {
+    /// A response with this status, these header fields and this body.
+    pub fn new<K: AsRef<[u8]>, V: AsRef<[u8]>>(status: u16, headers: &[(K, V)], body: impl Into<Vec<u8>>) -> Self {
+        HttpResponse { status, headers: pack_fields(headers.iter().map(|(k, v)| (k, v))), body: RVec::from(body.into()) }
     }
+
+    /// The same response with one more header field.
+    pub fn with_header(mut self, name: &str, value: &str) -> Self {
+        let mut fields: Vec<(&[u8], &[u8])> = unpack_fields(&self.headers, 0).map(|(n, v)| (&self.headers[n], &self.headers[v])).collect();
+        fields.push((name.as_bytes(), value.as_bytes()));
+        let packed = pack_fields(fields);
+        self.headers = packed;
+        self
+    }
+
+    /// The first header field of this name (ASCII case-insensitive) whose value is text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        find_field(&self.headers, 0, name)
+    }
+}
+
+/// The first field named `name` (ASCII case-insensitive) of a packed buffer whose value
+/// is UTF-8.
+fn find_field<'a>(buf: &'a [u8], start: usize, name: &str) -> Option<&'a str> {
+    unpack_fields(buf, start)
+        .find(|(n, _)| buf[n.clone()].eq_ignore_ascii_case(name.as_bytes()))
+        .and_then(|(_, v)| std::str::from_utf8(&buf[v]).ok())
 }
 
 /// A socket address (IPv4 or IPv6) without formatting it.
@@ -307,23 +295,27 @@ pub type WsSinkBox = WsSink_TO<'static, RBox<()>>;
 /// Owned trait object of [`WsSource`].
 pub type WsSourceBox = WsSource_TO<'static, RBox<()>>;
 
-/// What a layer sees of a request.
+/// What a layer sees of a request: the same packed head as an [`HttpRequest`] (but the
+/// target is the full path and query the client asked for), and what the host knows of
+/// the route: the plugin, the documented operation and the permission rule it needs.
 #[repr(C)]
 #[derive(StableAbi, Debug, Clone)]
 pub struct LayerRequest {
-    /// `GET`, `POST`, ...
-    pub method: RString,
-    /// The full path and query the client asked for.
-    pub uri: RString,
-    /// Request headers (names lower-case).
-    pub headers: Pairs,
+    /// The method, the full target and the header fields, packed by
+    /// [`pack_request_head`]; read them with [`method`](Self::method),
+    /// [`uri`](Self::uri) and [`header`](Self::header).
+    pub head: RVec<u8>,
     /// The client's socket address.
-    pub remote_addr: RString,
+    pub remote_addr: FfiSocketAddr,
     /// The plugin whose route this is (`None` for the host's own routes).
     pub plugin: ROption<PluginName>,
     /// The merged document's operation id of the route (`<plugin>_<operation>`), empty
     /// when the path matches no documented operation.
     pub operation_id: RString,
+    /// The permission rule the operation requires (its id, `resource:scope:operation`,
+    /// see [`crate::permissions::Rule`]), empty when it requires none; read it with
+    /// [`rule`](Self::rule).
+    pub rule: RString,
     /// The plugin declared this operation public (login, health, documents).
     pub public: bool,
     /// The request is a WebSocket upgrade.
@@ -332,14 +324,101 @@ pub struct LayerRequest {
     pub attributes: Pairs,
 }
 
+impl LayerRequest {
+    /// A request with this method, target and header fields, and nothing known of its
+    /// route (what the host fills in is set field by field; tests build requests so).
+    pub fn new<I, K, V>(method: &str, target: &str, headers: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)> + Clone,
+        K: AsRef<[u8]>,
+        V: AsRef<[u8]>,
+    {
+        LayerRequest {
+            head: pack_request_head(method, target, headers),
+            remote_addr: FfiSocketAddr::default(),
+            plugin: ROption::RNone,
+            operation_id: RString::new(),
+            rule: RString::new(),
+            public: false,
+            websocket: false,
+            attributes: RVec::new(),
+        }
+    }
+
+    fn line(&self) -> Option<(&str, &str)> {
+        let (method, target, _) = unpack_request_line(&self.head)?;
+        Some((std::str::from_utf8(&self.head[method]).ok()?, std::str::from_utf8(&self.head[target]).ok()?))
+    }
+
+    /// `GET`, `POST`, ... (empty when the head is malformed).
+    pub fn method(&self) -> &str {
+        self.line().map_or("", |(m, _)| m)
+    }
+
+    /// The full path and query the client asked for (`/` when the head is malformed).
+    pub fn uri(&self) -> &str {
+        self.line().map_or("/", |(_, t)| t)
+    }
+
+    /// The path, without the query.
+    pub fn path(&self) -> &str {
+        let uri = self.uri();
+        uri.split_once('?').map_or(uri, |(p, _)| p)
+    }
+
+    /// The first header field of this name (ASCII case-insensitive) whose value is text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let (_, _, fields) = unpack_request_line(&self.head)?;
+        find_field(&self.head, fields, name)
+    }
+
+    /// Every header field, in arrival order (names lower-case, values as received).
+    pub fn headers(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
+        let start = unpack_request_line(&self.head).map_or(self.head.len(), |(_, _, f)| f);
+        unpack_fields(&self.head, start).map(|(n, v)| (&self.head[n], &self.head[v]))
+    }
+
+    /// The client's address, if it has one.
+    pub fn client(&self) -> Option<SocketAddr> {
+        self.remote_addr.get()
+    }
+
+    /// The permission rule the operation requires, if any.
+    pub fn rule(&self) -> Option<crate::permissions::Rule> {
+        if self.rule.is_empty() {
+            None
+        } else {
+            self.rule.parse().ok()
+        }
+    }
+
+    /// An attribute a layer before this one attached.
+    pub fn attribute(&self, name: &str) -> Option<&str> {
+        self.attributes.iter().find(|t| t.0.as_str() == name).map(|t| t.1.as_str())
+    }
+}
+
 /// A layer's decision on a request.
 #[repr(u8)]
 #[derive(StableAbi, Debug, Clone)]
 pub enum LayerVerdict {
     /// Go on to the next layer and then the handler, adding these attributes.
     Continue(Pairs),
-    /// Answer now with this status and JSON body; later layers and the handler don't run.
-    Reject(FfiResponse),
+    /// Answer now with this response (a JSON error: [`ApiError::to_ffi`](crate::ApiError::to_ffi));
+    /// later layers and the handler don't run.
+    Reject(HttpResponse),
+}
+
+impl LayerVerdict {
+    /// Go on, adding these attributes.
+    pub fn attach<K: Into<RString>, V: Into<RString>>(attributes: impl IntoIterator<Item = (K, V)>) -> Self {
+        LayerVerdict::Continue(attributes.into_iter().map(|(k, v)| Tuple2(k.into(), v.into())).collect())
+    }
+
+    /// Refuse with the JSON error body `{code, message, detail}` and this status.
+    pub fn reject(status: u16, code: &str, message: impl Into<String>, detail: impl Into<String>) -> Self {
+        LayerVerdict::Reject(crate::ApiError::new(code, message, detail).to_ffi(status))
+    }
 }
 
 /// Why a backend call failed.
@@ -536,40 +615,35 @@ pub struct PluginMod {
     /// Start the plugin with its configuration (the JSON of its config file) and the
     /// host's services. Called once, before any other function but `name`/`version`.
     pub start: extern "C" fn(host: HostServices, config: RString) -> FfiFuture<RResult<PluginManifest, RString>>,
-    /// Answer an HTTP request on one of its routes. Hosts call [`PluginMod::serve_http`]
-    /// instead when the plugin has it; this stays for hosts built before it existed.
-    pub handle: extern "C" fn(request: FfiRequest) -> FfiFuture<FfiResponse>,
-    /// Serve an upgraded WebSocket on one of its WebSocket routes; the future ends when
-    /// the plugin is done with the connection.
-    pub websocket: extern "C" fn(request: FfiRequest, sink: WsSinkBox, source: WsSourceBox) -> FfiFuture<()>,
+    /// Answer an HTTP request on one of its routes, the request and the response packed
+    /// (see [`HttpRequest`]).
+    pub serve_http: extern "C" fn(request: HttpRequest) -> FfiFuture<HttpResponse>,
+    /// Serve an upgraded WebSocket on one of its WebSocket routes (the request's body is
+    /// empty); the future ends when the plugin is done with the connection.
+    pub websocket: extern "C" fn(request: HttpRequest, sink: WsSinkBox, source: WsSourceBox) -> FfiFuture<()>,
     /// Serve a call to one of its backends.
     pub call_backend: extern "C" fn(backend: BackendName, request: RVec<u8>) -> FfiFuture<RResult<RVec<u8>, BackendError>>,
     /// Run one of its layers before the handler.
     pub layer_before: extern "C" fn(layer: LayerName, request: LayerRequest) -> FfiFuture<LayerVerdict>,
     /// Let one of its layers observe the response status.
     pub layer_after: extern "C" fn(layer: LayerName, request: LayerRequest, status: u16) -> FfiFuture<()>,
-    /// Deliver an event published by some plugin.
+    /// Deliver an event published by some plugin, or by the host (`host.*`, see
+    /// [`crate::events::HostEvent`]).
     pub on_event: extern "C" fn(topic: RString, payload: RString) -> FfiFuture<()>,
-    /// Stop: finish or cancel its work and release resources. Called once at shutdown.
-    #[sabi(last_prefix_field)]
-    pub stop: extern "C" fn() -> FfiFuture<()>,
-    /// Answer an HTTP request on one of its routes, like `handle` but with the request
-    /// and response packed (see [`HttpRequest`]): the per-request path. `None` for
-    /// plugins built before it existed; the host then calls `handle`.
-    #[sabi(missing_field(option))]
-    pub serve_http: extern "C" fn(request: HttpRequest) -> FfiFuture<HttpResponse>,
     /// The plugin's permission rules and the rule each of its operations needs, as the
     /// JSON of a [`Permissions`](crate::permissions::Permissions); called once, after
-    /// `start`. `None` for plugins built before it existed: their operations need no
-    /// rule.
-    #[sabi(missing_field(option))]
+    /// `start`.
     pub permissions: extern "C" fn() -> RString,
     /// The event topics the plugin publishes on, as a JSON array of patterns (a trailing
     /// `*` matches a prefix; see [`crate::events`]); called once, after `start`. The host
-    /// refuses every other topic. `None` for plugins built before it existed: they
-    /// publish nothing.
-    #[sabi(missing_field(option))]
+    /// refuses every other topic.
     pub publishes: extern "C" fn() -> RString,
+    /// Called once after every plugin of the site has started (other plugins' backends
+    /// are callable), before the server is ready; an error names what failed.
+    pub ready: extern "C" fn() -> FfiFuture<RResult<(), RString>>,
+    /// Stop: finish or cancel its work and release resources. Called once at shutdown.
+    #[sabi(last_prefix_field)]
+    pub stop: extern "C" fn() -> FfiFuture<()>,
 }
 
 impl RootModule for PluginModRef {
@@ -607,6 +681,19 @@ mod tests {
             }
         }
         assert_eq!(unpack_fields(b"\xff\xff\xff\xff", 0).count(), 0);
+    }
+
+    #[test]
+    fn layers_read_the_packed_head_and_the_rule() {
+        let mut req = LayerRequest::new("POST", "/api/v1/db/objects?x=1", [("Host", "h"), ("x-csrf-token", "t"), ("x-csrf-token", "u")]);
+        assert_eq!((req.method(), req.uri(), req.path()), ("POST", "/api/v1/db/objects?x=1", "/api/v1/db/objects"));
+        assert_eq!((req.header("host"), req.header("X-CSRF-TOKEN"), req.header("cookie")), (Some("h"), Some("t"), None));
+        assert_eq!(req.headers().count(), 3);
+        assert_eq!(req.rule(), None);
+        req.rule = "object:own:create".into();
+        assert_eq!(req.rule().map(|r| r.to_string()).as_deref(), Some("object:own:create"));
+        let resp = crate::ApiError::new("x", "y", "").to_ffi(429).with_header("retry-after", "3");
+        assert_eq!((resp.header("content-type"), resp.header("Retry-After")), (Some("application/json; charset=utf-8"), Some("3")));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use poem::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
-use crate::abi::{BackendError, BackendErrorKind, FfiResponse};
+use crate::abi::{BackendError, BackendErrorKind, HttpResponse};
 
 /// The JSON error body of every failed request.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, poem_openapi::Object)]
@@ -46,13 +46,9 @@ impl ApiError {
         }
     }
 
-    /// This error as a buffered response with the given status.
-    pub fn to_ffi(&self, status: u16) -> FfiResponse {
-        FfiResponse {
-            status,
-            headers: vec![("content-type".into(), "application/json; charset=utf-8".into()).into()].into(),
-            body: serde_json::to_vec(self).unwrap_or_default().into(),
-        }
+    /// This error as a response that crosses the boundary, with the given status.
+    pub fn to_ffi(&self, status: u16) -> HttpResponse {
+        HttpResponse::new(status, &[("content-type", "application/json; charset=utf-8")], serde_json::to_vec(self).unwrap_or_default())
     }
 
     /// This error as a poem response with the given status.

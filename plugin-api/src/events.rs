@@ -6,6 +6,14 @@
 //! it declared at start; topics under [`HOST_PREFIX`] are the host's own. The bus keeps
 //! a bounded number of events under way, so a plugin (or a client driving one) cannot
 //! make it grow without bound.
+//!
+//! The host's own events are typed: each is a struct implementing [`HostEvent`] (its
+//! topic is the trait's constant), published by the host with that type and received
+//! with [`PluginBuilder::on_host_event`](crate::sdk::PluginBuilder::on_host_event).
+
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+
+use crate::permissions::Rule;
 
 /// Topics under this prefix are published by the host only (`host.operations`).
 pub const HOST_PREFIX: &str = "host.";
@@ -22,6 +30,60 @@ pub const MAX_PENDING_PER_TOPIC: usize = 64;
 
 /// Events under way at most, all topics together.
 pub const MAX_PENDING: usize = 1024;
+
+/// An event the host publishes: its payload type, and the topic it is published on
+/// (under [`HOST_PREFIX`]).
+pub trait HostEvent: Serialize + DeserializeOwned + Send + 'static {
+    /// The topic.
+    const TOPIC: &'static str;
+}
+
+/// The merged document's operations, published once after every plugin has started
+/// (plugins cannot read the merged document: it exists only after they have all
+/// started). The auth plugin lists them as privilege ids and takes the rule catalogue
+/// from it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostOperations {
+    /// Every documented operation of the server, the host's own among them.
+    pub operations: Vec<HostOperation>,
+    /// Every plugin's rule catalogue: the rules its operations require and the ones it
+    /// declared with a description.
+    pub rules: Vec<RegisteredRule>,
+}
+
+impl HostEvent for HostOperations {
+    const TOPIC: &'static str = "host.operations";
+}
+
+/// One operation of the merged document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostOperation {
+    /// The merged operation id (`<plugin>_<operation>`).
+    pub operation_id: String,
+    /// Upper-case method.
+    pub method: String,
+    /// The full path template (`/api/v1/db/objects/{id}`).
+    pub path: String,
+    /// The plugin serving it (`host` for the host's routes).
+    pub plugin: String,
+    /// Needs no identity.
+    pub public: bool,
+    /// The permission rule its plugin requires for it, if any.
+    #[serde(default)]
+    pub rule: Option<Rule>,
+}
+
+/// A rule of a plugin's catalogue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisteredRule {
+    /// The rule.
+    pub rule: Rule,
+    /// What it is for (empty for a rule only required by operations).
+    #[serde(default)]
+    pub description: String,
+    /// The plugin registering it.
+    pub plugin: String,
+}
 
 /// Why a topic or a pattern is not acceptable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -98,7 +160,7 @@ mod tests {
         for bad in ["", "a/b", "Upper", "a b", "ünï", &"x".repeat(MAX_TOPIC_BYTES + 1)] {
             assert!(matches!(check_topic(bad), Err(TopicError::Malformed(_))), "{bad}");
         }
-        assert!(matches!(check_topic("host.operations"), Err(TopicError::Host(_))));
+        assert!(matches!(check_topic(HostOperations::TOPIC), Err(TopicError::Host(_))));
         for ok in ["*", "instance.*", "test.x", "ho*"] {
             assert_eq!(check_pattern(ok), Ok(()), "{ok}");
         }

@@ -5,8 +5,8 @@
 //! thing both sides share at the boundary:
 //!
 //! - [`abi`]: the types that cross it. The root module [`abi::PluginMod`] is a table of
-//!   `extern "C"` functions (start, handle an HTTP request, serve a WebSocket, serve a
-//!   backend call, run a layer, receive an event, stop); requests, responses, WebSocket
+//!   `extern "C"` functions (start, serve an HTTP request, serve a WebSocket, serve a
+//!   backend call, run a layer, receive an event, ready, stop); requests, responses, WebSocket
 //!   halves and layer verdicts are `StableAbi` types; futures are async-ffi
 //!   [`FfiFuture`](async_ffi::FfiFuture)s. abi_stable checks the layout of all of it when
 //!   the host loads a library, and its semver check refuses a plugin built against
@@ -41,7 +41,8 @@
 //!
 //! - **Routes**: the plugin's poem-openapi service is mounted at `/api/v1/<plugin>`; the
 //!   host forwards each request (method, path and query without the prefix, headers,
-//!   body) through [`abi::PluginMod::handle`] and merges the plugin's OpenAPI document
+//!   body, packed into one buffer: [`abi::HttpRequest`]) through
+//!   [`abi::PluginMod::serve_http`] and merges the plugin's OpenAPI document
 //!   into `/openapi.json` (operation ids prefixed with the plugin name, one tag per
 //!   plugin, colliding schema names namespaced).
 //! - **WebSockets**: the host upgrades (echoing the declared subprotocol) and hands the
@@ -52,6 +53,12 @@
 //! - **Layers**: before every plugin route the host runs the layers in the site's
 //!   configured order (`[extensions] layers`); each may reject (status + JSON) or attach
 //!   [`sdk::Attributes`] the handler reads; after the handler each observes the status.
+//!   A layer's [`abi::LayerRequest`] carries the packed head and what the host knows of
+//!   the route: the operation id, whether it is public, the permission rule it needs.
+//! - **Events**: plugins publish on the topics they declared; the host's own events are
+//!   typed ([`events::HostEvent`], [`events::HostOperations`]) and received with
+//!   [`sdk::PluginBuilder::on_host_event`]. [`sdk::PluginBuilder::on_ready`] runs once
+//!   every plugin of the site has started.
 //! - **Services**: at start the plugin receives its configuration (its config file as
 //!   JSON) and the [`sdk::Host`]: backend calls, event publishing, and logging (the
 //!   plugin's `tracing` events are forwarded to the host's subscriber); and TCP

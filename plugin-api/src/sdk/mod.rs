@@ -3,17 +3,22 @@
 //! [`export_plugin!`](crate::export_plugin). The SDK turns that into the root module,
 //! runs everything on the plugin's own tokio runtime and keeps panics on its side.
 
+mod builder;
 mod client;
+mod dispatch;
+mod exports;
 mod failure;
 mod host;
+mod http;
 mod logging;
 pub mod net;
-mod plugin;
 pub mod runtime;
 mod ws;
 
+pub use builder::{Layer, PluginBuilder, PluginContext, StartConfig, WsRequest};
 pub use client::{unexpected, BackendClient};
+pub use exports::{root_module, StartFn};
 pub use failure::{Caller, Created, Done, Failure};
 pub use host::{host, BackendProtocol, Host};
-pub use plugin::{root_module, Attributes, Layer, PluginBuilder, PluginContext, StartConfig, StartFn, WsRequest};
+pub use http::Attributes;
 pub use ws::{WebSocket, WsClosed, WsSink, WsSource};

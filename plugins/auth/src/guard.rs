@@ -33,19 +33,15 @@ use daas_common::{
 };
 use daas_plugin_api::{
     abi::{BackendError, LayerRequest, LayerVerdict},
+    events::HostOperations,
     identity::Identity,
     ApiError,
 };
-use serde::Deserialize;
 
 use crate::{
     cache::Memo,
     privileges::{self, privilege_id, Decision, Rules},
 };
-
-/// The topic on which the host publishes the merged document's operations once every
-/// plugin has started (`host/src/server.rs`, `OPERATIONS_TOPIC`).
-pub const OPERATIONS_TOPIC: &str = "host.operations";
 
 /// Operations every authenticated caller may use whatever their privileges: they only
 /// concern the caller's own session, and refusing them would keep a session open
@@ -54,10 +50,9 @@ pub const OPERATIONS_TOPIC: &str = "host.operations";
 pub const SELF_SERVICE: &[&str] = &["auth_me", "auth_revoke_token", "auth_logout"];
 
 /// A route of the running server and its privilege id.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, daas_plugin_api::poem_openapi::Object)]
+#[derive(Debug, Clone, PartialEq, Eq, daas_plugin_api::poem_openapi::Object)]
 pub struct RouteInfo {
     /// The privilege id (the merged operation id).
-    #[serde(rename = "operation_id")]
     pub privilege: String,
     /// `GET`, `POST`, …
     pub method: String,
@@ -68,13 +63,7 @@ pub struct RouteInfo {
     /// Needs no identity, so no privilege is checked.
     pub public: bool,
     /// Allowed to every authenticated caller (their own session).
-    #[serde(default)]
     pub self_service: bool,
-}
-
-#[derive(Deserialize)]
-struct OperationsEvent {
-    operations: Vec<RouteInfo>,
 }
 
 struct Cached {
@@ -219,7 +208,7 @@ impl Guard {
             return Some(reject(
                 403,
                 "forbidden",
-                format!("{} {} is no documented route, so no privilege grants it", req.method, req.uri),
+                format!("{} {} is no documented route, so no privilege grants it", req.method(), req.uri()),
                 "GET /api/v1/auth/privileges lists the routes and their privilege ids",
             ));
         }
@@ -248,21 +237,24 @@ impl Guard {
         }
     }
 
-    /// Take the host's `host.operations` event.
-    pub fn on_operations(&self, payload: serde_json::Value) {
-        self.rbac.on_operations(&payload);
-        match serde_json::from_value::<OperationsEvent>(payload) {
-            Ok(ev) => {
-                let mut routes = ev.operations;
-                for r in &mut routes {
-                    r.self_service = SELF_SERVICE.contains(&r.privilege.as_str());
-                }
-                routes.sort_by(|a, b| a.privilege.cmp(&b.privilege));
-                tracing::debug!(count = routes.len(), "privilege ids of the server received");
-                self.routes.send_replace(Some(Arc::new(routes)));
-            }
-            Err(e) => tracing::error!(error = %e, "auth: the host's `{OPERATIONS_TOPIC}` event could not be read"),
-        }
+    /// Take the host's [`HostOperations`]: the server's routes, and the rule catalogue.
+    pub fn on_operations(&self, ev: &HostOperations) {
+        self.rbac.on_operations(ev);
+        let mut routes: Vec<RouteInfo> = ev
+            .operations
+            .iter()
+            .map(|o| RouteInfo {
+                privilege: o.operation_id.clone(),
+                method: o.method.clone(),
+                path: o.path.clone(),
+                plugin: o.plugin.clone(),
+                public: o.public,
+                self_service: SELF_SERVICE.contains(&o.operation_id.as_str()),
+            })
+            .collect();
+        routes.sort_by(|a, b| a.privilege.cmp(&b.privilege));
+        tracing::debug!(count = routes.len(), "privilege ids of the server received");
+        self.routes.send_replace(Some(Arc::new(routes)));
     }
 
     /// The server's routes and privilege ids. The host publishes them right after the
@@ -331,10 +323,18 @@ mod tests {
     async fn routes_come_from_the_host_event() {
         let (g, _) = guard(0, 0);
         assert_eq!(g.knows("auth_me"), None);
-        g.on_operations(serde_json::json!({"operations": [
-            {"operation_id": "db_list_objects", "method": "GET", "path": "/api/v1/db/objects", "plugin": "db", "public": false},
-            {"operation_id": "auth_me", "method": "GET", "path": "/api/v1/auth/me", "plugin": "auth", "public": false},
-        ]}));
+        let op = |id: &str, path: &str, plugin: &str| daas_plugin_api::events::HostOperation {
+            operation_id: id.into(),
+            method: "GET".into(),
+            path: path.into(),
+            plugin: plugin.into(),
+            public: false,
+            rule: None,
+        };
+        g.on_operations(&HostOperations {
+            operations: vec![op("db_list_objects", "/api/v1/db/objects", "db"), op("auth_me", "/api/v1/auth/me", "auth")],
+            rules: vec![],
+        });
         let routes = g.routes().await.unwrap();
         assert_eq!(
             routes.iter().map(|r| (r.privilege.as_str(), r.self_service)).collect::<Vec<_>>(),

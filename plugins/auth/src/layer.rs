@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use daas_plugin_api::{
-    abi::{FfiResponse, LayerRequest, LayerVerdict},
+    abi::{HttpResponse, LayerRequest, LayerVerdict},
     futures::future::BoxFuture,
     sdk::Layer,
     ApiError,
@@ -32,19 +32,16 @@ pub const SESSION_COOKIE: &str = "daas_session";
 pub struct AuthLayer(pub Accounts, pub Arc<Guard>);
 
 fn header<'a>(req: &'a LayerRequest, name: &str) -> Option<&'a str> {
-    req.headers.iter().find(|t| t.0.as_str().eq_ignore_ascii_case(name)).map(|t| t.1.as_str())
+    req.header(name)
 }
 
 fn reject(status: u16, code: &str, message: &str, detail: &str) -> LayerVerdict {
-    LayerVerdict::Reject(ApiError::new(code, message, detail).to_ffi(status))
+    LayerVerdict::reject(status, code, message, detail)
 }
 
 fn is_browser_page(req: &LayerRequest) -> bool {
-    let uri = req.uri.as_str();
-    req.method.as_str() == "GET"
-        && !req.websocket
-        && !uri.starts_with("/api/")
-        && header(req, "accept").is_some_and(|a| a.contains("text/html"))
+    let uri = req.uri();
+    req.method() == "GET" && !req.websocket && !uri.starts_with("/api/") && header(req, "accept").is_some_and(|a| a.contains("text/html"))
 }
 
 async fn resolve(accounts: &Accounts, req: &LayerRequest) -> Result<Option<(Resolved, Via)>, String> {
@@ -70,17 +67,13 @@ fn limited(accounts: &Accounts, caller: &str) -> Result<(), u64> {
 }
 
 fn too_many(wait: u64) -> LayerVerdict {
-    let mut resp = ApiError::new("rate_limited", "too many requests", format!("retry in {wait} seconds")).to_ffi(429);
-    let mut headers = resp.headers.into_vec();
-    headers.push(("retry-after".into(), wait.to_string().into()).into());
-    resp.headers = headers.into();
-    LayerVerdict::Reject(resp)
+    let resp = ApiError::new("rate_limited", "too many requests", format!("retry in {wait} seconds")).to_ffi(429);
+    LayerVerdict::Reject(resp.with_header("retry-after", &wait.to_string()))
 }
 
 /// The client's address without its port.
-fn client_ip(req: &LayerRequest) -> &str {
-    let addr = req.remote_addr.as_str();
-    addr.rsplit_once(':').map_or(addr, |(ip, _)| ip)
+fn client_ip(req: &LayerRequest) -> String {
+    req.client().map(|a| a.ip().to_string()).unwrap_or_default()
 }
 
 /// A bearer token the local store does not know, asked of the remote service.
@@ -139,11 +132,11 @@ impl Layer for AuthLayer {
                             }
                         }
                     }
-                    let unsafe_method = !matches!(req.method.as_str(), "GET" | "HEAD" | "OPTIONS");
+                    let unsafe_method = !matches!(req.method(), "GET" | "HEAD" | "OPTIONS");
                     // Root-level POSTs are browser form targets, which cannot send a
                     // header: their handlers check the form's `csrf` field. Every other
                     // change (any DELETE, PUT, PATCH) must carry the header.
-                    let header_checked = req.uri.as_str().starts_with("/api/") || req.method.as_str() != "POST";
+                    let header_checked = req.uri().starts_with("/api/") || req.method() != "POST";
                     if via == Via::Cookie && unsafe_method && header_checked {
                         let sent = header(&req, "x-csrf-token").unwrap_or_default();
                         if !r.csrf.as_deref().is_some_and(|c| tokens::same(c, sent)) {
@@ -194,12 +187,8 @@ impl Layer for AuthLayer {
                     Ok(()) => LayerVerdict::Continue(Default::default()),
                 },
                 None if is_browser_page(&req) => {
-                    let location = format!("/login?next={}", http::encode_query_value(req.uri.as_str()));
-                    LayerVerdict::Reject(FfiResponse {
-                        status: 303,
-                        headers: vec![("location".into(), location.into()).into()].into(),
-                        body: Default::default(),
-                    })
+                    let location = format!("/login?next={}", http::encode_query_value(req.uri()));
+                    LayerVerdict::Reject(HttpResponse::new(303, &[("location", location)], Vec::new()))
                 }
                 None if presented => reject(401, "unauthenticated", "the session or token is invalid or has expired", "log in again"),
                 None => reject(

@@ -41,6 +41,7 @@ use std::sync::Arc;
 
 use daas_common::{config::AuthFile, protocols::DbClient};
 use daas_plugin_api::{
+    events::HostOperations,
     export_plugin,
     names::{LayerName, PluginName},
     permissions::{Operation, Rule},
@@ -80,8 +81,8 @@ async fn start(ctx: PluginContext) -> Result<PluginBuilder, String> {
         .requires(permissions())
         .browser(browser::routes(), browser::endpoint(accounts.clone()))
         .layer(LayerName::Auth, layer::AuthLayer(accounts, guard))
-        .on_event(&[guard::OPERATIONS_TOPIC], move |_, payload| {
-            events.on_operations(payload);
+        .on_host_event(move |operations: HostOperations| {
+            events.on_operations(&operations);
             async {}
         }))
 }

@@ -1,8 +1,9 @@
 //! Roles and permission rules (seed 002, vantage6's RBAC): every plugin declares the
-//! rule each of its operations needs (`PluginBuilder::require`); the host publishes them
-//! in `host.operations`; a role bundles rules; a user holds roles. The auth layer
-//! refuses an operation whose rule none of the caller's roles holds, at the required
-//! scope or a wider one ([`Rbac::check`]).
+//! rule each of its operations needs (`PluginBuilder::require`); the host hands the
+//! layer each request's rule (`LayerRequest::rule`) and publishes the catalogue of every
+//! plugin's rules once ([`HostOperations`]); a role bundles rules; a user holds roles.
+//! The auth layer refuses an operation whose rule none of the caller's roles holds, at
+//! the required scope or a wider one ([`Rbac::check`]).
 //!
 //! Built-in roles, whose rules follow from what the loaded plugins register (so a new
 //! plugin's operations are covered without an administrator's edit):
@@ -39,11 +40,11 @@ use daas_common::{
 };
 use daas_plugin_api::{
     abi::{BackendError, BackendErrorKind, LayerRequest, LayerVerdict},
+    events::HostOperations,
     identity::Identity,
     permissions::{Operation, Rule, Scope},
     ApiError,
 };
-use serde::Deserialize;
 
 /// Attribute with the scope the caller was granted for the operation (`own`, `group`,
 /// `global`); absent for operations that need no rule.
@@ -52,31 +53,15 @@ pub const ATTR_SCOPE: &str = "auth.scope";
 /// The built-in roles, in the order they are listed.
 pub const BUILTIN: [&str; 3] = ["admin", "user", "viewer"];
 
-/// A rule of the catalogue as the host publishes it.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+/// A rule of the catalogue, as the plugins registered it.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CatalogueRule {
     /// The rule id.
     pub rule: String,
     /// What it is for.
-    #[serde(default)]
     pub description: String,
     /// The plugin registering it.
-    #[serde(default)]
     pub plugin: String,
-}
-
-#[derive(Deserialize)]
-struct Op {
-    operation_id: String,
-    #[serde(default)]
-    rule: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct Event {
-    operations: Vec<Op>,
-    #[serde(default)]
-    rules: Vec<CatalogueRule>,
 }
 
 /// Every rule the loaded plugins register, and the rule each operation needs.
@@ -150,22 +135,17 @@ impl Rbac {
         }
     }
 
-    /// Take the rules out of the host's `host.operations` event.
-    pub fn on_operations(&self, payload: &serde_json::Value) {
-        let ev = match Event::deserialize(payload) {
-            Ok(ev) => ev,
-            Err(e) => return tracing::error!(error = %e, "auth: the host's operations event could not be read for its rules"),
-        };
+    /// Take the rule catalogue out of the host's [`HostOperations`].
+    pub fn on_operations(&self, ev: &HostOperations) {
         let mut rules: BTreeMap<Rule, CatalogueRule> = BTreeMap::new();
-        for r in ev.rules {
-            match r.rule.parse::<Rule>() {
-                Ok(rule) => {
-                    rules.entry(rule).or_insert(r);
-                }
-                Err(e) => tracing::warn!(plugin = r.plugin, error = %e, "auth: a plugin registered an invalid rule"),
-            }
+        for r in &ev.rules {
+            rules.entry(r.rule.clone()).or_insert_with(|| CatalogueRule {
+                rule: r.rule.to_string(),
+                description: r.description.clone(),
+                plugin: r.plugin.clone(),
+            });
         }
-        let operations = ev.operations.into_iter().filter_map(|o| Some((o.operation_id, o.rule?.parse().ok()?))).collect();
+        let operations = ev.operations.iter().filter_map(|o| Some((o.operation_id.clone(), o.rule.clone()?))).collect();
         let catalogue = Catalogue { rules: rules.into_iter().collect(), operations };
         tracing::debug!(rules = catalogue.rules.len(), operations = catalogue.operations.len(), "permission rules received");
         self.catalogue.send_replace(Some(Arc::new(catalogue)));
@@ -274,18 +254,20 @@ impl Rbac {
             // No rule to check; the identity stays as it came.
             return Ok(Grant { scope: None, admin: who.admin });
         }
-        let Some(catalogue) = self.catalogue().await else {
+        // The built-in roles' rules follow the catalogue: without it no role holds any.
+        if self.catalogue().await.is_none() {
             return Err(reject(503, "unavailable", "the permission rules are not known yet".into(), "try again shortly"));
-        };
+        }
         let unavailable = |e: BackendError| {
             tracing::error!(error = %e, "auth: roles could not be read");
             reject(503, "unavailable", "permissions cannot be verified: the user store does not answer".into(), "try again shortly")
         };
         let held = self.held(who.user_id, who.admin).await.map_err(unavailable)?;
-        let Some(required) = catalogue.operations.get(req.operation_id.as_str()) else {
+        // The host hands every request its operation's rule.
+        let Some(required) = req.rule() else {
             return Ok(Grant { scope: None, admin: held.roles.iter().any(|r| r == "admin") });
         };
-        let scope = held.rules.iter().filter(|r| r.satisfies(required)).map(|r| r.scope).max();
+        let scope = held.rules.iter().filter(|r| r.satisfies(&required)).map(|r| r.scope).max();
         match scope {
             Some(scope) => Ok(Grant { scope: Some(scope), admin: scope == Scope::Global }),
             None => {

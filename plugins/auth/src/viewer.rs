@@ -32,10 +32,10 @@ pub const MIN_TOKEN_LEN: usize = 22;
 /// page or its WebSocket), if this request is one. The token is compared as it stands
 /// in the URL: whoever creates the connection makes it of URL-safe characters.
 pub fn link(req: &LayerRequest) -> Option<(&str, &str)> {
-    if req.method.as_str() != "GET" {
+    if req.method() != "GET" {
         return None;
     }
-    let (path, query) = req.uri.as_str().split_once('?')?;
+    let (path, query) = req.uri().split_once('?')?;
     let id = path.strip_prefix("/instance/").filter(|id| !id.is_empty() && !id.contains('/'))?;
     let token = query.split('&').find_map(|kv| kv.strip_prefix("token="))?;
     Some((id, token))
@@ -79,17 +79,7 @@ mod tests {
     use super::*;
 
     fn req(method: &str, uri: &str) -> LayerRequest {
-        LayerRequest {
-            method: method.into(),
-            uri: uri.into(),
-            headers: Default::default(),
-            remote_addr: "127.0.0.1:1".into(),
-            plugin: Default::default(),
-            operation_id: Default::default(),
-            public: false,
-            websocket: false,
-            attributes: Default::default(),
-        }
+        LayerRequest::new::<[(&str, &str); 0], _, _>(method, uri, [])
     }
 
     #[test]

@@ -13,6 +13,8 @@ use daas_common::{
 };
 use daas_plugin_api::{
     abi::{LayerRequest, LayerVerdict},
+    events::{HostOperation, HostOperations, RegisteredRule},
+    permissions::Rule,
     sdk::Layer,
 };
 use daas_plugin_auth::{
@@ -47,26 +49,26 @@ fn site(cache_seconds: u64) -> Site {
         throttle: Arc::new(daas_plugin_auth::accounts::throttle_from_config(&AuthLocalSection::default())),
     };
     let guard = Arc::new(Guard::new(db.client(), &config));
-    guard.on_operations(json!({
-        "operations": [{"operation_id": ROUTE, "method": "GET", "path": "/api/v1/testbackend/hello", "plugin": "testbackend",
-                        "public": false, "rule": "testbackend:own:view"}],
-        "rules": [{"rule": "testbackend:own:view", "plugin": "testbackend"}],
-    }));
+    let rule: Rule = "testbackend:own:view".parse().unwrap();
+    guard.on_operations(&HostOperations {
+        operations: vec![HostOperation {
+            operation_id: ROUTE.into(),
+            method: "GET".into(),
+            path: "/api/v1/testbackend/hello".into(),
+            plugin: "testbackend".into(),
+            public: false,
+            rule: Some(rule.clone()),
+        }],
+        rules: vec![RegisteredRule { rule, description: String::new(), plugin: "testbackend".into() }],
+    });
     Site { layer: AuthLayer(accounts.clone(), guard), accounts, db }
 }
 
 fn request(bearer: &str) -> LayerRequest {
-    LayerRequest {
-        method: "GET".into(),
-        uri: "/api/v1/testbackend/hello".into(),
-        headers: vec![("authorization".into(), format!("Bearer {bearer}").into()).into()].into(),
-        remote_addr: "127.0.0.1:1".into(),
-        plugin: Default::default(),
-        operation_id: ROUTE.into(),
-        public: false,
-        websocket: false,
-        attributes: Default::default(),
-    }
+    let mut request = LayerRequest::new("GET", "/api/v1/testbackend/hello", [("authorization", format!("Bearer {bearer}"))]);
+    request.operation_id = ROUTE.into();
+    request.rule = "testbackend:own:view".into();
+    request
 }
 
 /// The status the layer answers: 200 for "go on".

@@ -11,7 +11,7 @@
 //!   limits, the engine's facts and images for administrators;
 //! - the `limits` backend and layer (per-owner `RessourceInfo`, see [`limits`]);
 //! - service containers (`[service_containers]`) started with the plugin and stopped
-//!   with it, and a reconcile pass once every plugin has started.
+//!   with it, and a reconcile pass once every plugin has started (its ready hook).
 //!
 //! Modules: [`engine`] the connection and its errors, [`images`], [`containers`],
 //! [`services`], [`apps`] (instances and connections), [`reconcile`], [`limits`],
@@ -144,7 +144,7 @@ async fn start(ctx: PluginContext) -> Result<PluginBuilder, String> {
         Err(e) => tracing::warn!(error = %e, "container engine not reachable; container routes answer 503 until it is"),
     }
     state.start_services().await;
-    let (backend, events, stop) = (state.clone(), state.clone(), state.clone());
+    let (backend, ready, stop) = (state.clone(), state.clone(), state.clone());
     let (limits_db, layer_db) = (state.apps.db.clone(), state.apps.db.clone());
     let api = OpenApiService::new(api::ContainerApi(state), "container", env!("CARGO_PKG_VERSION"))
         .description("Container apps on the Docker Engine API: start, stop, instances, limits, engine facts.");
@@ -159,22 +159,21 @@ async fn start(ctx: PluginContext) -> Result<PluginBuilder, String> {
             async move { Ok(limits::serve(&db, request).await?) }
         })
         .layer(LayerName::Limit, limits::LimitLayer { db: layer_db })
-        // Every plugin (the db among them) has started once the host publishes its
-        // operations: the moment to reconcile the database with the engine.
-        .on_event(&["host.operations"], move |_, _| {
-            let state = events.clone();
-            async move {
-                let remove = state.file.container_request.remove_orphans;
-                match reconcile::run(&state.apps, remove).await {
-                    Ok(r) => tracing::info!(
-                        stopped = r.stopped.len(),
-                        orphans = r.orphans.len(),
-                        removed = r.removed.len(),
-                        "reconciled instances with the engine"
-                    ),
-                    Err(e) => tracing::warn!(error = %e, "reconcile with the engine failed"),
-                }
+        // Every plugin (the db among them) has started: the moment to reconcile the
+        // database with the engine. A failure is reported, not fatal: the engine may be
+        // down, and the routes say so until it is up.
+        .on_ready(move || async move {
+            let remove = ready.file.container_request.remove_orphans;
+            match reconcile::run(&ready.apps, remove).await {
+                Ok(r) => tracing::info!(
+                    stopped = r.stopped.len(),
+                    orphans = r.orphans.len(),
+                    removed = r.removed.len(),
+                    "reconciled instances with the engine"
+                ),
+                Err(e) => tracing::warn!(error = %e, "reconcile with the engine failed"),
             }
+            Ok(())
         })
         .on_stop(move || async move { stop.stop_services().await }))
 }

@@ -19,7 +19,7 @@ pub static OBSERVED_5XX: AtomicU64 = AtomicU64::new(0);
 pub struct TestingLayer;
 
 fn header<'a>(req: &'a LayerRequest, name: &str) -> Option<&'a str> {
-    req.headers.iter().find(|t| t.0.as_str().eq_ignore_ascii_case(name)).map(|t| t.1.as_str())
+    req.header(name)
 }
 
 impl Layer for TestingLayer {
@@ -28,7 +28,13 @@ impl Layer for TestingLayer {
             LayerVerdict::Reject(
                 ApiError::new(
                     "rejected_by_layer",
-                    format!("the testing layer rejected {} {}", req.method, req.uri),
+                    format!(
+                        "the testing layer rejected {} {} (operation `{}`, rule `{}`)",
+                        req.method(),
+                        req.uri(),
+                        req.operation_id,
+                        req.rule().map(|r| r.to_string()).unwrap_or_default()
+                    ),
                     "drop the x-test-reject header",
                 )
                 .to_ffi(status),

@@ -9,12 +9,15 @@
 //! - root-level browser routes (`GET /testbackend`, public, and `POST /testbackend`);
 //! - a WebSocket route (`/api/v1/testbackend/echo`, subprotocol `echo`);
 //! - the `testbackend` backend (typed protocol [`daas_plugin_api::protocols::Testing`]);
-//! - the `testing` layer: rejects a request that carries `x-test-reject: <status>`,
-//!   otherwise attaches the attribute `user` from `x-test-user`, and counts the statuses
-//!   it observes;
+//! - the `testing` layer: rejects a request that carries `x-test-reject: <status>`
+//!   (naming the operation and the rule the host says it requires), otherwise attaches
+//!   the attribute `user` from `x-test-user`, and counts the statuses it observes;
 //! - an event handler for the topics `slow.<ms>` that takes that many milliseconds, and
 //!   a route that publishes on the topics it declares (`test.*`, `slow.*`);
-//! - settings from its `[[extensions.plugin]]` entry (`greeting`, `start_delay_ms`);
+//! - a ready hook that calls the info plugin's backend once every plugin has started
+//!   (and fails on demand, `fail_ready`);
+//! - settings from its `[[extensions.plugin]]` entry (`greeting`, `start_delay_ms`,
+//!   `fail_ready`);
 //! - the db bench's route (`POST /api/v1/testbackend/bench/db`, for bench/run.sh): db
 //!   backend calls through the host, timed in the plugin; only with `db_bench = true`
 //!   in the settings, and 503 without the db plugin.
@@ -28,8 +31,8 @@ use daas_plugin_api::{
     names::{LayerName, PluginName},
     permissions::{Operation, Rule},
     poem_openapi::OpenApiService,
-    protocols::{Testing, TestingRequest, TestingResponse},
-    sdk::{PluginBuilder, PluginContext, WebSocket, WsRequest},
+    protocols::{Info, InfoRequest, Testing, TestingRequest, TestingResponse},
+    sdk::{host, PluginBuilder, PluginContext, WebSocket, WsRequest},
 };
 use serde::Deserialize;
 
@@ -44,11 +47,13 @@ pub struct Settings {
     pub db_bench: bool,
     /// Take this long to start, in milliseconds (the tests of a signal during start-up).
     pub start_delay_ms: u64,
+    /// Fail in the ready hook (the tests of a failing hook).
+    pub fail_ready: bool,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { greeting: "hello".into(), db_bench: false, start_delay_ms: 0 }
+        Settings { greeting: "hello".into(), db_bench: false, start_delay_ms: 0, fail_ready: false }
     }
 }
 
@@ -58,6 +63,7 @@ async fn start(ctx: PluginContext) -> Result<PluginBuilder, String> {
     if settings.start_delay_ms > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(settings.start_delay_ms)).await;
     }
+    let fail_ready = settings.fail_ready;
     let api = OpenApiService::new(api::TestApi { settings }, "testbackend", env!("CARGO_PKG_VERSION"))
         .description("The worked example plugin: every feature of the plugin ABI.");
     Ok(PluginBuilder::new()
@@ -95,6 +101,17 @@ async fn start(ctx: PluginContext) -> Result<PluginBuilder, String> {
             let ms: u64 = topic.strip_prefix("slow.").and_then(|ms| ms.parse().ok()).unwrap_or(0);
             tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
             tracing::info!(topic, "testbackend: slow event handled");
+        })
+        // Once every plugin has started, other plugins' backends answer: ask info's.
+        .on_ready(move || async move {
+            if fail_ready {
+                return Err("asked to fail (`fail_ready` in its settings)".into());
+            }
+            match host().call::<Info>(&InfoRequest::System).await {
+                Ok(_) => tracing::info!("testbackend ready: the info backend answers"),
+                Err(e) => tracing::info!(error = %e, "testbackend ready: no info backend"),
+            }
+            Ok(())
         })
         .on_stop(|| async { tracing::info!("testbackend stopped") }))
 }
