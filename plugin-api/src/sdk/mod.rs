@@ -11,7 +11,7 @@ mod plugin;
 pub mod runtime;
 mod ws;
 
-pub use failure::{Caller, Created, Done, Failure};
+pub use failure::{maybe_text, text, Caller, Created, Done, Failure};
 pub use host::{host, BackendProtocol, Host};
 pub use plugin::{root_module, Attributes, Layer, PluginBuilder, PluginContext, StartConfig, StartFn, WsRequest};
 pub use ws::{WebSocket, WsClosed, WsSink, WsSource};

@@ -145,7 +145,7 @@ impl PluginBuilder {
         W: poem_openapi::Webhook + 'static,
     {
         let spec = service.spec();
-        self.api = Some((service.into_endpoint().boxed(), spec));
+        self.api = Some((super::failure::named_path_errors(service.into_endpoint().boxed(), &spec), spec));
         self
     }
 
