@@ -159,9 +159,7 @@ impl RolesApi {
         for id in ids {
             let rule: Rule = id.trim().parse().map_err(Failure::bad)?;
             if !catalogue.has(&rule) {
-                return Err(
-                    Failure::bad(format!("no loaded plugin registers the rule `{rule}`")).with_detail("GET /api/v1/auth/rules lists them")
-                );
+                return Err(Failure::bad(format!("no loaded plugin registers the rule `{rule}`; GET /api/v1/auth/rules lists them")));
             }
             out.push(rule);
         }

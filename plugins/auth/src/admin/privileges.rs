@@ -97,8 +97,9 @@ impl PrivilegesApi {
             return Err(Failure::bad("a privilege id must be 1 to 128 characters"));
         }
         if self.0.guard.knows(&privilege) == Some(false) {
-            return Err(Failure::bad(format!("`{privilege}` is not a privilege id of this server"))
-                .with_detail("GET /api/v1/auth/privileges lists them"));
+            return Err(Failure::bad(format!(
+                "`{privilege}` is not a privilege id of this server; GET /api/v1/auth/privileges lists them"
+            )));
         }
         let row = Privilege { subject_kind: kind, subject_id: id, privilege: privilege.clone(), effect: entry.effect };
         let stored = self.0.db.insert(&row).await.map_err(|e| match e.kind {
