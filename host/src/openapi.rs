@@ -266,7 +266,7 @@ fn add_operation(paths: &mut Map<String, Value>, template: String, method: &str,
 
 /// An error answer with the JSON error body.
 fn error_response(description: &str) -> Value {
-    json!({ "description": description, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ApiError" } } } })
+    json!({ "description": description, "content": { "application/json; charset=utf-8": { "schema": { "$ref": "#/components/schemas/ApiError" } } } })
 }
 
 /// What the host and its layers answer besides what an operation's plugin documents

@@ -184,7 +184,8 @@ impl AuthApi {
 
     /// Log out a bearer token
     ///
-    /// Ends the bearer session this request was made with. Access tokens are revoked
+    /// Ends the bearer session this request was made with (409 for a request made with
+    /// another credential). Access tokens are revoked
     /// with `DELETE /api/v1/auth/access-tokens/{id}`, browser sessions with `POST
     /// /logout`.
     #[oai(path = "/token", method = "delete", operation_id = "revoke_token")]
@@ -194,7 +195,8 @@ impl AuthApi {
                 self.0.close_session(t).await?;
                 Ok(Done::Done)
             }
-            _ => Err(Failure::bad("this request was not made with a bearer session token")
+            // The request is well formed; the credential it came with is no session.
+            _ => Err(Failure::conflict("this request was not made with a bearer session token")
                 .with_detail("access tokens are revoked with DELETE /api/v1/auth/access-tokens/{id}; browser sessions with POST /logout")),
         }
     }

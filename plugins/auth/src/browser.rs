@@ -38,7 +38,7 @@ fn html(description: &str) -> serde_json::Value {
 
 /// The routes, for the manifest, each with its OpenAPI operation.
 pub fn routes() -> Vec<BrowserRoute> {
-    let bad_form = json!({ "description": "The form's fields are missing or malformed.", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ApiError" } } } });
+    let bad_form = json!({ "description": "The form's fields are missing or malformed.", "content": { "application/json; charset=utf-8": { "schema": { "$ref": "#/components/schemas/ApiError" } } } });
     vec![
         BrowserRoute::new("GET", "/login", "login_page", "The login form").public().documented(json!({
             "summary": "The login form",
@@ -93,7 +93,7 @@ pub fn routes() -> Vec<BrowserRoute> {
                 "400": bad_form,
                 "403": { "description": "The form's token is not the session's (the page expired), or the caller's roles refuse it.", "content": {
                     "text/plain": { "schema": { "type": "string" } },
-                    "application/json": { "schema": { "$ref": "#/components/schemas/ApiError" } },
+                    "application/json; charset=utf-8": { "schema": { "$ref": "#/components/schemas/ApiError" } },
                 } },
             },
         })),

@@ -23,7 +23,7 @@ pub fn endpoint(state: Arc<State>) -> impl IntoEndpoint {
 }
 
 fn error(description: &str) -> Value {
-    json!({ "description": description, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ApiError" } } } })
+    json!({ "description": description, "content": { "application/json; charset=utf-8": { "schema": { "$ref": "#/components/schemas/ApiError" } } } })
 }
 
 fn html(description: &str) -> Value {
