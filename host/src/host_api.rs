@@ -3,7 +3,8 @@
 
 use std::sync::{atomic::Ordering, Arc, OnceLock};
 
-use poem_openapi::{payload::Json, ApiResponse, Object, OpenApi};
+use daas_plugin_api::sdk::Failure;
+use poem_openapi::{payload::Json, Object, OpenApi};
 
 use crate::state::AppState;
 
@@ -29,19 +30,10 @@ pub fn service(api: HostApi) -> poem_openapi::OpenApiService<HostApi, ()> {
 
 /// Liveness or readiness.
 #[derive(Object)]
+#[oai(rename = "HostStatus")]
 struct Status {
-    /// `ok`, `ready` or `not_ready`.
+    /// `ok` (liveness) or `ready` (readiness).
     status: String,
-}
-
-#[derive(ApiResponse)]
-enum ReadyResponse {
-    /// Every plugin is started and the server is not shutting down.
-    #[oai(status = 200)]
-    Ready(Json<Status>),
-    /// Starting or shutting down.
-    #[oai(status = 503)]
-    NotReady(Json<Status>),
 }
 
 /// A loaded plugin and what it contributes.
@@ -79,23 +71,31 @@ struct PluginList {
 
 #[OpenApi(tag = "HostTags::Host")]
 impl HostApi {
-    /// Liveness: the process answers.
+    /// Liveness
+    ///
+    /// The process answers: `{"status": "ok"}`. Needs no identity.
     #[oai(path = "/healthz", method = "get", operation_id = "healthz")]
     async fn healthz(&self) -> Json<Status> {
         Json(Status { status: "ok".into() })
     }
 
-    /// Readiness: every plugin started, not shutting down.
+    /// Readiness
+    ///
+    /// 200 `{"status": "ready"}` once every plugin started; 503 (code `not_ready`)
+    /// while the server starts or shuts down. Needs no identity.
     #[oai(path = "/readyz", method = "get", operation_id = "readyz")]
-    async fn readyz(&self) -> ReadyResponse {
+    async fn readyz(&self) -> Result<Json<Status>, Failure> {
         if self.0.get().is_some_and(|s| s.ready.load(Ordering::SeqCst)) {
-            ReadyResponse::Ready(Json(Status { status: "ready".into() }))
+            Ok(Json(Status { status: "ready".into() }))
         } else {
-            ReadyResponse::NotReady(Json(Status { status: "not_ready".into() }))
+            Err(Failure::unavailable("the server is starting or shutting down").with_code("not_ready"))
         }
     }
 
-    /// The loaded plugins with their version, routes, backends and layers.
+    /// The loaded plugins
+    ///
+    /// The host's and the ABI's version, and every loaded plugin in start order with its
+    /// version, library, routes, backends, layers and event topics.
     #[oai(path = "/api/v1/plugins", method = "get", operation_id = "plugins")]
     async fn plugins(&self) -> Json<PluginList> {
         Json(PluginList {

@@ -96,6 +96,11 @@ pub fn merge(version: &str, fragments: &[Fragment]) -> (Value, Vec<Operation>) {
             let mut schema = schema;
             rewrite_refs(&mut schema, &renames);
             let target = renames.get(&name).cloned().unwrap_or(name);
+            if let (Some(new), Value::Object(fields)) = (renames.values().find(|n| **n == target), &mut schema) {
+                // Generators name their types by the title: a renamed schema keeps none
+                // of the name it collided with.
+                fields.insert("title".into(), json!(new));
+            }
             schemas.insert(target, schema);
         }
 
@@ -177,29 +182,122 @@ pub fn merge(version: &str, fragments: &[Fragment]) -> (Value, Vec<Operation>) {
 }
 
 /// A documented operation for a route that poem-openapi does not describe: a browser
-/// route or a WebSocket.
-fn extra_operation(operation_id: &str, summary: &str, pattern: &str, method: &str, websocket: bool) -> Value {
+/// route or a WebSocket. `documented` is the plugin's own operation object for it
+/// ([`BrowserRoute::openapi`](daas_plugin_api::abi::BrowserRoute::openapi)); without
+/// one, a plain operation is derived from the summary.
+fn extra_operation(operation_id: &str, summary: &str, pattern: &str, method: &str, websocket: bool, documented: &str) -> Value {
     let (_, params) = template_of(pattern);
-    let parameters: Vec<Value> =
-        params.iter().map(|p| json!({ "name": p, "in": "path", "required": true, "schema": { "type": "string" } })).collect();
-    let responses = if websocket {
-        json!({ "101": { "description": "Switching protocols: the WebSocket is open." } })
-    } else if method == "GET" {
-        json!({ "200": { "description": "An HTML page.", "content": { "text/html": { "schema": { "type": "string" } } } } })
-    } else {
-        json!({ "200": { "description": "Done; browsers may be redirected (303)." }, "303": { "description": "Redirect to the next page." } })
+    let mut op = match serde_json::from_str::<Value>(documented) {
+        Ok(Value::Object(op)) => Value::Object(op),
+        _ => {
+            let responses = if websocket {
+                json!({ "101": { "description": "Switching protocols: the WebSocket is open." } })
+            } else if method == "GET" {
+                json!({ "200": { "description": "An HTML page.", "content": { "text/html": { "schema": { "type": "string" } } } } })
+            } else {
+                json!({ "303": { "description": "Done: to the next page." } })
+            };
+            json!({ "summary": summary, "description": summary, "responses": responses })
+        }
     };
-    let mut op = json!({ "operationId": operation_id, "summary": summary, "parameters": parameters, "responses": responses });
+    op["operationId"] = json!(operation_id);
+    if op.get("summary").is_none() {
+        op["summary"] = json!(summary);
+    }
+    let parameters = op.as_object_mut().expect("an object").entry("parameters").or_insert_with(|| json!([]));
+    if let Value::Array(parameters) = parameters {
+        for p in params.iter().rev() {
+            if !parameters.iter().any(|q| q["name"] == json!(p) && q["in"] == "path") {
+                parameters.insert(
+                    0,
+                    json!({ "name": p, "in": "path", "required": true, "description": format!("The `{p}` of the path."), "schema": { "type": "string" } }),
+                );
+            }
+        }
+    }
     op[PATTERN_KEY] = json!(pattern);
     op
 }
 
-/// Add an operation to a `paths` object unless that method of that path is documented
-/// already (a plugin's own document wins over what the host derives).
+/// Add an operation to a `paths` object. When that method of that path is documented
+/// already (a page and its WebSocket on one URL, `GET /instance/{id}`), the two become
+/// one operation: the first one's id and text, both one's answers and parameters.
 fn add_operation(paths: &mut Map<String, Value>, template: String, method: &str, op: Value) {
     let item = paths.entry(template).or_insert_with(|| json!({}));
-    if let Value::Object(item) = item {
-        item.entry(method.to_lowercase()).or_insert(op);
+    let Value::Object(item) = item else { return };
+    match item.get_mut(&method.to_lowercase()) {
+        None => {
+            item.insert(method.to_lowercase(), op);
+        }
+        Some(existing) => {
+            if let (Some(Value::Object(mine)), Some(Value::Object(theirs))) = (existing.get_mut("responses"), op.get("responses")) {
+                for (status, response) in theirs {
+                    mine.entry(status.clone()).or_insert_with(|| response.clone());
+                }
+            }
+            if let (Some(Value::Array(mine)), Some(Value::Array(theirs))) = (existing.get_mut("parameters"), op.get("parameters")) {
+                for p in theirs {
+                    if !mine.iter().any(|q| q["name"] == p["name"] && q["in"] == p["in"]) {
+                        mine.push(p.clone());
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// An error answer with the JSON error body.
+fn error_response(description: &str) -> Value {
+    json!({ "description": description, "content": { "application/json; charset=utf-8": { "schema": { "$ref": "#/components/schemas/ApiError" } } } })
+}
+
+/// What the host and its layers answer besides what an operation's plugin documents
+/// (a plugin cannot know them): 401 and 503 on every operation that needs an identity
+/// (no valid caller; the auth layer's user store does not answer), 403 on those too
+/// (a permission rule the caller's roles lack, a privilege entry that denies it, a
+/// cookie session's change without its CSRF token), a redirect to the login form for a
+/// browser page without a session, 413 and 415 on every operation with a request body
+/// (a body over the site's limit; one of another content type), 429 on every
+/// operation (the site's rate limit counts every caller, anonymous ones by address).
+/// Nothing a plugin documents is replaced. 405 is not per operation: it answers the
+/// methods a path does not document.
+pub fn add_host_statuses(doc: &mut Value) {
+    let Some(Value::Object(paths)) = doc.get_mut("paths") else { return };
+    for (path, item) in paths.iter_mut() {
+        let Value::Object(item) = item else { continue };
+        for method in METHODS {
+            let Some(Value::Object(op)) = item.get_mut(*method) else { continue };
+            let public = op.get("security").is_some_and(|s| s.as_array().is_some_and(Vec::is_empty));
+            let has_body = op.contains_key("requestBody");
+            let browser_page = *method == "get" && !path.starts_with("/api/");
+            let Value::Object(responses) = op.entry("responses").or_insert_with(|| json!({})) else { continue };
+            let mut add = |status: &str, response: Value| {
+                responses.entry(status.to_string()).or_insert(response);
+            };
+            if !public {
+                add("401", error_response("No authenticated caller: log in, or send a bearer or access token."));
+                add(
+                    "403",
+                    error_response(
+                        "Refused: the caller's roles lack the operation's permission rule (`x-daas-rule`), a privilege entry denies it, or a change made with the session cookie lacks the `x-csrf-token` header.",
+                    ),
+                );
+                add("503", error_response("The authentication service does not answer; try again shortly."));
+                if browser_page {
+                    add(
+                        "303",
+                        json!({ "description": "A browser (`Accept: text/html`) without a session goes to the login form, which comes back here.", "headers": { "Location": { "description": "`/login?next=<this page>`", "schema": { "type": "string" } } } }),
+                    );
+                }
+            }
+            if has_body {
+                add("413", error_response("The request body is larger than the site's limit."));
+                add("415", error_response("The request body is not of a content type this operation takes."));
+            }
+            let mut too_many = error_response("Too many requests from this caller; retry after the seconds in `Retry-After`.");
+            too_many["headers"] = json!({ "Retry-After": { "description": "Seconds to wait.", "schema": { "type": "integer" } } });
+            add("429", too_many);
+        }
     }
 }
 
@@ -222,17 +320,6 @@ pub fn document(plugins: &[crate::registry::Plugin]) -> Result<(Value, Vec<Opera
         }
         let mut root_paths = Map::new();
         let mut public: HashSet<String> = p.manifest.public_operations.iter().map(|s| s.to_string()).collect();
-        for ws in p.manifest.websockets.iter() {
-            let (template, _) = template_of(&ws.path);
-            let id = format!("ws_{}", sanitize(&ws.path));
-            let summary = format!("WebSocket (subprotocol `{}`) of plugin {name}", ws.subprotocol);
-            let op = extra_operation(&id, &summary, &ws.path, "GET", true);
-            if ws.browser {
-                add_operation(&mut root_paths, template, "GET", op);
-            } else if let Some(Value::Object(paths)) = spec.as_object_mut().map(|o| o.entry("paths").or_insert_with(|| json!({}))) {
-                add_operation(paths, template, "GET", op);
-            }
-        }
         for route in p.manifest.browser_routes.iter() {
             let method = route.method.to_uppercase();
             if !METHODS.contains(&method.to_lowercase().as_str()) {
@@ -246,8 +333,21 @@ pub fn document(plugins: &[crate::registry::Plugin]) -> Result<(Value, Vec<Opera
                 &mut root_paths,
                 template,
                 &method,
-                extra_operation(&route.operation_id, &route.summary, &route.path, &method, false),
+                extra_operation(&route.operation_id, &route.summary, &route.path, &method, false, &route.openapi),
             );
+        }
+        // After the browser routes: a WebSocket on a page's URL joins the page's
+        // operation (one path, one method, one operation id).
+        for ws in p.manifest.websockets.iter() {
+            let (template, _) = template_of(&ws.path);
+            let id = format!("ws_{}", sanitize(&ws.path));
+            let summary = format!("WebSocket (subprotocol `{}`) of plugin {name}", ws.subprotocol);
+            let op = extra_operation(&id, &summary, &ws.path, "GET", true, "");
+            if ws.browser {
+                add_operation(&mut root_paths, template, "GET", op);
+            } else if let Some(Value::Object(paths)) = spec.as_object_mut().map(|o| o.entry("paths").or_insert_with(|| json!({}))) {
+                add_operation(paths, template, "GET", op);
+            }
         }
         fragments.push(Fragment {
             tag: name.into(),
@@ -269,6 +369,7 @@ pub fn document(plugins: &[crate::registry::Plugin]) -> Result<(Value, Vec<Opera
         }
     }
     let (mut doc, ops) = merge(env!("CARGO_PKG_VERSION"), &fragments);
+    add_host_statuses(&mut doc);
     // A plugin with browser routes contributes two fragments under one tag.
     if let Some(tags) = doc.get_mut("tags").and_then(|t| t.as_array_mut()) {
         let mut seen = HashSet::new();

@@ -421,10 +421,10 @@ fn table() -> Vec<Row> {
         row("proxy_app_start", Shared(&[Fx::App]), Body::None, [401, 503, 404, 503]),
         row("proxy_instance_stop", Shared(&[Fx::Instance]), Body::None, [401, 503, 404, 503]),
         row("proxy_static", Shared(&[Fx::Asset]), Body::None, [200, 200, 200, 200]),
-        // The viewer page shares `GET /instance/{id}` with this socket and is missing from
-        // the document (UNDOCUMENTED has it). A's tunnel opens (guacd is absent: it
-        // reports that inside the tunnel); B is refused in the close frame (4404).
-        row("proxy_ws_instance__id", Shared(&[Fx::Instance]), Body::WebSocket("guacamole"), [401, 101, 404, 101]),
+        // The viewer page and its socket are one operation of `GET /instance/{id}`: the
+        // row tries the socket, UNDOCUMENTED the page. A's tunnel opens (guacd is absent:
+        // it reports that inside the tunnel); B is refused in the close frame (4404).
+        row("proxy_viewer", Shared(&[Fx::Instance]), Body::WebSocket("guacamole"), [401, 101, 404, 101]),
     ];
 
     // Objects, applications and files are their owner's; environments follow their
@@ -510,6 +510,7 @@ fn table() -> Vec<Row> {
 const UNDOCUMENTED: &[(&str, &str, [u16; 4])] = &[
     ("GET", "/openapi.json", [200, 200, 200, 200]),
     ("GET", "/docs", [200, 200, 200, 200]),
+    // The viewer page of `proxy_viewer`, whose row tries its WebSocket.
     ("GET", "/instance/matrix-inst", [401, 200, 404, 200]),
 ];
 

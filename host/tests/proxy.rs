@@ -988,3 +988,29 @@ async fn novnc_viewer_in_chromium_shows_the_x_desktop_and_sends_keys_to_it() {
     })
     .await;
 }
+
+#[test]
+fn the_browser_routes_are_documented_with_their_answers_and_content_types() {
+    let site = site("127.0.0.1:9", "novnc");
+    let server = Server::start(site.path());
+    let doc: serde_json::Value = http().get(server.url("/openapi.json")).send().unwrap().json().unwrap();
+    let paths = &doc["paths"];
+    // The viewer page and its tunnel: one operation with both answers and parameters.
+    let viewer = &paths["/instance/{id}"]["get"];
+    assert_eq!(viewer["operationId"], "proxy_viewer");
+    for status in ["101", "200", "401", "404"] {
+        assert!(viewer["responses"].get(status).is_some(), "{status}: {viewer}");
+    }
+    let names: Vec<&str> = viewer["parameters"].as_array().unwrap().iter().filter_map(|p| p["name"].as_str()).collect();
+    assert!(names.contains(&"token") && names.contains(&"GUAC_WIDTH"), "{names:?}");
+    assert!(viewer["responses"]["200"]["content"].get("text/html").is_some());
+    // Stopping answers 204; starting documents its form and the absent engine's 503.
+    assert!(paths["/instance/{id}"]["delete"]["responses"].get("204").is_some());
+    let start = &paths["/app/{id}"]["post"];
+    assert!(start["requestBody"]["content"].get("application/x-www-form-urlencoded").is_some());
+    assert!(start["responses"].get("503").is_some() && start["responses"].get("303").is_some());
+    // Assets say what they are.
+    let assets = &paths["/static/{path}"]["get"]["responses"]["200"]["content"];
+    assert!(assets.get("text/javascript").is_some() && assets.get("text/css").is_some(), "{assets}");
+    assert_eq!(paths["/static/{path}"]["get"]["security"], serde_json::json!([]));
+}

@@ -561,12 +561,30 @@ pub struct BrowserRoute {
     pub summary: RString,
     /// Needs no identity (the login form).
     pub public: bool,
+    /// The route's OpenAPI operation object (JSON: description, parameters, request
+    /// body, responses with their content types), or empty: the host derives a plain
+    /// one from the summary. The host sets the operation id, tag and security, and adds
+    /// what its layers answer.
+    pub openapi: RString,
 }
 
 impl BrowserRoute {
     /// A route that needs an identity.
     pub fn new(method: &str, path: &str, operation_id: &str, summary: &str) -> Self {
-        BrowserRoute { method: method.into(), path: path.into(), operation_id: operation_id.into(), summary: summary.into(), public: false }
+        BrowserRoute {
+            method: method.into(),
+            path: path.into(),
+            operation_id: operation_id.into(),
+            summary: summary.into(),
+            public: false,
+            openapi: RString::new(),
+        }
+    }
+
+    /// Document the route with an OpenAPI operation object (see [`BrowserRoute::openapi`]).
+    pub fn documented(mut self, operation: serde_json::Value) -> Self {
+        self.openapi = operation.to_string().into();
+        self
     }
 
     /// Mark the route public.

@@ -168,7 +168,7 @@ impl PluginBuilder {
     {
         let spec = service.spec();
         match self.document.merge(&spec) {
-            Ok(patterns) => self.api.push(service.into_endpoint().boxed(), patterns),
+            Ok(patterns) => self.api.push(super::failure::named_path_errors(service.into_endpoint().boxed(), &spec), patterns),
             Err(e) => self.errors.push(format!("its API services cannot be combined: {e}")),
         }
         self

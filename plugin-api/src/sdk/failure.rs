@@ -16,7 +16,7 @@
 use poem::{FromRequest, Request, RequestBody};
 use poem_openapi::{
     payload::Json,
-    types::{ParseFromJSON, ToJSON},
+    types::{ParseError, ParseFromJSON, ParseResult, ToJSON},
     ApiResponse,
 };
 
@@ -264,4 +264,95 @@ pub enum Done {
     /// Done.
     #[oai(status = 204)]
     Done,
+}
+
+/// A string field that takes only a JSON string: poem-openapi's `String` also takes a
+/// number or a boolean and stores its text (a name `123` would become `"123"`). Use as
+/// `#[oai(deserialize_with = "daas_plugin_api::sdk::text")]` on a `String` field
+/// without a default (a field with `#[oai(default)]` skips `deserialize_with`: make it
+/// an `Option<String>` with [`maybe_text`] instead).
+pub fn text(value: Option<serde_json::Value>) -> ParseResult<String> {
+    match value {
+        Some(serde_json::Value::String(s)) => Ok(s),
+        Some(other) => Err(ParseError::custom(format!("expected a string, found {}", json_kind(&other)))),
+        None => Err(ParseError::custom("the field is required")),
+    }
+}
+
+/// [`text`] for an optional field: absent or null is none.
+pub fn maybe_text(value: Option<serde_json::Value>) -> ParseResult<Option<String>> {
+    match value {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(s)) => Ok(Some(s)),
+        Some(other) => Err(ParseError::custom(format!("expected a string, found {}", json_kind(&other)))),
+    }
+}
+
+fn json_kind(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+/// poem-openapi reads path parameters under names of its own (`param0`, `param1`, in
+/// the order of the path), and its parse error names those. This wraps a plugin's API
+/// so that the 400 names the parameter of the operation's path instead (`id`), with the
+/// reason. `spec` is the API's document, whose path templates give the names.
+pub(crate) fn named_path_errors(endpoint: poem::endpoint::BoxEndpoint<'static>, spec: &str) -> poem::endpoint::BoxEndpoint<'static> {
+    use poem::EndpointExt;
+    let templates: Vec<String> = serde_json::from_str::<serde_json::Value>(spec)
+        .ok()
+        .and_then(|doc| Some(doc.get("paths")?.as_object()?.keys().cloned().collect()))
+        .unwrap_or_default();
+    // Once per plugin, which is never unloaded: a request pays no reference count.
+    let templates: &'static [String] = Vec::leak(templates);
+    endpoint
+        .around(move |ep, req| async move {
+            let uri = req.uri().clone();
+            ep.call(req).await.map_err(|err| name_path_error(err, uri.path(), templates))
+        })
+        .boxed()
+}
+
+fn name_path_error(err: poem::Error, path: &str, templates: &[String]) -> poem::Error {
+    let Some(parse) = err.downcast_ref::<poem_openapi::error::ParsePathError>() else { return err };
+    let Some(n) = parse.name.strip_prefix("param").and_then(|n| n.parse::<usize>().ok()) else { return err };
+    let name = templates
+        .iter()
+        .filter(|t| crate::paths::match_path(t, path).is_some())
+        .find_map(|t| t.split('/').filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}'))).nth(n).map(str::to_string));
+    let Some(name) = name else { return err };
+    let failure = Failure::bad(format!("the path parameter `{name}` is not valid: {}", parse.reason))
+        .with_detail("check the request against /openapi.json");
+    poem::Error::from_response(poem::IntoResponse::into_response(failure))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_path_parse_error_names_the_parameter() {
+        let templates = vec!["/users/{id}/roles/{role_id}".to_string()];
+        let err = poem::Error::from(poem_openapi::error::ParsePathError { name: "param1", reason: "not an integer".into() });
+        let named = name_path_error(err, "/users/1/roles/x", &templates);
+        let body = poem::IntoResponse::into_response(named.into_response());
+        assert_eq!(body.status(), 400);
+        let err = poem::Error::from(poem_openapi::error::ParsePathError { name: "param1", reason: "not an integer".into() });
+        let named = name_path_error(err, "/users/1/roles/x", &templates);
+        assert!(named.is_from_response());
+    }
+
+    #[test]
+    fn text_takes_only_strings() {
+        assert_eq!(text(Some(serde_json::json!("a"))).ok(), Some("a".to_string()));
+        assert!(text(Some(serde_json::json!(123))).is_err());
+        assert!(maybe_text(Some(serde_json::json!(true))).is_err());
+        assert_eq!(maybe_text(Some(serde_json::Value::Null)).ok(), Some(None));
+    }
 }

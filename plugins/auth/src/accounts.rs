@@ -73,6 +73,24 @@ pub enum LoginError {
     Store(#[from] BackendError),
 }
 
+impl From<LoginError> for daas_plugin_api::sdk::Failure {
+    fn from(e: LoginError) -> Self {
+        use daas_plugin_api::{poem_openapi::payload::Json, sdk::Failure, ApiError};
+        let message = e.to_string();
+        match e {
+            LoginError::Wrong => {
+                Failure::Unauthenticated(Json(ApiError::new("unauthenticated", message, "check the user name and password")))
+            }
+            LoginError::OtpRequired => Failure::Unauthenticated(Json(ApiError::new("otp_required", message, "send it as `otp`"))),
+            LoginError::Throttled(secs) => Failure::too_many("locked_out", message, secs),
+            LoginError::Busy => {
+                Failure::unavailable(message).with_code("busy").with_detail("").retry_after(crate::hashing::BUSY_RETRY_SECONDS)
+            }
+            LoginError::Store(e) => e.into(),
+        }
+    }
+}
+
 impl From<HashError> for LoginError {
     fn from(e: HashError) -> LoginError {
         match e {

@@ -1,56 +1,73 @@
-//! `/api/v1/auth`: bearer tokens, the caller, API access tokens.
+//! `/api/v1/auth`: bearer tokens, the caller, the second factor, API access tokens.
 
 use chrono::Utc;
 use daas_common::model::AccessToken;
 use daas_plugin_api::{
     abi::BackendError,
-    identity::Identity,
     poem::{web::Data, Request},
-    poem_openapi::{param::Path, payload::Json, ApiResponse, Object, OpenApi},
-    sdk::Attributes,
-    ApiError,
+    poem_openapi::{param::Path, payload::Json, types::Example, Object, OpenApi},
+    sdk::{Attributes, Caller, Created, Done, Failure},
 };
 
-use crate::accounts::{Accounts, LoginError};
+use crate::accounts::Accounts;
 
 /// The auth plugin's API.
 pub struct AuthApi(pub Accounts);
 
-/// A user name and password.
+/// What `POST /api/v1/auth/token` takes: a user name, the password and, for users with
+/// a second factor, the one-time code.
 #[derive(Object)]
+#[oai(example, deny_unknown_fields, skip_serializing_if_is_none)]
 struct Credentials {
     /// The login name.
+    #[oai(deserialize_with = "daas_plugin_api::sdk::text", validator(min_length = 1, max_length = 128))]
     username: String,
     /// The password.
-    #[oai(write_only)]
+    #[oai(write_only, deserialize_with = "daas_plugin_api::sdk::text", validator(max_length = 4096))]
     password: String,
-    /// The one-time code, for users with a second factor.
-    #[oai(write_only)]
+    /// The one-time code of the authenticator app, for users with a second factor.
+    #[oai(write_only, deserialize_with = "daas_plugin_api::sdk::maybe_text", validator(max_length = 16))]
     otp: Option<String>,
 }
 
-/// A one-time code.
+impl Example for Credentials {
+    fn example() -> Self {
+        Credentials { username: "admin".into(), password: "correct horse battery staple".into(), otp: None }
+    }
+}
+
+/// A one-time code. Without a code, `POST /api/v1/auth/totp` starts the set-up.
 #[derive(Object)]
-struct Code {
-    /// The code the authenticator app shows (none: start the set-up).
+#[oai(example, deny_unknown_fields, skip_serializing_if_is_none)]
+struct TotpCode {
+    /// The code the authenticator app shows (six digits).
+    #[oai(deserialize_with = "daas_plugin_api::sdk::maybe_text", validator(max_length = 16))]
     code: Option<String>,
 }
 
-/// The second factor's state.
+impl Example for TotpCode {
+    fn example() -> Self {
+        TotpCode { code: Some("123456".into()) }
+    }
+}
+
+/// The caller's second factor.
 #[derive(Object)]
 struct SecondFactor {
     /// Whether logins need a one-time code.
     enabled: bool,
     /// The new secret (base32), during set-up only: enter it or scan the URL, then
-    /// confirm with a code.
+    /// confirm with a code. Null once the factor is enabled.
+    #[oai(nullable)]
     secret: Option<String>,
     /// The `otpauth://` URL of the new secret, during set-up only.
+    #[oai(nullable)]
     otpauth_url: Option<String>,
 }
 
 /// A bearer token.
 #[derive(Object)]
-struct Token {
+struct BearerToken {
     /// Send as `Authorization: Bearer <token>`.
     token: String,
     /// Always `Bearer`.
@@ -68,90 +85,77 @@ struct Me {
     name: String,
     /// Administrator.
     admin: bool,
-    /// How this request authenticated: `cookie`, `bearer` or `access_token`.
+    /// How this request authenticated: `cookie`, `bearer`, `access_token` or `remote`.
     via: String,
-    /// The CSRF token to send as `x-csrf-token` with cookie-authenticated changes.
+    /// The CSRF token to send as `x-csrf-token` with cookie-authenticated changes; null
+    /// for other callers.
+    #[oai(nullable)]
     csrf_token: Option<String>,
 }
 
-/// A new access token's request.
+/// A new API access token. The server makes its id and secret.
 #[derive(Object)]
+#[oai(example, deny_unknown_fields, skip_serializing_if_is_none)]
 struct NewAccessToken {
     /// What it is for.
+    #[oai(deserialize_with = "daas_plugin_api::sdk::text", validator(max_length = 1024))]
     description: String,
-    /// When it expires (none: when revoked).
+    /// When it expires, in the future (absent or null: when revoked).
+    #[oai(nullable)]
     expires_at: Option<chrono::DateTime<Utc>>,
 }
 
-/// A created access token: the only time its secret is shown.
-#[derive(Object)]
-struct CreatedAccessToken {
-    /// The full token; store it now, it cannot be shown again.
-    token: String,
-    /// Its metadata.
-    access_token: AccessToken,
-}
-
-#[derive(ApiResponse)]
-enum Failure {
-    /// Invalid request.
-    #[oai(status = 400)]
-    BadRequest(Json<ApiError>),
-    /// Wrong credentials, or no caller.
-    #[oai(status = 401)]
-    Unauthenticated(Json<ApiError>),
-    /// Not found, or not yours.
-    #[oai(status = 404)]
-    NotFound(Json<ApiError>),
-    /// Too many failed logins for this user name from this address; retry after the
-    /// given seconds.
-    #[oai(status = 429)]
-    Locked(Json<ApiError>, #[oai(header = "Retry-After")] String),
-    /// The user store does not answer, or too many logins are being checked at once
-    /// (with `Retry-After`).
-    #[oai(status = 503)]
-    Unavailable(Json<ApiError>, #[oai(header = "Retry-After")] Option<String>),
-}
-
-impl From<BackendError> for Failure {
-    fn from(e: BackendError) -> Failure {
-        tracing::error!(error = %e, "auth: the user store failed");
-        Failure::Unavailable(Json(ApiError::new("unavailable", "the user store does not answer", "try again shortly")), None)
+impl Example for NewAccessToken {
+    fn example() -> Self {
+        NewAccessToken { description: "nightly export script".into(), expires_at: Some(Utc::now() + chrono::Duration::days(90)) }
     }
 }
 
-impl From<LoginError> for Failure {
-    fn from(e: LoginError) -> Failure {
-        let message = e.to_string();
-        match e {
-            LoginError::Wrong => Failure::Unauthenticated(Json(ApiError::new("unauthenticated", message, ""))),
-            LoginError::OtpRequired => Failure::Unauthenticated(Json(ApiError::new("otp_required", message, "send it as `otp`"))),
-            LoginError::Throttled(secs) => Failure::Locked(Json(ApiError::new("locked_out", message, "")), secs.to_string()),
-            LoginError::Busy => {
-                Failure::Unavailable(Json(ApiError::new("busy", message, "")), Some(crate::hashing::BUSY_RETRY_SECONDS.to_string()))
-            }
-            LoginError::Store(e) => e.into(),
+/// An API access token, without its secret.
+#[derive(Object, Clone)]
+#[oai(rename = "AccessToken")]
+pub struct AccessTokenView {
+    /// Public id (`DELETE /api/v1/auth/access-tokens/{id}` revokes it).
+    id: String,
+    /// The user the token acts as.
+    id_user: i64,
+    /// What it was created for.
+    description: String,
+    /// When it was created.
+    created_at: chrono::DateTime<Utc>,
+    /// When it expires (null: when revoked).
+    #[oai(nullable)]
+    expires_at: Option<chrono::DateTime<Utc>>,
+    /// When it was revoked (null: valid).
+    #[oai(nullable)]
+    revoked_at: Option<chrono::DateTime<Utc>>,
+    /// When it was last used (null: never).
+    #[oai(nullable)]
+    last_used_at: Option<chrono::DateTime<Utc>>,
+}
+
+impl From<AccessToken> for AccessTokenView {
+    fn from(t: AccessToken) -> Self {
+        AccessTokenView {
+            id: t.id,
+            id_user: t.id_user,
+            description: t.description,
+            created_at: t.created_at,
+            expires_at: t.expires_at,
+            revoked_at: t.revoked_at,
+            last_used_at: t.last_used_at,
         }
     }
 }
 
-fn caller(attributes: &Attributes) -> Result<Identity, Failure> {
-    Identity::from_attributes(attributes)
-        .ok_or_else(|| Failure::Unauthenticated(Json(ApiError::new("unauthenticated", "this route needs an authenticated user", ""))))
-}
-
-#[derive(ApiResponse)]
-enum Created {
-    /// Created.
-    #[oai(status = 201)]
-    Created(Json<CreatedAccessToken>),
-}
-
-#[derive(ApiResponse)]
-enum Done {
-    /// Done.
-    #[oai(status = 204)]
-    Done,
+/// A created access token: the only time its secret is shown. `access_token` is its
+/// metadata.
+#[derive(Object)]
+struct CreatedAccessToken {
+    /// The full token, sent as `Authorization: Bearer <token>`; store it now, it cannot
+    /// be shown again.
+    token: String,
+    access_token: AccessTokenView,
 }
 
 impl AuthApi {
@@ -164,36 +168,46 @@ impl AuthApi {
 
 #[OpenApi]
 impl AuthApi {
-    /// Log in with a user name and password; answers a bearer token.
+    /// Log in for a bearer token
+    ///
+    /// Checks the user name and password (and the one-time code of a user with a second
+    /// factor) and answers a bearer token to send as `Authorization: Bearer <token>`.
+    /// Repeated failures from one address for one user name are answered 429 for a
+    /// while; the account itself is never locked.
     #[oai(path = "/token", method = "post", operation_id = "token")]
-    async fn token(&self, req: &Request, body: Json<Credentials>) -> Result<Json<Token>, Failure> {
+    async fn token(&self, req: &Request, body: Json<Credentials>) -> Result<Json<BearerToken>, Failure> {
         let addr = req.remote_addr().as_socket_addr().map(|a| a.ip());
         let user = self.0.login(&body.username, &body.password, body.otp.as_deref(), addr).await?;
         let s = self.0.open_session(&user, self.0.policy.token_ttl).await?;
-        Ok(Json(Token { token: s.token, token_type: "Bearer".into(), expires_at: s.expires_at }))
+        Ok(Json(BearerToken { token: s.token, token_type: "Bearer".into(), expires_at: s.expires_at }))
     }
 
-    /// End the bearer session this request was made with.
+    /// Log out a bearer token
+    ///
+    /// Ends the bearer session this request was made with (409 for a request made with
+    /// another credential). Access tokens are revoked
+    /// with `DELETE /api/v1/auth/access-tokens/{id}`, browser sessions with `POST
+    /// /logout`.
     #[oai(path = "/token", method = "delete", operation_id = "revoke_token")]
-    async fn revoke_token(&self, req: &Request, attributes: Data<&Attributes>) -> Result<Done, Failure> {
-        caller(&attributes)?;
+    async fn revoke_token(&self, req: &Request, _caller: Caller) -> Result<Done, Failure> {
         match req.header("authorization").and_then(crate::http::bearer) {
             Some(t) if !t.starts_with(crate::tokens::ACCESS_PREFIX) => {
                 self.0.close_session(t).await?;
                 Ok(Done::Done)
             }
-            _ => Err(Failure::BadRequest(Json(ApiError::new(
-                "bad_request",
-                "this request was not made with a bearer session token",
-                "access tokens are revoked with DELETE /api/v1/auth/access-tokens/{id}; browser sessions with POST /logout",
-            )))),
+            // The request is well formed; the credential it came with is no session.
+            _ => Err(Failure::conflict("this request was not made with a bearer session token")
+                .with_detail("access tokens are revoked with DELETE /api/v1/auth/access-tokens/{id}; browser sessions with POST /logout")),
         }
     }
 
-    /// The caller.
+    /// The caller
+    ///
+    /// Who this request authenticated as, how, and the CSRF token a browser session
+    /// sends with its changes.
     #[oai(path = "/me", method = "get", operation_id = "me")]
-    async fn me(&self, attributes: Data<&Attributes>) -> Result<Json<Me>, Failure> {
-        let who = caller(&attributes)?;
+    async fn me(&self, caller: Caller, attributes: Data<&Attributes>) -> Result<Json<Me>, Failure> {
+        let who = caller.into_inner();
         Ok(Json(Me {
             id: who.user_id,
             name: who.user_name,
@@ -203,25 +217,24 @@ impl AuthApi {
         }))
     }
 
-    /// Set up the caller's second factor: without a code, a new secret to enter in an
-    /// authenticator app (not active yet); with a code from the app, the secret becomes
-    /// active and logins need a code from then on.
+    /// Set up the caller's second factor
+    ///
+    /// Without a code: a new secret to enter in an authenticator app (not active yet).
+    /// With a code from the app: the secret becomes active, and logins need a code from
+    /// then on.
     #[oai(path = "/totp", method = "post", operation_id = "setup_totp")]
-    async fn setup_totp(&self, attributes: Data<&Attributes>, body: Json<Code>) -> Result<Json<SecondFactor>, Failure> {
-        let who = caller(&attributes)?;
-        let Some(user) = self.0.db.get::<daas_common::model::User>(who.user_id).await? else {
-            return Err(Failure::BadRequest(Json(ApiError::new("bad_request", "only local users have a second factor here", ""))));
+    async fn setup_totp(&self, caller: Caller, body: Json<TotpCode>) -> Result<Json<SecondFactor>, Failure> {
+        let Some(user) = self.0.db.get::<daas_common::model::User>(caller.user_id).await? else {
+            return Err(Failure::bad("only local users have a second factor here"));
         };
         let stored = user.totp_secret.clone().unwrap_or_default();
         let (secret, active) = crate::totp::parse(&stored);
         match body.0.code {
             None => {
                 if active && !secret.is_empty() {
-                    return Err(Failure::BadRequest(Json(ApiError::new(
-                        "bad_request",
-                        "the second factor is active already",
-                        "remove it first with DELETE /api/v1/auth/totp",
-                    ))));
+                    return Err(
+                        Failure::bad("the second factor is active already").with_detail("remove it first with DELETE /api/v1/auth/totp")
+                    );
                 }
                 let secret = crate::totp::new_secret();
                 self.set_totp(user.id, &crate::totp::pending(&secret)).await?;
@@ -230,11 +243,8 @@ impl AuthApi {
             }
             Some(code) => {
                 if secret.is_empty() || !crate::totp::check(secret, &user.name, &code) {
-                    return Err(Failure::BadRequest(Json(ApiError::new(
-                        "bad_request",
-                        "the code does not match the secret being set up",
-                        "check the app's clock; start again with an empty body",
-                    ))));
+                    return Err(Failure::bad("the code does not match the secret being set up")
+                        .with_detail("check the app's clock; start again with an empty body"));
                 }
                 self.set_totp(user.id, secret).await?;
                 Ok(Json(SecondFactor { enabled: true, secret: None, otpauth_url: None }))
@@ -242,60 +252,62 @@ impl AuthApi {
         }
     }
 
-    /// Remove the caller's second factor (needs a current code).
+    /// Remove the caller's second factor
+    ///
+    /// Needs a current code from the authenticator app while the factor is active.
     #[oai(path = "/totp", method = "delete", operation_id = "remove_totp")]
-    async fn remove_totp(&self, attributes: Data<&Attributes>, body: Json<Code>) -> Result<Done, Failure> {
-        let who = caller(&attributes)?;
-        let Some(user) = self.0.db.get::<daas_common::model::User>(who.user_id).await? else {
-            return Err(Failure::NotFound(Json(ApiError::new("not_found", "no second factor", ""))));
+    async fn remove_totp(&self, caller: Caller, body: Json<TotpCode>) -> Result<Done, Failure> {
+        let Some(user) = self.0.db.get::<daas_common::model::User>(caller.user_id).await? else {
+            return Err(Failure::not_found("no second factor"));
         };
         let stored = user.totp_secret.clone().unwrap_or_default();
         let (secret, active) = crate::totp::parse(&stored);
         if active && !secret.is_empty() && !body.code.as_deref().is_some_and(|c| crate::totp::check(secret, &user.name, c)) {
-            return Err(Failure::BadRequest(Json(ApiError::new(
-                "bad_request",
-                "a current one-time code is needed to remove the second factor",
-                "",
-            ))));
+            return Err(Failure::bad("a current one-time code is needed to remove the second factor")
+                .with_detail("send the code the authenticator app shows as `code`"));
         }
         // Empty, not none: a secret given as none keeps the stored one.
         self.set_totp(user.id, "").await?;
         Ok(Done::Done)
     }
 
-    /// The caller's API access tokens (without their secrets).
+    /// The caller's access tokens
+    ///
+    /// The caller's API access tokens, revoked and expired ones included, without their
+    /// secrets.
     #[oai(path = "/access-tokens", method = "get", operation_id = "list_access_tokens")]
-    async fn list_access_tokens(&self, attributes: Data<&Attributes>) -> Result<Json<Vec<AccessToken>>, Failure> {
-        let who = caller(&attributes)?;
-        let tokens: Vec<AccessToken> = self.0.db.find(vec![daas_common::protocols::Filter::eq("id_user", who.user_id)]).await?;
-        Ok(Json(tokens))
+    async fn list_access_tokens(&self, caller: Caller) -> Result<Json<Vec<AccessTokenView>>, Failure> {
+        let tokens: Vec<AccessToken> = self.0.db.find(vec![daas_common::protocols::Filter::eq("id_user", caller.user_id)]).await?;
+        Ok(Json(tokens.into_iter().map(AccessTokenView::from).collect()))
     }
 
-    /// Create an API access token for the caller; the answer is the only time its secret
-    /// is shown.
+    /// Create an access token
+    ///
+    /// An API access token acting as the caller, sent as `Authorization: Bearer
+    /// <token>`. The answer is the only time its secret is shown.
     #[oai(path = "/access-tokens", method = "post", operation_id = "create_access_token")]
-    async fn create_access_token(&self, attributes: Data<&Attributes>, body: Json<NewAccessToken>) -> Result<Created, Failure> {
-        let who = caller(&attributes)?;
+    async fn create_access_token(&self, caller: Caller, body: Json<NewAccessToken>) -> Result<Created<CreatedAccessToken>, Failure> {
         if body.expires_at.is_some_and(|t| t <= Utc::now()) {
-            return Err(Failure::BadRequest(Json(ApiError::new("bad_request", "expires_at is in the past", ""))));
+            return Err(Failure::bad("expires_at is in the past").with_detail("give a time in the future, or none"));
         }
-        let (access_token, token) = self.0.create_access_token(who.user_id, &body.description, body.expires_at).await.map_err(|e| {
-            if e.kind == daas_plugin_api::abi::BackendErrorKind::BadRequest {
-                Failure::BadRequest(Json(ApiError::from(e)))
-            } else {
-                e.into()
-            }
-        })?;
-        Ok(Created::Created(Json(CreatedAccessToken { token, access_token })))
+        let (access_token, token) = self.0.create_access_token(caller.user_id, &body.description, body.expires_at).await?;
+        Ok(Created::Created(Json(CreatedAccessToken { token, access_token: access_token.into() })))
     }
 
-    /// Revoke one of the caller's access tokens (admins: anyone's).
+    /// Revoke an access token
+    ///
+    /// Revokes one of the caller's access tokens (administrators: anyone's); it stops
+    /// working at once. Revoking a revoked token is fine.
     #[oai(path = "/access-tokens/:id", method = "delete", operation_id = "revoke_access_token")]
-    async fn revoke_access_token(&self, attributes: Data<&Attributes>, id: Path<String>) -> Result<Done, Failure> {
-        let who = caller(&attributes)?;
-        let not_found = || Failure::NotFound(Json(ApiError::new("not_found", format!("access token `{}` does not exist", id.0), "")));
+    async fn revoke_access_token(
+        &self,
+        caller: Caller,
+        /// The access token's id (`GET /api/v1/auth/access-tokens`).
+        id: Path<String>,
+    ) -> Result<Done, Failure> {
+        let not_found = || Failure::not_found(format!("access token `{}` does not exist", id.0));
         let Some(token) = self.0.db.get::<AccessToken>(&id.0).await? else { return Err(not_found()) };
-        if token.id_user != who.user_id && !who.admin {
+        if token.id_user != caller.user_id && !caller.admin {
             return Err(not_found());
         }
         if token.revoked_at.is_none() {

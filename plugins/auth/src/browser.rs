@@ -21,6 +21,7 @@ use daas_plugin_api::{
     sdk::Attributes,
 };
 use serde::Deserialize;
+use serde_json::json;
 
 use crate::{
     accounts::{Accounts, LoginError},
@@ -30,12 +31,72 @@ use crate::{
 
 const LOGIN_CSRF_COOKIE: &str = "daas_login_csrf";
 
-/// The routes, for the manifest.
+/// An HTML page answer.
+fn html(description: &str) -> serde_json::Value {
+    json!({ "description": description, "content": { "text/html": { "schema": { "type": "string" } } } })
+}
+
+/// The routes, for the manifest, each with its OpenAPI operation.
 pub fn routes() -> Vec<BrowserRoute> {
+    let bad_form = json!({ "description": "The form's fields are missing or malformed.", "content": { "application/json; charset=utf-8": { "schema": { "$ref": "#/components/schemas/ApiError" } } } });
     vec![
-        BrowserRoute::new("GET", "/login", "login_page", "The login form.").public(),
-        BrowserRoute::new("POST", "/login", "login", "Log in: sets the session cookie and redirects back.").public(),
-        BrowserRoute::new("POST", "/logout", "logout", "Log out: ends the session and clears the cookie."),
+        BrowserRoute::new("GET", "/login", "login_page", "The login form").public().documented(json!({
+            "summary": "The login form",
+            "description": "The login page. Its form posts to `POST /login` with a signed token that must match the cookie this answer sets (login CSRF protection). Needs no identity.",
+            "parameters": [{ "name": "next", "in": "query", "required": false, "description": "Where to go after the login: a path on this site (anything else goes to `/`).", "schema": { "type": "string" } }],
+            "responses": { "200": html("The login form; sets the form's cookie.") },
+        })),
+        BrowserRoute::new("POST", "/login", "login", "Log in with the login form").public().documented(json!({
+            "summary": "Log in with the login form",
+            "description": "Checks the form's user name and password (and one-time code), sets the session cookie (HttpOnly, SameSite=Lax) and redirects to `next`. A failed login answers the form again with the reason. Posts the browser marks as coming from another site, and forms without the signed token of `GET /login`, are refused. Needs no identity.",
+            "requestBody": {
+                "required": true,
+                "content": { "application/x-www-form-urlencoded": { "schema": {
+                    "type": "object",
+                    "required": ["username", "password", "csrf"],
+                    "properties": {
+                        "username": { "type": "string", "description": "The login name." },
+                        "password": { "type": "string", "format": "password", "description": "The password." },
+                        "csrf": { "type": "string", "description": "The form's signed token (the hidden field of `GET /login`)." },
+                        "next": { "type": "string", "description": "Where to go after the login (a path on this site)." },
+                        "otp": { "type": "string", "description": "The one-time code, for users with a second factor." },
+                    },
+                }, "example": { "username": "admin", "password": "correct horse battery staple", "csrf": "<the form's hidden field>", "next": "/" } } },
+            },
+            "responses": {
+                "303": { "description": "Logged in: the session cookie is set; to `next`.", "headers": {
+                    "Location": { "description": "`next`, or `/`.", "schema": { "type": "string" } },
+                    "Set-Cookie": { "description": "The session cookie `daas_session`.", "schema": { "type": "string" } },
+                } },
+                "400": bad_form,
+                "401": html("Wrong user name or password, or the one-time code is needed: the form again."),
+                "403": html("The form expired or came from another site: the form again."),
+                "429": html("Too many failed logins for this name from this address: the form again, with `Retry-After`."),
+                "503": html("The user store does not answer, or too many logins are being checked: the form again."),
+            },
+        })),
+        BrowserRoute::new("POST", "/logout", "logout", "Log out").documented(json!({
+            "summary": "Log out",
+            "description": "Ends the browser session, clears its cookie and redirects to the login form. The form carries the session's CSRF token (`GET /api/v1/auth/me` answers it).",
+            "requestBody": {
+                "required": true,
+                "content": { "application/x-www-form-urlencoded": { "schema": {
+                    "type": "object",
+                    "required": ["csrf"],
+                    "properties": { "csrf": { "type": "string", "description": "The session's CSRF token." } },
+                }, "example": { "csrf": "<the session's CSRF token>" } } },
+            },
+            "responses": {
+                "303": { "description": "Logged out: the cookie is cleared; to `/login`.", "headers": {
+                    "Location": { "description": "`/login`.", "schema": { "type": "string" } },
+                } },
+                "400": bad_form,
+                "403": { "description": "The form's token is not the session's (the page expired), or the caller's roles refuse it.", "content": {
+                    "text/plain": { "schema": { "type": "string" } },
+                    "application/json; charset=utf-8": { "schema": { "$ref": "#/components/schemas/ApiError" } },
+                } },
+            },
+        })),
     ]
 }
 

@@ -9,16 +9,17 @@ use daas_plugin_api::{
     abi::BackendErrorKind,
     identity::Identity,
     permissions::Rule,
-    poem::web::Data,
-    poem_openapi::{param::Path, payload::Json, Object, OpenApi},
-    sdk::Attributes,
-    ApiError,
+    poem_openapi::{param::Path, payload::Json, types::Example, Object, OpenApi},
+    sdk::{Caller, Created, Done, Failure},
 };
 
 use crate::{
-    admin::{admin, name_of, taken, AdminApi, Created, Done, Failure},
+    admin::{name_of, taken, AdminApi},
     rbac::{Catalogue, Rbac, BUILTIN},
 };
+
+/// What only administrators do here, for the 403's message.
+const WHAT: &str = "manage roles and rules";
 
 /// The roles API.
 pub struct RolesApi {
@@ -30,6 +31,7 @@ pub struct RolesApi {
 
 /// A rule of the catalogue.
 #[derive(Object, Debug, Clone)]
+#[oai(rename = "Rule")]
 pub struct RuleView {
     /// Its id, `<resource>:<scope>:<operation>`.
     rule: String,
@@ -49,8 +51,9 @@ pub struct RuleView {
 
 /// A role with the rules it holds.
 #[derive(Object, Debug, Clone)]
+#[oai(rename = "Role")]
 pub struct RoleView {
-    /// Id.
+    /// Id, made by the server.
     id: i64,
     /// Name.
     name: String,
@@ -71,28 +74,58 @@ pub struct UserRoles {
     default: bool,
 }
 
-/// A new role.
+/// A new role. The server makes the id.
 #[derive(Object)]
+#[oai(example, deny_unknown_fields, skip_serializing_if_is_none)]
 struct NewRole {
-    /// Name, unique.
+    /// Name, unique: 1 to 128 characters, no control characters, not only spaces
+    /// (leading and trailing spaces are dropped).
+    #[oai(
+        deserialize_with = "daas_plugin_api::sdk::text",
+        validator(min_length = 1, max_length = 128, pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$")
+    )]
     name: String,
-    /// Free text.
-    #[oai(default)]
-    description: String,
-    /// Rule ids (`GET /api/v1/auth/rules`).
-    #[oai(default)]
-    rules: Vec<String>,
+    /// Free text (absent: empty).
+    #[oai(deserialize_with = "daas_plugin_api::sdk::maybe_text", validator(max_length = 1024))]
+    description: Option<String>,
+    /// Rule ids, `<resource>:<own|group|global>:<view|create|edit|delete|start|stop>`,
+    /// each registered by a loaded plugin (`GET /api/v1/auth/rules`; absent: none).
+    #[oai(validator(pattern = r"^\s*[a-z0-9_]+:(own|group|global):(view|create|edit|delete|start|stop)\s*$", max_items = 1000))]
+    rules: Option<Vec<String>>,
 }
 
-/// Changes to a role; fields left out stay.
+impl Example for NewRole {
+    fn example() -> Self {
+        NewRole {
+            name: "operators".into(),
+            description: Some("start and stop everyone's instances".into()),
+            rules: Some(vec!["instance:global:start".into(), "instance:global:stop".into()]),
+        }
+    }
+}
+
+/// Changes to a role; only the fields given change.
 #[derive(Object)]
+#[oai(example, deny_unknown_fields, skip_serializing_if_is_none)]
 struct RolePatch {
-    /// Name.
+    /// Name: 1 to 128 characters, no control characters.
+    #[oai(
+        deserialize_with = "daas_plugin_api::sdk::maybe_text",
+        validator(min_length = 1, max_length = 128, pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$")
+    )]
     name: Option<String>,
     /// Free text.
+    #[oai(deserialize_with = "daas_plugin_api::sdk::maybe_text", validator(max_length = 1024))]
     description: Option<String>,
-    /// The new rule ids (replace the old ones).
+    /// The new rule ids (they replace the old ones).
+    #[oai(validator(pattern = r"^\s*[a-z0-9_]+:(own|group|global):(view|create|edit|delete|start|stop)\s*$", max_items = 1000))]
     rules: Option<Vec<String>>,
+}
+
+impl Example for RolePatch {
+    fn example() -> Self {
+        RolePatch { name: None, description: None, rules: Some(vec!["object:own:view".into()]) }
+    }
 }
 
 fn view(role: &Role, catalogue: &Catalogue) -> RoleView {
@@ -106,17 +139,13 @@ fn view(role: &Role, catalogue: &Catalogue) -> RoleView {
 }
 
 fn builtin_conflict(name: &str) -> Failure {
-    Failure::conflict(
-        format!("`{name}` is a built-in role: its rules follow the rules the plugins register"),
-        "create a role of your own instead",
-    )
+    Failure::conflict(format!("`{name}` is a built-in role: its rules follow the rules the plugins register"))
+        .with_detail("create a role of your own instead")
 }
 
 impl RolesApi {
     async fn catalogue(&self) -> Result<Arc<Catalogue>, Failure> {
-        self.rbac.catalogue().await.ok_or_else(|| {
-            Failure::Unavailable(Json(ApiError::new("unavailable", "the permission rules are not known yet", "try again shortly")))
-        })
+        self.rbac.catalogue().await.ok_or_else(|| Failure::unavailable("the permission rules are not known yet"))
     }
 
     async fn role(&self, id: i64) -> Result<Role, Failure> {
@@ -143,7 +172,7 @@ impl RolesApi {
     /// away could not give it back.
     fn not_self(who: &Identity, user_id: i64) -> Result<(), Failure> {
         if who.user_id == user_id {
-            return Err(Failure::conflict("you cannot change your own roles", "ask another administrator"));
+            return Err(Failure::conflict("you cannot change your own roles").with_detail("ask another administrator"));
         }
         Ok(())
     }
@@ -151,11 +180,13 @@ impl RolesApi {
 
 #[OpenApi]
 impl RolesApi {
+    /// List the permission rules
+    ///
     /// Every permission rule the loaded plugins register, with the operations that need
-    /// it (administrators).
+    /// it (administrators). 503 until the server's start is complete.
     #[oai(path = "/rules", method = "get", operation_id = "list_rules")]
-    async fn list_rules(&self, attributes: Data<&Attributes>) -> Result<Json<Vec<RuleView>>, Failure> {
-        admin(&attributes)?;
+    async fn list_rules(&self, caller: Caller) -> Result<Json<Vec<RuleView>>, Failure> {
+        caller.admin(WHAT)?;
         let catalogue = self.catalogue().await?;
         let mut out = Vec::new();
         for (rule, info) in &catalogue.rules {
@@ -175,21 +206,26 @@ impl RolesApi {
         Ok(Json(out))
     }
 
-    /// Every role with its rules (administrators).
+    /// List roles
+    ///
+    /// Every role with its rules, the built-in ones included (administrators).
     #[oai(path = "/roles", method = "get", operation_id = "list_roles")]
-    async fn list_roles(&self, attributes: Data<&Attributes>) -> Result<Json<Vec<RoleView>>, Failure> {
-        admin(&attributes)?;
+    async fn list_roles(&self, caller: Caller) -> Result<Json<Vec<RoleView>>, Failure> {
+        caller.admin(WHAT)?;
         let catalogue = self.catalogue().await?;
         Ok(Json(self.rbac.roles().await?.iter().map(|r| view(r, &catalogue)).collect()))
     }
 
-    /// Create a role from rule ids (administrators).
+    /// Create a role
+    ///
+    /// A role from rule ids that loaded plugins register (administrators); 409 when the
+    /// name is taken.
     #[oai(path = "/roles", method = "post", operation_id = "create_role")]
-    async fn create_role(&self, attributes: Data<&Attributes>, body: Json<NewRole>) -> Result<Created<RoleView>, Failure> {
-        admin(&attributes)?;
+    async fn create_role(&self, caller: Caller, body: Json<NewRole>) -> Result<Created<RoleView>, Failure> {
+        caller.admin(WHAT)?;
         let name = name_of(&body.name, "role")?;
-        let rules = self.rules(&body.rules).await?;
-        let role = Role { name: name.clone(), description: body.description.clone(), rules, ..Default::default() };
+        let rules = self.rules(body.rules.as_deref().unwrap_or_default()).await?;
+        let role = Role { name: name.clone(), description: body.description.clone().unwrap_or_default(), rules, ..Default::default() };
         // The built-in rows exist before a name can collide with them.
         self.rbac.roles().await?;
         let stored = self.admin.db.insert(&role).await.map_err(taken("role", &name))?;
@@ -197,17 +233,33 @@ impl RolesApi {
         Ok(Created::Created(Json(view(&stored, &*self.catalogue().await?))))
     }
 
-    /// One role (administrators).
+    /// Get a role
+    ///
+    /// One role with its rules (administrators).
     #[oai(path = "/roles/:id", method = "get", operation_id = "get_role")]
-    async fn get_role(&self, attributes: Data<&Attributes>, id: Path<i64>) -> Result<Json<RoleView>, Failure> {
-        admin(&attributes)?;
+    async fn get_role(
+        &self,
+        caller: Caller,
+        /// The role's id.
+        id: Path<i64>,
+    ) -> Result<Json<RoleView>, Failure> {
+        caller.admin(WHAT)?;
         Ok(Json(view(&self.role(id.0).await?, &*self.catalogue().await?)))
     }
 
-    /// Change a role's name, description or rules (administrators; not built-in roles).
+    /// Change a role
+    ///
+    /// Its name, description or rules; only the fields given change (administrators;
+    /// built-in roles cannot change: 409).
     #[oai(path = "/roles/:id", method = "patch", operation_id = "update_role")]
-    async fn update_role(&self, attributes: Data<&Attributes>, id: Path<i64>, body: Json<RolePatch>) -> Result<Json<RoleView>, Failure> {
-        admin(&attributes)?;
+    async fn update_role(
+        &self,
+        caller: Caller,
+        /// The role's id.
+        id: Path<i64>,
+        body: Json<RolePatch>,
+    ) -> Result<Json<RoleView>, Failure> {
+        caller.admin(WHAT)?;
         let mut role = self.role(id.0).await?;
         if BUILTIN.contains(&role.name.as_str()) {
             return Err(builtin_conflict(&role.name));
@@ -227,10 +279,17 @@ impl RolesApi {
         Ok(Json(view(&role, &*self.catalogue().await?)))
     }
 
-    /// Delete a role; its users lose it (administrators; not built-in roles).
+    /// Delete a role
+    ///
+    /// Its users lose it (administrators; built-in roles cannot be deleted: 409).
     #[oai(path = "/roles/:id", method = "delete", operation_id = "delete_role")]
-    async fn delete_role(&self, attributes: Data<&Attributes>, id: Path<i64>) -> Result<Done, Failure> {
-        admin(&attributes)?;
+    async fn delete_role(
+        &self,
+        caller: Caller,
+        /// The role's id.
+        id: Path<i64>,
+    ) -> Result<Done, Failure> {
+        caller.admin(WHAT)?;
         let role = self.role(id.0).await?;
         if BUILTIN.contains(&role.name.as_str()) {
             return Err(builtin_conflict(&role.name));
@@ -240,10 +299,18 @@ impl RolesApi {
         Ok(Done::Done)
     }
 
-    /// A user's roles in effect (administrators).
+    /// List a user's roles
+    ///
+    /// The roles in effect for a user: the assigned ones, or the default of the user's
+    /// admin flag (administrators).
     #[oai(path = "/users/:id/roles", method = "get", operation_id = "list_user_roles")]
-    async fn list_user_roles(&self, attributes: Data<&Attributes>, id: Path<i64>) -> Result<Json<UserRoles>, Failure> {
-        admin(&attributes)?;
+    async fn list_user_roles(
+        &self,
+        caller: Caller,
+        /// The user's id.
+        id: Path<i64>,
+    ) -> Result<Json<UserRoles>, Failure> {
+        caller.admin(WHAT)?;
         let user = self.admin.user(id.0).await?;
         let held = self.rbac.held(user.id, user.admin).await?;
         let catalogue = self.catalogue().await?;
@@ -251,11 +318,20 @@ impl RolesApi {
         Ok(Json(UserRoles { roles, default: !held.assigned }))
     }
 
-    /// Give a user a role (administrators; idempotent). The first role assigned replaces
-    /// the default role of the user's admin flag.
+    /// Assign a role to a user
+    ///
+    /// Idempotent (administrators; not to themselves: 409). The first role assigned
+    /// replaces the default role of the user's admin flag.
     #[oai(path = "/users/:id/roles/:role_id", method = "put", operation_id = "assign_role")]
-    async fn assign_role(&self, attributes: Data<&Attributes>, id: Path<i64>, role_id: Path<i64>) -> Result<Done, Failure> {
-        let who = admin(&attributes)?;
+    async fn assign_role(
+        &self,
+        caller: Caller,
+        /// The user's id.
+        id: Path<i64>,
+        /// The role's id.
+        role_id: Path<i64>,
+    ) -> Result<Done, Failure> {
+        let who = caller.admin(WHAT)?;
         let user = self.admin.user(id.0).await?;
         Self::not_self(&who, user.id)?;
         let role = self.role(role_id.0).await?;
@@ -267,11 +343,20 @@ impl RolesApi {
         Ok(Done::Done)
     }
 
-    /// Take a role from a user (administrators). A user left without roles has the
+    /// Take a role from a user
+    ///
+    /// (Administrators; not from themselves: 409.) A user left without roles has the
     /// default role of their admin flag again.
     #[oai(path = "/users/:id/roles/:role_id", method = "delete", operation_id = "unassign_role")]
-    async fn unassign_role(&self, attributes: Data<&Attributes>, id: Path<i64>, role_id: Path<i64>) -> Result<Done, Failure> {
-        let who = admin(&attributes)?;
+    async fn unassign_role(
+        &self,
+        caller: Caller,
+        /// The user's id.
+        id: Path<i64>,
+        /// The role's id.
+        role_id: Path<i64>,
+    ) -> Result<Done, Failure> {
+        let who = caller.admin(WHAT)?;
         let user = self.admin.user(id.0).await?;
         Self::not_self(&who, user.id)?;
         self.admin.db.delete::<UserRole>(serde_json::json!([user.id, role_id.0])).await.map_err(|e| match e.kind {

@@ -7,10 +7,8 @@ use daas_common::{
 };
 use daas_plugin_api::{
     abi::BackendErrorKind,
-    identity::Identity,
-    poem::web::Data,
-    poem_openapi::{param::Path, payload::Json, ApiResponse, Object, OpenApi},
-    sdk::Attributes,
+    poem_openapi::{param::Path, payload::Json, Object, OpenApi},
+    sdk::{Caller, Done, Failure},
     ApiError,
 };
 
@@ -19,33 +17,9 @@ use crate::{engine::EngineError, images, limits, State};
 /// The container plugin's routes.
 pub struct ContainerApi(pub State);
 
-/// Why a request failed.
-#[derive(ApiResponse, Debug)]
-pub enum Failure {
-    /// Invalid request (a bad port, volume or memory spec, an app that is no container).
-    #[oai(status = 400)]
-    BadRequest(Json<ApiError>),
-    /// No caller.
-    #[oai(status = 401)]
-    Unauthenticated(Json<ApiError>),
-    /// Not allowed: administrators only, or a limit is reached (named, with the use).
-    #[oai(status = 403)]
-    Forbidden(Json<ApiError>),
-    /// Not found, or not yours (an unknown image is named).
-    #[oai(status = 404)]
-    NotFound(Json<ApiError>),
-    /// Conflicts with the engine's state.
-    #[oai(status = 409)]
-    Conflict(Json<ApiError>),
-    /// The engine or another backend failed.
-    #[oai(status = 500)]
-    Internal(Json<ApiError>),
-    /// The engine (named by its socket) or the database does not answer, or the app's
-    /// desktop did not come up in time.
-    #[oai(status = 503)]
-    Unavailable(Json<ApiError>),
-}
-
+/// An engine's error as the route's answer: its kind picks the status, its message
+/// names what failed (the engine's socket, the image), and the detail what to do. An
+/// internal failure is logged under an error id, which alone is answered.
 impl From<EngineError> for Failure {
     fn from(e: EngineError) -> Failure {
         let kind = e.kind();
@@ -60,89 +34,88 @@ impl From<EngineError> for Failure {
             BackendErrorKind::NotFound => Failure::NotFound(body),
             BackendErrorKind::Conflict => Failure::Conflict(body),
             BackendErrorKind::Forbidden => Failure::Forbidden(body),
-            BackendErrorKind::Unavailable | BackendErrorKind::NotAvailable => Failure::Unavailable(body),
-            BackendErrorKind::Internal => {
-                tracing::error!(error = %e, "container: request failed");
-                Failure::Internal(body)
-            }
+            BackendErrorKind::Unavailable | BackendErrorKind::NotAvailable => Failure::Unavailable(body, None),
+            BackendErrorKind::Internal => Failure::internal("the container engine failed", &e),
         }
     }
 }
 
-fn caller(attributes: &Attributes) -> Result<Identity, Failure> {
-    Identity::from_attributes(attributes)
-        .ok_or_else(|| Failure::Unauthenticated(Json(ApiError::new("unauthenticated", "this route needs an authenticated user", ""))))
-}
-
-fn admin(attributes: &Attributes, what: &str) -> Result<Identity, Failure> {
-    let who = caller(attributes)?;
-    if !who.admin {
-        return Err(Failure::Forbidden(Json(ApiError::new("forbidden", format!("only administrators see {what}"), ""))));
-    }
-    Ok(who)
-}
-
-#[derive(ApiResponse)]
-enum Done {
-    /// Done.
-    #[oai(status = 204)]
-    Done,
-}
-
-/// A caller's limits and what they use now.
+/// A caller's limits and what they use now: `limit` the limits that apply (the
+/// caller's own, else the global ones; null: unlimited), `usage` the current use in the
+/// same units.
 #[derive(Object)]
 struct Limits {
-    /// The limits that apply (the caller's own, else the global ones); none: unlimited.
+    #[oai(nullable)]
     limit: Option<RessourceInfo>,
-    /// Current use in the same units.
     usage: RessourceInfo,
 }
 
 #[OpenApi]
 impl ContainerApi {
-    /// Start an instance of a container app: the container runs, its VNC server
-    /// answers, and the viewer URL is returned.
+    /// Start a container app
+    ///
+    /// Starts an instance of a container app the caller may use: the container runs,
+    /// its VNC server answers, and the viewer URL is returned. 403 when a limit is
+    /// reached (named, with the use); 503 when the engine does not answer or the
+    /// desktop did not come up in time.
     #[oai(path = "/apps/:id/start", method = "post", operation_id = "app_start")]
-    async fn app_start(&self, id: Path<String>, attributes: Data<&Attributes>) -> Result<Json<AppStarted>, Failure> {
-        let who = caller(&attributes)?;
-        Ok(Json(self.0.apps.start(&id.0, &who).await?))
+    async fn app_start(
+        &self,
+        /// The app's id (a `container` object, `GET /api/v1/db/objects`).
+        id: Path<String>,
+        who: Caller,
+    ) -> Result<Json<AppStarted>, Failure> {
+        Ok(Json(self.0.apps.start(&id.0, &who.0).await?))
     }
 
-    /// Stop an instance: its container, its connection and the instance are removed.
+    /// Stop an instance
+    ///
+    /// The caller's instance (an administrator's: any): its container, its connection
+    /// and the instance row are removed.
     #[oai(path = "/instances/:id", method = "delete", operation_id = "instance_stop")]
-    async fn instance_stop(&self, id: Path<String>, attributes: Data<&Attributes>) -> Result<Done, Failure> {
-        let who = caller(&attributes)?;
-        self.0.apps.stop(&id.0, &who).await?;
+    async fn instance_stop(
+        &self,
+        /// The instance's id.
+        id: Path<String>,
+        who: Caller,
+    ) -> Result<Done, Failure> {
+        self.0.apps.stop(&id.0, &who.0).await?;
         Ok(Done::Done)
     }
 
-    /// The caller's instances (an administrator's: all).
+    /// List running instances
+    ///
+    /// The caller's container instances (an administrator's: all).
     #[oai(path = "/instances", method = "get", operation_id = "instances")]
-    async fn instances(&self, attributes: Data<&Attributes>) -> Result<Json<Vec<Instance>>, Failure> {
-        let who = caller(&attributes)?;
-        Ok(Json(self.0.apps.instances(&who).await?))
+    async fn instances(&self, who: Caller) -> Result<Json<Vec<Instance>>, Failure> {
+        Ok(Json(self.0.apps.instances(&who.0).await?))
     }
 
-    /// The caller's resource limits and current use.
+    /// The caller's limits
+    ///
+    /// The resource limits that apply to the caller and what their instances use now.
     #[oai(path = "/limits", method = "get", operation_id = "limits")]
-    async fn limits(&self, attributes: Data<&Attributes>) -> Result<Json<Limits>, Failure> {
-        let who = caller(&attributes)?;
+    async fn limits(&self, who: Caller) -> Result<Json<Limits>, Failure> {
         let db = &self.0.apps.db;
         let limit = db.limit_for(who.user_id).await.map_err(EngineError::from)?;
         Ok(Json(Limits { limit, usage: limits::usage(db, who.user_id).await? }))
     }
 
-    /// The container engine's facts (administrators).
+    /// The container engine's facts
+    ///
+    /// Version, operating system and containers of the engine (administrators).
     #[oai(path = "/info", method = "get", operation_id = "info")]
-    async fn info(&self, attributes: Data<&Attributes>) -> Result<Json<DaemonInfo>, Failure> {
-        admin(&attributes, "the container engine's facts")?;
+    async fn info(&self, caller: Caller) -> Result<Json<DaemonInfo>, Failure> {
+        caller.admin("see the container engine's facts")?;
         Ok(Json(self.0.apps.engine.info().await?))
     }
 
-    /// The engine's images (administrators).
+    /// The engine's images
+    ///
+    /// The images the engine holds (administrators).
     #[oai(path = "/images", method = "get", operation_id = "images")]
-    async fn images(&self, attributes: Data<&Attributes>) -> Result<Json<Vec<ImageInfo>>, Failure> {
-        admin(&attributes, "the container engine's images")?;
+    async fn images(&self, caller: Caller) -> Result<Json<Vec<ImageInfo>>, Failure> {
+        caller.admin("see the container engine's images")?;
         Ok(Json(images::list(&self.0.apps.engine).await?))
     }
 }

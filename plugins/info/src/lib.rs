@@ -94,7 +94,10 @@ struct EventCounts {
 
 #[OpenApi]
 impl InfoApi {
-    /// Facts about this server and site.
+    /// Facts about this server and site
+    ///
+    /// The site's name and description, the machine's host name, the seconds since the
+    /// server started and the plugin ABI version.
     #[oai(path = "/system", method = "get", operation_id = "system")]
     async fn system(&self) -> Json<SystemObject> {
         let s = self.0.system();
@@ -107,7 +110,10 @@ impl InfoApi {
         })
     }
 
-    /// How many events were published per topic since start.
+    /// Events seen per topic
+    ///
+    /// How many events were published per topic since the server started, for the first
+    /// 256 topics, and the events on later topics together.
     #[oai(path = "/events", method = "get", operation_id = "events")]
     async fn events(&self) -> Json<EventCounts> {
         let (counts, other_topics) = self.0.counts();

@@ -17,7 +17,7 @@ use daas_plugin_api::{
     sdk::Attributes,
 };
 
-use crate::{guac::handshake::Settings, viewer::Query};
+use crate::{guac::handshake::Settings, web::Query};
 
 /// Which client and relay a viewer uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

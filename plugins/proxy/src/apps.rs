@@ -20,7 +20,7 @@ use daas_plugin_api::{
 };
 
 use crate::{
-    viewer::{error, escape, Query},
+    web::{error, escape, Query},
     State,
 };
 

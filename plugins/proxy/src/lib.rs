@@ -16,14 +16,18 @@
 //! [`viewer`] renders the pages and serves the browser assets `scripts/webroot` builds.
 //! [`apps`] is the user's side of the original's browser routes: the apps page, starting
 //! an app to its viewer and stopping an instance, through the container backend.
+//! [`routes`] declares and documents the browser routes and serves them; [`web`] is
+//! what they share (query strings, HTML text, JSON errors).
 
 pub mod access;
 pub mod apps;
 pub mod guac;
 pub mod inbox;
 pub mod room;
+pub mod routes;
 pub mod viewer;
 pub mod vnc;
+pub mod web;
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
@@ -32,7 +36,6 @@ use daas_common::{
     protocols::{ContainerClient, DbClient},
 };
 use daas_plugin_api::{
-    abi::BrowserRoute,
     export_plugin,
     names::PluginName,
     permissions::{Operation, Rule},
@@ -102,26 +105,7 @@ async fn start(ctx: PluginContext) -> Result<PluginBuilder, String> {
     let state = Arc::new(State { config, db: DbClient::host(), container: ContainerClient::host(), template, apps_template });
     let ws_state = state.clone();
     Ok(PluginBuilder::new()
-        .browser(
-            [
-                BrowserRoute::new("GET", "/", "apps", "The caller's apps page: the apps to start and the running instances."),
-                BrowserRoute::new(
-                    "POST",
-                    "/app/:id",
-                    "app_start",
-                    "Start an app (form field `csrf` with the session's CSRF token) and go to its viewer (303).",
-                ),
-                BrowserRoute::new("DELETE", "/instance/:id", "instance_stop", "Stop the caller's instance (204)."),
-                BrowserRoute::new(
-                    "GET",
-                    "/instance/:id",
-                    "viewer",
-                    "The instance's remote desktop viewer (the owner's session, or the viewer link's ?token=).",
-                ),
-                BrowserRoute::new("GET", "/static/*path", "static", "The viewer's browser assets (scripts, no user data).").public(),
-            ],
-            viewer::endpoint(state),
-        )
+        .browser(routes::routes(), routes::endpoint(state))
         .requires([
             ("apps", Rule::own("object", Operation::View)),
             ("app_start", Rule::own("instance", Operation::Start)),
@@ -145,7 +129,7 @@ async fn tunnel(state: Arc<State>, request: WsRequest, ws: WebSocket) {
             return;
         }
     };
-    let query = viewer::Query::parse(&request.query);
+    let query = web::Query::parse(&request.query);
     match target.path(state.config.default_path) {
         ViewerPath::NoVnc => {
             let address = format!("{}:{}", target.connection.hostname, target.connection.port);

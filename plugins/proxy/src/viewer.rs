@@ -9,18 +9,18 @@ use std::{path::Path, sync::Arc};
 
 use daas_plugin_api::{
     poem::{
-        self, handler,
-        http::{header, StatusCode},
+        handler,
+        http::header,
         web::{Data, Path as PathParam},
-        EndpointExt, IntoEndpoint, Response, Route,
+        Response,
     },
     sdk::Attributes,
-    ApiError,
 };
 use serde::Serialize;
 
 use crate::{
     access::{self, ViewerPath},
+    web::{error, escape},
     State,
 };
 
@@ -45,29 +45,6 @@ pub fn load(webroot: &Path) -> Result<String, String> {
     std::fs::read_to_string(&path).map_err(|e| format!("proxy: the viewer template {} cannot be read: {e}", path.display()))
 }
 
-/// A query string's parameters, percent-decoded.
-#[derive(Debug, Clone, Default)]
-pub struct Query(Vec<(String, String)>);
-
-impl Query {
-    /// Parse `a=1&b=2`; what does not parse is left out.
-    pub fn parse(query: &str) -> Query {
-        Query(serde_urlencoded::from_str(query).unwrap_or_default())
-    }
-    /// The first value of `key`.
-    pub fn first(&self, key: &str) -> Option<String> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
-    }
-    /// Every value of `key`.
-    pub fn all(&self, key: &str) -> Vec<String> {
-        self.0.iter().filter(|(k, _)| k == key).map(|(_, v)| v.clone()).collect()
-    }
-    /// The first value of `key` as a number.
-    pub fn number(&self, key: &str) -> Option<u32> {
-        self.first(key)?.parse().ok()
-    }
-}
-
 /// What the page's script reads (the `viewer-config` JSON element).
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -87,19 +64,8 @@ struct ClientConfig {
     reconnect_seconds: i64,
 }
 
-/// Text for HTML (element content and quoted attribute values).
-pub(crate) fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
-}
-
-/// The JSON error every route of this plugin answers.
-pub(crate) fn error(status: u16, message: &str, detail: &str) -> Response {
-    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    ApiError::new(ApiError::code_for(status), message, detail).to_response(status)
-}
-
 #[handler]
-async fn page(PathParam(id): PathParam<String>, attributes: Data<&Attributes>, state: Data<&Arc<State>>) -> Response {
+pub(crate) async fn page(PathParam(id): PathParam<String>, attributes: Data<&Attributes>, state: Data<&Arc<State>>) -> Response {
     let target = match access::target(&state.db, &attributes, &id, false).await {
         Ok(t) => t,
         Err(denied) => {
@@ -136,7 +102,7 @@ async fn page(PathParam(id): PathParam<String>, attributes: Data<&Attributes>, s
         .body(html)
 }
 
-fn content_type(path: &str) -> &'static str {
+pub(crate) fn content_type(path: &str) -> &'static str {
     match path.rsplit('.').next().unwrap_or_default() {
         "js" | "mjs" => "text/javascript; charset=utf-8",
         "css" => "text/css; charset=utf-8",
@@ -151,7 +117,7 @@ fn content_type(path: &str) -> &'static str {
 }
 
 #[handler]
-async fn asset(PathParam(path): PathParam<String>, state: Data<&Arc<State>>) -> Response {
+pub(crate) async fn asset(PathParam(path): PathParam<String>, state: Data<&Arc<State>>) -> Response {
     // Only plain names below static/: no `..`, no absolute paths, no hidden files.
     let clean = !path.is_empty() && path.split('/').all(|seg| !seg.is_empty() && !seg.starts_with('.') && !seg.contains('\\'));
     if !clean {
@@ -163,28 +129,9 @@ async fn asset(PathParam(path): PathParam<String>, state: Data<&Arc<State>>) -> 
     }
 }
 
-/// The browser routes' endpoint.
-pub fn endpoint(state: Arc<State>) -> impl IntoEndpoint {
-    Route::new()
-        .at("/", poem::get(crate::apps::index))
-        .at("/app/:id", poem::post(crate::apps::start))
-        .at("/instance/:id", poem::get(page).delete(crate::apps::stop))
-        .at("/static/*path", poem::get(asset))
-        .data(state)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn query_parameters_are_decoded_and_repeatable() {
-        let q = Query::parse("token=a%2Bb&GUAC_AUDIO=audio%2FL8&GUAC_AUDIO=audio%2FL16&GUAC_WIDTH=1024&bad");
-        assert_eq!(q.first("token").as_deref(), Some("a+b"));
-        assert_eq!(q.all("GUAC_AUDIO"), ["audio/L8", "audio/L16"]);
-        assert_eq!(q.number("GUAC_WIDTH"), Some(1024));
-        assert_eq!(q.number("GUAC_HEIGHT"), None);
-    }
 
     #[test]
     fn asset_types() {

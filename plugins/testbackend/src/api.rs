@@ -8,10 +8,10 @@ use daas_plugin_api::{
         param::Path,
         param::Query,
         payload::{self, Binary, Json},
-        ApiResponse, Object, OpenApi,
+        Object, OpenApi,
     },
     protocols::{Info, InfoRequest, InfoResponse, SystemInfo},
-    sdk::{host, Attributes},
+    sdk::{host, Attributes, Failure},
     ApiError,
 };
 
@@ -53,9 +53,11 @@ struct SumResponse {
 /// What the layers attached to this request.
 #[derive(Object)]
 struct WhoAmI {
-    /// The `user` attribute (from the testing layer), if any.
+    /// The `user` attribute (from the testing layer); null without one.
+    #[oai(nullable)]
     user: Option<String>,
-    /// The operation id the host matched, as the testing layer saw it.
+    /// The operation id the host matched, as the testing layer saw it; null without one.
+    #[oai(nullable)]
     operation: Option<String>,
 }
 
@@ -66,16 +68,6 @@ struct Observed {
     total: u64,
     /// Of which 5xx.
     server_errors: u64,
-}
-
-#[derive(ApiResponse)]
-enum SystemResponse {
-    /// The info plugin's system facts.
-    #[oai(status = 200)]
-    Ok(Json<SystemInfoObject>),
-    /// The info backend failed or is not loaded.
-    #[oai(status = 503)]
-    Unavailable(Json<ApiError>),
 }
 
 /// System facts as the info plugin reports them.
@@ -93,46 +85,10 @@ impl From<SystemInfo> for SystemInfoObject {
     }
 }
 
-#[derive(ApiResponse)]
-enum BenchDbResponse {
-    /// The timed calls and how fast they went.
-    #[oai(status = 200)]
-    Ok(Json<DbBenchResult>),
-    /// The route is off on this site (settings: `db_bench`).
-    #[oai(status = 403)]
-    Off(Json<ApiError>),
-    /// A call failed; the body says why.
-    #[oai(status = 500)]
-    Failed(Json<ApiError>),
-    /// The db backend is not loaded on this site.
-    #[oai(status = 503)]
-    Unavailable(Json<ApiError>),
-}
-
-#[derive(ApiResponse)]
-enum PublishResponse {
-    /// The bus took the event.
-    #[oai(status = 200)]
-    Ok(Json<Greeting>),
-    /// The topic or the payload is malformed or too large.
-    #[oai(status = 400)]
-    BadRequest(Json<ApiError>),
-    /// Not one of the plugin's topics, or one of the host's.
-    #[oai(status = 403)]
-    Forbidden(Json<ApiError>),
-    /// Too many events under way; try again later.
-    #[oai(status = 503)]
-    Busy(Json<ApiError>),
-}
-
-#[derive(ApiResponse)]
-enum BackendCallResponse {
-    /// The call succeeded.
-    #[oai(status = 200)]
-    Ok(Json<SumResponse>),
-    /// The backend failed; the body says why.
-    #[oai(status = 503)]
-    Failed(Json<ApiError>),
+/// A backend call's failure as these routes answer it: 503 with the backend's error,
+/// whatever its kind, to show a caller what a failed call between plugins looks like.
+fn failed(e: daas_plugin_api::abi::BackendError) -> Failure {
+    Failure::Unavailable(Json(e.into()), None)
 }
 
 /// Health of the plugin.
@@ -144,6 +100,8 @@ struct Health {
 
 #[OpenApi(tag = "ApiTags::Testbackend")]
 impl TestApi {
+    /// Greet
+    ///
     /// Greet someone with the configured greeting.
     #[oai(path = "/hello", method = "get", operation_id = "hello")]
     async fn hello(
@@ -155,17 +113,21 @@ impl TestApi {
         Json(Greeting { greeting: format!("{}, {name}", self.settings.greeting) })
     }
 
+    /// Add two numbers
+    ///
     /// Add two numbers through the testbackend backend (a backend call through the host).
     #[oai(path = "/sum", method = "post", operation_id = "sum")]
-    async fn sum(&self, body: Json<SumRequest>) -> BackendCallResponse {
+    async fn sum(&self, body: Json<SumRequest>) -> Result<Json<SumResponse>, Failure> {
         use daas_plugin_api::protocols::{Testing, TestingRequest, TestingResponse};
         match host().call::<Testing>(&TestingRequest::Add { a: body.0.a, b: body.0.b }).await {
-            Ok(TestingResponse::Add { sum }) => BackendCallResponse::Ok(Json(SumResponse { sum })),
-            Ok(other) => BackendCallResponse::Failed(Json(ApiError::new("internal", format!("unexpected answer {other:?}"), ""))),
-            Err(e) => BackendCallResponse::Failed(Json(e.into())),
+            Ok(TestingResponse::Add { sum }) => Ok(Json(SumResponse { sum })),
+            Ok(other) => Err(Failure::internal("the testing backend answered something else", format!("{other:?}"))),
+            Err(e) => Err(failed(e)),
         }
     }
 
+    /// What the layers attached
+    ///
     /// The attributes the layers attached to this request.
     #[oai(path = "/whoami", method = "get", operation_id = "whoami")]
     async fn whoami(&self, attributes: poem::web::Data<&Attributes>) -> Json<WhoAmI> {
@@ -175,6 +137,8 @@ impl TestApi {
         })
     }
 
+    /// Responses observed
+    ///
     /// How many responses the testing layer observed.
     #[oai(path = "/observed", method = "get", operation_id = "observed")]
     async fn observed(&self) -> Json<Observed> {
@@ -184,36 +148,44 @@ impl TestApi {
         })
     }
 
+    /// The info plugin's facts
+    ///
     /// The info plugin's system facts, fetched through its backend (a call between two
     /// plugins).
     #[oai(path = "/system", method = "get", operation_id = "system")]
-    async fn system(&self) -> SystemResponse {
+    async fn system(&self) -> Result<Json<SystemInfoObject>, Failure> {
         match host().call::<Info>(&InfoRequest::System).await {
-            Ok(InfoResponse::System(s)) => SystemResponse::Ok(Json(s.into())),
-            Ok(other) => SystemResponse::Unavailable(Json(ApiError::new("internal", format!("unexpected answer {other:?}"), ""))),
-            Err(e) => SystemResponse::Unavailable(Json(e.into())),
+            Ok(InfoResponse::System(s)) => Ok(Json(s.into())),
+            Ok(other) => Err(Failure::internal("the info backend answered something else", format!("{other:?}"))),
+            Err(e) => Err(failed(e)),
         }
     }
 
+    /// Call an absent backend
+    ///
     /// Call a backend no plugin provides here (db), to show the error a caller gets.
     #[oai(path = "/absent-backend", method = "get", operation_id = "absent_backend")]
-    async fn absent_backend(&self) -> BackendCallResponse {
+    async fn absent_backend(&self) -> Result<Json<SumResponse>, Failure> {
         match host().call_raw(daas_plugin_api::BackendName::Db, b"{}".to_vec()).await {
-            Ok(_) => BackendCallResponse::Ok(Json(SumResponse { sum: 0 })),
-            Err(e) => BackendCallResponse::Failed(Json(e.into())),
+            Ok(_) => Ok(Json(SumResponse { sum: 0 })),
+            Err(e) => Err(failed(e)),
         }
     }
 
+    /// Panic in a backend
+    ///
     /// Make the backend panic, to show that the panic stays in the plugin.
     #[oai(path = "/backend-panic", method = "get", operation_id = "backend_panic")]
-    async fn backend_panic(&self) -> BackendCallResponse {
+    async fn backend_panic(&self) -> Result<Json<SumResponse>, Failure> {
         use daas_plugin_api::protocols::{Testing, TestingRequest};
         match host().call::<Testing>(&TestingRequest::Panic).await {
-            Ok(_) => BackendCallResponse::Ok(Json(SumResponse { sum: 0 })),
-            Err(e) => BackendCallResponse::Failed(Json(e.into())),
+            Ok(_) => Ok(Json(SumResponse { sum: 0 })),
+            Err(e) => Err(failed(e)),
         }
     }
 
+    /// Time db backend calls
+    ///
     /// Bench route (`bash bench/run.sh`, db section): `n` calls of a db backend
     /// operation made from this plugin through the host, after `warmup` untimed ones, one
     /// after another; answers the time the `n` took. Compared with the same calls on the
@@ -233,49 +205,59 @@ impl TestApi {
         /// Untimed calls before them (default 100).
         #[oai(validator(maximum(value = "100000")))]
         warmup: Query<Option<u64>>,
-    ) -> BenchDbResponse {
+    ) -> Result<Json<DbBenchResult>, Failure> {
         if !self.settings.db_bench {
-            return BenchDbResponse::Off(Json(ApiError::new(
-                "forbidden",
+            return Err(Failure::forbidden(
                 "the db bench route is off on this site: it writes to the site's database; \
                  `db_bench = true` in the testbackend's [extensions.plugin.settings] turns it on",
-                "",
-            )));
+            )
+            .with_detail(""));
         }
         match bench::run(&DbClient::host(), op.0, n.0, warmup.0.unwrap_or(100)).await {
-            Ok(result) => BenchDbResponse::Ok(Json(result)),
-            Err(e) if e.kind == BackendErrorKind::NotAvailable => BenchDbResponse::Unavailable(Json(ApiError::new(
-                e.kind.code(),
-                "the db backend is not loaded on this site: the db bench needs the db plugin in extensions.toml",
-                e.message.to_string(),
-            ))),
-            Err(e) => BenchDbResponse::Failed(Json(e.into())),
+            Ok(result) => Ok(Json(result)),
+            Err(e) if e.kind == BackendErrorKind::NotAvailable => Err(Failure::Unavailable(
+                Json(ApiError::new(
+                    e.kind.code(),
+                    "the db backend is not loaded on this site: the db bench needs the db plugin in extensions.toml",
+                    e.message.to_string(),
+                )),
+                None,
+            )),
+            Err(e) => Err(Failure::Internal(Json(e.into()))),
         }
     }
 
+    /// Panic in the handler
+    ///
     /// Panic in the handler (answers 500; the server keeps running).
     #[oai(path = "/panic", method = "get", operation_id = "panic")]
     async fn panic(&self) -> Json<Greeting> {
         panic!("testbackend handler panicked on purpose")
     }
 
+    /// Publish an event
+    ///
     /// Publish an event on a topic (one of the plugin's: `test.*`, `slow.*`).
     #[oai(path = "/events/:topic", method = "post", operation_id = "publish")]
     async fn publish(
         &self,
         /// The topic.
         topic: Path<String>,
-    ) -> PublishResponse {
+    ) -> Result<Json<Greeting>, Failure> {
         match host().try_publish(&topic.0, &serde_json::json!({ "from": "testbackend" })) {
-            Ok(()) => PublishResponse::Ok(Json(Greeting { greeting: format!("published on {}", topic.0) })),
-            Err(e) => match e.kind {
-                BackendErrorKind::Forbidden => PublishResponse::Forbidden(Json(e.into())),
-                BackendErrorKind::Unavailable => PublishResponse::Busy(Json(e.into())),
-                _ => PublishResponse::BadRequest(Json(e.into())),
-            },
+            Ok(()) => Ok(Json(Greeting { greeting: format!("published on {}", topic.0) })),
+            // Not one of the plugin's topics (403), too many events under way (503), a
+            // malformed or too large topic or payload (400).
+            Err(e) => Err(match e.kind {
+                BackendErrorKind::Forbidden => Failure::Forbidden(Json(e.into())),
+                BackendErrorKind::Unavailable => Failure::Unavailable(Json(e.into()), None),
+                _ => Failure::BadRequest(Json(e.into())),
+            }),
         }
     }
 
+    /// Answer after a delay
+    ///
     /// Answer after a delay (timers run on the plugin's own runtime). While waiting the
     /// handler holds a guard that, when the request is abandoned, spawns a task on the
     /// plugin's runtime as a pooled connection returning itself would (`drop = spawn`),
@@ -296,6 +278,8 @@ impl TestApi {
         Json(Greeting { greeting: format!("waited {} ms", ms.0) })
     }
 
+    /// Echo the request
+    ///
     /// The request as this handler receives it, for the tests of the crossing: answers
     /// the body as it came, the method (`x-method`), the path and query (`x-uri`) and the
     /// client's address (`x-remote-addr`) as poem reports them, and every `x-echo`
@@ -312,6 +296,8 @@ impl TestApi {
         resp
     }
 
+    /// Liveness of the plugin
+    ///
     /// Liveness of the plugin; public (no identity needed).
     #[oai(path = "/health", method = "get", operation_id = "health")]
     async fn health(&self) -> Json<Health> {
