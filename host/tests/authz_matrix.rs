@@ -291,7 +291,7 @@ struct DbRules {
     list: [u16; 4],
     create: [u16; 4],
     get: [u16; 4],
-    /// PUT.
+    /// PATCH.
     change: [u16; 4],
     /// DELETE, restore, purge.
     remove: [u16; 4],

@@ -133,7 +133,7 @@ macro_rules! request_body {
         }
     ) => {
         #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::poem_openapi::Object)]
-        #[oai(deny_unknown_fields)]
+        #[oai(deny_unknown_fields, skip_serializing_if_is_none)]
         $(#[$meta])*
         pub struct $name {
             $(

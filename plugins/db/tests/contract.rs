@@ -241,6 +241,14 @@ async fn every_operation_is_described_and_the_bodies_are_their_own_schemas() {
     assert_eq!(api.schema("NewApplication")["required"], json!(["name"]));
     assert_eq!(api.schema("NewEnvironment")["required"], json!(["id_object", "name"]));
     assert_eq!(api.schema("NewAccessGrant")["required"], json!(["id_app", "id_user"]));
+    // An example is valid for its schema: no null where the schema has none.
+    for (name, schema) in api.doc["components"]["schemas"].as_object().unwrap() {
+        let Some(example) = schema["example"].as_object() else { continue };
+        for (field, value) in example {
+            let nullable = schema["properties"][field]["nullable"] == true;
+            assert!(!value.is_null() || nullable, "{name}.{field}: null in the example");
+        }
+    }
     // No schema wraps a `$ref` in an `allOf`.
     let text = api.doc.to_string();
     assert!(!text.contains("allOf"), "an allOf in the document");
