@@ -99,8 +99,9 @@ bodies!(
     NodePatch
 );
 
-/// 400 unless every row the model refers to exists and the caller may see it (a row
-/// they may not see is reported as missing, as everywhere).
+/// 404 unless every row the model refers to exists and the caller may see it (a row
+/// they may not see is reported as missing, as everywhere). Not a 400: the body is
+/// well-formed (its schema cannot say which rows exist); what it names is not found.
 async fn check_references<R: Resource>(store: &Store, who: &Identity, model: &R::Model) -> Result<(), Failure> {
     use daas_common::protocols::TableName;
     for (field, id) in R::references(model) {
@@ -112,7 +113,7 @@ async fn check_references<R: Resource>(store: &Store, who: &Identity, model: &R:
         let table = if field == "id_file" { TableName::Files } else { TableName::DaasObjects };
         let seen = row.and_then(|r| r["id_owner"].as_i64()).is_some_and(|owner| who.can_see(owner));
         if !seen {
-            return Err(Failure::bad(format!(
+            return Err(Failure::not_found(format!(
                 "`{field}`: {} `{id}` does not exist",
                 if table == TableName::Files { "file" } else { "object" }
             )));
@@ -313,7 +314,8 @@ pub async fn create<R: Resource>(store: &Store, who: &Identity, body: R::New) ->
             let object = store.tables.get::<Objects>(&id, false).await?;
             let owner = object.as_ref().and_then(|o| o["id_owner"].as_i64());
             if !owner.is_some_and(|o| who.can_see(o)) {
-                return Err(Failure::bad(format!("`id_object`: object {id} does not exist")));
+                let id = id.as_str().map(str::to_string).unwrap_or_else(|| id.to_string());
+                return Err(Failure::not_found(format!("`id_object`: object `{id}` does not exist")));
             }
             owner
         }
