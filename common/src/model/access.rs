@@ -100,7 +100,6 @@ pub enum PrivilegeEffect {
 /// or denies.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, Object)]
 #[serde(default)]
-#[oai(default)]
 pub struct Privilege {
     pub subject_kind: SubjectKind,
     /// The user's or group's id.

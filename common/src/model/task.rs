@@ -25,7 +25,6 @@ pub enum TaskState {
 /// says where it is.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, Object)]
 #[serde(default)]
-#[oai(default)]
 pub struct Task {
     /// Unique id (generated when empty).
     pub id: String,
