@@ -43,10 +43,9 @@ impl DbBenchOp {
     }
 }
 
-/// How fast one run of an operation went.
+/// How fast one run of the operation `op` went.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
 pub struct DbBenchResult {
-    /// The operation.
     pub op: DbBenchOp,
     /// Timed calls (after the warm-up).
     pub n: u64,

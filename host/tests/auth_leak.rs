@@ -213,7 +213,7 @@ fn no_seeded_secret_reaches_a_response_or_a_log_line() {
     );
     assert_eq!(status, 201, "{object}");
     let object_id = object["id"].as_str().unwrap().to_string();
-    run.call("PUT", &format!("/api/v1/db/objects/{object_id}"), Some(&ann), Some(json!({"object_type": "vm", "vnc_password": VNC_PW})));
+    run.call("PATCH", &format!("/api/v1/db/objects/{object_id}"), Some(&ann), Some(json!({"object_type": "vm", "vnc_password": VNC_PW})));
 
     // The second factor: set up (the secret is answered once), activated, then needed.
     let (setup, status, body) = run.call("POST", "/api/v1/auth/totp", Some(&ann), Some(json!({})));

@@ -291,7 +291,7 @@ struct DbRules {
     list: [u16; 4],
     create: [u16; 4],
     get: [u16; 4],
-    /// PUT.
+    /// PATCH.
     change: [u16; 4],
     /// DELETE, restore, purge.
     remove: [u16; 4],
@@ -449,14 +449,14 @@ fn table() -> Vec<Row> {
         Res::Environment,
         |c| json!({"id_object": c.fx.object, "name": c.uniq("env")}),
         |c| json!({"id_object": c.fx.object, "name": c.uniq("env")}),
-        owned(400),
+        owned(404),
     );
     db_resource(
         &mut t,
         Res::Application,
         |c| json!({"name": c.uniq("app"), "id_file": c.fx.file, "id_template": c.fx.object}),
         |c| json!({"name": c.uniq("app"), "version": "2"}),
-        owned(400),
+        owned(404),
     );
     db_resource(&mut t, Res::File, |c| json!({"name": c.uniq("file")}), |_| json!({"name": "renamed", "version": "2"}), owned(201));
     // Limits and grants: the user sees theirs; only the admin makes and changes them.

@@ -98,13 +98,13 @@ fn objects_are_owned_validated_paged_and_trashed_and_never_show_secrets() {
     assert_eq!((status, body["code"].as_str()), (StatusCode::CONFLICT, Some("conflict")), "{body}");
     let (status, body) = api.call(ann, "POST", "/objects", Some(json!({"id": "a2", "object_type": "toaster"})));
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    assert!(body["message"].as_str().unwrap().contains("toaster"), "{body}");
+    assert!(body["message"].as_str().unwrap().contains("`object_type`"), "{body}");
     let (status, body) = api.call(ann, "POST", "/objects", Some(json!({"id": "a2", "hw_cpus": "many"})));
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(body["code"], "bad_request");
 
     // Another user cannot see it, change it or delete it: 404, as if it did not exist.
-    for (method, body) in [("GET", None), ("PUT", Some(json!({"object_state": "x"}))), ("DELETE", None)] {
+    for (method, body) in [("GET", None), ("PATCH", Some(json!({"object_state": "x"}))), ("DELETE", None)] {
         let (status, _) = api.call(bob, method, &format!("/objects/{a1}"), body);
         assert_eq!(status, StatusCode::NOT_FOUND, "{method}");
     }
@@ -120,19 +120,21 @@ fn objects_are_owned_validated_paged_and_trashed_and_never_show_secrets() {
     assert_eq!(status, StatusCode::CREATED);
     let (_, page) = api.call(bob, "GET", "/objects", None);
     assert_eq!(ids(&page), ["shared"]);
-    let (status, body) = api.call(bob, "PUT", "/objects/shared", Some(json!({"object_type": "vm", "object_state": "mine"})));
+    let (status, body) = api.call(bob, "PATCH", "/objects/shared", Some(json!({"object_type": "vm", "object_state": "mine"})));
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     let (_, page) = api.call(Who::Admin, "GET", "/objects?sort=id", None);
     let mut all = vec![a1.clone(), "shared".to_string()];
     all.sort();
     assert_eq!(ids(&page), all, "admins see everything");
 
-    // Update: the path names the row; the owner cannot be given away.
+    // Update: the path names the row (no `id` in the body); the owner cannot be given away.
     let path = format!("/objects/{a1}");
-    let (status, obj) = api.call(ann, "PUT", &path, Some(json!({"id": "other", "object_type": "container", "object_state": "running"})));
+    let (status, body) = api.call(ann, "PATCH", &path, Some(json!({"id": "other", "object_state": "running"})));
+    assert_eq!(status, StatusCode::BAD_REQUEST, "an update has no `id`: {body}");
+    let (status, obj) = api.call(ann, "PATCH", &path, Some(json!({"object_type": "container", "object_state": "running"})));
     assert_eq!(status, StatusCode::OK, "{obj}");
     assert_eq!((obj["id"].as_str(), obj["object_state"].as_str(), obj["id_owner"].as_i64()), (Some(a1.as_str()), Some("running"), Some(7)));
-    let (status, body) = api.call(ann, "PUT", &path, Some(json!({"id_owner": 8})));
+    let (status, body) = api.call(ann, "PATCH", &path, Some(json!({"id_owner": 8})));
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert!(body["message"].as_str().unwrap().starts_with("`id_owner`: "), "{body}");
 
@@ -184,7 +186,7 @@ fn listings_page_filter_and_sort_with_clear_errors() {
     assert_eq!(ids(&page), ["f5", "f3", "f1"]);
 
     for (path, needle) in [
-        ("/files?sort=password", "cannot sort by `password`"),
+        ("/files?sort=password", "`sort`"),
         ("/files?filter=localpath:/etc", "cannot filter by `localpath`"),
         ("/files?filter=nocolon", "is not `column:value`"),
         ("/files?cursor=garbage", "cursor"),
@@ -218,7 +220,11 @@ fn limits_grants_nodes_and_environments_follow_their_rules() {
     assert_eq!(api.call(bob, "GET", "/limits/7", None).0, StatusCode::NOT_FOUND);
     let (_, page) = api.call(bob, "GET", "/limits", None);
     assert_eq!(page["items"].as_array().unwrap().len(), 1, "bob sees the global limits only: {page}");
-    assert_eq!(api.call(ann, "PUT", "/limits/7", Some(json!({"vm_max": 100}))).0, StatusCode::FORBIDDEN, "users cannot raise their limits");
+    assert_eq!(
+        api.call(ann, "PATCH", "/limits/7", Some(json!({"vm_max": 100}))).0,
+        StatusCode::FORBIDDEN,
+        "users cannot raise their limits"
+    );
 
     // Environments follow their object.
     api.call(admin, "POST", "/objects", Some(json!({"id": "ann-obj", "id_owner": 7})));
@@ -228,14 +234,14 @@ fn limits_grants_nodes_and_environments_follow_their_rules() {
     let env_id = env["id"].as_str().unwrap();
     assert_eq!(api.call(bob, "GET", &format!("/environments/{env_id}"), None).0, StatusCode::NOT_FOUND);
     let (status, body) = api.call(ann, "POST", "/environments", Some(json!({"id_object": "bob-obj", "name": "x"})));
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(status, StatusCode::NOT_FOUND, "another user's object, as if it did not exist: {body}");
     assert_eq!(api.call(ann, "POST", "/environments", Some(json!({"id_object": "ann-obj", "name": "office"}))).0, StatusCode::CONFLICT);
     assert_eq!(api.call(ann, "POST", "/environments", Some(json!({"id_object": "ann-obj", "name": " "}))).0, StatusCode::BAD_REQUEST);
 
     // Grants: admins grant, the user sees theirs; a volume is `source:target:ro|rw`.
     let (status, body) = api.call(admin, "POST", "/grants", Some(json!({"id_app": "ann-obj", "id_user": 7, "volume": "/srv:/data"})));
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    assert!(body["message"].as_str().unwrap().contains("source:target:ro|rw"), "{body}");
+    assert!(body["message"].as_str().unwrap().contains("`volume`"), "{body}");
     let (status, grant) = api.call(admin, "POST", "/grants", Some(json!({"id_app": "ann-obj", "id_user": 7, "volume": "/srv:/data:rw"})));
     assert_eq!(status, StatusCode::CREATED, "{grant}");
     assert_eq!(grant["id"].as_str().unwrap().len(), 32);
@@ -244,7 +250,7 @@ fn limits_grants_nodes_and_environments_follow_their_rules() {
     assert!(ids(&api.call(bob, "GET", "/grants", None).1).is_empty());
     assert_eq!(api.call(ann, "POST", "/grants", Some(json!({"id_app": "ann-obj", "id_user": 7}))).0, StatusCode::FORBIDDEN);
     let (status, body) = api.call(admin, "POST", "/grants", Some(json!({"id_app": "no-such-app", "id_user": 7})));
-    assert_eq!(status, StatusCode::BAD_REQUEST, "a grant needs an existing app: {body}");
+    assert_eq!(status, StatusCode::NOT_FOUND, "a grant needs an existing app: {body}");
 
     // Nodes: administrators only.
     assert_eq!(api.call(ann, "GET", "/nodes", None).0, StatusCode::FORBIDDEN);
@@ -254,7 +260,7 @@ fn limits_grants_nodes_and_environments_follow_their_rules() {
 }
 
 #[test]
-fn the_openapi_document_has_every_route_and_marks_secrets_write_only() {
+fn the_openapi_document_has_every_route_separate_bodies_and_no_secret_to_read() {
     let site = site();
     let api = Api::start(&site);
     let doc: Value = api.http.get(api.server.url("/openapi.json")).send().unwrap().json().unwrap();
@@ -269,9 +275,19 @@ fn the_openapi_document_has_every_route_and_marks_secrets_write_only() {
         assert!(paths.contains_key(p), "{p} missing");
     }
     let schemas = doc["components"]["schemas"].as_object().unwrap();
-    let object = schemas.iter().find(|(k, _)| k.ends_with("DaasObject")).map(|(_, v)| v).unwrap();
-    assert_eq!(object["properties"]["vnc_password"]["writeOnly"], true, "{object}");
-    assert_eq!(object["properties"]["created_at"]["readOnly"], true);
+    // What is sent and what is read are separate schemas: secrets are write-only in the
+    // bodies and absent from what is read, server-set times only in what is read.
+    for body in ["NewDaasObject", "DaasObjectPatch"] {
+        assert_eq!(schemas[body]["properties"]["vnc_password"]["writeOnly"], true, "{body}");
+        assert!(schemas[body]["properties"]["created_at"].is_null(), "{body}");
+    }
+    let object = &schemas["DaasObject"];
+    assert!(object["properties"]["vnc_password"].is_null() && object["properties"]["os_password"].is_null(), "{object}");
+    assert!(object["required"].as_array().unwrap().contains(&json!("created_at")), "{object}");
+    assert_eq!(
+        doc["paths"]["/api/v1/db/objects/{id}"]["patch"]["requestBody"]["content"]["application/json; charset=utf-8"]["schema"]["$ref"],
+        "#/components/schemas/DaasObjectPatch"
+    );
     let ops: Vec<&str> = paths.values().flat_map(|p| p.as_object().unwrap().values()).filter_map(|op| op["operationId"].as_str()).collect();
     assert!(ops.contains(&"db_list_objects") && ops.contains(&"db_purge_node"), "{ops:?}");
 }
@@ -290,7 +306,7 @@ fn applications_build_only_on_files_and_templates_the_caller_may_see() {
         (json!({"name": "x", "id_file": "nope"}), "id_file"),
     ] {
         let (status, err) = api.call(bob, "POST", "/applications", Some(body));
-        assert_eq!(status, StatusCode::BAD_REQUEST, "{err}");
+        assert_eq!(status, StatusCode::NOT_FOUND, "a well-formed body naming what is not there: {err}");
         assert!(err["message"].as_str().unwrap().contains(field) && err["message"].as_str().unwrap().contains("does not exist"), "{err}");
     }
     let (status, app) = api.call(bob, "POST", "/applications", Some(json!({"name": "x", "id_file": "shared-file"})));
@@ -300,31 +316,32 @@ fn applications_build_only_on_files_and_templates_the_caller_may_see() {
 }
 
 #[test]
-fn an_admins_put_keeps_the_owner_and_the_row_is_checked_before_the_body() {
+fn an_admins_patch_keeps_the_owner_and_the_row_is_checked_before_the_body() {
     let site = site();
     let api = Api::start(&site);
     let (ann, bob, admin) = (Who::User(7), Who::User(8), Who::Admin);
 
-    // An administrator's PUT that leaves the owner out keeps it: the row stays ann's and
+    // An administrator's PATCH that leaves the owner out keeps it: the row stays ann's and
     // does not become shared (visible to bob).
     api.call(admin, "POST", "/objects", Some(json!({"id": "ann-obj", "id_owner": 7, "object_type": "vm"})));
     api.call(admin, "POST", "/files", Some(json!({"id": "ann-file", "id_owner": 7, "name": "f"})));
     for (path, body) in [("/objects/ann-obj", json!({"object_type": "container"})), ("/files/ann-file", json!({"name": "g"}))] {
-        let (status, row) = api.call(admin, "PUT", path, Some(body));
+        let (status, row) = api.call(admin, "PATCH", path, Some(body));
         assert_eq!((status, row["id_owner"].as_i64()), (StatusCode::OK, Some(7)), "{path}: {row}");
         assert_eq!(api.call(bob, "GET", path, None).0, StatusCode::NOT_FOUND, "{path} is still ann's alone");
     }
     // Naming another owner still moves the row.
-    let (status, row) = api.call(admin, "PUT", "/files/ann-file", Some(json!({"name": "g", "id_owner": 8})));
+    let (status, row) = api.call(admin, "PATCH", "/files/ann-file", Some(json!({"name": "g", "id_owner": 8})));
     assert_eq!((status, row["id_owner"].as_i64()), (StatusCode::OK, Some(8)), "{row}");
 
-    // Another user's row is 404 whatever the body refers to or holds.
-    let (status, body) = api.call(bob, "PUT", "/objects/ann-obj", Some(json!({"object_type": "toaster"})));
+    // Another user's row is 404 whatever the body refers to or holds (a body that breaks
+    // the schema is a 400 for everyone first: that says nothing about any row).
+    let (status, body) = api.call(bob, "PATCH", "/objects/ann-obj", Some(json!({"object_type": "container"})));
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     let (status, grant) = api.call(admin, "POST", "/grants", Some(json!({"id_app": "ann-obj", "id_user": 7})));
     assert_eq!(status, StatusCode::CREATED, "{grant}");
     let grant_path = format!("/grants/{}", grant["id"].as_str().unwrap());
-    let (status, body) = api.call(bob, "PUT", &grant_path, Some(json!({"id_app": "ann-obj", "id_user": 7})));
+    let (status, body) = api.call(bob, "PATCH", &grant_path, Some(json!({"id_app": "ann-obj", "id_user": 7})));
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     // What only administrators do is 403 for users before the rows the body names are
     // looked at. (A body that breaks the schema is 400 for everyone: that says nothing
@@ -333,4 +350,39 @@ fn an_admins_put_keeps_the_owner_and_the_row_is_checked_before_the_body() {
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     let (status, body) = api.call(ann, "POST", "/limits", Some(json!({"id_owner": 7, "vm_max": -1})));
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+}
+
+#[test]
+fn bodies_take_only_what_the_client_chooses_and_answers_send_their_nulls() {
+    let site = site();
+    let api = Api::start(&site);
+    let ann = Who::User(7);
+    // A create body without any server-set field.
+    let (status, obj) = api.call(ann, "POST", "/objects", Some(json!({"object_type": "vm", "hw_cpus": 2, "vnc_password": "pw"})));
+    assert_eq!(status, StatusCode::CREATED, "{obj}");
+    assert!(obj.as_object().unwrap().contains_key("deleted_at") && obj["deleted_at"].is_null(), "null, as declared: {obj}");
+    let path = format!("/objects/{}", obj["id"].as_str().unwrap());
+    // A patch changes only what it names.
+    let (status, changed) = api.call(ann, "PATCH", &path, Some(json!({"hw_memory": 1024})));
+    assert_eq!(status, StatusCode::OK, "{changed}");
+    assert_eq!(
+        (changed["hw_memory"].as_i64(), changed["hw_cpus"].as_i64(), changed["object_type"].as_str()),
+        (Some(1024), Some(2), Some("vm"))
+    );
+    // Wrong JSON types and nulls are 400s naming the field; nothing changed.
+    for body in [json!({"object_state": 5}), json!({"os_wine": "true"}), json!({"hw_cpus": null}), json!({"object_tasks": {}})] {
+        let (status, answer) = api.call(ann, "PATCH", &path, Some(body.clone()));
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {answer}");
+        let field = body.as_object().unwrap().keys().next().unwrap().clone();
+        assert!(answer["message"].as_str().unwrap().contains(&format!("`{field}`")), "{body}: {answer}");
+    }
+    assert_eq!(api.call(ann, "GET", &path, None).1["hw_cpus"], 2);
+    // The last page's cursor is null; an empty filter is no filter.
+    let (status, page) = api.call(ann, "GET", "/objects?filter=", None);
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.as_object().unwrap().contains_key("next_cursor") && page["next_cursor"].is_null(), "{page}");
+    // A path value that does not parse names the parameter.
+    let (status, answer) = api.call(Who::Admin, "GET", "/limits/seven", None);
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert!(answer["message"].as_str().unwrap().contains("`id`"), "{answer}");
 }

@@ -160,7 +160,7 @@ fn values(db_toml: &str) {
     // ---- unknown fields are refused, not dropped.
     api.refused(ann, "POST", "/objects", json!({"object_type": "vm", "is_admin": true}), "is_admin");
     let mine = body["id"].as_str().unwrap();
-    api.refused(ann, "PUT", &format!("/objects/{mine}"), json!({"object_state": "x", "admin": true}), "admin");
+    api.refused(ann, "PATCH", &format!("/objects/{mine}"), json!({"object_state": "x", "admin": true}), "admin");
     api.refused(admin, "POST", "/nodes", json!({"authid": "n", "owner": 7}), "owner");
 
     // ---- a user creates for themselves: another owner, shared or global is refused by name.
@@ -175,17 +175,22 @@ fn values(db_toml: &str) {
     // ---- the document states these rules.
     let doc: Value = api.http.get(api.server.url("/openapi.json")).send().unwrap().json().unwrap();
     let schemas = doc["components"]["schemas"].as_object().unwrap();
-    let object = schemas.iter().find(|(k, _)| k.ends_with("DaasObject")).map(|(_, v)| v).unwrap();
-    let props = &object["properties"];
-    assert_eq!(
-        (props["vnc_port_instance"]["minimum"].as_f64(), props["vnc_port_instance"]["maximum"].as_f64()),
-        (Some(0.0), Some(65535.0))
-    );
-    assert_eq!(props["hw_cpus"]["minimum"].as_f64(), Some(0.0));
-    assert_eq!(props["id"]["pattern"], "^[A-Za-z0-9_-]*$");
-    assert_eq!(props["id"]["maxLength"], 128);
-    assert_eq!(props["object_state"]["maxLength"], 1024);
-    assert!(object["description"].as_str().unwrap().contains("unknown fields are refused"), "{object}");
+    for body in ["NewDaasObject", "DaasObjectPatch"] {
+        let object = &schemas[body];
+        let props = &object["properties"];
+        assert_eq!(
+            (props["vnc_port_instance"]["minimum"].as_f64(), props["vnc_port_instance"]["maximum"].as_f64()),
+            (Some(0.0), Some(65535.0))
+        );
+        assert_eq!(props["hw_cpus"]["minimum"].as_f64(), Some(0.0));
+        assert_eq!(props["object_state"]["maxLength"], 1024);
+        assert_eq!(props["object_state"]["pattern"], "^[^\\x00]*$", "no NUL");
+        assert!(object["description"].as_str().unwrap().contains("Unknown fields, `null`"), "{object}");
+    }
+    // A new object's id (administrators') has the id pattern; an update has no id.
+    assert_eq!(schemas["NewDaasObject"]["properties"]["id"]["pattern"], "^[A-Za-z0-9_-]*$");
+    assert_eq!(schemas["NewDaasObject"]["properties"]["id"]["maxLength"], 128);
+    assert!(schemas["DaasObjectPatch"]["properties"]["id"].is_null());
 }
 
 fn sqlite() -> String {

@@ -18,11 +18,13 @@ pub struct User {
     pub name: String,
     /// E-mail address.
     pub email: String,
-    /// The argon2id hash of the password (secret; none: no local password).
-    #[oai(write_only, default)]
+    /// The argon2id hash of the password (secret, never answered; none: no local
+    /// password).
+    #[oai(skip)]
     pub password_hash: Option<String>,
-    /// The TOTP secret of the second factor (secret; none: no second factor).
-    #[oai(write_only, default)]
+    /// The TOTP secret of the second factor (secret, never answered; none: no second
+    /// factor).
+    #[oai(skip)]
     pub totp_secret: Option<String>,
     /// Administrators see and change everything.
     pub admin: bool,
@@ -31,8 +33,8 @@ pub struct User {
     /// Failed logins since the last success (lock-out).
     #[oai(read_only)]
     pub failed_logins: i32,
-    /// Locked out until then.
-    #[oai(read_only)]
+    /// Locked out until then (null: not locked out).
+    #[oai(read_only, nullable)]
     pub locked_until: Option<Timestamp>,
     /// When it was created.
     #[oai(read_only)]
@@ -93,18 +95,17 @@ pub enum PrivilegeEffect {
     Deny,
 }
 
-/// One entry of a user's or group's accept or deny list (seed §3.3.4).
+/// One entry of a user's or group's accept or deny list (seed §3.3.4): `subject_kind`
+/// says whether the subject is a user or a group, `effect` whether the entry accepts
+/// or denies.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, Object)]
 #[serde(default)]
-#[oai(default)]
 pub struct Privilege {
-    /// A user or a group.
     pub subject_kind: SubjectKind,
     /// The user's or group's id.
     pub subject_id: i64,
     /// The privilege id (derived from a route's operation id).
     pub privilege: String,
-    /// Accept or deny.
     pub effect: PrivilegeEffect,
 }
 
@@ -153,17 +154,20 @@ pub struct AccessToken {
     pub id_user: i64,
     /// What the token was created for.
     pub description: String,
-    /// Hash of the secret (secret).
-    #[oai(write_only, default)]
+    /// Hash of the secret (secret, never answered).
+    #[oai(skip)]
     pub secret_hash: Option<String>,
     /// When it was created.
     #[oai(read_only)]
     pub created_at: Timestamp,
-    /// When it expires (none: never).
+    /// When it expires (null: never).
+    #[oai(nullable)]
     pub expires_at: Option<Timestamp>,
-    /// When it was revoked (none: valid).
+    /// When it was revoked (null: valid).
+    #[oai(nullable)]
     pub revoked_at: Option<Timestamp>,
-    /// When it was last used.
+    /// When it was last used (null: never).
+    #[oai(nullable)]
     pub last_used_at: Option<Timestamp>,
 }
 
@@ -176,14 +180,15 @@ pub struct Session {
     pub id: String,
     /// The user.
     pub id_user: i64,
-    /// The CSRF token of the session's forms (secret).
-    #[oai(write_only, default)]
+    /// The CSRF token of the session's forms (secret, never answered).
+    #[oai(skip)]
     pub csrf_token: Option<String>,
     /// When it was created.
     #[oai(read_only)]
     pub created_at: Timestamp,
     /// When it expires.
     pub expires_at: Timestamp,
-    /// When it was last used.
+    /// When it was last used (null: not yet).
+    #[oai(nullable)]
     pub last_seen_at: Option<Timestamp>,
 }

@@ -1,7 +1,7 @@
-use poem_openapi::{Enum, Object};
+use poem_openapi::{types::MaybeUndefined, Enum, Object};
 use serde::{Deserialize, Serialize};
 
-use super::Timestamp;
+use super::{input::request_body, Timestamp};
 
 /// How a granted volume is mounted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, Enum)]
@@ -17,20 +17,15 @@ pub enum VolumeMode {
 
 /// A user's access to an app, with the policy it runs under (seed 001
 /// `ABCApplicationPolicy` and `grant_access`): one grant per user and app.
-///
-/// As a request body, unknown fields are refused.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, Object)]
 #[serde(default)]
-#[oai(default, deny_unknown_fields)]
+#[oai(example)]
 pub struct AccessGrant {
-    /// The 32-character mapping id (generated when empty).
-    #[oai(validator(max_length = 32, pattern = "^[A-Za-z0-9_-]*$"))]
+    /// The 32-character mapping id.
     pub id: String,
     /// The app (a DaasObject id).
-    #[oai(validator(max_length = 128, pattern = "^[A-Za-z0-9_-]*$"))]
     pub id_app: String,
     /// The user.
-    #[oai(validator(minimum(value = "1")))]
     pub id_user: i64,
     /// Mount the user's home workspace.
     pub allow_home: bool,
@@ -38,14 +33,97 @@ pub struct AccessGrant {
     pub allow_view: bool,
     /// Mount the common share.
     pub allow_common: bool,
-    /// A volume as `source:target:ro|rw` (none: no extra volume).
+    /// A volume as `source:target:ro|rw` (null: no extra volume).
+    #[oai(nullable)]
     pub volume: Option<String>,
     /// When it was created.
-    #[oai(read_only)]
     pub created_at: Timestamp,
-    /// When it was moved to the trash (none: not deleted).
-    #[oai(read_only)]
+    /// When it was moved to the trash (null: not deleted).
+    #[oai(nullable)]
     pub deleted_at: Option<Timestamp>,
+}
+
+request_body! {
+    /// A new grant of an app to a user (administrators only). The server makes the id
+    /// unless one is given, and the times. Unknown fields, `null` and values of the wrong
+    /// JSON type are refused with a 400 naming the field.
+    #[oai(example)]
+    pub struct NewAccessGrant {
+        /// The 32-character mapping id (default: one the server makes).
+        #[oai(validator(max_length = 32, pattern = "^[A-Za-z0-9_-]*$"))]
+        pub id: Option<String>,
+        /// The app (a DaasObject id).
+        #[oai(validator(max_length = 128, pattern = "^[A-Za-z0-9_-]*$"))]
+        pub id_app: String,
+        /// The user.
+        #[oai(validator(minimum(value = "1")))]
+        pub id_user: i64,
+        /// Mount the user's home workspace (default false).
+        pub allow_home: Option<bool>,
+        /// Others may view the session (default false).
+        pub allow_view: Option<bool>,
+        /// Mount the common share (default false).
+        pub allow_common: Option<bool>,
+        /// A volume as `source:target:ro|rw`, the target an absolute path, source and target at most 1024 characters each (default: none).
+        #[oai(validator(pattern = "^[^:\\x00]+:/[^:\\x00]*:(ro|rw)$"))]
+        pub volume: Option<String>,
+    }
+}
+
+request_body! {
+    /// Changes to a grant (administrators only): only the fields given change; `null`
+    /// clears the volume. The path names it. Unknown fields, `null` elsewhere and values
+    /// of the wrong JSON type are refused with a 400 naming the field.
+    #[oai(example)]
+    pub struct AccessGrantPatch {
+        /// The app (a DaasObject id).
+        #[oai(validator(max_length = 128, pattern = "^[A-Za-z0-9_-]*$"))]
+        pub id_app: Option<String>,
+        /// The user.
+        #[oai(validator(minimum(value = "1")))]
+        pub id_user: Option<i64>,
+        /// Mount the user's home workspace.
+        pub allow_home: Option<bool>,
+        /// Others may view the session.
+        pub allow_view: Option<bool>,
+        /// Mount the common share.
+        pub allow_common: Option<bool>,
+        /// A volume as `source:target:ro|rw`, the target an absolute path, source and target at most 1024 characters each (null: none).
+        #[oai(nullable, validator(pattern = "^[^:\\x00]+:/[^:\\x00]*:(ro|rw)$"))]
+        pub volume: MaybeUndefined<String>,
+    }
+}
+
+impl poem_openapi::types::Example for AccessGrant {
+    fn example() -> Self {
+        AccessGrant {
+            id: "3f2b9c1d8e7a4b6c9d0e1f2a3b4c5d6e".into(),
+            id_app: "0b6e7f5c-9f3e-4a4e-8d8e-0c1f2a3b4c5d".into(),
+            id_user: 7,
+            allow_home: true,
+            volume: Some("/srv/projects:/data:rw".into()),
+            created_at: chrono::DateTime::from_timestamp(1_767_225_600, 0).unwrap_or_default(),
+            ..AccessGrant::default()
+        }
+    }
+}
+
+impl poem_openapi::types::Example for NewAccessGrant {
+    fn example() -> Self {
+        NewAccessGrant {
+            id_app: "0b6e7f5c-9f3e-4a4e-8d8e-0c1f2a3b4c5d".into(),
+            id_user: 7,
+            allow_home: Some(true),
+            volume: Some("/srv/projects:/data:rw".into()),
+            ..NewAccessGrant::default()
+        }
+    }
+}
+
+impl poem_openapi::types::Example for AccessGrantPatch {
+    fn example() -> Self {
+        AccessGrantPatch { allow_view: Some(true), volume: MaybeUndefined::Null, ..AccessGrantPatch::default() }
+    }
 }
 
 impl AccessGrant {

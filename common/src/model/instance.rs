@@ -14,9 +14,11 @@ pub struct Instance {
     pub id_owner: i64,
     /// The object (app) it instantiates.
     pub id_app: String,
-    /// The environment it instantiates, if any.
+    /// The environment it instantiates (null: none).
+    #[oai(nullable)]
     pub id_env: Option<String>,
-    /// Its connection, once there is one.
+    /// Its connection (null: none yet).
+    #[oai(nullable)]
     pub id_con: Option<String>,
     /// Address (IP or resolvable name) the backend assigned.
     pub host: String,
@@ -25,15 +27,17 @@ pub struct Instance {
     /// When it was created.
     #[oai(read_only)]
     pub created_at: Timestamp,
-    /// When it was first connected.
+    /// When it was first connected (null: not yet).
+    #[oai(nullable)]
     pub connected_at: Option<Timestamp>,
-    /// When it finished booting.
+    /// When it finished booting (null: not yet).
+    #[oai(nullable)]
     pub booted_at: Option<Timestamp>,
 }
 
 /// How the proxy reaches an instance's desktop (seed `GuacamoleConnection`, table
 /// `guacamole_connections`). The password never reaches a browser: it is write-only in
-/// the API and only the proxy's backend call returns it.
+/// the API (not in its schema) and only the proxy's backend call returns it.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, Object)]
 #[serde(default)]
 #[oai(default)]
@@ -42,8 +46,8 @@ pub struct GuacamoleConnection {
     pub id: String,
     /// The remote desktop's user.
     pub user: String,
-    /// The remote desktop's password (secret).
-    #[oai(write_only, default)]
+    /// The remote desktop's password (secret: never answered).
+    #[oai(skip)]
     pub password: Option<String>,
     /// `vnc` or `rdp`.
     pub protocol: String,

@@ -2,24 +2,29 @@
 //! rest of the product stores beside it: what the db backend keeps and the other plugins
 //! work with.
 //!
-//! Each type is both the backend's wire type (serde, secrets included, for the plugins
-//! that connect) and the REST API's schema (poem-openapi): secret fields are
-//! `write_only`, so no API response ever carries them, and server-set fields
-//! (`created_at`, `deleted_at`, ...) are `read_only`. A secret field is an `Option`: on
-//! an update, `None` keeps the stored value (a client never reads a secret, so it cannot
-//! send it back).
+//! Each resource of the REST API has three schemas (DESIGN.md, "The API contract"):
+//! `X` what is read (the type the db backend's callers use, secrets included in its
+//! Rust fields for the plugins that connect, but never in the schema nor in an answer;
+//! `required` lists exactly the fields always present; a field that can be null is
+//! `nullable` and always sent), `NewX` the create body (server-set fields absent: times,
+//! ids the server makes, owners; fields with defaults optional; secrets write-only) and
+//! `XPatch` the update body (every field optional; only the given ones change; `null`
+//! only where it clears a nullable field). The bodies are declared with
+//! `request_body!` ([`input`]): unknown fields, `null` where not nullable and values of
+//! the wrong JSON type are refused with a 400 naming the field, and what the server
+//! checks is in their schema as validators (text lengths as the columns hold them,
+//! ranges, [`ID_PATTERN`], no NUL), so `/openapi.json` states the rules. The db backend
+//! does not run these validators.
 //!
-//! The REST API's bodies ([`DaasObject`], [`Environment`], [`Application`], [`File`],
-//! [`RessourceInfo`], [`AccessGrant`], [`Node`]) refuse unknown fields and carry what the
-//! server checks as schema validators (text lengths as the columns hold them, ranges,
-//! [`ID_PATTERN`]), so `/openapi.json` states the rules and a body breaking one is
-//! refused with a 400 naming the field. The db backend does not run these validators.
+//! Enum fields carry no description of their own (it would wrap the `$ref` in an
+//! `allOf` that some generators drop): their parent's description says what they mean.
 
 mod access;
 mod application;
 mod environment;
 mod file;
 mod grant;
+pub mod input;
 mod instance;
 mod limit;
 mod node;
@@ -28,18 +33,18 @@ mod task;
 mod usage;
 
 pub use access::{AccessToken, Group, Membership, Privilege, PrivilegeEffect, Role, Session, SubjectKind, User, UserRole};
-pub use application::Application;
-pub use environment::Environment;
-pub use file::File;
-pub use grant::{AccessGrant, VolumeMode};
+pub use application::{Application, ApplicationPatch, NewApplication};
+pub use environment::{Environment, EnvironmentPatch, NewEnvironment};
+pub use file::{File, FilePatch, NewFile};
+pub use grant::{AccessGrant, AccessGrantPatch, NewAccessGrant, VolumeMode};
 pub use instance::{GuacamoleConnection, Instance};
-pub use limit::RessourceInfo;
-pub use node::Node;
-pub use object::DaasObject;
+pub use limit::{NewRessourceInfo, RessourceInfo, RessourceInfoPatch};
+pub use node::{NewNode, Node, NodePatch};
+pub use object::{DaasObject, DaasObjectPatch, NewDaasObject};
 pub use task::{Task, TaskState};
 pub use usage::UsageRecord;
 
-/// Timestamps of the model (UTC).
+/// Timestamps of the model (UTC; RFC 3339 in JSON).
 pub type Timestamp = chrono::DateTime<chrono::Utc>;
 
 /// The characters of ids and of references to ids in the REST API: letters, digits, `_`

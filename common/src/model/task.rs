@@ -21,10 +21,10 @@ pub enum TaskState {
     Cancelled,
 }
 
-/// A long-running piece of work (a phase, an image build) with its progress.
+/// A long-running piece of work (a phase, an image build) with its progress; `state`
+/// says where it is.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, Object)]
 #[serde(default)]
-#[oai(default)]
 pub struct Task {
     /// Unique id (generated when empty).
     pub id: String,
@@ -32,9 +32,9 @@ pub struct Task {
     pub kind: String,
     /// The owner.
     pub id_owner: i64,
-    /// The object it works on, if any.
+    /// The object it works on (null: none).
+    #[oai(nullable)]
     pub id_object: Option<String>,
-    /// Where it is.
     pub state: TaskState,
     /// Progress, 0 to 100.
     #[oai(validator(minimum(value = "0"), maximum(value = "100")))]
@@ -47,6 +47,7 @@ pub struct Task {
     /// When it last changed.
     #[oai(read_only)]
     pub updated_at: Timestamp,
-    /// When it finished.
+    /// When it finished (null: not yet).
+    #[oai(nullable)]
     pub finished_at: Option<Timestamp>,
 }

@@ -16,7 +16,8 @@ pub struct UsageRecord {
     pub id_owner: i64,
     /// The object used.
     pub id_object: String,
-    /// The instance, if any.
+    /// The instance (null: none).
+    #[oai(nullable)]
     pub id_instance: Option<String>,
     /// `vm` or `container`.
     pub kind: String,

@@ -43,11 +43,13 @@ fn routes() -> Vec<(Method, String, Option<Value>)> {
         ("nodes", "x", json!({})),
     ];
     for (many, key, body) in resources {
+        // An update body has no key (the path names the row).
+        let patch = if many == "limits" { json!({"vm_max": 1}) } else { body.clone() };
         out.extend([
             (Method::GET, format!("/{many}"), None),
             (Method::POST, format!("/{many}"), Some(body.clone())),
             (Method::GET, format!("/{many}/{key}"), None),
-            (Method::PUT, format!("/{many}/{key}"), Some(body)),
+            (Method::PATCH, format!("/{many}/{key}"), Some(patch)),
             (Method::DELETE, format!("/{many}/{key}"), None),
             (Method::GET, format!("/trash/{many}"), None),
             (Method::POST, format!("/trash/{many}/{key}/restore"), None),

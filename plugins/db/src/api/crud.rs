@@ -1,20 +1,19 @@
 //! The logic of every resource route, written once: who may see and change which rows,
-//! listing with filters, sort and cursor, and the JSON errors.
+//! listing with filters, sort and cursor, creating from a `NewX` body over the defaults
+//! and changing only the fields of an `XPatch` body.
 
 use daas_common::protocols::Row;
 use daas_plugin_api::{
-    abi::{BackendError, BackendErrorKind},
     identity::{Identity, GLOBAL_OWNER, SHARED_OWNER},
     poem_openapi::{
         payload::Json,
         types::{ParseFromJSON, ToJSON, Type},
-        ApiResponse, Object,
+        Object,
     },
-    sdk::Attributes,
-    ApiError,
+    sdk::{Created, Done, Failure},
 };
 use sea_orm::{sea_query::Query, ColumnTrait, Condition};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::{
     entity::daas_object,
@@ -44,8 +43,12 @@ pub enum Policy {
 pub trait Resource: Send + Sync + 'static {
     /// Its table.
     type T: Table;
-    /// Its model (the API schema).
-    type Model: Row + Clone + ParseFromJSON + ToJSON + Type;
+    /// Its model: what the API answers (`X`).
+    type Model: Row + Clone + Default + ParseFromJSON + ToJSON + Type;
+    /// The create body (`NewX`).
+    type New: Body;
+    /// The update body (`XPatch`).
+    type Patch: Body;
     /// Its ownership rule.
     const POLICY: Policy;
     /// Columns `filter=column:value` accepts.
@@ -63,8 +66,42 @@ pub trait Resource: Send + Sync + 'static {
     }
 }
 
-/// 400 unless every row the model refers to exists and the caller may see it (a row
-/// they may not see is reported as missing, as everywhere).
+/// A request body: the fields the client gave, as JSON.
+pub trait Body: ParseFromJSON + ToJSON + Type + Send + Sync + 'static {
+    /// The given fields (`null` only where it clears a nullable field).
+    fn given(&self) -> Map<String, Value>;
+}
+
+macro_rules! bodies {
+    ($($ty:ty),*) => {$(
+        impl Body for $ty {
+            fn given(&self) -> Map<String, Value> {
+                <$ty>::given(self)
+            }
+        }
+    )*};
+}
+use daas_common::model::*;
+bodies!(
+    NewDaasObject,
+    DaasObjectPatch,
+    NewEnvironment,
+    EnvironmentPatch,
+    NewApplication,
+    ApplicationPatch,
+    NewFile,
+    FilePatch,
+    NewRessourceInfo,
+    RessourceInfoPatch,
+    NewAccessGrant,
+    AccessGrantPatch,
+    NewNode,
+    NodePatch
+);
+
+/// 404 unless every row the model refers to exists and the caller may see it (a row
+/// they may not see is reported as missing, as everywhere). Not a 400: the body is
+/// well-formed (its schema cannot say which rows exist); what it names is not found.
 async fn check_references<R: Resource>(store: &Store, who: &Identity, model: &R::Model) -> Result<(), Failure> {
     use daas_common::protocols::TableName;
     for (field, id) in R::references(model) {
@@ -76,7 +113,7 @@ async fn check_references<R: Resource>(store: &Store, who: &Identity, model: &R:
         let table = if field == "id_file" { TableName::Files } else { TableName::DaasObjects };
         let seen = row.and_then(|r| r["id_owner"].as_i64()).is_some_and(|owner| who.can_see(owner));
         if !seen {
-            return Err(Failure::bad(format!(
+            return Err(Failure::not_found(format!(
                 "`{field}`: {} `{id}` does not exist",
                 if table == TableName::Files { "file" } else { "object" }
             )));
@@ -85,61 +122,9 @@ async fn check_references<R: Resource>(store: &Store, who: &Identity, model: &R:
     Ok(())
 }
 
-/// The errors of the db API, each a JSON [`ApiError`].
-#[derive(ApiResponse, Debug)]
-pub enum Failure {
-    /// The request is invalid; the message says which value and why.
-    #[oai(status = 400)]
-    BadRequest(Json<ApiError>),
-    /// No caller: the route needs an authenticated user.
-    #[oai(status = 401)]
-    Unauthenticated(Json<ApiError>),
-    /// The caller may see this but not do this.
-    #[oai(status = 403)]
-    Forbidden(Json<ApiError>),
-    /// It does not exist, or the caller may not see it.
-    #[oai(status = 404)]
-    NotFound(Json<ApiError>),
-    /// It exists already (same id or name).
-    #[oai(status = 409)]
-    Conflict(Json<ApiError>),
-    /// The server failed; the error id is in its log.
-    #[oai(status = 500)]
-    Internal(Json<ApiError>),
-    /// The database does not answer.
-    #[oai(status = 503)]
-    Unavailable(Json<ApiError>),
-}
-
-impl Failure {
-    fn forbidden(message: impl Into<String>) -> Failure {
-        Failure::Forbidden(Json(ApiError::new("forbidden", message, "ask an administrator")))
-    }
-
-    fn bad(message: impl Into<String>) -> Failure {
-        Failure::BadRequest(Json(ApiError::new("bad_request", message, "")))
-    }
-
-    fn not_found(noun: &str, key: &Value) -> Failure {
-        let key = key.as_str().map(str::to_string).unwrap_or_else(|| key.to_string());
-        Failure::NotFound(Json(ApiError::new("not_found", format!("{noun} `{key}` does not exist"), "")))
-    }
-}
-
-impl From<BackendError> for Failure {
-    fn from(e: BackendError) -> Failure {
-        let api = ApiError::from(e.clone());
-        match e.kind {
-            BackendErrorKind::BadRequest => Failure::BadRequest(Json(api)),
-            BackendErrorKind::NotFound => Failure::NotFound(Json(api)),
-            BackendErrorKind::Conflict => Failure::Conflict(Json(api)),
-            BackendErrorKind::Forbidden => Failure::Forbidden(Json(api)),
-            BackendErrorKind::Unavailable | BackendErrorKind::NotAvailable => Failure::Unavailable(Json(api)),
-            // The table layer logged the details and answers only an error id
-            // (`table::internal`, `table::db_error`).
-            BackendErrorKind::Internal => Failure::Internal(Json(api)),
-        }
-    }
+fn not_found(noun: &str, key: &Value) -> Failure {
+    let key = key.as_str().map(str::to_string).unwrap_or_else(|| key.to_string());
+    Failure::not_found(format!("{noun} `{key}` does not exist"))
 }
 
 /// A page of a listing.
@@ -147,24 +132,9 @@ impl From<BackendError> for Failure {
 pub struct Page<M: ParseFromJSON + ToJSON> {
     /// The rows of this page.
     pub items: Vec<M>,
-    /// Pass as `cursor` to get the next page; absent on the last page.
+    /// Pass as `cursor` to get the next page; null on the last page.
+    #[oai(nullable)]
     pub next_cursor: Option<String>,
-}
-
-/// A created row (201).
-#[derive(ApiResponse)]
-pub enum Created<M: ToJSON + ParseFromJSON + Send + Sync> {
-    /// Created; the body is the row as stored.
-    #[oai(status = 201)]
-    Created(Json<M>),
-}
-
-/// Done, nothing to answer (204).
-#[derive(ApiResponse)]
-pub enum Done {
-    /// Done.
-    #[oai(status = 204)]
-    Done,
 }
 
 /// The query of a listing.
@@ -175,19 +145,8 @@ pub struct ListQuery {
     pub cursor: Option<String>,
     /// `column` or `-column` (descending).
     pub sort: Option<String>,
-    /// `column:value`, all of which must hold.
+    /// `column:value`, all of which must hold (empty ones are ignored).
     pub filter: Vec<String>,
-}
-
-/// The caller, or 401.
-pub fn caller(attributes: &Attributes) -> Result<Identity, Failure> {
-    Identity::from_attributes(attributes).ok_or_else(|| {
-        Failure::Unauthenticated(Json(ApiError::new(
-            "unauthenticated",
-            "this route needs an authenticated user",
-            "log in, or send a bearer token; on a site without the auth plugin no one is authenticated",
-        )))
-    })
 }
 
 fn owner_column<R: Resource>() -> &'static str {
@@ -238,12 +197,12 @@ async fn visible_row<R: Resource>(store: &Store, who: &Identity, key: &Value, sc
     if R::POLICY == Policy::AdminOnly && !who.admin {
         return Err(Failure::forbidden("only administrators manage this"));
     }
-    let row = store.tables.get_in::<R::T>(key, scope, false).await?.ok_or_else(|| Failure::not_found(noun, key))?;
+    let row = store.tables.get_in::<R::T>(key, scope, false).await?.ok_or_else(|| not_found(noun, key))?;
     let seen = who.admin || owner_of::<R>(store, &row).await?.is_some_and(|owner| who.can_see(owner));
     if seen {
         Ok(row)
     } else {
-        Err(Failure::not_found(noun, key))
+        Err(not_found(noun, key))
     }
 }
 
@@ -272,14 +231,23 @@ fn to_json<M: Row>(model: &M) -> Result<Value, Failure> {
 }
 
 fn from_json<M: Row>(row: Value) -> Result<M, Failure> {
-    serde_json::from_value(row).map_err(|e| Failure::from(crate::table::internal(e)))
+    serde_json::from_value(row).map_err(|e| Failure::internal("a row could not be read", e))
+}
+
+/// `over` with the fields of `given` laid over it.
+fn overlay(mut over: Value, given: Map<String, Value>) -> Value {
+    if let Value::Object(fields) = &mut over {
+        fields.extend(given);
+    }
+    over
 }
 
 /// A page of the rows the caller may see.
 pub async fn list<R: Resource>(store: &Store, who: &Identity, q: ListQuery, scope: Scope) -> Result<Json<Page<R::Model>>, Failure> {
     let mut cond = visible::<R>(who)?.unwrap_or_else(Condition::all);
     let mut filters = Vec::new();
-    for f in &q.filter {
+    // (`String::is_empty`: poem-openapi's `Type::is_empty` is in scope and says false.)
+    for f in q.filter.iter().filter(|f| !String::is_empty(f)) {
         let Some((column, value)) = f.split_once(':') else {
             return Err(Failure::bad(format!("filter `{f}` is not `column:value`")));
         };
@@ -313,13 +281,22 @@ pub async fn get<R: Resource>(store: &Store, who: &Identity, key: Value) -> Resu
     from_json(visible_row::<R>(store, who, &key, Scope::Live).await?).map(Json)
 }
 
-/// Create a row; a user's new rows are theirs.
-pub async fn create<R: Resource>(store: &Store, who: &Identity, model: R::Model) -> Result<Created<R::Model>, Failure> {
+/// The model a body's fields laid over `base` make; a value the model cannot hold is
+/// the client's 400.
+fn model_of<R: Resource>(base: Value, given: Map<String, Value>) -> Result<R::Model, Failure> {
+    serde_json::from_value(overlay(base, given)).map_err(|e| Failure::bad(format!("invalid {}: {e}", R::T::SPEC.noun)))
+}
+
+/// Create a row from the given fields over the model's defaults; a user's new rows are
+/// theirs.
+pub async fn create<R: Resource>(store: &Store, who: &Identity, body: R::New) -> Result<Created<R::Model>, Failure> {
     // Whether the caller may use the route at all comes before the body: a user is told
     // 403 for what only administrators do, not what the body refers to.
     if admin_only::<R>() {
         may_change::<R>(who, None)?;
     }
+    let given = body.given();
+    let model = model_of::<R>(to_json(&R::Model::default())?, given.clone())?;
     R::validate(&model).map_err(Failure::bad)?;
     check_references::<R>(store, who, &model).await?;
     let mut row = to_json(&model)?;
@@ -337,18 +314,20 @@ pub async fn create<R: Resource>(store: &Store, who: &Identity, model: R::Model)
             let object = store.tables.get::<Objects>(&id, false).await?;
             let owner = object.as_ref().and_then(|o| o["id_owner"].as_i64());
             if !owner.is_some_and(|o| who.can_see(o)) {
-                return Err(Failure::bad(format!("object {id} does not exist")));
+                let id = id.as_str().map(str::to_string).unwrap_or_else(|| id.to_string());
+                return Err(Failure::not_found(format!("`id_object`: object `{id}` does not exist")));
             }
             owner
         }
         _ => {
             let col = owner_column::<R>();
-            let given = row.get(col).and_then(Value::as_i64).unwrap_or_default();
+            let owner = row.get(col).and_then(Value::as_i64).unwrap_or_default();
             if who.admin {
-                Some(given)
-            } else if given == SHARED_OWNER || given == who.user_id {
-                // A user creates for themselves. The parsed body cannot tell a left-out
-                // owner from 0 ("shared"), and only administrators share: both mean "mine".
+                // An administrator's row without an owner is shared (owner 0).
+                Some(owner)
+            } else if owner == SHARED_OWNER || owner == who.user_id {
+                // A user creates for themselves: a left-out owner, and 0 (only
+                // administrators share), both mean "mine".
                 row[col] = Value::from(who.user_id);
                 Some(who.user_id)
             } else {
@@ -365,34 +344,31 @@ pub async fn create<R: Resource>(store: &Store, who: &Identity, model: R::Model)
     Ok(Created::Created(Json(from_json(stored)?)))
 }
 
-/// Replace a row's fields (the key comes from the path; secrets left out are kept).
-pub async fn update<R: Resource>(store: &Store, who: &Identity, key: Value, model: R::Model) -> Result<Json<R::Model>, Failure> {
+/// Change the given fields of a row (the key comes from the path); the others, secrets
+/// included, keep their values.
+pub async fn update<R: Resource>(store: &Store, who: &Identity, key: Value, body: R::Patch) -> Result<Json<R::Model>, Failure> {
     // The row first: another user's row is 404 (and not theirs to change 403) whatever
     // the body says, so that a body cannot tell whether the row exists.
     let existing = visible_row::<R>(store, who, &key, Scope::Live).await?;
     let owner = owner_of::<R>(store, &existing).await?;
     may_change::<R>(who, owner)?;
-    R::validate(&model).map_err(Failure::bad)?;
-    check_references::<R>(store, who, &model).await?;
-    let mut row = to_json(&model)?;
-    // The path names the row; a key in the body is ignored rather than moving it.
-    for (col, part) in key_columns::<R>().iter().zip(key_parts(&key)) {
-        row[*col] = part;
-    }
-    // The owning field left out (its default) keeps the stored one, an administrator's
-    // PUT too: the parsed body cannot tell a left-out owner from an explicit 0, and a
-    // default must never share a user's row with everyone. Administrators give a row to
-    // another owner by naming them; shared rows are created shared.
+    let given = body.given();
+    // Only administrators give a row to another owner (or move an environment to
+    // another object); giving the current one changes nothing.
     let col = if R::POLICY == Policy::ViaObject { "id_object" } else { owner_column::<R>() };
-    let left_out = matches!(row.get(col), None | Some(Value::Null)) || row[col] == 0 || row[col] == "";
-    if left_out {
-        row[col] = existing.get(col).cloned().unwrap_or_default();
-    }
-    if !who.admin && row.get(col) != existing.get(col) {
+    if !who.admin && given.get(col).is_some_and(|v| Some(v) != existing.get(col)) {
         return Err(Failure::bad(format!(
             "`{col}`: only administrators change the `{col}` of the {}; leave it out or give the current one",
             R::T::SPEC.noun
         )));
+    }
+    let model = model_of::<R>(existing, given)?;
+    R::validate(&model).map_err(Failure::bad)?;
+    check_references::<R>(store, who, &model).await?;
+    let mut row = to_json(&model)?;
+    // The path names the row.
+    for (col, part) in key_columns::<R>().iter().zip(key_parts(&key)) {
+        row[*col] = part;
     }
     let stored = store.tables.update::<R::T>(row).await?;
     from_json(stored).map(Json)

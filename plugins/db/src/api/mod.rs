@@ -12,6 +12,7 @@
 //! resource so that each has its own typed schema in `/openapi.json`.
 
 pub mod crud;
+mod path;
 pub mod resources;
 mod status;
 
