@@ -15,6 +15,7 @@ fn main() {
     println!("cargo::rerun-if-changed={path}");
     println!("cargo::rustc-cfg=daas_client");
     let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    one_response_type(&text);
     let spec: openapiv3::OpenAPI =
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: not an OpenAPI 3.0 document: {e}"));
     let mut settings = progenitor::GenerationSettings::default();
@@ -23,4 +24,38 @@ fn main() {
     let tokens = generator.generate_tokens(&spec).unwrap_or_else(|e| panic!("progenitor: {e}"));
     let file: syn::File = syn::parse2(tokens).expect("progenitor's output parses");
     fs::write(&out, prettyplease::unparse(&file)).unwrap();
+}
+
+/// progenitor 0.15 gives each operation one success type and one error type, and panics
+/// (`assertion failed: response_types.len() <= 1`, naming nothing) when the statuses of
+/// one kind differ in content type or schema. Name those operations first.
+fn one_response_type(text: &str) {
+    let doc: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
+    let mut problems = Vec::new();
+    for (path, item) in doc["paths"].as_object().into_iter().flatten() {
+        for (method, op) in item.as_object().into_iter().flatten() {
+            let Some(responses) = op["responses"].as_object() else { continue };
+            let (mut ok, mut err) = (std::collections::BTreeMap::new(), std::collections::BTreeMap::new());
+            for (status, response) in responses {
+                let kind = match response["content"].as_object() {
+                    Some(c) if !c.is_empty() => c.iter().map(|(t, m)| format!("{t} {}", m["schema"])).collect::<Vec<_>>().join(" | "),
+                    _ => "no body".to_string(),
+                };
+                let side = if status.starts_with('2') { &mut ok } else { &mut err };
+                side.entry(kind).or_insert_with(Vec::new).push(status.clone());
+            }
+            for (side, kinds) in [("success", ok), ("error", err)] {
+                if kinds.len() > 1 {
+                    let list: Vec<String> = kinds.iter().map(|(k, s)| format!("{} → {}", s.join(","), k.chars().take(90).collect::<String>())).collect();
+                    problems.push(format!("{} {path}: {side} responses of {} kinds: {}", method.to_uppercase(), kinds.len(), list.join("; ")));
+                }
+            }
+        }
+    }
+    if !problems.is_empty() {
+        println!("cargo::warning=progenitor needs one success and one error response type per operation; these have more:");
+        for p in &problems {
+            println!("cargo::warning=  {p}");
+        }
+    }
 }
