@@ -10,6 +10,8 @@ mod logging;
 pub mod net;
 mod plugin;
 pub mod runtime;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod ws;
 
 pub use client::{unexpected, BackendClient};

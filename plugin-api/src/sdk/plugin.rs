@@ -101,8 +101,8 @@ pub struct WsRequest {
 }
 
 type WsHandler = Arc<dyn Fn(WsRequest, WebSocket) -> BoxFuture<'static, ()> + Send + Sync>;
-type BackendHandler = Arc<dyn Fn(Vec<u8>) -> BoxFuture<'static, Result<Vec<u8>, BackendError>> + Send + Sync>;
-type EventHandler = Arc<dyn Fn(String, serde_json::Value) -> BoxFuture<'static, ()> + Send + Sync>;
+pub(crate) type BackendHandler = Arc<dyn Fn(Vec<u8>) -> BoxFuture<'static, Result<Vec<u8>, BackendError>> + Send + Sync>;
+pub(crate) type EventHandler = Arc<dyn Fn(String, serde_json::Value) -> BoxFuture<'static, ()> + Send + Sync>;
 type StopHandler = Box<dyn FnOnce() -> BoxFuture<'static, ()> + Send>;
 
 /// A layer: runs before every plugin route (in the site's configured order) and may
@@ -116,18 +116,39 @@ pub trait Layer: Send + Sync + 'static {
     }
 }
 
+/// A backend handler over JSON bytes, from a typed one.
+pub(crate) fn typed_backend<P, F, Fut>(handler: F) -> BackendHandler
+where
+    P: BackendProtocol,
+    F: Fn(P::Request) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<P::Response, BackendError>> + Send + 'static,
+{
+    let handler = Arc::new(handler);
+    Arc::new(move |bytes: Vec<u8>| {
+        let handler = handler.clone();
+        Box::pin(async move {
+            let request: P::Request = serde_json::from_slice(&bytes).map_err(|e| {
+                BackendError::new(BackendErrorKind::BadRequest, format!("request to backend `{}` could not be decoded: {e}", P::NAME))
+            })?;
+            let response = handler(request).await?;
+            serde_json::to_vec(&response)
+                .map_err(|e| BackendError::new(BackendErrorKind::Internal, format!("answer could not be encoded: {e}")))
+        }) as BoxFuture<'static, _>
+    })
+}
+
 /// Everything a plugin contributes. Built in the plugin's start function.
 #[derive(Default)]
 pub struct PluginBuilder {
-    api: Option<(BoxEndpoint<'static>, String)>,
-    browser: Option<(BoxEndpoint<'static>, Vec<BrowserRoute>)>,
+    pub(crate) api: Option<(BoxEndpoint<'static>, String)>,
+    pub(crate) browser: Option<(BoxEndpoint<'static>, Vec<BrowserRoute>)>,
     websockets: Vec<(WsRoute, WsHandler)>,
-    backends: HashMap<BackendName, BackendHandler>,
-    layers: HashMap<LayerName, Arc<dyn Layer>>,
+    pub(crate) backends: HashMap<BackendName, BackendHandler>,
+    pub(crate) layers: HashMap<LayerName, Arc<dyn Layer>>,
     public_operations: Vec<String>,
     permissions: Permissions,
     publishes: Vec<String>,
-    events: Option<(Vec<String>, EventHandler)>,
+    pub(crate) events: Option<(Vec<String>, EventHandler)>,
     stop: std::sync::Mutex<Option<StopHandler>>,
 }
 
@@ -213,24 +234,7 @@ impl PluginBuilder {
         F: Fn(P::Request) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<P::Response, BackendError>> + Send + 'static,
     {
-        let handler = Arc::new(handler);
-        self.backends.insert(
-            P::NAME,
-            Arc::new(move |bytes: Vec<u8>| {
-                let handler = handler.clone();
-                Box::pin(async move {
-                    let request: P::Request = serde_json::from_slice(&bytes).map_err(|e| {
-                        BackendError::new(
-                            BackendErrorKind::BadRequest,
-                            format!("request to backend `{}` could not be decoded: {e}", P::NAME),
-                        )
-                    })?;
-                    let response = handler(request).await?;
-                    serde_json::to_vec(&response)
-                        .map_err(|e| BackendError::new(BackendErrorKind::Internal, format!("answer could not be encoded: {e}")))
-                }) as BoxFuture<'static, _>
-            }),
-        );
+        self.backends.insert(P::NAME, typed_backend::<P, _, _>(handler));
         self
     }
 

@@ -1,0 +1,300 @@
+//! An in-process test harness (feature `testing`): start a plugin's API, backends and
+//! layers inside a test, without the host binary, so that a plugin's behaviour tests
+//! live in `plugins/<name>/tests` and run in milliseconds.
+//!
+//! The plugin runs as the host would run it, minus the dylib boundary: its start
+//! function gets a [`PluginContext`] with the configuration the test gives, its API
+//! answers requests with the caller's identity attached as the auth layer would attach
+//! it, and its calls to other plugins' backends reach what the test provides: a fake (a
+//! closure), or the real thing in-process (another plugin's backend handler, a
+//! `daas_plugin_db` store).
+//!
+//! ```ignore
+//! use daas_plugin_api::{identity::Identity, sdk::testing::TestPlugin, test_plugin};
+//!
+//! let plugin = TestPlugin::new(test_plugin!(daas_plugin_info))
+//!     .config(serde_json::json!({ "sys": { "site_name": "test" } }))
+//!     .start()
+//!     .await
+//!     .unwrap();
+//! let alice = Identity { user_id: 2, user_name: "alice".into(), admin: false };
+//! let answer = plugin.api().get("/system").caller(&alice).send().await;
+//! answer.assert_status_is_ok();
+//! ```
+//!
+//! What is not here: the host's routing across plugins, its layers in the site's order,
+//! WebSocket upgrades and the host's TCP connections. Tests of those start the real
+//! binary (`host/tests`).
+
+use std::{
+    collections::HashMap,
+    future::Future,
+    sync::{Arc, Mutex, OnceLock},
+};
+
+use abi_stable::{
+    prefix_type::WithMetadata,
+    std_types::{RResult, RStr, RString, RVec},
+};
+use async_ffi::{FfiFuture, FutureExt as _};
+use poem::{
+    endpoint::BoxEndpoint,
+    test::{TestClient, TestRequestBuilder},
+};
+use serde_json::Value;
+
+use super::{host, plugin::BackendHandler, BackendProtocol, Layer, PluginBuilder, PluginContext, StartFn};
+use crate::{
+    abi::{BackendError, BackendErrorKind, HostExt, HostExtRef, HostServices, HostTcpBox, LogLevel},
+    identity::Identity,
+    names::{BackendName, LayerName, PluginName},
+    sdk::Attributes,
+};
+
+/// Name and start function of a plugin crate, as `export_plugin!` declared them; made
+/// by [`test_plugin!`](crate::test_plugin).
+#[derive(Clone, Copy)]
+pub struct Declared {
+    /// The plugin's name.
+    pub name: PluginName,
+    /// Its start function.
+    pub start: StartFn,
+}
+
+/// The [`Declared`] plugin of a plugin crate: `test_plugin!(daas_plugin_db)`.
+#[macro_export]
+macro_rules! test_plugin {
+    ($krate:path) => {{
+        use $krate as plugin_crate;
+        $crate::sdk::testing::Declared { name: plugin_crate::DAAS_PLUGIN_NAME, start: plugin_crate::daas_plugin_start }
+    }};
+}
+
+/// The backends and events of this test process's in-process host. One per process:
+/// the SDK's host handle is process-wide, as it is in a plugin library (nextest runs
+/// each test in its own process).
+#[derive(Default)]
+struct Bus {
+    backends: HashMap<BackendName, BackendHandler>,
+    events: Vec<(String, Value)>,
+}
+
+fn bus() -> &'static Mutex<Bus> {
+    static BUS: OnceLock<Mutex<Bus>> = OnceLock::new();
+    BUS.get_or_init(Default::default)
+}
+
+fn lock() -> std::sync::MutexGuard<'static, Bus> {
+    bus().lock().unwrap_or_else(|p| p.into_inner())
+}
+
+extern "C" fn log(_plugin: PluginName, level: LogLevel, target: RStr<'_>, message: RStr<'_>) {
+    match level {
+        LogLevel::Error => tracing::error!(target: "plugin", plugin_target = target.as_str(), "{}", message.as_str()),
+        LogLevel::Warn => tracing::warn!(target: "plugin", plugin_target = target.as_str(), "{}", message.as_str()),
+        _ => tracing::debug!(target: "plugin", plugin_target = target.as_str(), "{}", message.as_str()),
+    }
+}
+
+extern "C" fn call_backend(_caller: PluginName, backend: BackendName, request: RVec<u8>) -> FfiFuture<RResult<RVec<u8>, BackendError>> {
+    let handler = lock().backends.get(&backend).cloned();
+    async move {
+        let Some(handler) = handler else {
+            return RResult::RErr(BackendError::new(
+                BackendErrorKind::NotAvailable,
+                format!("no plugin provides backend `{backend}` in this test: give it with TestPlugin::backend"),
+            ));
+        };
+        handler(request.into_vec()).await.map(RVec::from).into()
+    }
+    .into_ffi()
+}
+
+extern "C" fn publish(plugin: PluginName, topic: RStr<'_>, payload: RString) {
+    let _ = try_publish(plugin, topic, payload);
+}
+
+extern "C" fn try_publish(_plugin: PluginName, topic: RStr<'_>, payload: RString) -> RResult<(), BackendError> {
+    let value = serde_json::from_str(&payload).unwrap_or(Value::Null);
+    lock().events.push((topic.to_string(), value));
+    RResult::ROk(())
+}
+
+extern "C" fn connect_tcp(_plugin: PluginName, address: RString, _timeout_ms: u64) -> FfiFuture<RResult<HostTcpBox, RString>> {
+    let message = format!("the test harness opens no TCP connections (to {address}); test this in host/tests with the real binary");
+    async move { RResult::RErr(message.into()) }.into_ffi()
+}
+
+const HOST_EXT: &WithMetadata<HostExt> = &WithMetadata::new(HostExt { connect_tcp, publish: try_publish });
+
+fn services(plugin: PluginName) -> HostServices {
+    HostServices { plugin, max_level: LogLevel::Debug, log, call_backend, publish, ext: HostExtRef(HOST_EXT.static_as_prefix()) }
+}
+
+/// A plugin to start in a test: its declaration, its configuration and the other
+/// plugins' backends it may call.
+pub struct TestPlugin {
+    declared: Declared,
+    file: Value,
+    settings: Value,
+    site_dir: std::path::PathBuf,
+}
+
+impl TestPlugin {
+    /// The plugin of `test_plugin!(crate)`, with an empty configuration (every default).
+    pub fn new(declared: Declared) -> TestPlugin {
+        TestPlugin { declared, file: serde_json::json!({}), settings: serde_json::json!({}), site_dir: std::env::temp_dir() }
+    }
+
+    /// Its config file as JSON (what the host would hand it after validation; keys
+    /// left out take their serde defaults).
+    pub fn config(mut self, file: Value) -> TestPlugin {
+        self.file = file;
+        self
+    }
+
+    /// The `settings` table of its `[[extensions.plugin]]` entry.
+    pub fn settings(mut self, settings: Value) -> TestPlugin {
+        self.settings = settings;
+        self
+    }
+
+    /// The site directory relative paths resolve against (default: the temp dir).
+    pub fn site_dir(mut self, dir: impl Into<std::path::PathBuf>) -> TestPlugin {
+        self.site_dir = dir.into();
+        self
+    }
+
+    /// Provide another plugin's backend: a fake, or the real handler in-process. The
+    /// plugin's calls to `P`'s backend reach `handler`.
+    pub fn backend<P, F, Fut>(self, handler: F) -> TestPlugin
+    where
+        P: BackendProtocol,
+        F: Fn(P::Request) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<P::Response, BackendError>> + Send + 'static,
+    {
+        lock().backends.insert(P::NAME, super::plugin::typed_backend::<P, _, _>(handler));
+        self
+    }
+
+    /// Start it: run its start function. Its own backends join the in-process host, so
+    /// that it (and later plugins of the same test) can call them.
+    pub async fn start(self) -> Result<Started, String> {
+        let host = host::install(services(self.declared.name));
+        let ctx = PluginContext { host, file: self.file, settings: self.settings, site_dir: self.site_dir };
+        let builder = (self.declared.start)(ctx).await?;
+        Ok(Started::new(self.declared.name, builder))
+    }
+}
+
+/// A started plugin: its API, its backends, its layers, the events it published.
+pub struct Started {
+    name: PluginName,
+    api: Option<TestClient<BoxEndpoint<'static>>>,
+    browser: Option<TestClient<BoxEndpoint<'static>>>,
+    layers: HashMap<LayerName, Arc<dyn Layer>>,
+    events: Vec<(Vec<String>, super::plugin::EventHandler)>,
+    spec: String,
+    /// Kept so that what the plugin's start left in it (its stop hook) lives as long
+    /// as the test's plugin.
+    _builder: PluginBuilder,
+}
+
+impl Started {
+    fn new(name: PluginName, mut builder: PluginBuilder) -> Started {
+        {
+            let mut bus = lock();
+            for (backend, handler) in &builder.backends {
+                bus.backends.insert(*backend, handler.clone());
+            }
+        }
+        let (api, spec) = match builder.api.take() {
+            Some((endpoint, spec)) => (Some(TestClient::new(endpoint)), spec),
+            None => (None, String::new()),
+        };
+        let browser = builder.browser.take().map(|(endpoint, _)| TestClient::new(endpoint));
+        let layers = std::mem::take(&mut builder.layers);
+        let events = builder.events.take().into_iter().collect();
+        Started { name, api, browser, layers, events, spec, _builder: builder }
+    }
+
+    /// The plugin's name.
+    pub fn name(&self) -> PluginName {
+        self.name
+    }
+
+    /// Its API, at the paths under its `/api/v1/<plugin>` prefix (`/objects`, not
+    /// `/api/v1/db/objects`). Panics when the plugin has no API: a test bug.
+    pub fn api(&self) -> Api<'_> {
+        Api { client: self.api.as_ref().unwrap_or_else(|| panic!("plugin `{}` declares no API", self.name)) }
+    }
+
+    /// Its browser routes, at their full paths (`/`, `/login`).
+    pub fn browser(&self) -> Api<'_> {
+        Api { client: self.browser.as_ref().unwrap_or_else(|| panic!("plugin `{}` declares no browser routes", self.name)) }
+    }
+
+    /// The OpenAPI document of its API (JSON).
+    pub fn openapi(&self) -> Value {
+        serde_json::from_str(&self.spec).unwrap_or(Value::Null)
+    }
+
+    /// Call a backend through the in-process host: its own, or one the test provided.
+    pub async fn call<P: BackendProtocol>(&self, request: &P::Request) -> Result<P::Response, BackendError> {
+        host::host().call::<P>(request).await
+    }
+
+    /// One of its layers. Panics when the plugin does not provide it: a test bug.
+    pub fn layer(&self, name: LayerName) -> Arc<dyn Layer> {
+        self.layers.get(&name).cloned().unwrap_or_else(|| panic!("plugin `{}` provides no layer `{name}`", self.name))
+    }
+
+    /// Deliver an event to its subscriptions, as the host's bus would.
+    pub async fn deliver(&self, topic: &str, payload: Value) {
+        for (topics, handler) in &self.events {
+            if topics.iter().any(|pattern| crate::events::matches(pattern, topic)) {
+                handler(topic.to_string(), payload.clone()).await;
+            }
+        }
+    }
+
+    /// The events published in this test process so far (topic, payload), oldest first.
+    pub fn published(&self) -> Vec<(String, Value)> {
+        lock().events.clone()
+    }
+}
+
+/// Requests to a plugin's API or browser routes.
+pub struct Api<'a> {
+    client: &'a TestClient<BoxEndpoint<'static>>,
+}
+
+macro_rules! method {
+    ($name:ident) => {
+        /// A request with this method; add `.caller(&who)` to attach an identity.
+        pub fn $name(&self, path: impl Into<String>) -> TestRequestBuilder<'a, BoxEndpoint<'static>> {
+            self.client.$name(path).data(Attributes::default())
+        }
+    };
+}
+
+impl<'a> Api<'a> {
+    method!(get);
+    method!(post);
+    method!(put);
+    method!(patch);
+    method!(delete);
+}
+
+/// Attach a caller to a test request, as the auth layer attaches one.
+pub trait AsCaller {
+    /// The request with `who` attached as its caller.
+    fn caller(self, who: &Identity) -> Self;
+}
+
+impl<'a> AsCaller for TestRequestBuilder<'a, BoxEndpoint<'static>> {
+    fn caller(self, who: &Identity) -> Self {
+        let attributes = Attributes(who.to_attributes().into_iter().collect());
+        self.data(attributes)
+    }
+}
