@@ -592,7 +592,7 @@ fn call_endpoint(
     Ok(poem::endpoint::DynEndpoint::call(endpoint.as_ref(), request))
 }
 
-fn error_to_response(err: poem::Error) -> poem::Response {
+pub(crate) fn error_to_response(err: poem::Error) -> poem::Response {
     // A handler's typed error response (poem-openapi's `Result<_, E>`) is already what
     // the route documents: keep it, rather than replace its body.
     if err.is_from_response() {

@@ -187,6 +187,13 @@ impl TestPlugin {
     }
 }
 
+/// A client of an endpoint that answers errors as the SDK does across the boundary
+/// (the JSON error body), so that a test sees what a client of the host sees.
+fn client(endpoint: BoxEndpoint<'static>) -> TestClient<BoxEndpoint<'static>> {
+    use poem::EndpointExt as _;
+    TestClient::new(endpoint.catch_all_error(|e| async move { super::plugin::error_to_response(e) }).boxed())
+}
+
 /// A started plugin: its API, its backends, its layers, the events it published.
 pub struct Started {
     name: PluginName,
@@ -209,10 +216,10 @@ impl Started {
             }
         }
         let (api, spec) = match builder.api.take() {
-            Some((endpoint, spec)) => (Some(TestClient::new(endpoint)), spec),
+            Some((endpoint, spec)) => (Some(client(endpoint)), spec),
             None => (None, String::new()),
         };
-        let browser = builder.browser.take().map(|(endpoint, _)| TestClient::new(endpoint));
+        let browser = builder.browser.take().map(|(endpoint, _)| client(endpoint));
         let layers = std::mem::take(&mut builder.layers);
         let events = builder.events.take().into_iter().collect();
         Started { name, api, browser, layers, events, spec, _builder: builder }
@@ -279,6 +286,23 @@ macro_rules! method {
 }
 
 impl<'a> Api<'a> {
+    /// One JSON request: `method` on `path`, as `who` (none: no caller), with `body`;
+    /// answers the status and the JSON body (`null` when the body is empty or no JSON).
+    pub async fn json(&self, who: Option<&Identity>, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let method = poem::http::Method::from_bytes(method.as_bytes()).unwrap_or_else(|_| panic!("`{method}` is no HTTP method"));
+        let mut request = self.client.request(method, path.to_string()).data(Attributes::default());
+        if let Some(who) = who {
+            request = request.caller(who);
+        }
+        if let Some(body) = body {
+            request = request.body_json(&body);
+        }
+        let response = request.send().await.0;
+        let status = response.status().as_u16();
+        let bytes = response.into_body().into_bytes().await.unwrap_or_default();
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
     method!(get);
     method!(post);
     method!(put);
