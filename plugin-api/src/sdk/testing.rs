@@ -135,6 +135,7 @@ fn services(plugin: PluginName) -> HostServices {
 /// plugins' backends it may call.
 pub struct TestPlugin {
     declared: Declared,
+    libraries: Vec<(PluginName, Value)>,
     file: Value,
     settings: Value,
     site_dir: std::path::PathBuf,
@@ -143,7 +144,7 @@ pub struct TestPlugin {
 impl TestPlugin {
     /// The plugin of `test_plugin!(crate)`, with an empty configuration (every default).
     pub fn new(declared: Declared) -> TestPlugin {
-        TestPlugin { declared, file: serde_json::json!({}), settings: serde_json::json!({}), site_dir: std::env::temp_dir() }
+        TestPlugin { declared, libraries: Vec::new(), file: serde_json::json!({}), settings: serde_json::json!({}), site_dir: std::env::temp_dir() }
     }
 
     /// Its config file as JSON (what the host would hand it after validation; keys
@@ -177,9 +178,23 @@ impl TestPlugin {
         self
     }
 
+    /// Another plugin, real: its library as the workspace built it
+    /// (`target/<profile>/libdaas_plugin_<name>.so`), loaded and started like the host
+    /// loads and starts it, with `file` as its config file; its backends answer this
+    /// plugin's calls. (Linking a second plugin crate into a test is impossible: each
+    /// defines the library's root-module symbol.) Build it first:
+    /// `cargo build -p daas-plugin-<name>`.
+    pub fn library(mut self, name: PluginName, file: Value) -> TestPlugin {
+        self.libraries.push((name, file));
+        self
+    }
+
     /// Start it: run its start function. Its own backends join the in-process host, so
     /// that it (and later plugins of the same test) can call them.
     pub async fn start(self) -> Result<Started, String> {
+        for (name, file) in &self.libraries {
+            start_library(*name, file, &self.site_dir).await?;
+        }
         let host = host::install(services(self.declared.name));
         let ctx = PluginContext { host, file: self.file, settings: self.settings, site_dir: self.site_dir };
         let builder = (self.declared.start)(ctx).await?;
@@ -192,6 +207,34 @@ impl TestPlugin {
 fn client(endpoint: BoxEndpoint<'static>) -> TestClient<BoxEndpoint<'static>> {
     use poem::EndpointExt as _;
     TestClient::new(endpoint.catch_all_error(|e| async move { super::plugin::error_to_response(e) }).boxed())
+}
+
+/// Load and start a plugin library; its backends join the in-process host.
+async fn start_library(name: PluginName, file: &Value, site_dir: &std::path::Path) -> Result<(), String> {
+    use crate::abi::PluginModRef;
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    // Test executables live in target/<profile>/deps; libraries one level up.
+    let dir = exe.parent().and_then(std::path::Path::parent).ok_or("no target directory above the test executable")?;
+    let path = dir.join(format!("{}daas_plugin_{}{}", std::env::consts::DLL_PREFIX, name, std::env::consts::DLL_SUFFIX));
+    if !path.exists() {
+        return Err(format!("plugin library {} is missing: build it first (cargo build -p daas-plugin-{name})", path.display()));
+    }
+    let header = abi_stable::library::lib_header_from_path(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let module = header.init_root_module::<PluginModRef>().map_err(|e| format!("{}: {e}", path.display()))?;
+    let config = serde_json::json!({ "file": file, "settings": {}, "site_dir": site_dir }).to_string();
+    let manifest = match (module.start())(services(name), config.into()).await {
+        RResult::ROk(manifest) => manifest,
+        RResult::RErr(e) => return Err(format!("plugin `{name}` did not start: {e}")),
+    };
+    let call = module.call_backend();
+    let mut bus = lock();
+    for backend in manifest.backends.iter().copied() {
+        let handler: BackendHandler = Arc::new(move |request: Vec<u8>| {
+            Box::pin(async move { call(backend, request.into()).await.into_result().map(RVec::into_vec) })
+        });
+        bus.backends.insert(backend, handler);
+    }
+    Ok(())
 }
 
 /// A started plugin: its API, its backends, its layers, the events it published.
