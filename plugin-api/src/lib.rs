@@ -104,19 +104,26 @@ pub use poem_openapi;
 #[macro_export]
 macro_rules! export_plugin {
     ($name:expr, $start:path) => {
+        /// The plugin's name, for the test harness (`test_plugin!`).
+        #[doc(hidden)]
+        pub const DAAS_PLUGIN_NAME: $crate::names::PluginName = $name;
+
+        /// The plugin's start function, boxed, for the host and the test harness.
+        #[doc(hidden)]
+        pub fn daas_plugin_start(
+            ctx: $crate::sdk::PluginContext,
+        ) -> ::std::pin::Pin<
+            ::std::boxed::Box<
+                dyn ::std::future::Future<Output = ::std::result::Result<$crate::sdk::PluginBuilder, ::std::string::String>>
+                    + ::std::marker::Send,
+            >,
+        > {
+            ::std::boxed::Box::pin($start(ctx))
+        }
+
         #[::abi_stable::export_root_module]
         pub fn daas_plugin_root_module() -> $crate::abi::PluginModRef {
-            fn start_boxed(
-                ctx: $crate::sdk::PluginContext,
-            ) -> ::std::pin::Pin<
-                ::std::boxed::Box<
-                    dyn ::std::future::Future<Output = ::std::result::Result<$crate::sdk::PluginBuilder, ::std::string::String>>
-                        + ::std::marker::Send,
-                >,
-            > {
-                ::std::boxed::Box::pin($start(ctx))
-            }
-            $crate::sdk::root_module($name, env!("CARGO_PKG_VERSION"), start_boxed)
+            $crate::sdk::root_module($name, env!("CARGO_PKG_VERSION"), daas_plugin_start)
         }
     };
 }

@@ -13,6 +13,8 @@ mod http;
 mod logging;
 pub mod net;
 pub mod runtime;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod ws;
 
 pub use builder::{Layer, PluginBuilder, PluginContext, StartConfig, WsRequest};
