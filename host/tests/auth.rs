@@ -165,7 +165,7 @@ fn access_tokens_are_shown_once_work_as_bearer_and_can_be_revoked() {
             .send()
             .unwrap(),
     );
-    assert_eq!(status, StatusCode::BAD_REQUEST, "an expiry in the past");
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "an expiry in the past");
     assert_eq!(
         c.delete(server.url("/api/v1/auth/access-tokens/0000000000000000")).bearer_auth(&bearer).send().unwrap().status(),
         StatusCode::NOT_FOUND
@@ -227,7 +227,7 @@ fn a_second_factor_is_set_up_in_two_steps_and_then_needed_to_log_in() {
 
     let code = || totp_code(&secret, "admin");
     let wrong = if code() == "123456" { "654321" } else { "123456" };
-    assert_eq!(totp(json!({"code": wrong}), "POST").0, StatusCode::BAD_REQUEST);
+    assert_eq!(totp(json!({"code": wrong}), "POST").0, StatusCode::UNPROCESSABLE_ENTITY, "valid by the schema, yet not the code");
     let (status, body) = totp(json!({"code": code()}), "POST");
     assert_eq!((status, body["enabled"].as_bool()), (StatusCode::OK, Some(true)), "{body}");
 
@@ -245,7 +245,7 @@ fn a_second_factor_is_set_up_in_two_steps_and_then_needed_to_log_in() {
     assert_eq!(login(Some(&code())).0, StatusCode::OK);
 
     // Removing it needs a current code.
-    assert_eq!(totp(json!({"code": wrong}), "DELETE").0, StatusCode::BAD_REQUEST);
+    assert_eq!(totp(json!({"code": wrong}), "DELETE").0, StatusCode::FORBIDDEN, "a wrong code does not prove the caller holds the factor");
     assert_eq!(totp(json!({"code": code()}), "DELETE").0, StatusCode::NO_CONTENT);
     assert_eq!(login(None).0, StatusCode::OK);
 }

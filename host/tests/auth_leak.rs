@@ -106,8 +106,15 @@ impl Run<'_> {
 
     /// `POST /api/v1/auth/token`; the bearer token, recorded as carried by that answer.
     fn token(&mut self, name: &str, user: &str, password: &str, otp: Option<String>) -> String {
-        let (i, status, body) =
-            self.call("POST", "/api/v1/auth/token", None, Some(json!({"username": user, "password": password, "otp": otp})));
+        let (i, status, body) = self.call(
+            "POST",
+            "/api/v1/auth/token",
+            None,
+            Some(match otp {
+                Some(otp) => json!({"username": user, "password": password, "otp": otp}),
+                None => json!({"username": user, "password": password}),
+            }),
+        );
         assert_eq!(status, 200, "login of {user}: {body}");
         let token = body["token"].as_str().unwrap().to_string();
         self.secret(name, &token, Carrier::Body(i));

@@ -93,7 +93,7 @@ fn a_static_group_deny_answers_403_and_a_user_accept_overrides_it() {
     // Entries are checked: unknown ids, duplicates, missing subjects.
     let (status, body) =
         admin.post(&format!("/api/v1/auth/users/{ann_id}/privileges"), json!({"privilege": "no_such_route", "effect": "accept"}));
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     assert!(body["message"].as_str().unwrap().contains("GET /api/v1/auth/privileges"), "{body}");
     let (status, body) =
         admin.post(&format!("/api/v1/auth/users/{ann_id}/privileges"), json!({"privilege": "testbackend_whoami", "effect": "accept"}));

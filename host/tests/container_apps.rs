@@ -167,10 +167,11 @@ fn an_app_starts_to_a_reachable_desktop_and_stops_for_its_owner_only() {
     assert!(rows(&db, "instances").is_empty() && rows(&db, "guacamole_connections").is_empty(), "{db}");
     assert_eq!(api.call(ann, "DELETE", &stop, None).0, StatusCode::NOT_FOUND);
 
-    // Mistakes: unknown app 404; a VM app 400; an image the engine lacks 404 naming it.
+    // Mistakes: unknown app 404; a VM app 409 (not this plugin's kind); an image the engine
+    // lacks 404 naming it.
     assert_eq!(api.call(ann, "POST", "/api/v1/container/apps/no-such-app/start", None).0, StatusCode::NOT_FOUND);
     let vm = api.app(ann, json!({"object_type": "vm"}));
-    assert_eq!(api.call(ann, "POST", &format!("/api/v1/container/apps/{vm}/start"), None).0, StatusCode::BAD_REQUEST);
+    assert_eq!(api.call(ann, "POST", &format!("/api/v1/container/apps/{vm}/start"), None).0, StatusCode::CONFLICT);
     let ghost = api.app(ann, json!({"object_type": "container", "id_docker": "localhost/daas-no-such-image:1"}));
     let (status, body) = api.call(ann, "POST", &format!("/api/v1/container/apps/{ghost}/start"), None);
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");

@@ -49,6 +49,10 @@ pub enum Failure {
     /// It conflicts with what exists (the same id or name, or the object's state).
     #[oai(status = 409)]
     Conflict(Json<ApiError>),
+    /// Well-formed and allowed, but it cannot be done as asked: what the schema cannot
+    /// say (a one-time code that does not match, an app of another kind).
+    #[oai(status = 422)]
+    Unprocessable(Json<ApiError>),
     /// Too many requests; retry after the seconds in `Retry-After`.
     #[oai(status = 429)]
     TooManyRequests(Json<ApiError>, #[oai(header = "Retry-After")] Option<String>),
@@ -89,6 +93,12 @@ impl Failure {
     /// 409 with code `conflict`.
     pub fn conflict(message: impl Into<String>) -> Failure {
         Failure::Conflict(Json(ApiError::new("conflict", message, "")))
+    }
+
+    /// 422 with code `unprocessable`: the request is valid by the schema, yet cannot be
+    /// done as asked.
+    pub fn unprocessable(message: impl Into<String>) -> Failure {
+        Failure::Unprocessable(Json(ApiError::new("unprocessable", message, "")))
     }
 
     /// 429 with `Retry-After`.
@@ -137,6 +147,7 @@ impl Failure {
             Failure::Forbidden(_) => 403,
             Failure::NotFound(_) => 404,
             Failure::Conflict(_) => 409,
+            Failure::Unprocessable(_) => 422,
             Failure::TooManyRequests(..) => 429,
             Failure::Internal(_) => 500,
             Failure::Unavailable(..) => 503,
@@ -151,6 +162,7 @@ impl Failure {
             | Failure::Forbidden(b)
             | Failure::NotFound(b)
             | Failure::Conflict(b)
+            | Failure::Unprocessable(b)
             | Failure::TooManyRequests(b, _)
             | Failure::Internal(b)
             | Failure::Unavailable(b, _) => &b.0,
@@ -164,6 +176,7 @@ impl Failure {
             | Failure::Forbidden(b)
             | Failure::NotFound(b)
             | Failure::Conflict(b)
+            | Failure::Unprocessable(b)
             | Failure::TooManyRequests(b, _)
             | Failure::Internal(b)
             | Failure::Unavailable(b, _) => &mut b.0,
@@ -204,6 +217,7 @@ impl From<ApiError> for Failure {
             "forbidden" => Failure::Forbidden(body),
             "not_found" => Failure::NotFound(body),
             "conflict" => Failure::Conflict(body),
+            "unprocessable" => Failure::Unprocessable(body),
             "unavailable" | "backend_not_available" => Failure::Unavailable(body, None),
             _ => Failure::Internal(body),
         }
@@ -279,13 +293,30 @@ pub fn text(value: Option<serde_json::Value>) -> ParseResult<String> {
     }
 }
 
-/// [`text`] for an optional field: absent or null is none.
+/// [`text`] for an optional field: absent is none; `null` is refused, as the schema
+/// (which does not declare it nullable) says.
 pub fn maybe_text(value: Option<serde_json::Value>) -> ParseResult<Option<String>> {
     match value {
-        None | Some(serde_json::Value::Null) => Ok(None),
+        None => Ok(None),
+        Some(serde_json::Value::Null) => Err(null_refused()),
         Some(serde_json::Value::String(s)) => Ok(Some(s)),
         Some(other) => Err(ParseError::custom(format!("expected a string, found {}", json_kind(&other)))),
     }
+}
+
+/// An optional field of any other type read as its schema says: absent is none, `null`
+/// refused (poem-openapi alone reads `null` as absent, which a schema without `nullable`
+/// forbids). Use as `#[oai(deserialize_with = "daas_plugin_api::sdk::present")]`.
+pub fn present<T: poem_openapi::types::ParseFromJSON>(value: Option<serde_json::Value>) -> ParseResult<Option<T>> {
+    match value {
+        None => Ok(None),
+        Some(serde_json::Value::Null) => Err(null_refused()),
+        Some(value) => T::parse_from_json(Some(value)).map(Some).map_err(|e| ParseError::custom(e.into_message())),
+    }
+}
+
+fn null_refused<T: poem_openapi::types::Type>() -> ParseError<T> {
+    ParseError::custom("null is not a value of this field; leave the field out instead")
 }
 
 fn json_kind(value: &serde_json::Value) -> &'static str {
@@ -353,6 +384,10 @@ mod tests {
         assert_eq!(text(Some(serde_json::json!("a"))).ok(), Some("a".to_string()));
         assert!(text(Some(serde_json::json!(123))).is_err());
         assert!(maybe_text(Some(serde_json::json!(true))).is_err());
-        assert_eq!(maybe_text(Some(serde_json::Value::Null)).ok(), Some(None));
+        assert!(maybe_text(Some(serde_json::Value::Null)).is_err(), "the schema does not declare null");
+        assert_eq!(maybe_text(None).ok(), Some(None));
+        assert!(present::<bool>(Some(serde_json::Value::Null)).is_err());
+        assert_eq!(present::<bool>(Some(serde_json::json!(true))).ok(), Some(Some(true)));
+        assert!(present::<bool>(Some(serde_json::json!("true"))).is_err());
     }
 }

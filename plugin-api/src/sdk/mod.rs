@@ -20,7 +20,7 @@ mod ws;
 pub use builder::{Layer, PluginBuilder, PluginContext, StartConfig, WsRequest};
 pub use client::{unexpected, BackendClient};
 pub use exports::{root_module, StartFn};
-pub use failure::{maybe_text, text, Caller, Created, Done, Failure};
+pub use failure::{maybe_text, present, text, Caller, Created, Done, Failure};
 pub use host::{host, BackendProtocol, Host};
 pub use http::Attributes;
 pub use ws::{WebSocket, WsClosed, WsSink, WsSource};

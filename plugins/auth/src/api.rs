@@ -19,8 +19,8 @@ pub struct AuthApi(pub Accounts);
 #[derive(Object)]
 #[oai(example, deny_unknown_fields, skip_serializing_if_is_none)]
 struct Credentials {
-    /// The login name.
-    #[oai(deserialize_with = "daas_plugin_api::sdk::text", validator(min_length = 1, max_length = 128))]
+    /// The login name (no NUL: no database here stores one).
+    #[oai(deserialize_with = "daas_plugin_api::sdk::text", validator(min_length = 1, max_length = 128, pattern = r"^[^\x00]*$"))]
     username: String,
     /// The password.
     #[oai(write_only, deserialize_with = "daas_plugin_api::sdk::text", validator(max_length = 4096))]
@@ -225,16 +225,15 @@ impl AuthApi {
     #[oai(path = "/totp", method = "post", operation_id = "setup_totp")]
     async fn setup_totp(&self, caller: Caller, body: Json<TotpCode>) -> Result<Json<SecondFactor>, Failure> {
         let Some(user) = self.0.db.get::<daas_common::model::User>(caller.user_id).await? else {
-            return Err(Failure::bad("only local users have a second factor here"));
+            return Err(Failure::unprocessable("only local users have a second factor here"));
         };
         let stored = user.totp_secret.clone().unwrap_or_default();
         let (secret, active) = crate::totp::parse(&stored);
         match body.0.code {
             None => {
                 if active && !secret.is_empty() {
-                    return Err(
-                        Failure::bad("the second factor is active already").with_detail("remove it first with DELETE /api/v1/auth/totp")
-                    );
+                    return Err(Failure::conflict("the second factor is active already")
+                        .with_detail("remove it first with DELETE /api/v1/auth/totp"));
                 }
                 let secret = crate::totp::new_secret();
                 self.set_totp(user.id, &crate::totp::pending(&secret)).await?;
@@ -243,7 +242,7 @@ impl AuthApi {
             }
             Some(code) => {
                 if secret.is_empty() || !crate::totp::check(secret, &user.name, &code) {
-                    return Err(Failure::bad("the code does not match the secret being set up")
+                    return Err(Failure::unprocessable("the code does not match the secret being set up")
                         .with_detail("check the app's clock; start again with an empty body"));
                 }
                 self.set_totp(user.id, secret).await?;
@@ -263,7 +262,7 @@ impl AuthApi {
         let stored = user.totp_secret.clone().unwrap_or_default();
         let (secret, active) = crate::totp::parse(&stored);
         if active && !secret.is_empty() && !body.code.as_deref().is_some_and(|c| crate::totp::check(secret, &user.name, c)) {
-            return Err(Failure::bad("a current one-time code is needed to remove the second factor")
+            return Err(Failure::forbidden("a current one-time code is needed to remove the second factor")
                 .with_detail("send the code the authenticator app shows as `code`"));
         }
         // Empty, not none: a secret given as none keeps the stored one.
@@ -288,7 +287,7 @@ impl AuthApi {
     #[oai(path = "/access-tokens", method = "post", operation_id = "create_access_token")]
     async fn create_access_token(&self, caller: Caller, body: Json<NewAccessToken>) -> Result<Created<CreatedAccessToken>, Failure> {
         if body.expires_at.is_some_and(|t| t <= Utc::now()) {
-            return Err(Failure::bad("expires_at is in the past").with_detail("give a time in the future, or none"));
+            return Err(Failure::unprocessable("expires_at is in the past").with_detail("give a time in the future, or none"));
         }
         let (access_token, token) = self.0.create_access_token(caller.user_id, &body.description, body.expires_at).await?;
         Ok(Created::Created(Json(CreatedAccessToken { token, access_token: access_token.into() })))

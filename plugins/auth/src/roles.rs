@@ -90,7 +90,10 @@ struct NewRole {
     description: Option<String>,
     /// Rule ids, `<resource>:<own|group|global>:<view|create|edit|delete|start|stop>`,
     /// each registered by a loaded plugin (`GET /api/v1/auth/rules`; absent: none).
-    #[oai(validator(pattern = r"^\s*[a-z0-9_]+:(own|group|global):(view|create|edit|delete|start|stop)\s*$", max_items = 1000))]
+    #[oai(
+        deserialize_with = "daas_plugin_api::sdk::present",
+        validator(pattern = r"^\s*[a-z0-9_]+:(own|group|global):(view|create|edit|delete|start|stop)\s*$", max_items = 1000)
+    )]
     rules: Option<Vec<String>>,
 }
 
@@ -118,7 +121,10 @@ struct RolePatch {
     #[oai(deserialize_with = "daas_plugin_api::sdk::maybe_text", validator(max_length = 1024))]
     description: Option<String>,
     /// The new rule ids (they replace the old ones).
-    #[oai(validator(pattern = r"^\s*[a-z0-9_]+:(own|group|global):(view|create|edit|delete|start|stop)\s*$", max_items = 1000))]
+    #[oai(
+        deserialize_with = "daas_plugin_api::sdk::present",
+        validator(pattern = r"^\s*[a-z0-9_]+:(own|group|global):(view|create|edit|delete|start|stop)\s*$", max_items = 1000)
+    )]
     rules: Option<Vec<String>>,
 }
 
@@ -159,7 +165,7 @@ impl RolesApi {
         for id in ids {
             let rule: Rule = id.trim().parse().map_err(Failure::bad)?;
             if !catalogue.has(&rule) {
-                return Err(Failure::bad(format!("no loaded plugin registers the rule `{rule}`; GET /api/v1/auth/rules lists them")));
+                return Err(Failure::not_found(format!("no loaded plugin registers the rule `{rule}`; GET /api/v1/auth/rules lists them")));
             }
             out.push(rule);
         }

@@ -6,10 +6,9 @@ use daas_common::{
     protocols::{AppStarted, DaemonInfo, ImageInfo},
 };
 use daas_plugin_api::{
-    abi::BackendErrorKind,
+    abi::BackendError,
     poem_openapi::{param::Path, payload::Json, Object, OpenApi},
     sdk::{Caller, Done, Failure},
-    ApiError,
 };
 
 use crate::{engine::EngineError, images, limits, State};
@@ -22,20 +21,16 @@ pub struct ContainerApi(pub State);
 /// internal failure is logged under an error id, which alone is answered.
 impl From<EngineError> for Failure {
     fn from(e: EngineError) -> Failure {
-        let kind = e.kind();
         let detail = match &e {
             EngineError::Unreachable { .. } => "see docs/container.md for how to run podman's Docker API",
             EngineError::Timeout { .. } => "try again; raise [container_request] timeout_ms or vnc_ready_ms if it keeps happening",
             _ => "",
         };
-        let body = Json(ApiError::new(kind.code(), e.to_string(), detail));
-        match kind {
-            BackendErrorKind::BadRequest => Failure::BadRequest(body),
-            BackendErrorKind::NotFound => Failure::NotFound(body),
-            BackendErrorKind::Conflict => Failure::Conflict(body),
-            BackendErrorKind::Forbidden => Failure::Forbidden(body),
-            BackendErrorKind::Unavailable | BackendErrorKind::NotAvailable => Failure::Unavailable(body, None),
-            BackendErrorKind::Internal => Failure::internal("the container engine failed", &e),
+        let failure = Failure::from(BackendError::from(e));
+        if detail.is_empty() {
+            failure
+        } else {
+            failure.with_detail(detail)
         }
     }
 }

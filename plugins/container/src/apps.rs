@@ -64,13 +64,13 @@ impl Apps {
             return Err(not_found_app(object_id));
         }
         if app.object_type != "container" {
-            return Err(EngineError::BadRequest(format!(
+            return Err(EngineError::Conflict(format!(
                 "app `{object_id}` is of type `{}`; the container plugin starts container apps only",
                 app.object_type
             )));
         }
         if app.id_docker.trim().is_empty() {
-            return Err(EngineError::BadRequest(format!("app `{object_id}` names no image (its id_docker is empty)")));
+            return Err(EngineError::Conflict(format!("app `{object_id}` names no image (its id_docker is empty)")));
         }
         // Shared apps (owner 0) run as the caller's; a user's app stays its owner's.
         let owner = if app.id_owner > 0 { app.id_owner } else { caller.user_id };

@@ -193,10 +193,16 @@ fn write_error(spec: &Spec, e: DbErr) -> BackendError {
         Some(SqlErr::ForeignKeyConstraintViolation(detail)) => {
             tracing::debug!(table = %spec.table, %detail, "foreign key constraint violated");
             if spec.references.is_empty() {
-                bad_request(format!("the {} is still referred to by another row; remove that one first", spec.noun))
+                BackendError::new(
+                    BackendErrorKind::Conflict,
+                    format!("the {} is still referred to by another row; remove that one first", spec.noun),
+                )
             } else {
                 let fields: Vec<String> = spec.references.iter().map(|(f, _)| format!("`{f}`")).collect();
-                bad_request(format!("the {} refers to something that does not exist (check {})", spec.noun, fields.join(", ")))
+                BackendError::new(
+                    BackendErrorKind::NotFound,
+                    format!("the {} refers to something that does not exist (check {})", spec.noun, fields.join(", ")),
+                )
             }
         }
         _ => db_error(e),
@@ -676,7 +682,8 @@ impl Tables {
             let Some(key) = v.get(*field).filter(|k| !k.is_null()) else { continue };
             if !self.exists(*parent, key).await.ok()? {
                 let noun = crate::with_table!(*parent, P => P::SPEC.noun);
-                return Some(bad_request(format!("`{field}`: {noun} {} does not exist", show_key(key))));
+                // Well-formed, so not a 400: what it names is not there.
+                return Some(BackendError::new(BackendErrorKind::NotFound, format!("`{field}`: {noun} {} does not exist", show_key(key))));
             }
         }
         None

@@ -25,7 +25,7 @@ async fn suite(kind: &str) {
     let Some((file, dir, admin)) = fresh(kind).await else { return };
     let store = Store::open(&file, dir.path()).await.unwrap_or_else(|e| panic!("{kind}: {e}"));
     let db = store.client();
-    use BackendErrorKind::{BadRequest, Conflict};
+    use BackendErrorKind::{BadRequest, Conflict, NotFound};
 
     // The key: named, with what to do; a row in the trash says so.
     let a = DaasObject { id: "a".into(), id_owner: 7, ..Default::default() };
@@ -65,14 +65,14 @@ async fn suite(kind: &str) {
          first); choose another `name`",
     );
 
-    // A reference to nothing: the field and the value.
+    // A reference to nothing (well-formed, so not a bad request): the field and the value.
     expect(
         kind,
         db.insert(&Environment { id_object: "missing".into(), name: "x".into(), ..Default::default() }).await,
-        BadRequest,
+        NotFound,
         "`id_object`: object `missing` does not exist",
     );
-    expect(kind, db.insert(&Membership { id_group: 999, id_user: 1 }).await, BadRequest, "`id_group`: group `999` does not exist");
+    expect(kind, db.insert(&Membership { id_group: 999, id_user: 1 }).await, NotFound, "`id_group`: group `999` does not exist");
 
     // NUL: PostgreSQL cannot store it, so no database takes it (a 500 on PostgreSQL
     // before), in a row or a lookup.

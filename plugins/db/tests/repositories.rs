@@ -159,7 +159,7 @@ async fn suite(kind: &str) {
     let twin = Environment { id: String::new(), ..env.clone() };
     assert_eq!(kind_of(db.insert(&twin).await.unwrap_err()), BackendErrorKind::Conflict, "{kind}: name unique per object");
     let orphan = Environment { id: String::new(), id_object: "missing".into(), ..env.clone() };
-    assert_eq!(kind_of(db.insert(&orphan).await.unwrap_err()), BackendErrorKind::BadRequest, "{kind}: unknown object");
+    assert_eq!(kind_of(db.insert(&orphan).await.unwrap_err()), BackendErrorKind::NotFound, "{kind}: unknown object");
 
     // ---- ConnectionRepository
     let con = GuacamoleConnection {

@@ -48,6 +48,7 @@ struct NewGroup {
     #[oai(deserialize_with = "daas_plugin_api::sdk::maybe_text", validator(max_length = 1024))]
     description: Option<String>,
     /// Static groups are evaluated before the others and cached (absent: no).
+    #[oai(deserialize_with = "daas_plugin_api::sdk::present")]
     is_static: Option<bool>,
 }
 
@@ -71,6 +72,7 @@ struct GroupPatch {
     #[oai(deserialize_with = "daas_plugin_api::sdk::maybe_text", validator(max_length = 1024))]
     description: Option<String>,
     /// Static.
+    #[oai(deserialize_with = "daas_plugin_api::sdk::present")]
     is_static: Option<bool>,
 }
 

@@ -97,7 +97,7 @@ impl PrivilegesApi {
             return Err(Failure::bad("a privilege id must be 1 to 128 characters"));
         }
         if self.0.guard.knows(&privilege) == Some(false) {
-            return Err(Failure::bad(format!(
+            return Err(Failure::not_found(format!(
                 "`{privilege}` is not a privilege id of this server; GET /api/v1/auth/privileges lists them"
             )));
         }

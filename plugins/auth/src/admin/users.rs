@@ -79,8 +79,10 @@ struct NewUser {
     #[oai(write_only, deserialize_with = "daas_plugin_api::sdk::maybe_text", validator(min_length = 1, max_length = 4096))]
     password: Option<String>,
     /// Administrator (absent: no).
+    #[oai(deserialize_with = "daas_plugin_api::sdk::present")]
     admin: Option<bool>,
     /// Cannot log in (absent: no).
+    #[oai(deserialize_with = "daas_plugin_api::sdk::present")]
     disabled: Option<bool>,
 }
 
@@ -113,11 +115,14 @@ struct UserPatch {
     #[oai(write_only, deserialize_with = "daas_plugin_api::sdk::maybe_text", validator(min_length = 1, max_length = 4096))]
     password: Option<String>,
     /// Administrator.
+    #[oai(deserialize_with = "daas_plugin_api::sdk::present")]
     admin: Option<bool>,
     /// Disable (true: the user's sessions and tokens end) or enable (false) logins.
+    #[oai(deserialize_with = "daas_plugin_api::sdk::present")]
     disabled: Option<bool>,
     /// True: remove the user's second factor (a lost authenticator); they can set up a
     /// new one.
+    #[oai(deserialize_with = "daas_plugin_api::sdk::present")]
     reset_second_factor: Option<bool>,
 }
 

@@ -4,6 +4,7 @@
 
 use daas_common::protocols::Row;
 use daas_plugin_api::{
+    abi::{BackendError, BackendErrorKind},
     identity::{Identity, GLOBAL_OWNER, SHARED_OWNER},
     poem_openapi::{
         payload::Json,
@@ -242,6 +243,17 @@ fn overlay(mut over: Value, given: Map<String, Value>) -> Value {
     over
 }
 
+/// A listing's parameters passed the schema, which cannot say which cursors and filter
+/// values a listing takes: the store's refusal of one (a cursor it did not hand out, a
+/// number column given a word) is a 422.
+fn unprocessable_if_bad(e: BackendError) -> Failure {
+    if e.kind == BackendErrorKind::BadRequest {
+        Failure::unprocessable(e.message.to_string())
+    } else {
+        Failure::from(e)
+    }
+}
+
 /// A page of the rows the caller may see.
 pub async fn list<R: Resource>(store: &Store, who: &Identity, q: ListQuery, scope: Scope) -> Result<Json<Page<R::Model>>, Failure> {
     let mut cond = visible::<R>(who)?.unwrap_or_else(Condition::all);
@@ -249,14 +261,14 @@ pub async fn list<R: Resource>(store: &Store, who: &Identity, q: ListQuery, scop
     // (`String::is_empty`: poem-openapi's `Type::is_empty` is in scope and says false.)
     for f in q.filter.iter().filter(|f| !String::is_empty(f)) {
         let Some((column, value)) = f.split_once(':') else {
-            return Err(Failure::bad(format!("filter `{f}` is not `column:value`")));
+            return Err(Failure::unprocessable(format!("filter `{f}` is not `column:value`")));
         };
         if !R::FILTERS.contains(&column) {
-            return Err(Failure::bad(format!("cannot filter by `{column}`; the filters are {}", R::FILTERS.join(", "))));
+            return Err(Failure::unprocessable(format!("cannot filter by `{column}`; the filters are {}", R::FILTERS.join(", "))));
         }
         filters.push(daas_common::protocols::Filter::eq(column, value));
     }
-    cond = cond.add(filter_condition::<R::T>(&filters)?);
+    cond = cond.add(filter_condition::<R::T>(&filters).map_err(unprocessable_if_bad)?);
     let sort = match q.sort.as_deref() {
         None | Some("") => Sort { column: R::SORTS[0].into(), desc: true },
         Some(s) => {
@@ -271,7 +283,7 @@ pub async fn list<R: Resource>(store: &Store, who: &Identity, q: ListQuery, scop
         }
     };
     let limit = q.limit.unwrap_or(50);
-    let page = store.tables.page::<R::T>(cond, scope, &sort, q.cursor.as_deref(), limit).await?;
+    let page = store.tables.page::<R::T>(cond, scope, &sort, q.cursor.as_deref(), limit).await.map_err(unprocessable_if_bad)?;
     let items = page.rows.into_iter().map(from_json).collect::<Result<_, _>>()?;
     Ok(Json(Page { items, next_cursor: page.next }))
 }

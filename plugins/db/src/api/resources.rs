@@ -161,7 +161,8 @@ macro_rules! resource_api {
             /// A page of the rows you may see: your own, the shared ones (owner 0) and the
             /// global ones (owner -1); administrators see every row. Newest first unless
             /// `sort` says otherwise. `filter=column:value` (repeat it: all must hold)
-            /// narrows the list; an unknown column is a 400 that names the columns. Pass
+            /// narrows the list; a term that is not `column:value` of the columns named, or a
+            /// value its column cannot hold, is a 422 that says so. Pass
             /// `next_cursor` as `cursor` for the next page (null on the last one).
             #[oai(path = $list, method = "get", operation_id = $op_list)]
             async fn list(
@@ -276,13 +277,13 @@ macro_rules! resource_api {
 }
 
 resource_api!(ObjectsApi, ObjectResource, String, "Routes of the objects.", id: "The object's id.",
-    filter: "`column:value`, the column one of `id_owner`, `object_type`, `object_mode`, `object_mode_extended`, `object_state`, `os_type`, `id_docker`, `id_proxmox`; repeat for more (all must hold); empty ones are ignored.", sort: "^-?(created_at|updated_at|id|id_user|object_type)?$",
+    filter: "`column:value`, the column one of `id_owner`, `object_type`, `object_mode`, `object_mode_extended`, `object_state`, `os_type`, `id_docker`, `id_proxmox`; repeat for more (all must hold); empty ones are ignored.", sort: "^(-?(created_at|updated_at|id|id_user|object_type))?$",
     paths: "/objects", "/objects/:id", "/trash/objects", "/trash/objects/:id", "/trash/objects/:id/restore",
     ops: "list_objects", "create_object", "get_object", "update_object", "delete_object", "list_trashed_objects", "restore_object", "purge_object",
     summaries: "List objects", "Create an object", "Get an object", "Change an object", "Move an object to the trash",
         "List objects in the trash", "Restore an object from the trash", "Purge an object from the trash");
 resource_api!(EnvironmentsApi, EnvironmentResource, String, "Routes of the environments.", id: "The environment's id.",
-    filter: "`column:value`, the column one of `id_object`, `name`, `state`, `id_backend`; repeat for more (all must hold); empty ones are ignored.", sort: "^-?(created_at|id|name)?$",
+    filter: "`column:value`, the column one of `id_object`, `name`, `state`, `id_backend`; repeat for more (all must hold); empty ones are ignored.", sort: "^(-?(created_at|id|name))?$",
     paths: "/environments", "/environments/:id", "/trash/environments", "/trash/environments/:id", "/trash/environments/:id/restore",
     ops: "list_environments", "create_environment", "get_environment", "update_environment", "delete_environment",
          "list_trashed_environments", "restore_environment", "purge_environment",
@@ -290,7 +291,7 @@ resource_api!(EnvironmentsApi, EnvironmentResource, String, "Routes of the envir
         "Move an environment to the trash", "List environments in the trash", "Restore an environment from the trash",
         "Purge an environment from the trash");
 resource_api!(ApplicationsApi, ApplicationResource, String, "Routes of the applications.", id: "The application's id.",
-    filter: "`column:value`, the column one of `id_owner`, `name`, `os_type`, `id_file`, `id_template`; repeat for more (all must hold); empty ones are ignored.", sort: "^-?(created_at|id|name)?$",
+    filter: "`column:value`, the column one of `id_owner`, `name`, `os_type`, `id_file`, `id_template`; repeat for more (all must hold); empty ones are ignored.", sort: "^(-?(created_at|id|name))?$",
     paths: "/applications", "/applications/:id", "/trash/applications", "/trash/applications/:id", "/trash/applications/:id/restore",
     ops: "list_applications", "create_application", "get_application", "update_application", "delete_application",
          "list_trashed_applications", "restore_application", "purge_application",
@@ -298,26 +299,26 @@ resource_api!(ApplicationsApi, ApplicationResource, String, "Routes of the appli
         "Move an application to the trash", "List applications in the trash", "Restore an application from the trash",
         "Purge an application from the trash");
 resource_api!(FilesApi, FileResource, String, "Routes of the files.", id: "The file's id.",
-    filter: "`column:value`, the column one of `id_owner`, `name`, `os_type`, `version`; repeat for more (all must hold); empty ones are ignored.", sort: "^-?(created_at|id|name|filesize)?$",
+    filter: "`column:value`, the column one of `id_owner`, `name`, `os_type`, `version`; repeat for more (all must hold); empty ones are ignored.", sort: "^(-?(created_at|id|name|filesize))?$",
     paths: "/files", "/files/:id", "/trash/files", "/trash/files/:id", "/trash/files/:id/restore",
     ops: "list_files", "create_file", "get_file", "update_file", "delete_file", "list_trashed_files", "restore_file", "purge_file",
     summaries: "List files", "Create a file", "Get a file", "Change a file", "Move a file to the trash", "List files in the trash",
         "Restore a file from the trash", "Purge a file from the trash");
 resource_api!(LimitsApi, LimitResource, i64, "Routes of the limits (by owner id).", id: "The owner's user id (-1: the global limits).",
-    filter: "`column:value`, the column one of `id_owner`; repeat for more (all must hold); empty ones are ignored.", sort: "^-?(id_owner)?$",
+    filter: "`column:value`, the column one of `id_owner`; repeat for more (all must hold); empty ones are ignored.", sort: "^(-?(id_owner))?$",
     paths: "/limits", "/limits/:id", "/trash/limits", "/trash/limits/:id", "/trash/limits/:id/restore",
     ops: "list_limits", "create_limit", "get_limit", "update_limit", "delete_limit", "list_trashed_limits", "restore_limit", "purge_limit",
     summaries: "List limits", "Set an owner's limits", "Get an owner's limits", "Change an owner's limits",
         "Move an owner's limits to the trash", "List limits in the trash", "Restore limits from the trash", "Purge limits from the trash");
 resource_api!(GrantsApi, GrantResource, String, "Routes of the access grants.", id: "The grant's id.",
-    filter: "`column:value`, the column one of `id_app`, `id_user`; repeat for more (all must hold); empty ones are ignored.", sort: "^-?(created_at|id)?$",
+    filter: "`column:value`, the column one of `id_app`, `id_user`; repeat for more (all must hold); empty ones are ignored.", sort: "^(-?(created_at|id))?$",
     paths: "/grants", "/grants/:id", "/trash/grants", "/trash/grants/:id", "/trash/grants/:id/restore",
     ops: "list_grants", "create_grant", "get_grant", "update_grant", "delete_grant", "list_trashed_grants", "restore_grant", "purge_grant",
     summaries: "List access grants", "Grant an app to a user", "Get an access grant", "Change an access grant",
         "Move an access grant to the trash", "List access grants in the trash", "Restore an access grant from the trash",
         "Purge an access grant from the trash");
 resource_api!(NodesApi, NodeResource, String, "Routes of the nodes.", id: "The node's id.",
-    filter: "`column:value`, the column one of `authid`, `label`, `state`; repeat for more (all must hold); empty ones are ignored.", sort: "^-?(created_at|id|label)?$",
+    filter: "`column:value`, the column one of `authid`, `label`, `state`; repeat for more (all must hold); empty ones are ignored.", sort: "^(-?(created_at|id|label))?$",
     paths: "/nodes", "/nodes/:id", "/trash/nodes", "/trash/nodes/:id", "/trash/nodes/:id/restore",
     ops: "list_nodes", "create_node", "get_node", "update_node", "delete_node", "list_trashed_nodes", "restore_node", "purge_node",
     summaries: "List nodes", "Pair a node", "Get a node", "Change a node", "Move a node to the trash", "List nodes in the trash",
