@@ -98,7 +98,7 @@ struct Me {
 #[oai(example, deny_unknown_fields, skip_serializing_if_is_none)]
 struct NewAccessToken {
     /// What it is for.
-    #[oai(deserialize_with = "daas_plugin_api::sdk::text", validator(max_length = 1024))]
+    #[oai(deserialize_with = "daas_plugin_api::sdk::text", validator(max_length = 1024, pattern = r"^[^\x00]*$"))]
     description: String,
     /// When it expires, in the future (absent or null: when revoked).
     #[oai(nullable)]

@@ -86,7 +86,7 @@ struct NewRole {
     )]
     name: String,
     /// Free text (absent: empty).
-    #[oai(deserialize_with = "daas_plugin_api::sdk::maybe_text", validator(max_length = 1024))]
+    #[oai(deserialize_with = "daas_plugin_api::sdk::maybe_text", validator(max_length = 1024, pattern = r"^[^\x00]*$"))]
     description: Option<String>,
     /// Rule ids, `<resource>:<own|group|global>:<view|create|edit|delete|start|stop>`,
     /// each registered by a loaded plugin (`GET /api/v1/auth/rules`; absent: none).
@@ -118,7 +118,7 @@ struct RolePatch {
     )]
     name: Option<String>,
     /// Free text.
-    #[oai(deserialize_with = "daas_plugin_api::sdk::maybe_text", validator(max_length = 1024))]
+    #[oai(deserialize_with = "daas_plugin_api::sdk::maybe_text", validator(max_length = 1024, pattern = r"^[^\x00]*$"))]
     description: Option<String>,
     /// The new rule ids (they replace the old ones).
     #[oai(

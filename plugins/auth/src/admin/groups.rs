@@ -45,7 +45,7 @@ struct NewGroup {
     )]
     name: String,
     /// Free text (absent: empty).
-    #[oai(deserialize_with = "daas_plugin_api::sdk::maybe_text", validator(max_length = 1024))]
+    #[oai(deserialize_with = "daas_plugin_api::sdk::maybe_text", validator(max_length = 1024, pattern = r"^[^\x00]*$"))]
     description: Option<String>,
     /// Static groups are evaluated before the others and cached (absent: no).
     #[oai(deserialize_with = "daas_plugin_api::sdk::present")]
@@ -69,7 +69,7 @@ struct GroupPatch {
     )]
     name: Option<String>,
     /// Free text.
-    #[oai(deserialize_with = "daas_plugin_api::sdk::maybe_text", validator(max_length = 1024))]
+    #[oai(deserialize_with = "daas_plugin_api::sdk::maybe_text", validator(max_length = 1024, pattern = r"^[^\x00]*$"))]
     description: Option<String>,
     /// Static.
     #[oai(deserialize_with = "daas_plugin_api::sdk::present")]

@@ -73,7 +73,7 @@ struct NewUser {
     )]
     name: String,
     /// E-mail address (absent: empty).
-    #[oai(deserialize_with = "daas_plugin_api::sdk::maybe_text", validator(max_length = 256))]
+    #[oai(deserialize_with = "daas_plugin_api::sdk::maybe_text", validator(max_length = 256, pattern = r"^[^\x00]*$"))]
     email: Option<String>,
     /// The password (absent: the user cannot log in locally).
     #[oai(write_only, deserialize_with = "daas_plugin_api::sdk::maybe_text", validator(min_length = 1, max_length = 4096))]
@@ -109,7 +109,7 @@ struct UserPatch {
     )]
     name: Option<String>,
     /// E-mail address.
-    #[oai(deserialize_with = "daas_plugin_api::sdk::maybe_text", validator(max_length = 256))]
+    #[oai(deserialize_with = "daas_plugin_api::sdk::maybe_text", validator(max_length = 256, pattern = r"^[^\x00]*$"))]
     email: Option<String>,
     /// A new password; the user's sessions and tokens end.
     #[oai(write_only, deserialize_with = "daas_plugin_api::sdk::maybe_text", validator(min_length = 1, max_length = 4096))]
