@@ -1,6 +1,6 @@
 //! Containers: create from a spec, start, stop and wait, remove, commit as an image,
-//! exec, status, the published VNC endpoint, list with stats, logs, IP (seed
-//! `docker_container_*`, and what the phases plugin needs).
+//! exec (within a time limit), put a file, status, the published VNC endpoint, list
+//! with stats, logs, IP (seed `docker_container_*`, and what the phases plugin needs).
 
 use std::{collections::HashMap, net::IpAddr, time::Duration};
 
@@ -9,7 +9,7 @@ use bollard::{
     models::{ContainerConfig, ContainerCreateBody, ContainerInspectResponse, HostConfig, PortBinding},
     query_parameters::{
         CommitContainerOptions, CreateContainerOptions, KillContainerOptions, ListContainersOptions, LogsOptions, RemoveContainerOptions,
-        StatsOptions, StopContainerOptions,
+        StatsOptions, StopContainerOptions, UploadToContainerOptions,
     },
 };
 use daas_common::protocols::{ContainerInfo, ContainerSpec, ContainerStats};
@@ -215,6 +215,15 @@ pub async fn commit(engine: &Engine, id: &str, image: &str) -> Result<String, En
 /// Run a command in a running container and wait for it (at most ten times
 /// `timeout_ms`); answers (exit code, output).
 pub async fn exec(engine: &Engine, id: &str, cmd: &[String]) -> Result<(i64, String), EngineError> {
+    // A command may install software (the phases run installers): ten times the timeout
+    // of one call, like a build.
+    exec_for(engine, id, cmd, engine.timeout() * 10).await
+}
+
+/// [`exec`] within `limit`: past it the answer is a timeout error naming the command's
+/// operation and the limit (the command may go on in the container until it is
+/// removed).
+pub async fn exec_for(engine: &Engine, id: &str, cmd: &[String], limit: Duration) -> Result<(i64, String), EngineError> {
     if cmd.is_empty() {
         return Err(EngineError::BadRequest("exec needs a command".into()));
     }
@@ -231,11 +240,32 @@ pub async fn exec(engine: &Engine, id: &str, cmd: &[String]) -> Result<(i64, Str
         }
         Ok(output)
     };
-    // A command may install software (the phases run installers): ten times the timeout
-    // of one call, like a build.
-    let output = engine.call_for(engine.timeout() * 10, "exec", &what(id), run).await?;
+    let output = engine.call_for(limit, "exec", &what(id), run).await?;
     let inspected = engine.call("exec inspect", &what(id), engine.docker()?.inspect_exec(&created.id)).await?;
     Ok((inspected.exit_code.unwrap_or(-1), output))
+}
+
+/// Put a file into a container (running or not) at the absolute `path`, with the
+/// permission bits `mode` (`0o755` for an installer to run), owned by root: one tar entry
+/// uploaded to the path's directory (podman makes a missing one; Docker answers 404).
+pub async fn put_file(engine: &Engine, id: &str, path: &str, content: &[u8], mode: u32) -> Result<(), EngineError> {
+    let file = std::path::Path::new(path);
+    let (Some(dir), Some(name)) = (file.parent().filter(|_| file.is_absolute()), file.file_name()) else {
+        return Err(EngineError::BadRequest(format!("`{path}` is not an absolute path to a file")));
+    };
+    if path.contains('\0') || file.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
+        return Err(EngineError::BadRequest(format!("`{}` may hold neither NUL nor `..`", path.escape_debug())));
+    }
+    let mut header = tar::Header::new_gnu();
+    header.set_size(content.len() as u64);
+    header.set_mode(mode & 0o7777);
+    header.set_mtime(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0));
+    let mut archive = tar::Builder::new(Vec::new());
+    let packed = archive.append_data(&mut header, name, content).and_then(|()| archive.into_inner());
+    let archive = packed.map_err(|e| EngineError::BadRequest(format!("`{path}` cannot be packed: {e}")))?;
+    let options = UploadToContainerOptions { path: dir.to_string_lossy().into_owned(), ..Default::default() };
+    let docker = engine.docker()?;
+    engine.call("archive upload", &what(id), docker.upload_to_container(id, Some(options), bollard::body_full(archive.into()))).await
 }
 
 /// Start a command in a running container without waiting for it (an app's target

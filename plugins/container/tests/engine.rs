@@ -105,6 +105,55 @@ async fn a_container_lives_from_create_to_commit_and_removal() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_put_into_a_container_runs_there_and_an_exec_keeps_its_time_limit() {
+    let Some(podman) = Podman::start() else { return };
+    let _cleanup = Cleanup(&podman, "daas.test=put".into());
+    let e = engine(&podman);
+    let spec = ContainerSpec {
+        image: BUSYBOX.into(),
+        cmd: vec!["/bin/sh".into(), "-c".into(), "trap 'exit 0' TERM; while :; do sleep 1; done".into()],
+        ..Default::default()
+    };
+    let id = containers::create(&e, &labelled("put", spec)).await.unwrap();
+    containers::start(&e, &id).await.unwrap();
+
+    // An installer, as the phases put one: executable, run with its arguments.
+    let script = "#!/bin/sh\necho installed \"$1\" > /root/installed\necho done $1\n";
+    containers::put_file(&e, &id, "/root/install.sh", script.as_bytes(), 0o755).await.unwrap();
+    let (code, out) = containers::exec(&e, &id, &["/root/install.sh".into(), "editor".into()]).await.unwrap();
+    assert_eq!((code, out.as_str()), (0, "done editor\n"));
+    let (_, out) = containers::exec(&e, &id, &["cat".into(), "/root/installed".into()]).await.unwrap();
+    assert_eq!(out, "installed editor\n");
+    let (_, listed) = containers::exec(&e, &id, &["ls".into(), "-ln".into(), "/root/install.sh".into()]).await.unwrap();
+    let fields: Vec<&str> = listed.split_whitespace().collect();
+    assert_eq!(
+        (fields.first(), fields.get(2), fields.get(3)),
+        (Some(&"-rwxr-xr-x"), Some(&"0"), Some(&"0")),
+        "the mode given, root's: {listed}"
+    );
+    // Replacing a file replaces its content.
+    containers::put_file(&e, &id, "/root/installed", b"again\n", 0o644).await.unwrap();
+    assert_eq!(containers::exec(&e, &id, &["cat".into(), "/root/installed".into()]).await.unwrap().1, "again\n");
+
+    // Paths that name no file in a known place are the caller's mistake.
+    for path in ["relative/file", "/", "/root/../etc/passwd"] {
+        let err = containers::put_file(&e, &id, path, b"x", 0o644).await.unwrap_err();
+        assert!(matches!(err, EngineError::BadRequest(_)), "{path}: {err}");
+    }
+    // A missing directory: podman makes it (Docker would answer 404, a NotFound).
+    match containers::put_file(&e, &id, "/opt/new/dir/file", b"x", 0o644).await {
+        Ok(()) => assert_eq!(containers::exec(&e, &id, &["cat".into(), "/opt/new/dir/file".into()]).await.unwrap().1, "x"),
+        Err(err) => assert!(matches!(err, EngineError::NotFound(_)), "{err}"),
+    }
+
+    // A command past its limit is a timeout naming the limit (the sleep would take 30 s).
+    let err = containers::exec_for(&e, &id, &["sleep".into(), "30".into()], Duration::from_millis(700)).await.unwrap_err();
+    assert!(matches!(err, EngineError::Timeout { ms: 700, .. }), "{err}");
+    containers::stop(&e, &id, true).await.unwrap();
+    containers::remove(&e, &id).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_image_builds_from_a_dockerfile_and_runs() {
     let Some(podman) = Podman::start() else { return };
     let _cleanup = Cleanup(&podman, "daas.test=build".into());
