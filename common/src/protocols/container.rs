@@ -16,6 +16,8 @@ use daas_plugin_api::{
 use poem_openapi::Object;
 use serde::{Deserialize, Serialize};
 
+use super::machine::{MachineRequest, MachineResponse};
+
 /// The container plugin's backend.
 pub enum Container {}
 
@@ -262,6 +264,11 @@ pub enum ContainerRequest {
         /// Who asks.
         caller: Caller,
     },
+    /// A request of the machine contract (`super::MachineClient` sends it).
+    Machine {
+        /// The request.
+        request: MachineRequest,
+    },
 }
 
 /// Answers of [`Container`].
@@ -325,6 +332,11 @@ pub enum ContainerResponse {
     },
     /// An app started.
     AppStarted(AppStarted),
+    /// The answer to a request of the machine contract.
+    Machine {
+        /// The answer.
+        answer: MachineResponse,
+    },
     /// Done.
     Done,
 }

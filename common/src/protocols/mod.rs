@@ -1,10 +1,11 @@
 //! Typed backend protocols whose messages carry domain types (the db backend's, the
-//! container and limits backends'), so they live next to the model rather than in plugin-api.
+//! container and limits backends', the machine contract), so they live next to the model rather than in plugin-api.
 
 mod container;
 mod db;
 mod db_client;
 mod limits;
+mod machine;
 #[cfg(feature = "testing")]
 mod memory;
 
@@ -15,5 +16,9 @@ pub use container::{
 pub use db::{Db, DbRequest, DbResponse, FieldProblem, Filter, Row, TableName};
 pub use db_client::{DbClient, DbStatus, ImportReport};
 pub use limits::{Limits, LimitsRequest, LimitsResponse};
+pub use machine::{
+    file_content, ContainerMachine, Endpoint, Machine, MachineAnswer, MachineClient, MachineEnvelope, MachineKind, MachineRequest,
+    MachineResponse, MachineSpec, VmMachine,
+};
 #[cfg(feature = "testing")]
 pub use memory::MemoryDb;

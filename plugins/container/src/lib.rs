@@ -23,6 +23,7 @@ pub mod containers;
 pub mod engine;
 pub mod images;
 pub mod limits;
+pub mod machine;
 pub mod reconcile;
 pub mod services;
 
@@ -108,6 +109,7 @@ impl State {
                 self.apps.stop(&instance_id, &Identity::from(&caller)).await?;
                 A::Done
             }
+            R::Machine { request } => A::Machine { answer: machine::serve(e, self.apps.vnc_ready, request).await? },
         })
     }
 

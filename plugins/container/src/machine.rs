@@ -1,0 +1,111 @@
+//! The machine contract on the Docker API: an instance is a container, an artifact an
+//! image; capture is a commit, put a file an archive upload.
+
+use std::time::Duration;
+
+use daas_common::protocols::{file_content, ContainerSpec, Endpoint, MachineRequest, MachineResponse, MachineSpec};
+
+use crate::{
+    apps::wait_for_rfb,
+    containers,
+    engine::{Engine, EngineError},
+    images,
+};
+
+/// Serve one request of the contract. `vnc_ready` bounds the wait for a desktop's
+/// greeting.
+pub async fn serve(engine: &Engine, vnc_ready: Duration, request: MachineRequest) -> Result<MachineResponse, EngineError> {
+    use MachineRequest as R;
+    use MachineResponse as A;
+    Ok(match request {
+        R::Instantiate { spec, command } => {
+            let (id, vnc) = instantiate(engine, vnc_ready, &spec, command.as_deref()).await?;
+            A::Instance { id, vnc }
+        }
+        R::Exec { instance, command, limit_ms } => {
+            let (exit_code, output) = containers::exec_for(engine, &instance, &command, Duration::from_millis(limit_ms)).await?;
+            A::Exec { exit_code, output }
+        }
+        R::PutFile { instance, path, content, mode } => {
+            let content = file_content(&content)
+                .ok_or_else(|| EngineError::BadRequest(format!("the content of `{path}` is not base64 (standard alphabet, padded)")))?;
+            containers::put_file(engine, &instance, &path, &content, mode).await?;
+            A::Done
+        }
+        R::Capture { instance, artifact } => A::Artifact { id: containers::commit(engine, &instance, &artifact).await? },
+        R::Stop { instance } => {
+            containers::stop(engine, &instance, false).await?;
+            A::Done
+        }
+        R::Remove { instance } => {
+            containers::remove(engine, &instance).await?;
+            A::Done
+        }
+        R::RemoveArtifact { artifact } => {
+            images::delete(engine, &artifact).await?;
+            A::Done
+        }
+        R::Status { instance } => A::Status { state: containers::status(engine, &instance).await? },
+        R::Vnc { instance, port } => A::Vnc(loopback(containers::published_port(engine, &instance, port).await?)),
+    })
+}
+
+fn loopback(port: u16) -> Endpoint {
+    Endpoint { host: "127.0.0.1".into(), port }
+}
+
+/// A container from the artifact, started; with a command, that command runs on its
+/// desktop; with a VNC port, answered once the desktop greets. A container that fails
+/// on the way is removed: nothing half-made stays behind.
+async fn instantiate(
+    engine: &Engine,
+    vnc_ready: Duration,
+    spec: &MachineSpec,
+    command: Option<&[String]>,
+) -> Result<(String, Option<Endpoint>), EngineError> {
+    if spec.artifact.trim().is_empty() {
+        return Err(EngineError::BadRequest("an instance needs an artifact (an image) to start from".into()));
+    }
+    let container = ContainerSpec {
+        image: spec.artifact.clone(),
+        name: spec.name.clone(),
+        cpus: spec.cpus.max(0),
+        memory: spec.memory.max(0),
+        ports: spec.vnc_port.map(|p| p.to_string()).into_iter().collect(),
+        env: if spec.vnc_password.is_empty() { Vec::new() } else { vec![format!("VNC_PASSWORD={}", spec.vnc_password)] },
+        labels: spec.labels.clone(),
+        ..Default::default()
+    };
+    let id = containers::create(engine, &container).await?;
+    match started(engine, vnc_ready, &id, spec.vnc_port, command).await {
+        Ok(vnc) => Ok((id, vnc)),
+        Err(e) => {
+            if let Err(cleanup) = containers::remove(engine, &id).await {
+                tracing::warn!(container = %id, error = %cleanup, "a container that failed to start could not be removed");
+            }
+            Err(e)
+        }
+    }
+}
+
+async fn started(
+    engine: &Engine,
+    vnc_ready: Duration,
+    id: &str,
+    vnc_port: Option<u16>,
+    command: Option<&[String]>,
+) -> Result<Option<Endpoint>, EngineError> {
+    containers::start(engine, id).await?;
+    let vnc = match vnc_port {
+        Some(port) => {
+            let published = containers::published_port(engine, id, port).await?;
+            wait_for_rfb(published, vnc_ready).await?;
+            Some(loopback(published))
+        }
+        None => None,
+    };
+    if let Some(command) = command.filter(|c| !c.is_empty()) {
+        containers::exec_detached(engine, id, command, &["DISPLAY=:0".to_string()]).await?;
+    }
+    Ok(vnc)
+}
