@@ -345,19 +345,6 @@ pub enum ContainerResponse {
 #[derive(Clone)]
 pub struct ContainerClient(BackendClient<Container>);
 
-/// One request whose answer must match `$pat`; another answer is an internal error.
-macro_rules! expect {
-    ($self:ident, $req:expr, $pat:pat => $out:expr) => {
-        $self
-            .0
-            .expect($req, |answer| match answer {
-                $pat => Ok($out),
-                other => Err(other),
-            })
-            .await
-    };
-}
-
 // The closures of `expect!` hand back an answer of the wrong kind whole, so that its
 // error can show it; it is moved once, on a path that is a bug anyway.
 #[allow(clippy::result_large_err)]
@@ -381,92 +368,92 @@ impl ContainerClient {
 
     /// The daemon's facts.
     pub async fn info(&self) -> Result<DaemonInfo, BackendError> {
-        expect!(self, ContainerRequest::Info, ContainerResponse::Info(i) => i)
+        expect!(self.0, ContainerRequest::Info, ContainerResponse::Info(i) => i)
     }
 
     /// Every image.
     pub async fn images(&self) -> Result<Vec<ImageInfo>, BackendError> {
-        expect!(self, ContainerRequest::ImageList, ContainerResponse::Images { images } => images)
+        expect!(self.0, ContainerRequest::ImageList, ContainerResponse::Images { images } => images)
     }
 
     /// One image (NotFound when missing).
     pub async fn image(&self, name: &str) -> Result<ImageInfo, BackendError> {
-        expect!(self, ContainerRequest::ImageInspect { name: name.into() }, ContainerResponse::Image(i) => i)
+        expect!(self.0, ContainerRequest::ImageInspect { name: name.into() }, ContainerResponse::Image(i) => i)
     }
 
     /// Build an image from a Dockerfile; answers its id and the build's output.
     pub async fn build(&self, dockerfile: &str, tag: &str) -> Result<(String, String), BackendError> {
-        expect!(self, ContainerRequest::ImageBuild { dockerfile: dockerfile.into(), tag: tag.into() },
+        expect!(self.0, ContainerRequest::ImageBuild { dockerfile: dockerfile.into(), tag: tag.into() },
             ContainerResponse::Built { id, log } => (id, log))
     }
 
     /// Delete an image.
     pub async fn delete_image(&self, name: &str) -> Result<(), BackendError> {
-        expect!(self, ContainerRequest::ImageDelete { name: name.into() }, ContainerResponse::Done => ())
+        expect!(self.0, ContainerRequest::ImageDelete { name: name.into() }, ContainerResponse::Done => ())
     }
 
     /// Create a container from an image; answers its id.
     pub async fn create(&self, spec: ContainerSpec) -> Result<String, BackendError> {
-        expect!(self, ContainerRequest::Create { spec }, ContainerResponse::Created { id } => id)
+        expect!(self.0, ContainerRequest::Create { spec }, ContainerResponse::Created { id } => id)
     }
 
     /// Start a container.
     pub async fn start(&self, id: &str) -> Result<(), BackendError> {
-        expect!(self, ContainerRequest::Start { id: id.into() }, ContainerResponse::Done => ())
+        expect!(self.0, ContainerRequest::Start { id: id.into() }, ContainerResponse::Done => ())
     }
 
     /// Stop a container and wait until it no longer runs.
     pub async fn stop(&self, id: &str, force: bool) -> Result<(), BackendError> {
-        expect!(self, ContainerRequest::Stop { id: id.into(), force }, ContainerResponse::Done => ())
+        expect!(self.0, ContainerRequest::Stop { id: id.into(), force }, ContainerResponse::Done => ())
     }
 
     /// Remove a container.
     pub async fn remove(&self, id: &str) -> Result<(), BackendError> {
-        expect!(self, ContainerRequest::Remove { id: id.into() }, ContainerResponse::Done => ())
+        expect!(self.0, ContainerRequest::Remove { id: id.into() }, ContainerResponse::Done => ())
     }
 
     /// Commit a container as a new image; answers the image's id.
     pub async fn commit(&self, id: &str, image: &str) -> Result<String, BackendError> {
-        expect!(self, ContainerRequest::Commit { id: id.into(), image: image.into() }, ContainerResponse::Committed { id } => id)
+        expect!(self.0, ContainerRequest::Commit { id: id.into(), image: image.into() }, ContainerResponse::Committed { id } => id)
     }
 
     /// Run a command in a container; answers (exit code, output).
     pub async fn exec(&self, id: &str, cmd: Vec<String>) -> Result<(i64, String), BackendError> {
-        expect!(self, ContainerRequest::Exec { id: id.into(), cmd }, ContainerResponse::Exec { exit_code, output } => (exit_code, output))
+        expect!(self.0, ContainerRequest::Exec { id: id.into(), cmd }, ContainerResponse::Exec { exit_code, output } => (exit_code, output))
     }
 
     /// A container's state (none: gone).
     pub async fn status(&self, id: &str) -> Result<Option<String>, BackendError> {
-        expect!(self, ContainerRequest::Status { id: id.into() }, ContainerResponse::Status { state } => state)
+        expect!(self.0, ContainerRequest::Status { id: id.into() }, ContainerResponse::Status { state } => state)
     }
 
     /// The 127.0.0.1 port a running container's VNC port is published on.
     pub async fn vnc_endpoint(&self, id: &str, port: u16) -> Result<(String, u16), BackendError> {
-        expect!(self, ContainerRequest::VncEndpoint { id: id.into(), port }, ContainerResponse::Endpoint { host, port } => (host, port))
+        expect!(self.0, ContainerRequest::VncEndpoint { id: id.into(), port }, ContainerResponse::Endpoint { host, port } => (host, port))
     }
 
     /// Containers.
     pub async fn list(&self, all: bool, stats: bool) -> Result<Vec<ContainerInfo>, BackendError> {
-        expect!(self, ContainerRequest::List { all, stats }, ContainerResponse::Containers { containers } => containers)
+        expect!(self.0, ContainerRequest::List { all, stats }, ContainerResponse::Containers { containers } => containers)
     }
 
     /// A container's output.
     pub async fn logs(&self, id: &str) -> Result<String, BackendError> {
-        expect!(self, ContainerRequest::Logs { id: id.into() }, ContainerResponse::Text { text } => text)
+        expect!(self.0, ContainerRequest::Logs { id: id.into() }, ContainerResponse::Text { text } => text)
     }
 
     /// A container's IP address.
     pub async fn ip(&self, id: &str) -> Result<String, BackendError> {
-        expect!(self, ContainerRequest::Ip { id: id.into() }, ContainerResponse::Text { text } => text)
+        expect!(self.0, ContainerRequest::Ip { id: id.into() }, ContainerResponse::Text { text } => text)
     }
 
     /// Start an app for a caller; answers the instance and its viewer URL.
     pub async fn app_start(&self, object_id: &str, caller: Caller) -> Result<AppStarted, BackendError> {
-        expect!(self, ContainerRequest::AppStart { object_id: object_id.into(), caller }, ContainerResponse::AppStarted(a) => a)
+        expect!(self.0, ContainerRequest::AppStart { object_id: object_id.into(), caller }, ContainerResponse::AppStarted(a) => a)
     }
 
     /// Stop a caller's instance and remove it with its connection.
     pub async fn instance_stop(&self, instance_id: &str, caller: Caller) -> Result<(), BackendError> {
-        expect!(self, ContainerRequest::InstanceStop { instance_id: instance_id.into(), caller }, ContainerResponse::Done => ())
+        expect!(self.0, ContainerRequest::InstanceStop { instance_id: instance_id.into(), caller }, ContainerResponse::Done => ())
     }
 }

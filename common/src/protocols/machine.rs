@@ -222,89 +222,71 @@ impl MachineClient {
 
     /// One request of the contract.
     pub async fn request(&self, request: MachineRequest) -> Result<MachineResponse, BackendError> {
+        self.expect(request, Ok).await
+    }
+
+    /// One request whose answer `pick` takes; an answer of another kind is the SDK's
+    /// wrong-answer error, naming the backend.
+    async fn expect<T>(
+        &self,
+        request: MachineRequest,
+        pick: impl FnOnce(MachineResponse) -> Result<T, MachineResponse>,
+    ) -> Result<T, BackendError> {
         let envelope = MachineEnvelope::Machine { request };
-        let MachineAnswer::Machine { answer } = match self {
-            MachineClient::Container(c) => c.request(envelope).await?,
-            MachineClient::Vm(c) => c.request(envelope).await?,
-        };
-        Ok(answer)
+        let unwrap = |MachineAnswer::Machine { answer }| pick(answer).map_err(|answer| MachineAnswer::Machine { answer });
+        match self {
+            MachineClient::Container(c) => c.expect(envelope, unwrap).await,
+            MachineClient::Vm(c) => c.expect(envelope, unwrap).await,
+        }
     }
 
     /// Make and start an instance (see [`MachineRequest::Instantiate`]).
     pub async fn instantiate(&self, spec: MachineSpec, command: Option<Vec<String>>) -> Result<(String, Option<Endpoint>), BackendError> {
-        match self.request(MachineRequest::Instantiate { spec, command }).await? {
-            MachineResponse::Instance { id, vnc } => Ok((id, vnc)),
-            other => Err(wrong("instantiate", &other)),
-        }
+        expect!(self, MachineRequest::Instantiate { spec, command }, MachineResponse::Instance { id, vnc } => (id, vnc))
     }
 
     /// Run a command within `limit_ms`; (exit code, output).
     pub async fn exec(&self, instance: &str, command: Vec<String>, limit_ms: u64) -> Result<(i64, String), BackendError> {
-        match self.request(MachineRequest::Exec { instance: instance.into(), command, limit_ms }).await? {
-            MachineResponse::Exec { exit_code, output } => Ok((exit_code, output)),
-            other => Err(wrong("exec", &other)),
-        }
+        let request = MachineRequest::Exec { instance: instance.into(), command, limit_ms };
+        expect!(self, request, MachineResponse::Exec { exit_code, output } => (exit_code, output))
     }
 
     /// Put a file into an instance.
     pub async fn put_file(&self, instance: &str, path: &str, content: &[u8], mode: u32) -> Result<(), BackendError> {
         let request = MachineRequest::PutFile { instance: instance.into(), path: path.into(), content: STANDARD.encode(content), mode };
-        self.done("put_file", request).await
+        expect!(self, request, MachineResponse::Done => ())
     }
 
     /// Capture an instance as the artifact `artifact`; answers its id.
     pub async fn capture(&self, instance: &str, artifact: &str) -> Result<String, BackendError> {
-        match self.request(MachineRequest::Capture { instance: instance.into(), artifact: artifact.into() }).await? {
-            MachineResponse::Artifact { id } => Ok(id),
-            other => Err(wrong("capture", &other)),
-        }
+        let request = MachineRequest::Capture { instance: instance.into(), artifact: artifact.into() };
+        expect!(self, request, MachineResponse::Artifact { id } => id)
     }
 
     /// Stop an instance.
     pub async fn stop(&self, instance: &str) -> Result<(), BackendError> {
-        self.done("stop", MachineRequest::Stop { instance: instance.into() }).await
+        expect!(self, MachineRequest::Stop { instance: instance.into() }, MachineResponse::Done => ())
     }
 
     /// Remove an instance.
     pub async fn remove(&self, instance: &str) -> Result<(), BackendError> {
-        self.done("remove", MachineRequest::Remove { instance: instance.into() }).await
+        expect!(self, MachineRequest::Remove { instance: instance.into() }, MachineResponse::Done => ())
     }
 
     /// Remove an artifact.
     pub async fn remove_artifact(&self, artifact: &str) -> Result<(), BackendError> {
-        self.done("remove_artifact", MachineRequest::RemoveArtifact { artifact: artifact.into() }).await
+        expect!(self, MachineRequest::RemoveArtifact { artifact: artifact.into() }, MachineResponse::Done => ())
     }
 
     /// An instance's state; none: it does not exist.
     pub async fn status(&self, instance: &str) -> Result<Option<String>, BackendError> {
-        match self.request(MachineRequest::Status { instance: instance.into() }).await? {
-            MachineResponse::Status { state } => Ok(state),
-            other => Err(wrong("status", &other)),
-        }
+        expect!(self, MachineRequest::Status { instance: instance.into() }, MachineResponse::Status { state } => state)
     }
 
     /// Where a running instance's VNC server (at `port` inside) answers.
     pub async fn vnc(&self, instance: &str, port: u16) -> Result<Endpoint, BackendError> {
-        match self.request(MachineRequest::Vnc { instance: instance.into(), port }).await? {
-            MachineResponse::Vnc(endpoint) => Ok(endpoint),
-            other => Err(wrong("vnc", &other)),
-        }
+        expect!(self, MachineRequest::Vnc { instance: instance.into(), port }, MachineResponse::Vnc(endpoint) => endpoint)
     }
-
-    async fn done(&self, op: &str, request: MachineRequest) -> Result<(), BackendError> {
-        match self.request(request).await? {
-            MachineResponse::Done => Ok(()),
-            other => Err(wrong(op, &other)),
-        }
-    }
-}
-
-/// A backend answered another kind than the request asks for: its bug, an internal error.
-fn wrong(op: &str, answer: &MachineResponse) -> BackendError {
-    BackendError::new(
-        daas_plugin_api::abi::BackendErrorKind::Internal,
-        format!("the machine backend answered `{op}` with {answer:?}, not the answer `{op}` takes"),
-    )
 }
 
 /// The content of a [`MachineRequest::PutFile`], decoded; `None` when it is no base64.

@@ -1,6 +1,19 @@
 //! Typed backend protocols whose messages carry domain types (the db backend's, the
 //! container and limits backends', the machine contract), so they live next to the model rather than in plugin-api.
 
+/// One request of `$client` (a `BackendClient`, or a client with the same `expect`) whose
+/// answer must match `$pat`; another answer is the SDK's wrong-answer error.
+macro_rules! expect {
+    ($client:expr, $req:expr, $pat:pat => $out:expr) => {
+        $client
+            .expect($req, |answer| match answer {
+                $pat => Ok($out),
+                other => Err(other),
+            })
+            .await
+    };
+}
+
 mod container;
 mod db;
 mod db_client;

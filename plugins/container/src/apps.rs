@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use daas_common::{
     model::{DaasObject, GuacamoleConnection, Instance},
-    protocols::{AppStarted, ContainerSpec, DbClient},
+    protocols::{AppStarted, DbClient, MachineSpec},
     token::random_token,
 };
 use daas_plugin_api::identity::Identity;
@@ -27,7 +27,7 @@ use tokio::{io::AsyncReadExt, net::TcpStream};
 use crate::{
     containers,
     engine::{Engine, EngineError},
-    limits,
+    limits, machine,
 };
 
 /// Label keys on the containers this plugin starts.
@@ -100,13 +100,13 @@ impl Apps {
         vnc_port: u16,
     ) -> Result<AppStarted, (Option<String>, EngineError)> {
         let password = random_token();
-        let spec = ContainerSpec {
-            image: app.id_docker.clone(),
+        let spec = MachineSpec {
+            artifact: app.id_docker.clone(),
             name: format!("daas-{}-{}", self.site_label, instance.id),
-            cpus: app.hw_cpus.max(0),
-            memory: app.hw_memory.max(0),
-            ports: vec![vnc_port.to_string()],
-            env: vec![format!("VNC_PASSWORD={password}")],
+            cpus: app.hw_cpus,
+            memory: app.hw_memory,
+            vnc_port: Some(vnc_port),
+            vnc_password: password.clone(),
             labels: [
                 (LABEL_SITE.to_string(), self.site_label.clone()),
                 (LABEL_INSTANCE.to_string(), instance.id.clone()),
@@ -114,21 +114,13 @@ impl Apps {
                 ("daas.owner".to_string(), owner.to_string()),
             ]
             .into(),
-            ..Default::default()
         };
-        let id = containers::create(&self.engine, &spec).await.map_err(|e| (None, e))?;
+        let command = target_command(&app.object_target).map_err(|e| (None, e))?;
+        // The container, its desktop greeting, the target command: the machine contract's
+        // instance (which removes a container that fails on the way).
+        let (id, vnc) = machine::instantiate(&self.engine, self.vnc_ready, &spec, command.as_deref()).await.map_err(|e| (None, e))?;
         let fail = |e: EngineError| (Some(id.clone()), e);
-        containers::start(&self.engine, &id).await.map_err(fail)?;
-        let port = containers::published_port(&self.engine, &id, vnc_port).await.map_err(fail)?;
-        if let Err(e) = wait_for_rfb(port, self.vnc_ready).await {
-            let logs = containers::logs(&self.engine, &id).await.unwrap_or_default();
-            let tail: Vec<&str> = logs.lines().rev().take(10).collect();
-            tracing::warn!(instance = %instance.id, image = %app.id_docker, logs = %tail.into_iter().rev().collect::<Vec<_>>().join("\n"), "app desktop did not come up");
-            return Err(fail(e));
-        }
-        if let Some(cmd) = target_command(&app.object_target).map_err(fail)? {
-            containers::exec_detached(&self.engine, &id, &cmd, &["DISPLAY=:0".to_string()]).await.map_err(fail)?;
-        }
+        let port = vnc.map(|v| v.port).ok_or_else(|| fail(EngineError::Failed("the app's desktop has no VNC endpoint".into())))?;
         let token = random_token();
         let url = viewer_url(&instance.id, &token);
         let connection = GuacamoleConnection {

@@ -57,7 +57,7 @@ fn loopback(port: u16) -> Endpoint {
 /// A container from the artifact, started; with a command, that command runs on its
 /// desktop; with a VNC port, answered once the desktop greets. A container that fails
 /// on the way is removed: nothing half-made stays behind.
-async fn instantiate(
+pub async fn instantiate(
     engine: &Engine,
     vnc_ready: Duration,
     spec: &MachineSpec,
@@ -99,7 +99,13 @@ async fn started(
     let vnc = match vnc_port {
         Some(port) => {
             let published = containers::published_port(engine, id, port).await?;
-            wait_for_rfb(published, vnc_ready).await?;
+            if let Err(e) = wait_for_rfb(published, vnc_ready).await {
+                let logs = containers::logs(engine, id).await.unwrap_or_default();
+                let tail: Vec<&str> = logs.lines().rev().take(10).collect();
+                let tail = tail.into_iter().rev().collect::<Vec<_>>().join("\n");
+                tracing::warn!(container = %id, logs = %tail, "the desktop did not come up");
+                return Err(e);
+            }
             Some(loopback(published))
         }
         None => None,
