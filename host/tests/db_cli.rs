@@ -14,8 +14,14 @@ use common::{client, daas, run, Server, TempSite};
 
 const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 const OTHER_KEY: &str = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
-const MIGRATIONS: [&str; 4] =
-    ["m20261122_000001_daas_objects", "m20261122_000002_product_tables", "m20261125_000003_objects_datetime", "m20261125_000004_roles"];
+const MIGRATIONS: [&str; 5] =
+    [
+    "m20261122_000001_daas_objects",
+    "m20261122_000002_product_tables",
+    "m20261125_000003_objects_datetime",
+    "m20261125_000004_roles",
+    "m20261204_000005_tasks",
+];
 
 /// A site with only the db plugin, on an SQLite file of its own.
 fn site(db_extra: &str) -> TempSite {

@@ -15,7 +15,7 @@
 use std::time::{Duration, Instant};
 
 use daas_common::{config::ContainerRequestSection, protocols::ContainerSpec};
-use daas_plugin_container::{apps::wait_for_rfb, containers, engine::Engine};
+use daas_plugin_container::{containers, engine::Engine, machine::wait_for_rfb};
 
 fn arg(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();

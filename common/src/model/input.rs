@@ -111,7 +111,7 @@ macro_rules! required {
         }
     )*};
 }
-required!(String, i64);
+required!(String, i64, super::lifecycle::Transition);
 
 /// For `#[serde(skip_serializing_if)]`: the fields a client left out are not in the
 /// body's JSON.

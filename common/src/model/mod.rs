@@ -26,6 +26,7 @@ mod file;
 mod grant;
 pub mod input;
 mod instance;
+mod lifecycle;
 mod limit;
 mod node;
 mod object;
@@ -41,6 +42,7 @@ pub use instance::{GuacamoleConnection, Instance};
 pub use limit::{NewRessourceInfo, RessourceInfo, RessourceInfoPatch};
 pub use node::{NewNode, Node, NodePatch};
 pub use object::{DaasObject, DaasObjectPatch, NewDaasObject};
+pub use lifecycle::{NewTransition, Transition};
 pub use task::{Task, TaskState};
 pub use usage::UsageRecord;
 

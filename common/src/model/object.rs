@@ -29,6 +29,10 @@ pub struct DaasObject {
     pub id_docker: String,
     /// `vm` or `container` (empty: not decided yet).
     pub object_type: String,
+    /// The object it was derived from by the lifecycle (null: none; set by the server
+    /// only, so that nobody can claim another user's object as a parent).
+    #[oai(nullable)]
+    pub id_parent: Option<String>,
     /// The phase: baseimage, environment, deployment, app.
     pub object_mode: String,
     /// The sub-phase: create, configauto, configinteractive, finalize.
@@ -338,6 +342,7 @@ impl Default for DaasObject {
             id_proxmox: 0,
             id_docker: String::new(),
             object_type: String::new(),
+            id_parent: None,
             object_mode: String::new(),
             object_mode_extended: String::new(),
             object_state: String::new(),

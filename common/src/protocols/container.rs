@@ -150,15 +150,6 @@ pub struct DaemonInfo {
     pub images: i64,
 }
 
-/// What an app start answers.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Object)]
-pub struct AppStarted {
-    /// The new instance.
-    pub instance_id: String,
-    /// Where the browser views it: `/instance/{instance_id}?token={viewer_token}`.
-    pub viewer_url: String,
-}
-
 /// Requests to [`Container`].
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "op", rename_all = "snake_case")]
@@ -250,20 +241,6 @@ pub enum ContainerRequest {
         /// Id or name.
         id: String,
     },
-    /// Start an app's instance: instance row, container, VNC ready, connection row.
-    AppStart {
-        /// The app (a container `DaasObject`).
-        object_id: String,
-        /// Who asks.
-        caller: Caller,
-    },
-    /// Stop an instance: container, connection row, instance row.
-    InstanceStop {
-        /// The instance.
-        instance_id: String,
-        /// Who asks.
-        caller: Caller,
-    },
     /// A request of the machine contract (`super::MachineClient` sends it).
     Machine {
         /// The request.
@@ -330,8 +307,6 @@ pub enum ContainerResponse {
         /// The text.
         text: String,
     },
-    /// An app started.
-    AppStarted(AppStarted),
     /// The answer to a request of the machine contract.
     Machine {
         /// The answer.
@@ -447,13 +422,4 @@ impl ContainerClient {
         expect!(self.0, ContainerRequest::Ip { id: id.into() }, ContainerResponse::Text { text } => text)
     }
 
-    /// Start an app for a caller; answers the instance and its viewer URL.
-    pub async fn app_start(&self, object_id: &str, caller: Caller) -> Result<AppStarted, BackendError> {
-        expect!(self.0, ContainerRequest::AppStart { object_id: object_id.into(), caller }, ContainerResponse::AppStarted(a) => a)
-    }
-
-    /// Stop a caller's instance and remove it with its connection.
-    pub async fn instance_stop(&self, instance_id: &str, caller: Caller) -> Result<(), BackendError> {
-        expect!(self.0, ContainerRequest::InstanceStop { instance_id: instance_id.into(), caller }, ContainerResponse::Done => ())
-    }
 }

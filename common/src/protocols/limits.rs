@@ -1,6 +1,6 @@
 //! The limits backend's wire protocol (`BackendName::Limits`): an owner's current use
-//! and whether more fits under their limits. The container plugin provides it (see its
-//! `limits` module for why); the vm plugin asks it before starting a machine.
+//! and whether more fits under their limits. The phases plugin provides it (it starts
+//! every instance; see its `limits` module for why).
 
 use daas_plugin_api::{sdk::BackendProtocol, BackendName};
 use serde::{Deserialize, Serialize};

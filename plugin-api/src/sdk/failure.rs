@@ -207,6 +207,22 @@ impl From<BackendError> for Failure {
     }
 }
 
+/// A route's failure as a backend's answer (a backend that shares its routes' checks):
+/// the status picks the kind, the message stays. A 500's message is the error id only.
+impl From<Failure> for BackendError {
+    fn from(f: Failure) -> BackendError {
+        let kind = match f.status() {
+            400 | 422 => BackendErrorKind::BadRequest,
+            401 | 403 => BackendErrorKind::Forbidden,
+            404 => BackendErrorKind::NotFound,
+            409 => BackendErrorKind::Conflict,
+            429 | 503 => BackendErrorKind::Unavailable,
+            _ => BackendErrorKind::Internal,
+        };
+        BackendError::new(kind, f.body().message.clone())
+    }
+}
+
 impl From<ApiError> for Failure {
     /// By the body's code; an unknown code is a 500.
     fn from(body: ApiError) -> Failure {

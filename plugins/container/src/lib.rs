@@ -5,24 +5,21 @@
 //!
 //! - the `container` backend ([`daas_common::protocols::Container`]): daemon info,
 //!   images (list, inspect, build, delete), containers (create, start, stop, remove,
-//!   commit, exec, status, VNC endpoint, list with stats, logs, IP), and container apps
-//!   (start an app's instance, stop an instance) for the phases and proxy plugins;
-//! - `/api/v1/container`: app start and instance stop, the caller's instances and
-//!   limits, the engine's facts and images for administrators;
-//! - the `limits` backend and layer (per-owner `RessourceInfo`, see [`limits`]);
+//!   commit, exec, status, VNC endpoint, list with stats, logs, IP), and the machine
+//!   contract ([`daas_common::protocols::MachineRequest`]) that the phases plugin drives:
+//!   an instance is a container, an artifact an image;
+//! - `/api/v1/container`: the engine's facts and images for administrators;
 //! - service containers (`[service_containers]`) started with the plugin and stopped
 //!   with it, and a reconcile pass once every plugin has started (its ready hook).
 //!
 //! Modules: [`engine`] the connection and its errors, [`images`], [`containers`],
-//! [`services`], [`apps`] (instances and connections), [`reconcile`], [`limits`],
+//! [`services`], [`machine`] (the contract), [`reconcile`] (orphaned containers),
 //! [`api`].
 
 pub mod api;
-pub mod apps;
 pub mod containers;
 pub mod engine;
 pub mod images;
-pub mod limits;
 pub mod machine;
 pub mod reconcile;
 pub mod services;
@@ -31,23 +28,28 @@ use std::{sync::Arc, time::Duration};
 
 use daas_common::{
     config::ContainerFile,
-    protocols::{Container, ContainerRequest as R, ContainerResponse, DbClient, Limits},
+    protocols::{Container, ContainerRequest as R, ContainerResponse, DbClient},
 };
 use daas_plugin_api::{
     abi::BackendError,
     export_plugin,
-    identity::Identity,
-    names::{LayerName, PluginName},
+    names::PluginName,
     poem_openapi::OpenApiService,
     sdk::{PluginBuilder, PluginContext},
 };
 
-use crate::{apps::Apps, engine::Engine};
+use crate::engine::Engine;
 
 /// The plugin's state, shared by routes and backend.
 #[derive(Clone)]
 pub struct State {
-    pub apps: Apps,
+    pub engine: Engine,
+    /// The instances' rows, for reconcile.
+    pub db: DbClient,
+    /// How long an instance's start waits for its desktop's RFB greeting.
+    pub vnc_ready: Duration,
+    /// The `daas.site` label.
+    pub site_label: String,
     pub file: Arc<ContainerFile>,
 }
 
@@ -58,11 +60,11 @@ impl State {
         let engine = Engine::connect(cfg).map_err(|e| e.to_string())?;
         let vnc_ready = Duration::from_millis(if cfg.vnc_ready_ms == 0 { 20_000 } else { cfg.vnc_ready_ms });
         let site_label = if cfg.site_label.is_empty() { "daas".to_string() } else { cfg.site_label.clone() };
-        Ok(State { apps: Apps { engine, db, vnc_ready, site_label }, file: Arc::new(file) })
+        Ok(State { engine, db, vnc_ready, site_label, file: Arc::new(file) })
     }
 
     fn engine(&self) -> &Engine {
-        &self.apps.engine
+        &self.engine
     }
 
     /// Serve one backend request.
@@ -104,12 +106,7 @@ impl State {
             R::List { all, stats } => A::Containers { containers: containers::list(e, all, stats, None).await? },
             R::Logs { id } => A::Text { text: containers::logs(e, &id).await? },
             R::Ip { id } => A::Text { text: containers::ip(e, &id).await? },
-            R::AppStart { object_id, caller } => A::AppStarted(self.apps.start(&object_id, &Identity::from(&caller)).await?),
-            R::InstanceStop { instance_id, caller } => {
-                self.apps.stop(&instance_id, &Identity::from(&caller)).await?;
-                A::Done
-            }
-            R::Machine { request } => A::Machine { answer: machine::serve(e, self.apps.vnc_ready, request).await? },
+            R::Machine { request } => A::Machine { answer: machine::serve(e, self.vnc_ready, &self.site_label, request).await? },
         })
     }
 
@@ -119,7 +116,7 @@ impl State {
     async fn start_services(&self) {
         let services = &self.file.service_containers.service_containers;
         for svc in services {
-            if let Err(e) = services::start(self.engine(), svc, &self.apps.site_label).await {
+            if let Err(e) = services::start(self.engine(), svc, &self.site_label).await {
                 tracing::error!(name = %svc.name, error = %e, "service container did not start");
             }
         }
@@ -147,31 +144,24 @@ async fn start(ctx: PluginContext) -> Result<PluginBuilder, String> {
     }
     state.start_services().await;
     let (backend, ready, stop) = (state.clone(), state.clone(), state.clone());
-    let (limits_db, layer_db) = (state.apps.db.clone(), state.apps.db.clone());
     let api = OpenApiService::new(api::ContainerApi(state), "container", env!("CARGO_PKG_VERSION"))
-        .description("Container apps on the Docker Engine API: start, stop, instances, limits, engine facts.");
+        .description("The Docker Engine API's facts and images (administrators); containers are started through the phases plugin.");
     Ok(PluginBuilder::new()
         .api(api)
         .backend::<Container, _, _>(move |request| {
             let state = backend.clone();
             async move { state.serve(request).await }
         })
-        .backend::<Limits, _, _>(move |request| {
-            let db = limits_db.clone();
-            async move { Ok(limits::serve(&db, request).await?) }
-        })
-        .layer(LayerName::Limit, limits::LimitLayer { db: layer_db })
         // Every plugin (the db among them) has started: the moment to reconcile the
         // database with the engine. A failure is reported, not fatal: the engine may be
         // down, and the routes say so until it is up.
         .on_ready(move || async move {
             let remove = ready.file.container_request.remove_orphans;
-            match reconcile::run(&ready.apps, remove).await {
+            match reconcile::run(&ready.engine, &ready.db, &ready.site_label, remove).await {
                 Ok(r) => tracing::info!(
-                    stopped = r.stopped.len(),
                     orphans = r.orphans.len(),
                     removed = r.removed.len(),
-                    "reconciled instances with the engine"
+                    "reconciled the engine's containers with the instances"
                 ),
                 Err(e) => tracing::warn!(error = %e, "reconcile with the engine failed"),
             }

@@ -5,20 +5,28 @@ use std::time::Duration;
 
 use daas_common::protocols::{file_content, ContainerSpec, Endpoint, MachineRequest, MachineResponse, MachineSpec};
 
+use tokio::{io::AsyncReadExt, net::TcpStream};
+
 use crate::{
-    apps::wait_for_rfb,
     containers,
     engine::{Engine, EngineError},
     images,
 };
 
+/// The label on every container of this site (its value: `[container_request]
+/// site_label`): reconcile looks at these containers only.
+pub const LABEL_SITE: &str = "daas.site";
+/// The label naming the instance a container is (the phases plugin gives it).
+pub const LABEL_INSTANCE: &str = "daas.instance";
+
 /// Serve one request of the contract. `vnc_ready` bounds the wait for a desktop's
-/// greeting.
-pub async fn serve(engine: &Engine, vnc_ready: Duration, request: MachineRequest) -> Result<MachineResponse, EngineError> {
+/// greeting; `site` is the value of [`LABEL_SITE`] on the containers it makes.
+pub async fn serve(engine: &Engine, vnc_ready: Duration, site: &str, request: MachineRequest) -> Result<MachineResponse, EngineError> {
     use MachineRequest as R;
     use MachineResponse as A;
     Ok(match request {
-        R::Instantiate { spec, command } => {
+        R::Instantiate { mut spec, command } => {
+            spec.labels.insert(LABEL_SITE.into(), site.into());
             let (id, vnc) = instantiate(engine, vnc_ready, &spec, command.as_deref()).await?;
             A::Instance { id, vnc }
         }
@@ -114,4 +122,68 @@ async fn started(
         containers::exec_detached(engine, id, command, &["DISPLAY=:0".to_string()]).await?;
     }
     Ok(vnc)
+}
+
+/// Wait until `127.0.0.1:port` greets with an RFB protocol version (`RFB 003.008\n`),
+/// retrying connections until `within` has passed. The published port accepts
+/// connections before the server inside listens, so a closed connection means "not
+/// yet", not "never".
+pub async fn wait_for_rfb(port: u16, within: Duration) -> Result<(), EngineError> {
+    let deadline = tokio::time::Instant::now() + within;
+    let mut last = String::from("no connection yet");
+    while tokio::time::Instant::now() < deadline {
+        let attempt = async {
+            let mut stream = TcpStream::connect(("127.0.0.1", port)).await?;
+            let mut greeting = [0u8; 12];
+            stream.read_exact(&mut greeting).await?;
+            Ok::<_, std::io::Error>(greeting)
+        };
+        match tokio::time::timeout(Duration::from_secs(2), attempt).await {
+            Ok(Ok(g)) if is_rfb_greeting(&g) => return Ok(()),
+            Ok(Ok(g)) => last = format!("it answered {:?}, not an RFB greeting", String::from_utf8_lossy(&g)),
+            Ok(Err(e)) => last = e.to_string(),
+            Err(_) => last = "no greeting within 2 s".into(),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Err(EngineError::Timeout {
+        host: format!("127.0.0.1:{port}"),
+        op: format!("the VNC greeting of the app's desktop (last attempt: {last})"),
+        ms: within.as_millis(),
+    })
+}
+
+/// `RFB xxx.yyy\n` (RFC 6143 §7.1.1).
+pub fn is_rfb_greeting(g: &[u8; 12]) -> bool {
+    g.starts_with(b"RFB ") && g[11] == b'\n' && g[7] == b'.' && g[4..7].iter().chain(&g[8..11]).all(u8::is_ascii_digit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfb_greetings_are_recognized() {
+        assert!(is_rfb_greeting(b"RFB 003.008\n"));
+        assert!(is_rfb_greeting(b"RFB 003.003\n"));
+        assert!(!is_rfb_greeting(b"HTTP/1.1 200"));
+        assert!(!is_rfb_greeting(b"RFB 003.008 "));
+    }
+
+    #[tokio::test]
+    async fn a_port_that_never_greets_times_out_naming_it() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        // Accepts and says something else.
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                use tokio::io::AsyncWriteExt;
+                let _ = s.write_all(b"SSH-2.0-x\r\n\r\n").await;
+            }
+        });
+        let err = wait_for_rfb(port, Duration::from_millis(400)).await.unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, EngineError::Timeout { .. }), "{text}");
+        assert!(text.contains(&format!("127.0.0.1:{port}")) && text.contains("not an RFB greeting"), "{text}");
+    }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use daas_common::{config::ContainerRequestSection, protocols::ContainerSpec};
 use daas_plugin_container::{
-    apps::wait_for_rfb,
+    machine::wait_for_rfb,
     containers,
     engine::{Engine, EngineError},
     images, services,

@@ -35,6 +35,7 @@ tables! {
         secret_defaults: &[("os_password", DaasObject::DEFAULT_OS_PASSWORD), ("vnc_password", DaasObject::DEFAULT_VNC_PASSWORD)],
         json_text: &["object_tasks", "object_apps", "object_target"],
         trash: true,
+        references: &[("id_parent", TableName::DaasObjects)],
         ..Spec::plain(TableName::DaasObjects, "object", IdKind::Uuid)
     };
     /// `environments`.
@@ -102,7 +103,7 @@ tables! {
         ..Spec::plain(TableName::Sessions, "session", IdKind::Given)
     };
     /// `tasks`.
-    Tasks => task, Spec::plain(TableName::Tasks, "task", IdKind::Uuid);
+    Tasks => task, Spec { unique: &[&["id_owner", "idempotency_key"]], ..Spec::plain(TableName::Tasks, "task", IdKind::Uuid) };
     /// `access_grants`: the model's `volume` is three columns.
     Grants => access_grant, Spec {
         trash: true,

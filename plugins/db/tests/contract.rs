@@ -97,7 +97,7 @@ async fn a_create_body_without_server_fields_works_and_nulls_come_back_as_docume
     // Every read schema requires what is always there and nothing that can be null or
     // left out; secrets are not in it at all.
     for (name, nullable) in [
-        ("DaasObject", &["deleted_at"][..]),
+        ("DaasObject", &["deleted_at", "id_parent"][..]),
         ("Environment", &["deleted_at"]),
         ("Application", &["deleted_at", "id_file", "id_template"]),
         ("File", &["deleted_at"]),

@@ -67,7 +67,8 @@ async fn suite(kind: &str) {
                     "m20261122_000001_daas_objects",
                     "m20261122_000002_product_tables",
                     "m20261125_000003_objects_datetime",
-                    "m20261125_000004_roles"
+                    "m20261125_000004_roles",
+                    "m20261204_000005_tasks"
                 ]
             );
             assert!(pending.is_empty());
@@ -286,7 +287,18 @@ async fn suite(kind: &str) {
 
     // ---- tasks, grants, usage, nodes
     let task = db
-        .insert(&Task { kind: "phase.environment".into(), id_owner: 7, state: TaskState::Running, progress: 40, ..Default::default() })
+        .insert(&Task {
+            kind: "clone_template".into(),
+            id_owner: 7,
+            state: TaskState::Failed,
+            progress: 40,
+            step: "ConfigAuto".into(),
+            error: Some("the installer exited with 1".into()),
+            output: Some("line 1\nline 2".into()),
+            idempotency_key: Some("k-1".into()),
+            started_at: Some(chrono::Utc::now()),
+            ..Default::default()
+        })
         .await
         .unwrap();
     assert_eq!(db.get::<Task>(&task.id).await.unwrap().unwrap(), task);
@@ -422,13 +434,13 @@ async fn transfer_suite(kind: &str) {
     let store = Store::open(&file, dir.path()).await.unwrap_or_else(|e| panic!("{kind}: {e}"));
     let status = store.client().status().await.unwrap();
     assert_eq!(status.applied, Vec::<String>::new(), "{kind}");
-    assert_eq!(status.pending.len(), 4, "{kind}: {status:?}");
+    assert_eq!(status.pending.len(), 5, "{kind}: {status:?}");
     file.db.migrate = MigrateMode::Manual;
     let err = Store::open(&file, dir.path()).await.err().unwrap();
     assert!(
         err.starts_with(
-            "4 database migration(s) pending (m20261122_000001_daas_objects, m20261122_000002_product_tables, \
-             m20261125_000003_objects_datetime, m20261125_000004_roles): run `daas db migrate --site "
+            "5 database migration(s) pending (m20261122_000001_daas_objects, m20261122_000002_product_tables, \
+             m20261125_000003_objects_datetime, m20261125_000004_roles, m20261204_000005_tasks): run `daas db migrate --site "
         ) && err.ends_with('`'),
         "{kind}: {err}"
     );

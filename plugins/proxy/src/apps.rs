@@ -1,6 +1,6 @@
 //! The user's browser routes (seed 000 §5.1/§5.2): the apps page (`GET /`), starting an
 //! app from its form (`POST /app/{id}`, then 303 to its viewer) and stopping an instance
-//! (`DELETE /instance/{id}`, the page's script). Starting and stopping are the container
+//! (`DELETE /instance/{id}`, the page's script). Starting and stopping are the phases
 //! backend's, as the caller: it answers 404 for what the caller may not reach, and this
 //! module passes that on.
 
@@ -37,13 +37,13 @@ fn unauthenticated() -> Response {
     error(401, "this page needs a logged-in user", "log in at /login")
 }
 
-/// A backend failure as the route's answer; an absent container plugin says so.
+/// A backend failure as the route's answer; an absent phases plugin says so.
 fn failed(what: &str, e: BackendError) -> Response {
     match e.kind {
         BackendErrorKind::NotAvailable => error(
             503,
-            &format!("{what}: this site runs no container backend"),
-            "load the container plugin in extensions.toml, or ask the site's administrator",
+            &format!("{what}: this site runs no phases plugin (it starts instances)"),
+            "load the phases plugin in extensions.toml, or ask the site's administrator",
         ),
         BackendErrorKind::NotFound => error(404, &format!("{what}: {}", e.message), "check the id; you see your own and shared apps only"),
         BackendErrorKind::Internal => {
@@ -77,7 +77,7 @@ pub async fn start(
             );
         }
     }
-    match state.container.app_start(&id, Caller::from(&identity)).await {
+    match state.phases.app_start(&id, Caller::from(&identity)).await {
         Ok(started) => Response::builder().status(StatusCode::SEE_OTHER).header(header::LOCATION, started.viewer_url).finish(),
         Err(e) => failed("the app could not be started", e),
     }
@@ -87,7 +87,7 @@ pub async fn start(
 pub async fn stop(PathParam(id): PathParam<String>, attributes: Data<&Attributes>, state: Data<&Arc<State>>) -> Response {
     // The auth layer checked the x-csrf-token of a cookie session (every DELETE).
     let Some(identity) = Identity::from_attributes(&attributes) else { return unauthenticated() };
-    match state.container.instance_stop(&id, Caller::from(&identity)).await {
+    match state.phases.instance_stop(&id, Caller::from(&identity)).await {
         Ok(()) => Response::builder().status(StatusCode::NO_CONTENT).finish(),
         Err(e) => failed("the instance could not be stopped", e),
     }
@@ -108,17 +108,22 @@ pub async fn index(attributes: Data<&Attributes>, state: Data<&Arc<State>>) -> R
     let mut app_rows = String::new();
     for app in &apps {
         let name = if app.id_user.is_empty() { app.id.as_str() } else { app.id_user.as_str() };
-        // These routes start apps through the container backend, which runs container
-        // apps only: any other kind (a shared VM) is listed without a button that could
-        // only fail.
-        let action = if app.object_type == "container" {
+        // Only finished apps start (base images, environments and deployments are
+        // derived through the API); a kind no machine backend runs gets no button.
+        let startable = (app.object_mode.is_empty() || app.object_mode == "app")
+            && (app.object_mode.is_empty() || app.object_state == "ready" || app.id_owner <= 0)
+            && (app.object_type == "container" || app.object_type == "vm");
+        if !startable && !app.object_mode.is_empty() && app.object_mode != "app" {
+            continue;
+        }
+        let action = if startable {
             format!(
                 "<form method=\"post\" action=\"/app/{id}\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
                  <button type=\"submit\">Start</button></form>",
                 id = escape(&app.id)
             )
         } else {
-            format!("<span class=\"note\">{kind} apps cannot be started on this site yet</span>", kind = escape(&app.object_type))
+            format!("<span class=\"note\">this app cannot be started yet ({kind})</span>", kind = escape(if app.object_type.is_empty() { "no type" } else { &app.object_type }))
         };
         app_rows.push_str(&format!(
             "<li class=\"app\" data-id=\"{id}\"><span class=\"name\">{name}</span> {action}</li>\n",

@@ -15,7 +15,7 @@
 //! (`?token=`), which the auth layer turns into an attribute scoped to that instance.
 //! [`viewer`] renders the pages and serves the browser assets `scripts/webroot` builds.
 //! [`apps`] is the user's side of the original's browser routes: the apps page, starting
-//! an app to its viewer and stopping an instance, through the container backend.
+//! an app to its viewer and stopping an instance, through the phases backend.
 //! [`routes`] declares and documents the browser routes and serves them; [`web`] is
 //! what they share (query strings, HTML text, JSON errors).
 
@@ -33,7 +33,7 @@ use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use daas_common::{
     config::ProxyFile,
-    protocols::{ContainerClient, DbClient},
+    protocols::{PhasesClient, DbClient},
 };
 use daas_plugin_api::{
     export_plugin,
@@ -88,8 +88,8 @@ pub struct State {
     pub config: Config,
     /// The data.
     pub db: DbClient,
-    /// The container backend (apps start and stop there).
-    pub container: ContainerClient,
+    /// The phases backend (instances start and stop there).
+    pub phases: PhasesClient,
     /// The viewer page's template.
     pub template: String,
     /// The apps page's template.
@@ -102,7 +102,7 @@ async fn start(ctx: PluginContext) -> Result<PluginBuilder, String> {
     let template = viewer::load(&config.webroot)?;
     tracing::info!(webroot = %config.webroot.display(), guacd = %config.guacd, "proxy starting");
     let apps_template = apps::load(&config.webroot)?;
-    let state = Arc::new(State { config, db: DbClient::host(), container: ContainerClient::host(), template, apps_template });
+    let state = Arc::new(State { config, db: DbClient::host(), phases: PhasesClient::host(), template, apps_template });
     let ws_state = state.clone();
     Ok(PluginBuilder::new()
         .browser(routes::routes(), routes::endpoint(state))

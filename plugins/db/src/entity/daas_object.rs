@@ -18,6 +18,8 @@ pub struct Model {
     #[sea_orm(column_type = "String(StringLen::N(128))")]
     pub object_type: String,
     #[sea_orm(column_type = "String(StringLen::N(128))")]
+    #[sea_orm(column_type = "String(StringLen::N(128))")]
+    pub id_parent: Option<String>,
     pub object_mode: String,
     #[sea_orm(column_type = "String(StringLen::N(128))")]
     pub object_mode_extended: String,

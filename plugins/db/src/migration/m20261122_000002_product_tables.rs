@@ -35,7 +35,7 @@ fn index(table: &str, cols: &[&str], unique: bool) -> IndexCreateStatement {
 /// A UTC timestamp column. On MariaDB not `TIMESTAMP` (what sea-query picks): it keeps
 /// whole seconds and ends in 2038; `DATETIME(6)` keeps microseconds and holds UTC as
 /// given (the application always writes UTC).
-fn ts(backend: DbBackend, name: &'static str, null: bool) -> ColumnDef {
+pub(super) fn ts(backend: DbBackend, name: &'static str, null: bool) -> ColumnDef {
     let mut c = if backend == DbBackend::MySql {
         let mut c = ColumnDef::new(Alias::new(name));
         c.custom(Alias::new("DATETIME(6)"));

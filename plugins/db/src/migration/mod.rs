@@ -7,6 +7,7 @@ mod m20261122_000001_daas_objects;
 mod m20261122_000002_product_tables;
 mod m20261125_000003_objects_datetime;
 mod m20261125_000004_roles;
+mod m20261204_000005_tasks;
 
 /// Every migration of the db plugin.
 pub struct Migrator;
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_product_tables::Migration),
             Box::new(m20261125_000003_objects_datetime::Migration),
             Box::new(m20261125_000004_roles::Migration),
+            Box::new(m20261204_000005_tasks::Migration),
         ]
     }
 }

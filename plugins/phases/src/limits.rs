@@ -1,18 +1,18 @@
 //! Per-owner resource limits (seed `RessourceInfo`, table `limits`) on starting
-//! container apps.
+//! instances.
 //!
 //! Why here: the db plugin owns the `limits` table but knows nothing of what runs; the
-//! container plugin starts the containers, so it is the one place where "how much does
-//! this owner use now" and "may this start happen" are answered together, without a
-//! race between two plugins. The limit row is read through the db backend (the owner's
+//! phases plugin starts every instance (containers and VMs), so it is the one place where
+//! "how much does this owner use now" and "may this start happen" are answered together,
+//! under one lock per owner (see `instances::reserve`), without a race between plugins. The limit row is read through the db backend (the owner's
 //! own, else the global one, owner -1); -1 (or no row) means unlimited.
 //!
-//! Use is counted from the owner's instances and the apps they run: containers (one per
-//! instance), CPU cores and memory (the apps' `hw_cpus`, `hw_memory`), objects (the
-//! owner's objects).
+//! Use is counted from the owner's instances and the objects they run: containers or
+//! VMs (one per instance, a phase's in-progress instance too), CPU cores and memory (the
+//! objects' `hw_cpus`, `hw_memory`), objects (the owner's objects).
 //!
-//! Where it is enforced: app starts check `container_max`, `cpu_max` and `mem_max`
-//! here (only the start knows which app, and so how much it needs); the `limits`
+//! Where it is enforced: every instance's start checks `container_max`/`vm_max`,
+//! `cpu_max` and `mem_max` here (only the start knows which app, and so how much it needs); the `limits`
 //! layer refuses creating an object past `obj_max` (a layer sees the route, not the
 //! body, and one more object is all a create adds); other plugins ask the `limits`
 //! backend ([`daas_common::protocols::Limits`]) before they add what they know.
@@ -22,20 +22,18 @@ use daas_common::{
     protocols::{DbClient, LimitsRequest, LimitsResponse},
 };
 use daas_plugin_api::{
-    abi::{LayerRequest, LayerVerdict},
+    abi::{BackendError, BackendErrorKind, LayerRequest, LayerVerdict},
     futures::future::BoxFuture,
     identity::Identity,
     sdk::{Attributes, Layer},
     ApiError,
 };
 
-use crate::engine::EngineError;
-
 /// The operation (in the merged document) whose requests create an object.
 const CREATE_OBJECT: &str = "db_create_object";
 
 /// What an owner uses now, in the units of [`RessourceInfo`].
-pub async fn usage(db: &DbClient, owner: i64) -> Result<RessourceInfo, EngineError> {
+pub async fn usage(db: &DbClient, owner: i64) -> Result<RessourceInfo, BackendError> {
     let instances: Vec<Instance> = db.instances_by_owner(owner).await?;
     let objects: Vec<DaasObject> = db.objects_by_owner(owner).await?;
     let mut use_ = RessourceInfo { id_owner: owner, obj_max: objects.len() as i64, ..Default::default() };
@@ -57,24 +55,33 @@ pub async fn usage(db: &DbClient, owner: i64) -> Result<RessourceInfo, EngineErr
     Ok(use_)
 }
 
-/// Refuse (403, naming the limit, its value and the current use) when starting `app`
-/// for `owner` would exceed one of the owner's limits.
-pub async fn check_start(db: &DbClient, owner: i64, app: &DaasObject) -> Result<(), EngineError> {
+/// Refuse (403, naming the limit, its value and the current use) when starting an
+/// instance of `object` for `owner` would exceed one of the owner's limits.
+pub async fn check_start(db: &DbClient, owner: i64, object: &DaasObject) -> Result<(), BackendError> {
     let Some(limit) = db.limit_for(owner).await? else { return Ok(()) };
     let now = usage(db, owner).await?;
-    let wanted = RessourceInfo { container_max: 1, cpu_max: app.hw_cpus.max(0), mem_max: app.hw_memory.max(0), ..Default::default() };
-    exceeded(&limit, &now, &wanted).map_or(Ok(()), |why| Err(EngineError::Forbidden(why)))
+    let machines = if object.object_type == "vm" {
+        RessourceInfo { vm_max: 1, ..Default::default() }
+    } else {
+        RessourceInfo { container_max: 1, ..Default::default() }
+    };
+    let wanted = RessourceInfo { cpu_max: object.hw_cpus.max(0), mem_max: object.hw_memory.max(0), ..machines };
+    exceeded(&limit, &now, &wanted).map_or(Ok(()), |why| Err(forbidden(why)))
+}
+
+fn forbidden(why: String) -> BackendError {
+    BackendError::new(BackendErrorKind::Forbidden, why)
 }
 
 /// Serve the `limits` backend.
-pub async fn serve(db: &DbClient, request: LimitsRequest) -> Result<LimitsResponse, EngineError> {
+pub async fn serve(db: &DbClient, request: LimitsRequest) -> Result<LimitsResponse, BackendError> {
     match request {
         LimitsRequest::Usage { owner } => Ok(LimitsResponse::Usage { limit: db.limit_for(owner).await?, usage: usage(db, owner).await? }),
         LimitsRequest::Check { owner, wanted } => {
             let Some(limit) = db.limit_for(owner).await? else { return Ok(LimitsResponse::Fits) };
             match exceeded(&limit, &usage(db, owner).await?, &wanted) {
                 None => Ok(LimitsResponse::Fits),
-                Some(why) => Err(EngineError::Forbidden(why)),
+                Some(why) => Err(forbidden(why)),
             }
         }
     }
@@ -103,8 +110,8 @@ impl Layer for LimitLayer {
             let reject = |status: u16, code: &str, message: String| LayerVerdict::Reject(ApiError::new(code, message, "").to_ffi(status));
             match serve(&db, LimitsRequest::Check { owner: caller.user_id, wanted }).await {
                 Ok(_) => go_on(),
-                Err(EngineError::Forbidden(why)) => reject(403, "limit_reached", why),
-                Err(e) => reject(e.kind().status(), e.kind().code(), format!("the limits could not be checked: {e}")),
+                Err(e) if e.kind == BackendErrorKind::Forbidden => reject(403, "limit_reached", e.message.to_string()),
+                Err(e) => reject(e.kind.status(), e.kind.code(), format!("the limits could not be checked: {}", e.message)),
             }
         })
     }
