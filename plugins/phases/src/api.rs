@@ -26,7 +26,7 @@ pub struct PhasesApi(pub State);
 #[derive(ApiResponse)]
 pub enum Accepted {
     /// The task: queued or already under way (with an `Idempotency-Key` used before,
-    /// the task that key made). Follow it at `Location` or on `WS /api/v1/events`.
+    /// the task that key made). Follow it at `Location` or on `WS /api/v1/phases/events`.
     #[oai(status = 202)]
     Accepted(Json<Task>, #[oai(header = "Location")] String),
 }

@@ -1,7 +1,7 @@
 //! Live events: task progress and object and instance state changes, numbered in one
 //! sequence. Each goes on the host bus (`phases.task`, `phases.object`,
 //! `phases.instance`, for plugins) and into a ring of the most recent ones that
-//! `WS /api/v1/events` serves: a client that reconnects with the last number it saw
+//! `WS /api/v1/phases/events` serves: a client that reconnects with the last number it saw
 //! (`?cursor=N`) gets what it missed, if the ring still holds it, then the live ones.
 //!
 //! A client sees only its own events (an administrator every one): an event carries

@@ -27,6 +27,12 @@ use crate::limits;
 /// The label naming the instance a machine is (reconcile finds orphans by it).
 pub const LABEL_INSTANCE: &str = "daas.instance";
 
+/// The name of an instance's machine in its backend: known before the machine exists,
+/// so that a machine whose start was interrupted can still be found and removed.
+pub fn machine_name(instance_id: &str) -> String {
+    format!("daas-{instance_id}")
+}
+
 /// The viewer URL of an instance (the proxy plugin serves it).
 pub fn viewer_url(instance_id: &str, token: &str) -> String {
     format!("/instance/{instance_id}?token={token}")
@@ -56,6 +62,8 @@ pub async fn reserve(db: &DbClient, reservations: &Reservations, owner: i64, obj
 
 /// What a launch made.
 pub struct Launched {
+    /// The instance as stored now (its machine, its connection).
+    pub instance: Instance,
     /// The machine's id in its backend.
     pub machine: String,
     /// Where the owner views it.
@@ -77,7 +85,7 @@ pub async fn launch(
     let vnc_port = u16::try_from(object.vnc_port_instance).ok().filter(|p| *p > 0).unwrap_or(5900);
     let spec = MachineSpec {
         artifact: artifact.to_string(),
-        name: format!("daas-{}", instance.id),
+        name: machine_name(&instance.id),
         cpus: object.hw_cpus,
         memory: object.hw_memory,
         vnc_port: Some(vnc_port),
@@ -114,12 +122,12 @@ pub async fn launch(
             let _ = db.delete::<GuacamoleConnection>(&connection.id).await;
             return Err(Failure::from(e));
         }
-        Ok::<_, Failure>(url)
+        Ok::<_, Failure>((updated, url))
     };
     match made.await {
-        Ok(viewer_url) => {
+        Ok((instance, viewer_url)) => {
             tracing::info!(instance = %instance.id, machine = %id, "instance started");
-            Ok(Launched { machine: id, viewer_url })
+            Ok(Launched { instance, machine: id, viewer_url })
         }
         Err(e) => {
             let _ = machine.request(MachineRequest::Remove { instance: id }).await;
@@ -128,17 +136,21 @@ pub async fn launch(
     }
 }
 
-/// Remove an instance: its machine (already gone is fine), its connection, its row.
+/// Remove an instance: its machine (already gone, or never made, is fine), its
+/// connection, its row.
 pub async fn remove(db: &DbClient, instance: &Instance) -> Result<(), Failure> {
-    if !instance.container.is_empty() {
-        let object: Option<DaasObject> = db.get(&instance.id_app).await?;
-        let machine = match &object {
-            Some(o) => machine_of(o)?,
-            None => return Err(Failure::internal("remove an instance", format!("instance `{}` has no object", instance.id))),
-        };
-        match machine.request(MachineRequest::Remove { instance: instance.container.clone() }).await {
+    let object: Option<DaasObject> = db.get(&instance.id_app).await?;
+    if let Some(machine) = object.as_ref().and_then(|o| machine_of(o).ok()) {
+        // Before its start answered, the machine is known by its name only.
+        let id = if instance.container.is_empty() { machine_name(&instance.id) } else { instance.container.clone() };
+        match machine.request(MachineRequest::Remove { instance: id }).await {
             Ok(_) => {}
             Err(BackendError { kind: BackendErrorKind::NotFound, .. }) => {}
+            // A machine whose start never answered may not exist at all: its row goes;
+            // should it exist, the backend's reconcile finds it without an instance.
+            Err(e) if instance.container.is_empty() => {
+                tracing::warn!(instance = %instance.id, error = %e.message, "the machine of an instance that never started could not be removed")
+            }
             Err(e) => return Err(e.into()),
         }
     }

@@ -13,7 +13,7 @@
 //! - [`instances`]: instance and connection rows, viewer tokens, machines made and removed;
 //! - [`limits`]: the `limits` backend and layer;
 //! - [`reconcile`]: instances whose machine is gone;
-//! - [`events`]: live events on the host bus and `WS /api/v1/events`;
+//! - [`events`]: live events on the host bus and `WS /api/v1/phases/events`;
 //! - [`api`]: `/api/v1/phases`.
 //!
 //! It provides the `phases` backend ([`daas_common::protocols::Phases`]: the proxy's
@@ -128,7 +128,7 @@ pub async fn stop_instance(state: &State, caller: &Identity, id: &str) -> Result
     Ok(())
 }
 
-/// `WS /api/v1/events`: the caller's events from `?cursor=N` on (see [`events`]).
+/// `WS /api/v1/phases/events`: the caller's events from `?cursor=N` on (see [`events`]).
 async fn events_socket(state: State, request: WsRequest, ws: WebSocket) {
     let Some(caller) = Identity::from_attributes(&request.attributes) else {
         let _ = ws.send(WsMessage::Close(4401, "log in first: the events need a session or a token".into())).await;
@@ -201,7 +201,7 @@ async fn start(ctx: PluginContext) -> Result<PluginBuilder, String> {
         })
         .layer(LayerName::Limit, limits::LimitLayer { db: layer_db })
         .publishes(["phases.*"])
-        .websocket("/api/v1/events", "daas-events", true, move |request, socket| events_socket(ws.clone(), request, socket))
+        .websocket("/events", "daas-events", false, move |request, socket| events_socket(ws.clone(), request, socket))
         // Every plugin (the db and the machine backends among them) has started: the
         // moment to recover the tasks a restart interrupted and reconcile the instances.
         .on_ready(move || async move {

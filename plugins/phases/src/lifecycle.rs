@@ -272,8 +272,8 @@ async fn derive(
     made.instance = Some(instance.clone());
     progress.instance(&instance.id).await?;
     let launched = progress.guard(instances::launch(&state.db, &instance, &o, &artifact, None)).await?;
-    made.instance = Some(Instance { container: launched.machine.clone(), ..instance });
-    state.events.publish("instance", o.id_owner, &serde_json::json!({ "id": made.instance.as_ref().map(|i| i.id.clone()), "started": true }));
+    made.instance = Some(launched.instance.clone());
+    state.events.publish("instance", o.id_owner, &launched.instance);
 
     let o = set_phase(state, id, SubPhase::ConfigAuto, state::WORKING).await?;
     let machine = instances::machine_of(&o)?;
@@ -356,8 +356,8 @@ async fn start(state: &State, progress: &Progress, app: &str, instance: &str) ->
     let artifact = artifact_of(state, &app).await?;
     let command = instances::target_command(&app.object_target)?;
     progress.step(10, format!("starting an instance of `{}` and waiting for its desktop", app.id)).await?;
-    progress.guard(instances::launch(&state.db, &instance, &app, &artifact, command)).await?;
-    state.events.publish("instance", instance.id_owner, &serde_json::json!({ "id": instance.id, "started": true }));
+    let launched = progress.guard(instances::launch(&state.db, &instance, &app, &artifact, command)).await?;
+    state.events.publish("instance", instance.id_owner, &launched.instance);
     progress.step(100, "running").await
 }
 

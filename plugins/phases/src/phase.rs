@@ -95,15 +95,12 @@ fn out_of(phase: Phase) -> Option<Transition> {
     [Transition::CloneTemplate, Transition::CreateSnapshot, Transition::RunApp].into_iter().find(|t| source(*t) == phase)
 }
 
-/// Whether an object is finished: base images are an administrator's (ready when they
-/// name an artifact); the lifecycle's objects once their Finalize is done.
+/// Whether an object is finished: the lifecycle's objects once their Finalize is done;
+/// base images and what an administrator made by hand (a shared object without a
+/// state) as they are.
 pub fn is_ready(object: &DaasObject) -> bool {
-    match Phase::of(object) {
-        Some(Phase::BaseImage) => object.object_state.is_empty() || object.object_state == state::READY,
-        // An administrator's app row from before the lifecycle has no state.
-        Some(Phase::App) if object.object_mode.is_empty() => true,
-        _ => object.object_state == state::READY,
-    }
+    let by_hand = object.object_state.is_empty() && (object.id_owner <= 0 || Phase::of(object) == Some(Phase::BaseImage));
+    by_hand || object.object_state == state::READY
 }
 
 /// What may happen next to an object, in the words of the API.

@@ -84,6 +84,13 @@ impl Podman {
     }
 
     /// Remove every container with this label (cleanup of a test's containers).
+    /// The ids of the images with this label (`key=value`): a committed container's
+    /// image keeps the container's labels.
+    #[allow(dead_code)]
+    pub fn images_labelled(&self, label: &str) -> Vec<String> {
+        self.cli(&["images", "-q", "--filter", &format!("label={label}")]).lines().filter(|l| !l.is_empty()).map(str::to_string).collect()
+    }
+
     pub fn remove_labelled(&self, label: &str) {
         for name in self.containers_labelled(label) {
             self.cli(&["rm", "-f", "-t", "0", &name]);
@@ -97,6 +104,9 @@ pub struct Cleanup<'a>(pub &'a Podman, pub String);
 impl Drop for Cleanup<'_> {
     fn drop(&mut self) {
         self.0.remove_labelled(&self.1);
+        for image in self.0.images_labelled(&self.1) {
+            self.0.cli(&["rmi", "-f", &image]);
+        }
     }
 }
 
