@@ -63,6 +63,9 @@ name = "testbackend"
 name = "container"
 
 [[extensions.plugin]]
+name = "phases"
+
+[[extensions.plugin]]
 name = "proxy"
 "#,
         ),
@@ -140,6 +143,8 @@ enum Fx {
     App,
     /// A's instance of that app, with a container name and a connection (imported).
     Instance,
+    /// A's task: a start of a shared app, failed (no engine answers).
+    Task,
     /// A file of the proxy's web assets.
     Asset,
 }
@@ -410,15 +415,26 @@ fn table() -> Vec<Row> {
         // container: no engine answers (site()), so a caller the route lets through gets
         // the engine's 503; another user's app or instance is 404; the engine's facts
         // and images are the administrator's.
-        row("container_app_start", Shared(&[Fx::App]), Body::None, [401, 503, 404, 503]),
-        row("container_instance_stop", Shared(&[Fx::Instance]), Body::None, [401, 503, 404, 503]),
-        row("container_instances", none, Body::None, [401, 200, 200, 200]),
-        row("container_limits", none, Body::None, [401, 200, 200, 200]),
         row("container_info", none, Body::None, [401, 403, 403, 503]),
         row("container_images", none, Body::None, [401, 403, 403, 503]),
+        // phases: A's object and app were made by hand, not by the lifecycle, so every
+        // step on them is a 409 (the administrator's too: an app of A's made by hand has
+        // no artifact of the lifecycle); the administrator never derives from A's object
+        // (403); B reaches none of A's (404). Stopping A's instance asks the engine (503).
+        row("phases_transition", Shared(&[Fx::Object]), Body::Json(|_| json!({"transition": "clone_template"})), [401, 409, 404, 403]),
+        row("phases_finish", Shared(&[Fx::Object]), Body::None, [401, 409, 404, 409]),
+        row("phases_app_start", Shared(&[Fx::App]), Body::None, [401, 409, 404, 409]),
+        row("phases_tasks", none, Body::None, [401, 200, 200, 200]),
+        row("phases_task", Shared(&[Fx::Task]), Body::None, [401, 200, 404, 200]),
+        row("phases_task_cancel", Shared(&[Fx::Task]), Body::None, [401, 409, 404, 409]),
+        row("phases_instances", none, Body::None, [401, 200, 200, 200]),
+        row("phases_instance", Shared(&[Fx::Instance]), Body::None, [401, 200, 404, 200]),
+        row("phases_instance_stop", Shared(&[Fx::Instance]), Body::None, [401, 503, 404, 503]),
+        row("phases_limits", none, Body::None, [401, 200, 200, 200]),
+        row("phases_ws_events", none, Body::WebSocket("daas-events"), [401, 101, 101, 101]),
         // proxy: the browser routes send anonymous pages to the login page.
         row("proxy_apps", none, Body::None, [303, 200, 200, 200]).html(),
-        row("proxy_app_start", Shared(&[Fx::App]), Body::None, [401, 503, 404, 503]),
+        row("proxy_app_start", Shared(&[Fx::App]), Body::None, [401, 409, 404, 409]),
         row("proxy_instance_stop", Shared(&[Fx::Instance]), Body::None, [401, 503, 404, 503]),
         row("proxy_static", Shared(&[Fx::Asset]), Body::None, [200, 200, 200, 200]),
         // The viewer page and its socket are one operation of `GET /instance/{id}`: the
@@ -527,6 +543,7 @@ struct Fixtures {
     group: i64,
     role: i64,
     app: String,
+    task: String,
 }
 
 impl Fixtures {
@@ -542,6 +559,7 @@ impl Fixtures {
             Fx::Topic => "test.matrix".into(),
             Fx::App => self.app.clone(),
             Fx::Instance => INSTANCE.into(),
+            Fx::Task => self.task.clone(),
             Fx::Asset => "build/novnc.js".into(),
         }
     }
@@ -769,6 +787,15 @@ impl Ctx {
         self.a_rows.insert(self.fx.app.clone());
         // Shared rows exist too: users must see them, and still none of A's.
         self.must(Who::Admin, "POST", "/api/v1/db/objects", json!({"id_owner": 0, "object_type": "vm"}), 201);
+        // A's task: a start of a shared app, which fails at once (no engine answers).
+        let shared = json!({"id_owner": 0, "object_type": "container", "object_mode": "app", "id_docker": "localhost/daas-matrix:1"});
+        let shared = id_of(&self.must(Who::Admin, "POST", "/api/v1/db/objects", shared, 201));
+        self.fx.task = id_of(&self.must(Who::A, "POST", &format!("/api/v1/phases/apps/{shared}/start"), Value::Null, 202));
+        let deadline = Instant::now() + std::time::Duration::from_secs(20);
+        while self.must(Who::A, "GET", &format!("/api/v1/phases/tasks/{}", self.fx.task), Value::Null, 200)["state"] != "failed" {
+            assert!(Instant::now() < deadline, "A's start of a shared app did not fail");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
     }
 }
 
@@ -1034,11 +1061,13 @@ fn matrix(auth_toml: &str, privileges: bool) {
         }
     }
 
-    // Nor A's instance among the container plugin's.
-    let (status, instances) = ctx.call(Who::B, "GET", "/api/v1/container/instances", None);
-    let theirs = instances.as_array().cloned().unwrap_or_default();
-    if status != 200 || theirs.iter().any(|i| i["id"] == INSTANCE || i["id_owner"] == ctx.fx.user_a) {
-        problems.push(format!("B's GET /api/v1/container/instances: {status} {instances}"));
+    // Nor A's instance or task among the phases plugin's.
+    for list in ["/api/v1/phases/instances", "/api/v1/phases/tasks"] {
+        let (status, items) = ctx.call(Who::B, "GET", list, None);
+        let theirs = items.as_array().cloned().unwrap_or_default();
+        if status != 200 || theirs.iter().any(|i| i["id"] == INSTANCE || i["id"] == ctx.fx.task.as_str() || i["id_owner"] == ctx.fx.user_a) {
+            problems.push(format!("B's GET {list}: {status} {items}"));
+        }
     }
 
     // The matrix.

@@ -1,8 +1,9 @@
 //! The proxy plugin's browser routes through the real host, on a site with the db,
-//! auth, container and proxy plugins and a real podman service of the test's own
-//! (the desktop test image): the apps page, starting an app from its form (CSRF
-//! checked) to its viewer, stopping the instance from the page's DELETE, and another
-//! user reaching neither. Without the container plugin, starting says so (503).
+//! auth, container, phases and proxy plugins and a real podman service of the test's
+//! own (the desktop test image): the apps page, starting an app (a user's, derived
+//! through the lifecycle) from its form (CSRF checked) to its viewer, stopping the
+//! instance from the page's DELETE, and another user reaching neither. Without the
+//! phases plugin, starting says so (503).
 
 mod common;
 #[path = "../../plugins/container/tests/support/mod.rs"]
@@ -91,18 +92,31 @@ fn apps_start_from_the_page_to_their_viewer_and_stop_for_their_owner_only() {
     let label = format!("test-browser-{}", std::process::id());
     let container =
         format!("[container_request]\nhost = \"{}\"\ntimeout_ms = 20000\nvnc_ready_ms = 20000\nsite_label = \"{label}\"\n", podman.host());
-    let site = site(&["db", "auth", "container", "proxy"], &[("container.toml", &container)]);
+    let site = site(&["db", "auth", "container", "phases", "proxy"], &[("container.toml", &container)]);
     let _cleanup = Cleanup(&podman, format!("daas.site={label}"));
     let server = Server::start(site.path());
     users(&server);
-    let app = created(
-        &login(&server, "ann", "ann-pw-12345"),
-        "/api/v1/db/objects",
-        json!({"object_type": "container", "object_mode": "app", "id_docker": DESKTOP, "id_user": "Ann's <desk>"}),
-    )["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    // Ann's app: the administrator's base image → her environment → deployment → app.
+    let admin = login(&server, "admin", "s3cret!");
+    let base = json!({"id_owner": 0, "object_type": "container", "object_mode": "baseimage", "id_docker": DESKTOP});
+    let mut parent = created(&admin, "/api/v1/db/objects", base)["id"].as_str().unwrap().to_string();
+    let ann_api = login(&server, "ann", "ann-pw-12345");
+    for (transition, name) in [("clone_template", "env"), ("create_snapshot", "deployment"), ("run_app", "Ann's <desk>")] {
+        let path = format!("/api/v1/phases/objects/{parent}/transitions");
+        let (status, task) = ann_api.post(&path, json!({"transition": transition, "id_user": name}));
+        assert_eq!(status, StatusCode::ACCEPTED, "{task}");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let (_, t) = ann_api.get(&format!("/api/v1/phases/tasks/{}", task["id"].as_str().unwrap()));
+            if t["state"] == "succeeded" {
+                break;
+            }
+            assert!(t["state"] != "failed" && std::time::Instant::now() < deadline, "{t}");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        parent = task["id_object"].as_str().unwrap().to_string();
+    }
+    let app = parent;
     let vm = created(&login(&server, "ann", "ann-pw-12345"), "/api/v1/db/objects", json!({"object_type": "vm", "object_mode": "app"}))
         ["id"]
         .as_str()
@@ -121,9 +135,11 @@ fn apps_start_from_the_page_to_their_viewer_and_stop_for_their_owner_only() {
     assert!(html.contains(&format!("name=\"csrf\" value=\"{}\"", ann.csrf)), "the form carries the session's CSRF token: {html}");
     assert!(html.contains("Ann&#39;s &lt;desk&gt;") && !html.contains("<desk>"), "the app's name, escaped: {html}");
     assert!(html.contains("Nothing running."), "{html}");
-    // A VM app is listed, but without a start form: the container backend cannot run it.
+    // An app made by hand, not by the lifecycle, is listed without a start form.
     assert!(html.contains(&format!("data-id=\"{vm}\"")) && !html.contains(&format!("action=\"/app/{vm}\"")), "{html}");
-    assert!(html.contains("vm apps cannot be started on this site yet"), "{html}");
+    assert!(html.contains("this app cannot be started yet (vm)"), "{html}");
+    // Her environment and deployment are not apps: the page does not list them.
+    assert_eq!(html.matches("class=\"app\"").count(), 2, "{html}");
     let (_, bobs) = bob.page("/");
     assert!(!bobs.contains(&app), "another user's page does not list ann's app: {bobs}");
 
@@ -172,7 +188,7 @@ fn apps_start_from_the_page_to_their_viewer_and_stop_for_their_owner_only() {
 }
 
 #[test]
-fn without_the_container_plugin_starting_an_app_is_unavailable() {
+fn without_the_phases_plugin_starting_an_app_is_unavailable() {
     let site = site(&["db", "auth", "proxy"], &[]);
     let server = Server::start(site.path());
     users(&server);
@@ -180,7 +196,7 @@ fn without_the_container_plugin_starting_an_app_is_unavailable() {
     let r = ann.start("any-app", Some(&ann.csrf));
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body: Value = r.json().unwrap();
-    assert!(body["message"].as_str().unwrap().contains("no container backend"), "{body}");
+    assert!(body["message"].as_str().unwrap().contains("no phases plugin"), "{body}");
     assert_eq!(ann.stop("any-instance", true).0, StatusCode::SERVICE_UNAVAILABLE);
     // The page still lists what the db holds.
     assert_eq!(ann.page("/").0, StatusCode::OK);

@@ -116,20 +116,20 @@ fn status_shows_pending_migrations_until_migrate_applies_them() {
     // Pending migrations: exit status 5, so that scripts can tell.
     let (code, out, err) = run(&["db", "status", "--site", s(site.path())]);
     assert_eq!(code, 5, "{out}{err}");
-    assert!(err.contains(&format!("4 migration(s) pending: run `daas db migrate --site {}`", s(site.path()))), "{err}");
+    assert!(err.contains(&format!("5 migration(s) pending: run `daas db migrate --site {}`", s(site.path()))), "{err}");
     assert!(out.contains("database: sqlite"), "{out}");
     assert!(out.contains("applied migrations: 0"), "{out}");
-    assert!(out.contains(&format!("pending migrations: 4 (apply them with `daas db migrate --site {}`)", s(site.path()))), "{out}");
+    assert!(out.contains(&format!("pending migrations: 5 (apply them with `daas db migrate --site {}`)", s(site.path()))), "{out}");
     assert!(MIGRATIONS.iter().all(|m| out.contains(m)), "{out}");
     // Status changes nothing: still pending.
-    assert!(run(&["db", "status", "--site", s(site.path())]).1.contains("pending migrations: 4"));
+    assert!(run(&["db", "status", "--site", s(site.path())]).1.contains("pending migrations: 5"));
 
     let (out, _) = daas_ok(&["db", "migrate", "--site", s(site.path())]);
-    assert!(out.starts_with("applied 4 migration(s):"), "{out}");
+    assert!(out.starts_with("applied 5 migration(s):"), "{out}");
     assert!(MIGRATIONS.iter().all(|m| out.contains(m)), "{out}");
 
     let (out, _) = daas_ok(&["db", "status", "--site", s(site.path())]);
-    assert!(out.contains("applied migrations: 4") && out.contains("pending migrations: none"), "{out}");
+    assert!(out.contains("applied migrations: 5") && out.contains("pending migrations: none"), "{out}");
     let (out, _) = daas_ok(&["db", "migrate", "--site", s(site.path())]);
     assert!(out.contains("no migration pending"), "{out}");
 }
@@ -158,7 +158,7 @@ fn manual_migrations_refuse_serve_until_daas_db_migrate() {
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
     assert_eq!(status.code(), Some(3), "{err}");
     let dir = std::fs::canonicalize(site.path()).unwrap();
-    let expected = format!("4 database migration(s) pending ({}): run `daas db migrate --site {}`", MIGRATIONS.join(", "), dir.display());
+    let expected = format!("5 database migration(s) pending ({}): run `daas db migrate --site {}`", MIGRATIONS.join(", "), dir.display());
     assert!(err.contains(&expected), "expected {expected:?} in:\n{err}");
 
     daas_ok(&["db", "migrate", "--site", s(site.path())]);

@@ -90,10 +90,23 @@ fn objects(s: &SamplesSection, owner: i64) -> Vec<DaasObject> {
         ..Default::default()
     };
     vec![
+        // The shared app the apps page starts at once (an administrator's: its image as
+        // it is, with its target command) ...
         DaasObject {
             id_docker: "daas/desktop:latest".into(),
             object_target: json!({"cmd": "xterm"}),
+            object_mode: "app".into(),
+            object_mode_extended: String::new(),
+            object_state: "ready".into(),
             ..object("demo-desktop", "container", "l26", SHARED_OWNER)
+        },
+        // ... and the same image as a base image that users derive their environments
+        // from (POST /api/v1/phases/objects/demo-desktop-base/transitions).
+        DaasObject {
+            id_docker: "daas/desktop:latest".into(),
+            object_target: json!({"cmd": "xterm"}),
+            object_state: "ready".into(),
+            ..object("demo-desktop-base", "container", "l26", SHARED_OWNER)
         },
         DaasObject { id_docker: "daas/busybox:latest".into(), ..object("demo-busybox", "container", "l26", owner) },
         DaasObject { id_proxmox: 100, os_wine: true, ..object("demo-debian-vm", "vm", "l26", SHARED_OWNER) },

@@ -85,7 +85,7 @@ impl PhasesApi {
     /// such object (or not yours); 403: another user's object; 409: the object's phase
     /// or state does not allow it (the answer names them and what is allowed); 422: a
     /// ConfigAuto command or target command the server cannot run.
-    #[oai(path = "/objects/:id/transitions", method = "post", operation_id = "phases_transition")]
+    #[oai(path = "/objects/:id/transitions", method = "post", operation_id = "transition")]
     async fn transition(
         &self,
         /// The parent object's id.
@@ -113,7 +113,7 @@ impl PhasesApi {
     /// Ends the work in your object's in-progress instance: a task stops it, captures it
     /// as the object's artifact (Finalize) and removes it. 409 unless the object is in
     /// ConfigInteractive.
-    #[oai(path = "/objects/:id/finish", method = "post", operation_id = "phases_finish")]
+    #[oai(path = "/objects/:id/finish", method = "post", operation_id = "finish")]
     async fn finish(
         &self,
         /// The object's id.
@@ -132,7 +132,7 @@ impl PhasesApi {
     /// the instance is reserved at once (`id_instance`), and a task starts it; once the
     /// task has succeeded, `GET /api/v1/phases/instances/{id}` has its viewer URL. 403:
     /// a limit is reached (named, with your use); 409: the object is not a finished app.
-    #[oai(path = "/apps/:id/start", method = "post", operation_id = "phases_app_start")]
+    #[oai(path = "/apps/:id/start", method = "post", operation_id = "app_start")]
     async fn app_start(
         &self,
         /// The app's id.
@@ -148,7 +148,7 @@ impl PhasesApi {
     /// List tasks
     ///
     /// Your tasks (an administrator's: everyone's), newest first.
-    #[oai(path = "/tasks", method = "get", operation_id = "phases_tasks")]
+    #[oai(path = "/tasks", method = "get", operation_id = "tasks")]
     async fn tasks(
         &self,
         /// Only the tasks on this object.
@@ -179,7 +179,7 @@ impl PhasesApi {
     }
 
     /// Get a task
-    #[oai(path = "/tasks/:id", method = "get", operation_id = "phases_task")]
+    #[oai(path = "/tasks/:id", method = "get", operation_id = "task")]
     async fn task_get(
         &self,
         /// The task's id.
@@ -194,7 +194,7 @@ impl PhasesApi {
     /// Asks your task to stop: a queued one never runs, a running one stops at its
     /// next step and removes what it made. Answers the task as it is now; it is
     /// `cancelled` once it has stopped. 409: the task is over.
-    #[oai(path = "/tasks/:id/cancel", method = "post", operation_id = "phases_task_cancel")]
+    #[oai(path = "/tasks/:id/cancel", method = "post", operation_id = "task_cancel")]
     async fn task_cancel(
         &self,
         /// The task's id.
@@ -213,7 +213,7 @@ impl PhasesApi {
     ///
     /// Your running instances (an administrator's: all), apps' and phases' in-progress
     /// ones, with their viewer URLs.
-    #[oai(path = "/instances", method = "get", operation_id = "phases_instances")]
+    #[oai(path = "/instances", method = "get", operation_id = "instances")]
     async fn instances(&self, who: Caller) -> Result<Json<Vec<RunningInstance>>, Failure> {
         let mut out = Vec::new();
         for i in instances::visible(&self.0.db, &who.0).await? {
@@ -223,7 +223,7 @@ impl PhasesApi {
     }
 
     /// Get an instance
-    #[oai(path = "/instances/:id", method = "get", operation_id = "phases_instance")]
+    #[oai(path = "/instances/:id", method = "get", operation_id = "instance")]
     async fn instance_get(
         &self,
         /// The instance's id.
@@ -239,7 +239,7 @@ impl PhasesApi {
     /// Your instance (an administrator's: any): its machine, its connection and the
     /// instance are removed. 409 for the in-progress instance of an object that a task
     /// works on, or that waits for `finish`.
-    #[oai(path = "/instances/:id", method = "delete", operation_id = "phases_instance_stop")]
+    #[oai(path = "/instances/:id", method = "delete", operation_id = "instance_stop")]
     async fn instance_stop(
         &self,
         /// The instance's id.
@@ -253,7 +253,7 @@ impl PhasesApi {
     /// The caller's limits
     ///
     /// The resource limits that apply to you and what your instances use now.
-    #[oai(path = "/limits", method = "get", operation_id = "phases_limits")]
+    #[oai(path = "/limits", method = "get", operation_id = "limits")]
     async fn limits(&self, who: Caller) -> Result<Json<Limits>, Failure> {
         let db = &self.0.db;
         let limit = db.limit_for(who.user_id).await?;
