@@ -558,3 +558,47 @@ fn an_unreachable_engine_fails_the_start_naming_its_socket_and_leaves_no_instanc
     let typeless = api.created(Who::Admin, "/api/v1/db/objects", json!({"id_owner": 0, "id_docker": DESKTOP}));
     assert_eq!(api.call(ANN, "POST", &format!("/api/v1/phases/apps/{typeless}/start"), None).0, StatusCode::CONFLICT);
 }
+
+#[test]
+fn config_interactive_waits_for_the_owner_in_the_instance_and_finish_captures_the_work() {
+    let Some(podman) = Podman::start() else { return };
+    let site = Site::new(&podman.host(), "interactive", "");
+    let _cleanup = Cleanup(&podman, site.selector());
+    let api = Api::start(&site);
+    let base = api.base_image();
+    let task = api.wait(ANN, &api.transition(ANN, &base, json!({"transition": "clone_template", "interactive": true})));
+    assert_eq!(task["state"], "succeeded", "{task}");
+    assert!(task["step"].as_str().unwrap().starts_with("ConfigInteractive"), "{task}");
+    let env = task["id_object"].as_str().unwrap().to_string();
+    let (_, object) = api.call(ANN, "GET", &format!("/api/v1/db/objects/{env}"), None);
+    assert_eq!((object["object_mode_extended"].as_str(), object["object_state"].as_str()), (Some("configinteractive"), Some("interactive")));
+
+    // The in-progress instance is hers, with a viewer URL, and it is not stopped by
+    // mistake; the object allows nothing but finish.
+    let (_, instances) = api.call(ANN, "GET", "/api/v1/phases/instances", None);
+    let instance = instances.as_array().unwrap().iter().find(|i| i["id_app"] == env.as_str()).expect("the in-progress instance").clone();
+    let viewer = instance["viewer_url"].as_str().unwrap();
+    assert_eq!(&viewer_greeting(&api.server, ANN, viewer)[..12], b"RFB 003.008\n");
+    let (status, body) = api.call(ANN, "DELETE", &format!("/api/v1/phases/instances/{}", instance["id"].as_str().unwrap()), None);
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let (status, body) = api.call(ANN, "POST", &format!("/api/v1/phases/objects/{env}/transitions"), Some(json!({"transition": "create_snapshot"})));
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("allowed next: finish"), "{body}");
+    assert_eq!(api.call(BOB, "POST", &format!("/api/v1/phases/objects/{env}/finish"), None).0, StatusCode::NOT_FOUND);
+
+    // Her work in the instance (what she would do through the viewer), then finish.
+    let names = podman.containers_labelled(&format!("daas.instance={}", instance["id"].as_str().unwrap()));
+    podman.cli(&["exec", &names[0], "sh", "-c", "echo by hand > /root/notes"]);
+    let (status, finish) = api.call(ANN, "POST", &format!("/api/v1/phases/objects/{env}/finish"), None);
+    assert_eq!(status, StatusCode::ACCEPTED, "{finish}");
+    let finish = api.wait(ANN, &finish);
+    assert_eq!((finish["state"].as_str(), finish["kind"].as_str()), (Some("succeeded"), Some("finish")), "{finish}");
+    let (_, object) = api.call(ANN, "GET", &format!("/api/v1/db/objects/{env}"), None);
+    assert_eq!((object["object_mode_extended"].as_str(), object["object_state"].as_str()), (Some("finalize"), Some("ready")));
+    assert!(podman.containers_labelled(&site.selector()).is_empty(), "the in-progress instance is removed");
+    // The artifact holds her work.
+    let artifact = object["id_docker"].as_str().unwrap();
+    assert_eq!(podman.cli(&["run", "--rm", "--entrypoint", "cat", artifact, "/root/notes"]), "by hand");
+    let (status, body) = api.call(ANN, "POST", &format!("/api/v1/phases/objects/{env}/finish"), None);
+    assert_eq!(status, StatusCode::CONFLICT, "finished once: {body}");
+}
