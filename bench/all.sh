@@ -7,7 +7,8 @@
 # - bench/run.sh        the plugin ABI (HTTP, WebSocket echo, start-up, instructions
 #                       per request) and, first, bench/db.sh (db backend operations)
 # - bench/auth.sh       the auth layer's cost per request, privilege verification
-# - bench/container.sh  a container app's start to VNC-ready, on podman
+# - bench/phases.sh     the lifecycle on containers: each transition, an app start
+#                       through phases vs bare engine calls, on podman
 # - bench/proxy.sh      the proxy's relays vs a raw relay and websockify, the parser,
 #                       500 tunnels held, memory per connection
 #
@@ -15,7 +16,7 @@
 # BENCH_NO_DOCS=1 leaves docs/benchmarks.md alone. One failing bench stops the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-for bench in run auth container proxy; do
+for bench in run auth phases proxy; do
     echo "bench/all.sh: bench/$bench.sh" >&2
     bash "bench/$bench.sh"
 done

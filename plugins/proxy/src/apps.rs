@@ -106,16 +106,16 @@ pub async fn index(attributes: Data<&Attributes>, state: Data<&Arc<State>>) -> R
     };
     let csrf = escape(attributes.get(ATTR_CSRF).unwrap_or_default());
     let mut app_rows = String::new();
-    for app in &apps {
+    // Apps only: base images, environments and deployments are derived through the API
+    // (an administrator's object without a phase is an app made by hand).
+    let listed: Vec<_> = apps.iter().filter(|a| a.object_mode.is_empty() || a.object_mode == "app").collect();
+    for app in &listed {
         let name = if app.id_user.is_empty() { app.id.as_str() } else { app.id_user.as_str() };
-        // Only finished apps start (base images, environments and deployments are
-        // derived through the API); a kind no machine backend runs gets no button.
-        let startable = (app.object_mode.is_empty() || app.object_mode == "app")
-            && (app.object_mode.is_empty() || app.object_state == "ready" || app.id_owner <= 0)
+        // Finished apps start (the lifecycle's once ready, an administrator's as they
+        // are); a kind no machine backend runs gets no button. The phases backend
+        // decides; this only spares a button that could only fail.
+        let startable = (app.object_state == "ready" || (app.id_owner <= 0 && app.object_state.is_empty()))
             && (app.object_type == "container" || app.object_type == "vm");
-        if !startable && !app.object_mode.is_empty() && app.object_mode != "app" {
-            continue;
-        }
         let action = if startable {
             format!(
                 "<form method=\"post\" action=\"/app/{id}\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
@@ -131,7 +131,7 @@ pub async fn index(attributes: Data<&Attributes>, state: Data<&Arc<State>>) -> R
             name = escape(name),
         ));
     }
-    if apps.is_empty() {
+    if listed.is_empty() {
         app_rows.push_str("<li class=\"none\">No apps yet.</li>\n");
     }
     let mut instance_rows = String::new();

@@ -39,13 +39,13 @@ fn query(name: &str, description: &str, repeated: bool) -> Value {
     json!({ "name": name, "in": "query", "required": false, "description": description, "schema": schema, "explode": true })
 }
 
-/// What a failure of the container backend answers (`apps::failed`).
+/// What a failure of the phases backend answers (`apps::failed`).
 fn backend_failures(mut responses: Value) -> Value {
-    responses["400"] = error("The app cannot be started here (not a container app, a bad spec).");
+    responses["400"] = error("The app cannot be started here (a bad spec).");
     responses["404"] = error("No such app or instance, or the caller may not reach it.");
-    responses["409"] = error("It conflicts with the engine's state.");
+    responses["409"] = error("The app is not a finished app (its phase or state does not allow a start), or it conflicts with the engine's state.");
     responses["500"] = error("The server failed; the message carries the error id of the log line.");
-    responses["503"] = error("The site runs no container backend, or the engine does not answer.");
+    responses["503"] = error("The site runs no phases plugin, the desktop did not come up, or the engine does not answer.");
     responses
 }
 
@@ -67,7 +67,7 @@ pub fn routes() -> Vec<BrowserRoute> {
     vec![
         BrowserRoute::new("GET", "/", "apps", "The apps page").documented(json!({
             "summary": "The apps page",
-            "description": "The caller's apps page: the apps they may start (container apps with a Start form carrying the session's CSRF token) and their running instances with their viewers.",
+            "description": "The caller's apps page: the apps they may start (finished apps with a Start form carrying the session's CSRF token) and their running instances with their viewers.",
             "responses": {
                 "200": html("The apps page."),
                 "500": error("The server failed; the message carries the error id of the log line."),
@@ -76,8 +76,8 @@ pub fn routes() -> Vec<BrowserRoute> {
         })),
         BrowserRoute::new("POST", "/app/:id", "app_start", "Start an app and open its viewer").documented(json!({
             "summary": "Start an app and open its viewer",
-            "description": "Starts an instance of a container app through the container backend, then redirects to its viewer. A browser session sends the session's CSRF token as the form's `csrf` field (the apps page's forms carry it) or as the `x-csrf-token` header; bearer callers need none.",
-            "parameters": [path_id("The app's id (a `container` object).")],
+            "description": "Starts an instance of an app through the phases backend (its task, waited for), then redirects to its viewer. A browser session sends the session's CSRF token as the form's `csrf` field (the apps page's forms carry it) or as the `x-csrf-token` header; bearer callers need none.",
+            "parameters": [path_id("The app's id (an object in phase `app`).")],
             "requestBody": {
                 "required": false,
                 "content": { "application/x-www-form-urlencoded": { "schema": {
@@ -92,7 +92,7 @@ pub fn routes() -> Vec<BrowserRoute> {
         })),
         BrowserRoute::new("DELETE", "/instance/:id", "instance_stop", "Stop an instance").documented(json!({
             "summary": "Stop an instance",
-            "description": "Stops the caller's instance through the container backend: its container, connection and row go. The apps page's script calls it with the `x-csrf-token` header.",
+            "description": "Stops the caller's instance through the phases backend: its machine, connection and row go. The apps page's script calls it with the `x-csrf-token` header.",
             "parameters": [path_id("The instance's id.")],
             "responses": backend_failures(json!({ "204": { "description": "Stopped." } })),
         })),
