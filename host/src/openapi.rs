@@ -342,7 +342,11 @@ pub fn document(plugins: &[crate::registry::Plugin]) -> Result<(Value, Vec<Opera
             let (template, _) = template_of(&ws.path);
             let id = format!("ws_{}", sanitize(&ws.path));
             let summary = format!("WebSocket (subprotocol `{}`) of plugin {name}", ws.subprotocol);
-            let op = extra_operation(&id, &summary, &ws.path, "GET", true, "");
+            let mut op = extra_operation(&id, &summary, &ws.path, "GET", true, "");
+            if !ws.browser {
+                // Nothing else answers an API WebSocket's URL: a plain request is a 426.
+                op["responses"]["426"] = error_response("A plain request: this URL is a WebSocket (send Upgrade: websocket).");
+            }
             if ws.browser {
                 add_operation(&mut root_paths, template, "GET", op);
             } else if let Some(Value::Object(paths)) = spec.as_object_mut().map(|o| o.entry("paths").or_insert_with(|| json!({}))) {

@@ -38,8 +38,9 @@ request_body! {
     /// type are refused with a 400 naming the field.
     #[oai(example)]
     pub struct NewTransition {
-        /// The transition: `clone_template` from a base image, `create_snapshot` from an
-        /// environment, `run_app` from a deployment.
+        // The transition (`clone_template` from a base image, `create_snapshot` from an
+        // environment, `run_app` from a deployment): described by its schema, as a
+        // description here would wrap the reference in an `allOf` that generators refuse.
         pub transition: Transition,
         /// The new object's name (`id_user`, default empty).
         #[oai(validator(max_length = 128, pattern = "^[^\\x00]*$"))]

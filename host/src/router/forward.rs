@@ -101,11 +101,11 @@ impl Endpoint for Forward {
             attributes,
             browser: self.browser,
         };
-        if is_websocket_upgrade(&req) {
-            let target = self.target(&req);
-            let path = target.split('?').next().unwrap_or("/");
-            let route = self.plugin.manifest.websockets.iter().find(|r| r.browser == self.browser && match_path(&r.path, path).is_some());
-            if let Some(route) = route {
+        let target = self.target(&req);
+        let path = target.split('?').next().unwrap_or("/");
+        let route = self.plugin.manifest.websockets.iter().find(|r| r.browser == self.browser && match_path(&r.path, path).is_some());
+        if let Some(route) = route {
+            if is_websocket_upgrade(&req) {
                 let subprotocol = route.subprotocol.to_string();
                 // The handshake needs the request, so this future is the large one: boxed,
                 // as upgrades are rare next to requests.
@@ -114,11 +114,24 @@ impl Endpoint for Forward {
                 ));
             }
         }
+        // A plain request to an API WebSocket (nothing else answers its path): 426, as
+        // documented. A browser WebSocket shares its URL with a page, which answers.
+        let plain_websocket = (route.is_some() && !self.browser).then(|| path.to_string());
         let body = req.take_body();
         let json = crate::json_keys::is_json(req.headers());
         drop(req);
         let serve_http = self.plugin.module().serve_http();
         Either::Right(async move {
+            if let Some(path) = plain_websocket {
+                let mut answer = json_error(
+                    StatusCode::UPGRADE_REQUIRED,
+                    "upgrade_required",
+                    format!("{path} is a WebSocket"),
+                    "open it as a WebSocket (Connection: Upgrade, Upgrade: websocket)",
+                );
+                answer.headers_mut().insert(poem::http::header::UPGRADE, poem::http::HeaderValue::from_static("websocket"));
+                return Ok(answer);
+            }
             let body = match read_body(body, self.state.max_body_bytes, self.state.body_pause).await {
                 Ok(b) => b,
                 Err(e) => return Ok(e.response(self.state.max_body_bytes)),
