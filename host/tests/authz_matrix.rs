@@ -1065,7 +1065,8 @@ fn matrix(auth_toml: &str, privileges: bool) {
     for list in ["/api/v1/phases/instances", "/api/v1/phases/tasks"] {
         let (status, items) = ctx.call(Who::B, "GET", list, None);
         let theirs = items.as_array().cloned().unwrap_or_default();
-        if status != 200 || theirs.iter().any(|i| i["id"] == INSTANCE || i["id"] == ctx.fx.task.as_str() || i["id_owner"] == ctx.fx.user_a) {
+        if status != 200 || theirs.iter().any(|i| i["id"] == INSTANCE || i["id"] == ctx.fx.task.as_str() || i["id_owner"] == ctx.fx.user_a)
+        {
             problems.push(format!("B's GET {list}: {status} {items}"));
         }
     }

@@ -14,8 +14,7 @@ use common::{client, daas, run, Server, TempSite};
 
 const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 const OTHER_KEY: &str = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
-const MIGRATIONS: [&str; 5] =
-    [
+const MIGRATIONS: [&str; 5] = [
     "m20261122_000001_daas_objects",
     "m20261122_000002_product_tables",
     "m20261125_000003_objects_datetime",

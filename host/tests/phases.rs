@@ -30,7 +30,8 @@ impl Site {
     fn new(podman_host: &str, test: &str, extra: &str) -> Site {
         let label = format!("test-{test}-{}", std::process::id());
         let webroot = workspace().join("webroot");
-        let plugins = ["db", "testbackend", "container", "phases", "proxy"].map(|p| format!("[[extensions.plugin]]\nname = \"{p}\"\n")).join("\n");
+        let plugins =
+            ["db", "testbackend", "container", "phases", "proxy"].map(|p| format!("[[extensions.plugin]]\nname = \"{p}\"\n")).join("\n");
         let site = TempSite::new(&[
             ("extensions.toml", &format!("[extensions]\nlayers = [\"testing\", \"limits\"]\n\n{plugins}")),
             ("db.toml", &format!("[db]\ndb_type = \"sqlite\"\ndata_path = \"data\"\nsecret_key = \"{KEY}\"\n")),
@@ -163,7 +164,8 @@ impl Api {
         assert_eq!(status, StatusCode::ACCEPTED, "{task}");
         let task = self.wait(who, &task);
         assert_eq!(task["state"], "succeeded", "{task}");
-        let (status, instance) = self.call(who, "GET", &format!("/api/v1/phases/instances/{}", task["id_instance"].as_str().unwrap()), None);
+        let (status, instance) =
+            self.call(who, "GET", &format!("/api/v1/phases/instances/{}", task["id_instance"].as_str().unwrap()), None);
         assert_eq!(status, StatusCode::OK, "{instance}");
         instance
     }
@@ -216,7 +218,10 @@ fn the_whole_lifecycle_from_base_image_to_a_running_app_with_the_installed_file(
         &base,
         json!({"transition": "clone_template", "id_user": "ann's env", "object_tasks": ["echo configured > /root/env"], "object_apps": [editor]}),
     );
-    assert_eq!((task["state"].as_str(), task["kind"].as_str(), task["id_owner"].as_i64()), (Some("queued"), Some("clone_template"), Some(7)));
+    assert_eq!(
+        (task["state"].as_str(), task["kind"].as_str(), task["id_owner"].as_i64()),
+        (Some("queued"), Some("clone_template"), Some(7))
+    );
     let env_task = api.wait(ANN, &task);
     assert_eq!(env_task["state"], "succeeded", "{env_task}");
     assert_eq!(env_task["progress"], 100);
@@ -257,7 +262,11 @@ fn the_whole_lifecycle_from_base_image_to_a_running_app_with_the_installed_file(
     assert_eq!(names.len(), 1, "{names:?}");
     let deadline = Instant::now() + Duration::from_secs(10);
     while podman.cli(&["exec", &names[0], "cat", "/tmp/target-ran"]) != "installed\nconfigured" {
-        assert!(Instant::now() < deadline, "the app did not see the installed file: {:?}", podman.cli(&["exec", &names[0], "cat", "/tmp/target-ran"]));
+        assert!(
+            Instant::now() < deadline,
+            "the app did not see the installed file: {:?}",
+            podman.cli(&["exec", &names[0], "cat", "/tmp/target-ran"])
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 
@@ -349,8 +358,14 @@ fn cancel_and_restart_in_the_middle_of_a_task_clean_up() {
         assert!(Instant::now() < deadline, "no instance was made");
         std::thread::sleep(Duration::from_millis(100));
     }
+    // A second transition of the same base image waits its turn behind it.
+    let queued = api.transition(ANN, &base, json!({"transition": "clone_template"}));
+    let (_, q) = api.call(ANN, "GET", &format!("/api/v1/phases/tasks/{}", queued["id"].as_str().unwrap()), None);
+    assert_eq!(q["state"], "queued", "{q}");
     api.server.kill();
     let api = Api::start(&site);
+    let queued = api.wait(ANN, &queued);
+    assert_eq!(queued["state"], "succeeded", "the queued task ran after the restart: {queued}");
     let task = api.wait(ANN, &json!({ "id": id }));
     assert_eq!(task["state"], "failed", "{task}");
     assert!(task["error"].as_str().unwrap().contains("the server restarted"), "{task}");
@@ -361,6 +376,8 @@ fn cancel_and_restart_in_the_middle_of_a_task_clean_up() {
     }
     assert!(rows(&site.export(), "instances").is_empty());
     assert_eq!(api.call(ANN, "GET", &format!("/api/v1/db/objects/{}", task["id_object"].as_str().unwrap()), None).0, StatusCode::NOT_FOUND);
+    // Only the queued task's environment is left: its artifact, no container.
+    assert_eq!(podman.images_labelled(&site.selector()).len(), 1);
 }
 
 #[test]
@@ -434,7 +451,9 @@ fn a_user_derives_only_from_shared_or_own_objects_and_sees_only_own_events() {
 
     // A reconnecting client resumes after its cursor.
     let cursor = ann_events[ann_events.len() - 3]["seq"].as_u64().unwrap();
-    let mut req = tungstenite::client::IntoClientRequest::into_client_request(api.server.ws_url(&format!("/api/v1/phases/events?cursor={cursor}"))).unwrap();
+    let mut req =
+        tungstenite::client::IntoClientRequest::into_client_request(api.server.ws_url(&format!("/api/v1/phases/events?cursor={cursor}")))
+            .unwrap();
     req.headers_mut().insert("x-test-user-id", "7".parse().unwrap());
     let (mut resumed, _) = tungstenite::connect(req).unwrap();
     if let tungstenite::stream::MaybeTlsStream::Plain(s) = resumed.get_ref() {
@@ -452,8 +471,12 @@ fn a_user_derives_only_from_shared_or_own_objects_and_sees_only_own_events() {
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert!(body["message"].as_str().unwrap().contains("user 7's"), "{body}");
     // Bob's own base image (not an administrator's) has no artifact he may start from.
-    let (status, mine) =
-        api.call(BOB, "POST", "/api/v1/db/objects", Some(json!({"object_type": "container", "object_mode": "baseimage", "id_docker": DESKTOP})));
+    let (status, mine) = api.call(
+        BOB,
+        "POST",
+        "/api/v1/db/objects",
+        Some(json!({"object_type": "container", "object_mode": "baseimage", "id_docker": DESKTOP})),
+    );
     assert_eq!(status, StatusCode::CREATED, "{mine}");
     let (status, body) = api.call(
         BOB,
@@ -463,7 +486,12 @@ fn a_user_derives_only_from_shared_or_own_objects_and_sees_only_own_events() {
     );
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     // Nor does an app whose image a user wrote himself.
-    let (_, forged) = api.call(BOB, "POST", "/api/v1/db/objects", Some(json!({"object_type": "container", "object_mode": "app", "object_state": "ready", "id_docker": format!("daas-object-{env}")})));
+    let (_, forged) = api.call(
+        BOB,
+        "POST",
+        "/api/v1/db/objects",
+        Some(json!({"object_type": "container", "object_mode": "app", "object_state": "ready", "id_docker": format!("daas-object-{env}")})),
+    );
     let (status, body) = api.call(BOB, "POST", &format!("/api/v1/phases/apps/{}/start", forged["id"].as_str().unwrap()), None);
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert!(podman.containers_labelled(&site.selector()).is_empty());
@@ -571,7 +599,10 @@ fn config_interactive_waits_for_the_owner_in_the_instance_and_finish_captures_th
     assert!(task["step"].as_str().unwrap().starts_with("ConfigInteractive"), "{task}");
     let env = task["id_object"].as_str().unwrap().to_string();
     let (_, object) = api.call(ANN, "GET", &format!("/api/v1/db/objects/{env}"), None);
-    assert_eq!((object["object_mode_extended"].as_str(), object["object_state"].as_str()), (Some("configinteractive"), Some("interactive")));
+    assert_eq!(
+        (object["object_mode_extended"].as_str(), object["object_state"].as_str()),
+        (Some("configinteractive"), Some("interactive"))
+    );
 
     // The in-progress instance is hers, with a viewer URL, and it is not stopped by
     // mistake; the object allows nothing but finish.
@@ -581,7 +612,8 @@ fn config_interactive_waits_for_the_owner_in_the_instance_and_finish_captures_th
     assert_eq!(&viewer_greeting(&api.server, ANN, viewer)[..12], b"RFB 003.008\n");
     let (status, body) = api.call(ANN, "DELETE", &format!("/api/v1/phases/instances/{}", instance["id"].as_str().unwrap()), None);
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
-    let (status, body) = api.call(ANN, "POST", &format!("/api/v1/phases/objects/{env}/transitions"), Some(json!({"transition": "create_snapshot"})));
+    let (status, body) =
+        api.call(ANN, "POST", &format!("/api/v1/phases/objects/{env}/transitions"), Some(json!({"transition": "create_snapshot"})));
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert!(body["message"].as_str().unwrap().contains("allowed next: finish"), "{body}");
     assert_eq!(api.call(BOB, "POST", &format!("/api/v1/phases/objects/{env}/finish"), None).0, StatusCode::NOT_FOUND);

@@ -382,7 +382,14 @@ mod websocket {
     async fn a_plain_get_on_a_websocket_route_is_not_an_upgrade() {
         let server = start();
         let r = reqwest::get(server.url("/api/v1/testbackend/echo")).await.unwrap();
-        assert_eq!(r.status(), 404);
+        // 426 Upgrade Required, as the document says, naming the protocol to switch to.
+        assert_eq!(r.status(), 426);
+        assert_eq!(r.headers()["upgrade"], "websocket");
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body["code"], "upgrade_required", "{body}");
+        let doc: serde_json::Value = reqwest::get(server.url("/openapi.json")).await.unwrap().json().await.unwrap();
+        let responses = &doc["paths"]["/api/v1/testbackend/echo"]["get"]["responses"];
+        assert!(responses["101"].is_object() && responses["426"].is_object(), "{responses}");
     }
 }
 

@@ -39,10 +39,10 @@ pub use environment::{Environment, EnvironmentPatch, NewEnvironment};
 pub use file::{File, FilePatch, NewFile};
 pub use grant::{AccessGrant, AccessGrantPatch, NewAccessGrant, VolumeMode};
 pub use instance::{GuacamoleConnection, Instance};
+pub use lifecycle::{NewTransition, Transition};
 pub use limit::{NewRessourceInfo, RessourceInfo, RessourceInfoPatch};
 pub use node::{NewNode, Node, NodePatch};
 pub use object::{DaasObject, DaasObjectPatch, NewDaasObject};
-pub use lifecycle::{NewTransition, Transition};
 pub use task::{Task, TaskState};
 pub use usage::UsageRecord;
 

@@ -421,5 +421,4 @@ impl ContainerClient {
     pub async fn ip(&self, id: &str) -> Result<String, BackendError> {
         expect!(self.0, ContainerRequest::Ip { id: id.into() }, ContainerResponse::Text { text } => text)
     }
-
 }

@@ -19,21 +19,21 @@ mod db;
 mod db_client;
 mod limits;
 mod machine;
-mod phases;
 #[cfg(feature = "testing")]
 mod memory;
+mod phases;
 
 pub use container::{
-    Caller, Container, ContainerClient, ContainerInfo, ContainerRequest, ContainerResponse, ContainerSpec, ContainerStats,
-    DaemonInfo, ImageInfo,
+    Caller, Container, ContainerClient, ContainerInfo, ContainerRequest, ContainerResponse, ContainerSpec, ContainerStats, DaemonInfo,
+    ImageInfo,
 };
 pub use db::{Db, DbRequest, DbResponse, FieldProblem, Filter, Row, TableName};
 pub use db_client::{DbClient, DbStatus, ImportReport};
 pub use limits::{Limits, LimitsRequest, LimitsResponse};
-pub use phases::{AppStarted, Phases, PhasesClient, PhasesRequest, PhasesResponse};
 pub use machine::{
     file_content, ContainerMachine, Endpoint, Machine, MachineAnswer, MachineClient, MachineEnvelope, MachineKind, MachineRequest,
     MachineResponse, MachineSpec, VmMachine,
 };
 #[cfg(feature = "testing")]
 pub use memory::MemoryDb;
+pub use phases::{AppStarted, Phases, PhasesClient, PhasesRequest, PhasesResponse};

@@ -8,10 +8,11 @@ use std::time::Duration;
 
 use daas_common::{config::ContainerRequestSection, protocols::ContainerSpec};
 use daas_plugin_container::{
-    machine::wait_for_rfb,
     containers,
     engine::{Engine, EngineError},
-    images, services,
+    images,
+    machine::wait_for_rfb,
+    services,
 };
 use support::{Cleanup, Podman, BUSYBOX, DESKTOP};
 

@@ -116,8 +116,12 @@ pub async fn launch(
             ..Default::default()
         };
         let connection = db.insert(&connection).await?;
-        let updated =
-            Instance { id_con: Some(connection.id.clone()), container: id.clone(), booted_at: Some(chrono::Utc::now()), ..instance.clone() };
+        let updated = Instance {
+            id_con: Some(connection.id.clone()),
+            container: id.clone(),
+            booted_at: Some(chrono::Utc::now()),
+            ..instance.clone()
+        };
         if let Err(e) = db.update(&updated).await {
             let _ = db.delete::<GuacamoleConnection>(&connection.id).await;
             return Err(Failure::from(e));

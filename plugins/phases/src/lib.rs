@@ -14,7 +14,7 @@
 //! - [`limits`]: the `limits` backend and layer;
 //! - [`reconcile`]: instances whose machine is gone;
 //! - [`events`]: live events on the host bus and `WS /api/v1/phases/events`;
-//! - [`api`]: `/api/v1/phases`.
+//! - [`api`], the routes under `/api/v1/phases`.
 //!
 //! It provides the `phases` backend ([`daas_common::protocols::Phases`]: the proxy's
 //! apps page starts and stops instances through it), the `limits` backend and layer.
@@ -78,7 +78,13 @@ pub struct State {
 impl State {
     pub fn new(db: DbClient, settings: Settings) -> State {
         let events = Events::on_host_bus();
-        State { tasks: Tasks::new(db.clone(), events.clone()), db, events, reservations: Reservations::default(), settings: Arc::new(settings) }
+        State {
+            tasks: Tasks::new(db.clone(), events.clone()),
+            db,
+            events,
+            reservations: Reservations::default(),
+            settings: Arc::new(settings),
+        }
     }
 
     /// Serve the `phases` backend.

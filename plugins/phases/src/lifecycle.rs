@@ -82,9 +82,11 @@ pub async fn artifact_of(state: &State, object: &DaasObject) -> Result<String, F
     match Phase::of(object) {
         Some(Phase::App) if object.id_parent.is_some() => {
             let parent_id = object.id_parent.clone().unwrap_or_default();
-            let parent: DaasObject = state.db.get(&parent_id).await?.ok_or_else(|| {
-                Failure::conflict(format!("app `{}`: its deployment `{parent_id}` no longer exists", object.id))
-            })?;
+            let parent: DaasObject = state
+                .db
+                .get(&parent_id)
+                .await?
+                .ok_or_else(|| Failure::conflict(format!("app `{}`: its deployment `{parent_id}` no longer exists", object.id)))?;
             Box::pin(artifact_of(state, &parent)).await
         }
         _ if shared && !object.id_docker.trim().is_empty() => Ok(object.id_docker.clone()),
@@ -295,7 +297,13 @@ async fn derive(
     if interactive {
         set_phase(state, id, SubPhase::ConfigInteractive, state::INTERACTIVE).await?;
         progress
-            .step(80, format!("ConfigInteractive: the owner works in instance `{}`, then finishes with POST /api/v1/phases/objects/{id}/finish", launched.machine))
+            .step(
+                80,
+                format!(
+                    "ConfigInteractive: the owner works in instance `{}`, then finishes with POST /api/v1/phases/objects/{id}/finish",
+                    launched.machine
+                ),
+            )
             .await?;
         // The instance stays for the owner: it is the object's now.
         made.instance = None;
@@ -399,11 +407,15 @@ pub fn object_task(i: usize, t: &serde_json::Value) -> Result<Step, String> {
     let shell = |line: &str| vec!["/bin/sh".to_string(), "-c".to_string(), line.to_string()];
     let bad = || format!("object_tasks[{i}] must be a shell line or {{\"cmd\": line or list of strings, \"name\"?, \"limit_ms\"?}}");
     match t {
-        Value::String(line) if !line.trim().is_empty() => Ok(Step { name: format!("task {}", i + 1), command: shell(line), limit_ms: None }),
+        Value::String(line) if !line.trim().is_empty() => {
+            Ok(Step { name: format!("task {}", i + 1), command: shell(line), limit_ms: None })
+        }
         Value::Object(m) => {
             let command = match m.get("cmd") {
                 Some(Value::String(line)) if !line.trim().is_empty() => shell(line),
-                Some(Value::Array(a)) if !a.is_empty() => a.iter().map(|v| v.as_str().map(str::to_string)).collect::<Option<Vec<_>>>().ok_or_else(bad)?,
+                Some(Value::Array(a)) if !a.is_empty() => {
+                    a.iter().map(|v| v.as_str().map(str::to_string)).collect::<Option<Vec<_>>>().ok_or_else(bad)?
+                }
                 _ => return Err(bad()),
             };
             let name = m.get("name").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| format!("task {}", i + 1));
@@ -461,7 +473,8 @@ pub async fn ask_derive(
     }
     let app_phase = phase::target(d.transition) == Phase::App;
     if app_phase {
-        instances::target_command(d.object_target.as_ref().unwrap_or(&parent.object_target)).map_err(|e| Failure::unprocessable(e.to_string()))?;
+        instances::target_command(d.object_target.as_ref().unwrap_or(&parent.object_target))
+            .map_err(|e| Failure::unprocessable(e.to_string()))?;
     }
     let owner = caller.user_id;
     let task = Task { kind: d.transition.as_str().into(), id_owner: owner, idempotency_key: key, ..Default::default() };
@@ -488,7 +501,8 @@ pub async fn ask_derive(
             };
             let derived = db.insert(&derived).await?;
             state.events.publish("object", owner, &derived);
-            let job = Job::Derive { parent: parent.id.clone(), object: derived.id.clone(), transition: d.transition, interactive: d.interactive };
+            let job =
+                Job::Derive { parent: parent.id.clone(), object: derived.id.clone(), transition: d.transition, interactive: d.interactive };
             Ok(Task { id_object: Some(derived.id), request: Some(serde_json::to_string(&job).unwrap_or_default()), ..task })
         })
         .await?;
@@ -508,7 +522,8 @@ pub async fn ask_finish(state: &State, caller: &Identity, id: &str, key: Option<
     if o.object_state != state::INTERACTIVE {
         return Err(phase::illegal(&o, "finish"));
     }
-    let task = Task { kind: "finish".into(), id_owner: o.id_owner, id_object: Some(o.id.clone()), idempotency_key: key, ..Default::default() };
+    let task =
+        Task { kind: "finish".into(), id_owner: o.id_owner, id_object: Some(o.id.clone()), idempotency_key: key, ..Default::default() };
     let job = Job::Finish { object: o.id.clone() };
     let (task, new) = state
         .tasks
@@ -537,7 +552,8 @@ pub async fn ask_start(state: &State, caller: &Identity, id: &str, key: Option<S
     instances::target_command(&app.object_target)?;
     // Shared apps (owner 0) run as the caller's; a user's app stays its owner's.
     let owner = if app.id_owner > 0 { app.id_owner } else { caller.user_id };
-    let task = Task { kind: "app_start".into(), id_owner: owner, id_object: Some(app.id.clone()), idempotency_key: key, ..Default::default() };
+    let task =
+        Task { kind: "app_start".into(), id_owner: owner, id_object: Some(app.id.clone()), idempotency_key: key, ..Default::default() };
     let (task, new) = state
         .tasks
         .ask(task, |task| async move {

@@ -92,13 +92,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl Tasks {
     pub fn new(db: DbClient, events: Events) -> Tasks {
         Tasks {
-            inner: Arc::new(Inner {
-                db,
-                events,
-                turns: Mutex::default(),
-                cancels: Mutex::default(),
-                asking: tokio::sync::Mutex::new(()),
-            }),
+            inner: Arc::new(Inner { db, events, turns: Mutex::default(), cancels: Mutex::default(), asking: tokio::sync::Mutex::new(()) }),
         }
     }
 

@@ -123,7 +123,10 @@ pub async fn index(attributes: Data<&Attributes>, state: Data<&Arc<State>>) -> R
                 id = escape(&app.id)
             )
         } else {
-            format!("<span class=\"note\">this app cannot be started yet ({kind})</span>", kind = escape(if app.object_type.is_empty() { "no type" } else { &app.object_type }))
+            format!(
+                "<span class=\"note\">this app cannot be started yet ({kind})</span>",
+                kind = escape(if app.object_type.is_empty() { "no type" } else { &app.object_type })
+            )
         };
         app_rows.push_str(&format!(
             "<li class=\"app\" data-id=\"{id}\"><span class=\"name\">{name}</span> {action}</li>\n",

@@ -33,7 +33,7 @@ use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use daas_common::{
     config::ProxyFile,
-    protocols::{PhasesClient, DbClient},
+    protocols::{DbClient, PhasesClient},
 };
 use daas_plugin_api::{
     export_plugin,

@@ -43,7 +43,8 @@ fn query(name: &str, description: &str, repeated: bool) -> Value {
 fn backend_failures(mut responses: Value) -> Value {
     responses["400"] = error("The app cannot be started here (a bad spec).");
     responses["404"] = error("No such app or instance, or the caller may not reach it.");
-    responses["409"] = error("The app is not a finished app (its phase or state does not allow a start), or it conflicts with the engine's state.");
+    responses["409"] =
+        error("The app is not a finished app (its phase or state does not allow a start), or it conflicts with the engine's state.");
     responses["500"] = error("The server failed; the message carries the error id of the log line.");
     responses["503"] = error("The site runs no phases plugin, the desktop did not come up, or the engine does not answer.");
     responses

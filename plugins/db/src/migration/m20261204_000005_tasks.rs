@@ -20,10 +20,7 @@ fn alter() -> TableAlterStatement {
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
         let b = m.get_database_backend();
-        m.alter_table(
-            Table::alter().table(Alias::new("daas_objects")).add_column(string_len_null("id_parent", 128)).to_owned(),
-        )
-        .await?;
+        m.alter_table(Table::alter().table(Alias::new("daas_objects")).add_column(string_len_null("id_parent", 128)).to_owned()).await?;
         m.alter_table(alter().rename_column(Alias::new("message"), Alias::new("step")).to_owned()).await?;
         for column in [
             string_len_null("id_instance", 128),
