@@ -247,6 +247,13 @@ fn the_whole_lifecycle_from_base_image_to_a_running_app_with_the_installed_file(
     // Deployment, then the app with its target command.
     let deployment = api.derive(ANN, &env_id, json!({"transition": "create_snapshot", "id_user": "ann's deployment"}));
     assert_eq!((deployment["object_mode"].as_str(), deployment["id_parent"].as_str()), (Some("deployment"), Some(env_id.as_str())));
+    let (status, body) = api.call(
+        ANN,
+        "POST",
+        &format!("/api/v1/phases/objects/{}/transitions", deployment["id"].as_str().unwrap()),
+        Some(json!({"transition": "run_app", "object_tasks": ["true"]})),
+    );
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "run_app configures nothing: {body}");
     let target = json!({"cmd": "cat /opt/editor/version /root/env > /tmp/target-ran; exec sleep 300"});
     let app = api.derive(ANN, deployment["id"].as_str().unwrap(), json!({"transition": "run_app", "object_target": target}));
     assert_eq!((app["object_mode"].as_str(), app["object_state"].as_str()), (Some("app"), Some("ready")));
@@ -317,6 +324,14 @@ fn a_failing_installer_fails_its_task_with_its_output_and_leaves_nothing_behind(
         Some(json!({"transition": "clone_template", "object_tasks": [{"cmd": 3}]})),
     );
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    // The phase is checked first: a base image allows no run_app, whatever it asks for.
+    let (status, body) = api.call(
+        ANN,
+        "POST",
+        &format!("/api/v1/phases/objects/{base}/transitions"),
+        Some(json!({"transition": "run_app", "object_tasks": ["true"]})),
+    );
+    assert_eq!(status, StatusCode::CONFLICT, "a base image allows no run_app: {body}");
 }
 
 #[test]

@@ -12,7 +12,11 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use daas_plugin_api::{identity::Identity, sdk::host};
+use daas_plugin_api::{
+    abi::WsMessage,
+    identity::Identity,
+    sdk::{host, WebSocket, WsRequest},
+};
 use serde::Serialize;
 use tokio::sync::broadcast;
 
@@ -110,6 +114,61 @@ impl Events {
     /// The number of the latest event (0: none yet).
     pub fn latest(&self) -> u64 {
         self.inner.ring.lock().unwrap_or_else(|p| p.into_inner()).0
+    }
+}
+
+/// `WS /api/v1/phases/events`: the caller's events from `?cursor=N` on (see the module).
+pub async fn socket(events: Events, request: WsRequest, ws: WebSocket) {
+    let Some(caller) = Identity::from_attributes(&request.attributes) else {
+        let _ = ws.send(WsMessage::Close(4401, "log in first: the events need a session or a token".into())).await;
+        return;
+    };
+    let cursor = request.query.split('&').find_map(|kv| kv.strip_prefix("cursor=")).map(str::parse::<u64>);
+    let cursor = match cursor {
+        None => events.latest(),
+        Some(Ok(c)) => c,
+        Some(Err(_)) => {
+            let _ = ws.send(WsMessage::Close(4400, "cursor must be the number of the last event seen".into())).await;
+            return;
+        }
+    };
+    let (sink, source) = ws.split();
+    let resume = events.resume(cursor);
+    let mut live = resume.live;
+    let send = |e: &Event| serde_json::to_string(e).unwrap_or_default();
+    if resume.gap {
+        let gap = serde_json::json!({ "seq": cursor, "topic": "gap", "data": { "message": "events after the cursor are no longer kept: reload the state, then follow the events" } });
+        if sink.send_text(gap.to_string()).await.is_err() {
+            return;
+        }
+    }
+    let mut last = cursor;
+    for e in resume.missed.iter().filter(|e| e.visible_to(&caller)) {
+        last = e.seq;
+        if sink.send_text(send(e)).await.is_err() {
+            return;
+        }
+    }
+    loop {
+        tokio::select! {
+            e = live.recv() => match e {
+                Ok(e) if e.seq > last && e.visible_to(&caller) => {
+                    last = e.seq;
+                    if sink.send_text(send(&e)).await.is_err() {
+                        return;
+                    }
+                }
+                Ok(_) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                    let _ = sink.close(4000, "too slow: reconnect with the cursor of the last event seen").await;
+                    return;
+                }
+                Err(_) => return,
+            },
+            m = source.recv() => if m.is_none() || matches!(m, Some(WsMessage::Close(..))) {
+                return;
+            },
+        }
     }
 }
 

@@ -36,12 +36,12 @@ use daas_common::{
     protocols::{AppStarted, DbClient, Limits, Phases, PhasesRequest, PhasesResponse},
 };
 use daas_plugin_api::{
-    abi::{BackendError, BackendErrorKind, WsMessage},
+    abi::{BackendError, BackendErrorKind},
     export_plugin,
     identity::Identity,
     names::{LayerName, PluginName},
     poem_openapi::OpenApiService,
-    sdk::{Failure, PluginBuilder, PluginContext, WebSocket, WsRequest},
+    sdk::{Failure, PluginBuilder, PluginContext},
 };
 use serde::Deserialize;
 
@@ -134,61 +134,6 @@ pub async fn stop_instance(state: &State, caller: &Identity, id: &str) -> Result
     Ok(())
 }
 
-/// `WS /api/v1/phases/events`: the caller's events from `?cursor=N` on (see [`events`]).
-async fn events_socket(state: State, request: WsRequest, ws: WebSocket) {
-    let Some(caller) = Identity::from_attributes(&request.attributes) else {
-        let _ = ws.send(WsMessage::Close(4401, "log in first: the events need a session or a token".into())).await;
-        return;
-    };
-    let cursor = request.query.split('&').find_map(|kv| kv.strip_prefix("cursor=")).map(str::parse::<u64>);
-    let cursor = match cursor {
-        None => state.events.latest(),
-        Some(Ok(c)) => c,
-        Some(Err(_)) => {
-            let _ = ws.send(WsMessage::Close(4400, "cursor must be the number of the last event seen".into())).await;
-            return;
-        }
-    };
-    let (sink, source) = ws.split();
-    let resume = state.events.resume(cursor);
-    let mut live = resume.live;
-    let send = |e: &events::Event| serde_json::to_string(e).unwrap_or_default();
-    if resume.gap {
-        let gap = serde_json::json!({ "seq": cursor, "topic": "gap", "data": { "message": "events after the cursor are no longer kept: reload the state, then follow the events" } });
-        if sink.send_text(gap.to_string()).await.is_err() {
-            return;
-        }
-    }
-    let mut last = cursor;
-    for e in resume.missed.iter().filter(|e| e.visible_to(&caller)) {
-        last = e.seq;
-        if sink.send_text(send(e)).await.is_err() {
-            return;
-        }
-    }
-    loop {
-        tokio::select! {
-            e = live.recv() => match e {
-                Ok(e) if e.seq > last && e.visible_to(&caller) => {
-                    last = e.seq;
-                    if sink.send_text(send(&e)).await.is_err() {
-                        return;
-                    }
-                }
-                Ok(_) => {}
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                    let _ = sink.close(4000, "too slow: reconnect with the cursor of the last event seen").await;
-                    return;
-                }
-                Err(_) => return,
-            },
-            m = source.recv() => if m.is_none() || matches!(m, Some(WsMessage::Close(..))) {
-                return;
-            },
-        }
-    }
-}
-
 async fn start(ctx: PluginContext) -> Result<PluginBuilder, String> {
     let state = State::new(DbClient::host(), ctx.settings::<Settings>()?);
     let (backend, limits_db, layer_db, ws, ready) = (state.clone(), state.db.clone(), state.db.clone(), state.clone(), state.clone());
@@ -207,7 +152,7 @@ async fn start(ctx: PluginContext) -> Result<PluginBuilder, String> {
         })
         .layer(LayerName::Limit, limits::LimitLayer { db: layer_db })
         .publishes(["phases.*"])
-        .websocket("/events", "daas-events", false, move |request, socket| events_socket(ws.clone(), request, socket))
+        .websocket("/events", "daas-events", false, move |request, socket| events::socket(ws.events.clone(), request, socket))
         // Every plugin (the db and the machine backends among them) has started: the
         // moment to recover the tasks a restart interrupted and reconcile the instances.
         .on_ready(move || async move {

@@ -429,6 +429,19 @@ pub fn object_task(i: usize, t: &serde_json::Value) -> Result<Step, String> {
     }
 }
 
+/// Make the task (or find it by its key) and, when it is new, run it.
+async fn submit<F, Fut>(state: &State, task: Task, make: F) -> Result<(Task, bool), Failure>
+where
+    F: FnOnce(Task) -> Fut,
+    Fut: std::future::Future<Output = Result<Task, Failure>>,
+{
+    let (task, new) = state.tasks.ask(task, make).await?;
+    if new {
+        tokio::spawn(run(state.clone(), task.clone()));
+    }
+    Ok((task, new))
+}
+
 /// What a derivation asks for, beside its transition.
 pub struct Derivation {
     pub transition: Transition,
@@ -472,44 +485,43 @@ pub async fn ask_derive(
         }
     }
     let app_phase = phase::target(d.transition) == Phase::App;
+    if app_phase && (d.interactive || !d.object_tasks.is_empty() || !d.object_apps.is_empty()) {
+        return Err(Failure::unprocessable(
+            "run_app configures nothing (an app is its deployment's artifact with a target command): leave out interactive, object_tasks and object_apps",
+        ));
+    }
     if app_phase {
         instances::target_command(d.object_target.as_ref().unwrap_or(&parent.object_target))
             .map_err(|e| Failure::unprocessable(e.to_string()))?;
     }
     let owner = caller.user_id;
     let task = Task { kind: d.transition.as_str().into(), id_owner: owner, idempotency_key: key, ..Default::default() };
-    let (task, new) = state
-        .tasks
-        .ask(task, |task| async move {
-            let derived = DaasObject {
-                id: String::new(),
-                id_user: d.id_user.unwrap_or_default(),
-                id_owner: owner,
-                id_parent: Some(parent.id.clone()),
-                object_mode: phase::target(d.transition).as_str().into(),
-                object_mode_extended: if app_phase { String::new() } else { SubPhase::Create.as_str().into() },
-                object_state: state::WORKING.into(),
-                object_tasks: d.object_tasks,
-                object_apps: d.object_apps.into_iter().map(serde_json::Value::String).collect(),
-                object_target: d.object_target.unwrap_or_else(|| parent.object_target.clone()),
-                // An app shows its deployment's artifact; it starts from its parent's.
-                id_docker: String::new(),
-                created_at: Default::default(),
-                updated_at: Default::default(),
-                deleted_at: None,
-                ..parent.clone()
-            };
-            let derived = db.insert(&derived).await?;
-            state.events.publish("object", owner, &derived);
-            let job =
-                Job::Derive { parent: parent.id.clone(), object: derived.id.clone(), transition: d.transition, interactive: d.interactive };
-            Ok(Task { id_object: Some(derived.id), request: Some(serde_json::to_string(&job).unwrap_or_default()), ..task })
-        })
-        .await?;
-    if new {
-        tokio::spawn(run(state.clone(), task.clone()));
-    }
-    Ok((task, new))
+    submit(state, task, |task| async move {
+        let derived = DaasObject {
+            id: String::new(),
+            id_user: d.id_user.unwrap_or_default(),
+            id_owner: owner,
+            id_parent: Some(parent.id.clone()),
+            object_mode: phase::target(d.transition).as_str().into(),
+            object_mode_extended: if app_phase { String::new() } else { SubPhase::Create.as_str().into() },
+            object_state: state::WORKING.into(),
+            object_tasks: d.object_tasks,
+            object_apps: d.object_apps.into_iter().map(serde_json::Value::String).collect(),
+            object_target: d.object_target.unwrap_or_else(|| parent.object_target.clone()),
+            // An app shows its deployment's artifact; it starts from its parent's.
+            id_docker: String::new(),
+            created_at: Default::default(),
+            updated_at: Default::default(),
+            deleted_at: None,
+            ..parent.clone()
+        };
+        let derived = db.insert(&derived).await?;
+        state.events.publish("object", owner, &derived);
+        let job =
+            Job::Derive { parent: parent.id.clone(), object: derived.id.clone(), transition: d.transition, interactive: d.interactive };
+        Ok(Task { id_object: Some(derived.id), request: Some(serde_json::to_string(&job).unwrap_or_default()), ..task })
+    })
+    .await
 }
 
 /// Ask for the end of an object's ConfigInteractive.
@@ -525,14 +537,7 @@ pub async fn ask_finish(state: &State, caller: &Identity, id: &str, key: Option<
     let task =
         Task { kind: "finish".into(), id_owner: o.id_owner, id_object: Some(o.id.clone()), idempotency_key: key, ..Default::default() };
     let job = Job::Finish { object: o.id.clone() };
-    let (task, new) = state
-        .tasks
-        .ask(task, |task| async move { Ok(Task { request: Some(serde_json::to_string(&job).unwrap_or_default()), ..task }) })
-        .await?;
-    if new {
-        tokio::spawn(run(state.clone(), task.clone()));
-    }
-    Ok((task, new))
+    submit(state, task, |task| async move { Ok(Task { request: Some(serde_json::to_string(&job).unwrap_or_default()), ..task }) }).await
 }
 
 /// Ask for an app start: the instance is reserved now (403 past a limit), started by
@@ -554,18 +559,12 @@ pub async fn ask_start(state: &State, caller: &Identity, id: &str, key: Option<S
     let owner = if app.id_owner > 0 { app.id_owner } else { caller.user_id };
     let task =
         Task { kind: "app_start".into(), id_owner: owner, id_object: Some(app.id.clone()), idempotency_key: key, ..Default::default() };
-    let (task, new) = state
-        .tasks
-        .ask(task, |task| async move {
-            let instance = instances::reserve(&state.db, &state.reservations, owner, &app).await?;
-            let job = Job::AppStart { app: app.id.clone(), instance: instance.id.clone() };
-            Ok(Task { id_instance: Some(instance.id), request: Some(serde_json::to_string(&job).unwrap_or_default()), ..task })
-        })
-        .await?;
-    if new {
-        tokio::spawn(run(state.clone(), task.clone()));
-    }
-    Ok((task, new))
+    submit(state, task, |task| async move {
+        let instance = instances::reserve(&state.db, &state.reservations, owner, &app).await?;
+        let job = Job::AppStart { app: app.id.clone(), instance: instance.id.clone() };
+        Ok(Task { id_instance: Some(instance.id), request: Some(serde_json::to_string(&job).unwrap_or_default()), ..task })
+    })
+    .await
 }
 
 /// After a restart: tasks that were running failed ("server restarted") and what they
