@@ -309,6 +309,9 @@ fn a_failing_installer_fails_its_task_with_its_output_and_leaves_nothing_behind(
     assert!(task["error"].as_str().unwrap().contains("ConfigAuto: step 2 of 2 (broken) exited with code 1"), "{task}");
     let output = task["output"].as_str().unwrap();
     assert!(output.contains("about to fail") && output.contains("why"), "{output}");
+    // Every step's output is kept, the failing one last.
+    let first = output.find("$ ConfigAuto: step 1 of 2 (task 1): exit 0\nfine").expect(output);
+    assert!(first < output.find("$ ConfigAuto: step 2 of 2 (broken): exit 1").expect(output), "{output}");
     // No container, no image, no object, no instance.
     assert!(podman.containers_labelled(&site.selector()).is_empty());
     assert!(podman.images_labelled(&site.selector()).is_empty());

@@ -16,7 +16,7 @@ pub enum TaskState {
     Running,
     /// Finished as asked.
     Succeeded,
-    /// Failed: `error` says why, `output` holds the failing step's output.
+    /// Failed: `error` says why, `output` ends with the failing step's output.
     Failed,
     /// Cancelled; what it had made is removed.
     Cancelled,
@@ -58,7 +58,8 @@ pub struct Task {
     /// Why it failed (null: it did not).
     #[oai(nullable)]
     pub error: Option<String>,
-    /// The end of the failing step's output (null: none).
+    /// The end (4 KiB) of the ConfigAuto commands' output, each after a line
+    /// `$ <step>: exit <code>`, the failing one last (null: none yet).
     #[oai(nullable)]
     pub output: Option<String>,
     /// The `Idempotency-Key` it was asked with (null: none): the same key from the same

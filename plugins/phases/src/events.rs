@@ -15,6 +15,7 @@ use std::{
 use daas_plugin_api::{
     abi::WsMessage,
     identity::Identity,
+    poem_openapi::types::ToJSON,
     sdk::{host, WebSocket, WsRequest},
 };
 use serde::Serialize;
@@ -85,8 +86,11 @@ pub struct Resume {
 
 impl Events {
     /// Publish one event on the bus and to the WebSocket clients.
-    pub fn publish(&self, topic: &'static str, owner: i64, data: &impl Serialize) {
-        let data = serde_json::to_value(data).unwrap_or_default();
+    /// `data` goes out as the API answers it (its `ToJSON`), never its serde form: a
+    /// DaasObject's serde form carries the secrets the db hands to plugins, a task's
+    /// its stored request.
+    pub fn publish(&self, topic: &'static str, owner: i64, data: &impl ToJSON) {
+        let data = data.to_json().unwrap_or_default();
         if self.inner.bus {
             host().publish(&format!("phases.{topic}"), &data);
         }
@@ -175,6 +179,20 @@ pub async fn socket(events: Events, request: WsRequest, ws: WebSocket) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_and_the_stored_request_never_reach_an_event() {
+        let events = Events::local();
+        let object = daas_common::model::DaasObject { id: "o".into(), vnc_password: Some("s3cret-vnc".into()), ..Default::default() };
+        let task = daas_common::model::Task { id: "t".into(), request: Some("{\"job\":\"finish\"}".into()), ..Default::default() };
+        events.publish("object", 2, &object);
+        events.publish("task", 2, &task);
+        let sent = events.resume(0).missed.iter().map(|e| serde_json::to_string(e).unwrap()).collect::<String>();
+        assert!(sent.contains("\"id\":\"o\"") && sent.contains("\"id\":\"t\""), "{sent}");
+        for secret in ["s3cret-vnc", "os_password", "vnc_password", "request", "job"] {
+            assert!(!sent.contains(secret), "{secret} in {sent}");
+        }
+    }
 
     #[test]
     fn a_client_resumes_after_its_cursor_and_sees_its_own_only() {

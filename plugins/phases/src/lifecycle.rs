@@ -287,9 +287,11 @@ async fn derive(
         let limit_ms = step.limit_ms.unwrap_or(state.settings.step_limit_ms);
         let request = MachineRequest::Exec { instance: launched.machine.clone(), command: step.command, limit_ms };
         match progress.guard(machine.request(request)).await? {
-            MachineResponse::Exec { exit_code: 0, .. } => {}
             MachineResponse::Exec { exit_code, output } => {
-                return Err(TaskError::Failed { error: format!("{what} exited with code {exit_code}"), output: Some(output) })
+                progress.output(&format!("$ {what}: exit {exit_code}\n{output}\n")).await;
+                if exit_code != 0 {
+                    return Err(TaskError::Failed { error: format!("{what} exited with code {exit_code}"), output: None });
+                }
             }
             other => return Err(TaskError::failed(format!("{what}: the machine backend answered {other:?}"))),
         }

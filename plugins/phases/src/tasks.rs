@@ -244,6 +244,14 @@ impl Progress {
         Ok(())
     }
 
+    /// Keep a command's output: the task's `output` holds the end of all of them, the
+    /// failing one last (stored with the next step or the end).
+    pub async fn output(&self, text: &str) {
+        let mut task = self.task.lock().await;
+        let all = format!("{}{text}", task.output.as_deref().unwrap_or_default());
+        task.output = Some(tail(&all));
+    }
+
     /// Wait for `work`, unless the task is cancelled first.
     pub async fn guard<T, E: Into<TaskError>>(&self, work: impl std::future::Future<Output = Result<T, E>>) -> Result<T, TaskError> {
         tokio::select! {
@@ -274,7 +282,9 @@ impl Progress {
                     Err(TaskError::Failed { error, output }) => {
                         t.state = TaskState::Failed;
                         t.error = Some(error.clone());
-                        t.output = output.as_deref().map(tail);
+                        if let Some(more) = output {
+                            t.output = Some(tail(&format!("{}{more}", t.output.as_deref().unwrap_or_default())));
+                        }
                     }
                 }
                 t.finished_at = Some(now);
