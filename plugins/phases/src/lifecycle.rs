@@ -381,7 +381,7 @@ pub struct Step {
 
 /// The object's `object_tasks` (a shell line, or `{"name", "cmd" (line or list),
 /// "limit_ms"}`), then its template applications' installers (`object_apps`: their
-/// ids), each `installer installer_args` as a shell line.
+/// ids; see [`installer`]).
 async fn config_steps(state: &State, o: &DaasObject) -> Result<Vec<Step>, TaskError> {
     let mut steps = Vec::new();
     for (i, t) in o.object_tasks.iter().enumerate() {
@@ -391,16 +391,33 @@ async fn config_steps(state: &State, o: &DaasObject) -> Result<Vec<Step>, TaskEr
         let Some(id) = id.as_str() else { return Err(TaskError::failed("object_apps holds template application ids (strings)")) };
         let app: Application =
             state.db.get(id).await?.ok_or_else(|| TaskError::failed(format!("template application `{id}` no longer exists")))?;
-        if app.installer.trim().is_empty() {
-            continue;
+        if let Some(step) = installer(&app).map_err(TaskError::failed)? {
+            steps.push(step);
         }
-        steps.push(Step {
-            name: format!("installer of {}", app.name),
-            command: vec!["/bin/sh".into(), "-c".into(), format!("{} {}", app.installer, app.installer_args).trim().to_string()],
-            limit_ms: None,
-        });
     }
     Ok(steps)
+}
+
+/// A template application's installer as a step (none without an installer):
+/// `installer_type` `shell` (or empty) runs `installer installer_args` as a shell line,
+/// `wine` runs it with wine (a Windows installer). The file an application names
+/// (`id_file`) is not copied in yet: files get their storage with the files plugin.
+pub fn installer(app: &Application) -> Result<Option<Step>, String> {
+    if app.installer.trim().is_empty() {
+        return Ok(None);
+    }
+    let line = format!("{} {}", app.installer, app.installer_args).trim().to_string();
+    let line = match app.installer_type.as_str() {
+        "" | "shell" => line,
+        "wine" => format!("wine {line}"),
+        other => {
+            return Err(format!(
+                "template application `{}` has installer_type `{other}`: this server runs `shell` (or empty) and `wine` installers",
+                app.name
+            ))
+        }
+    };
+    Ok(Some(Step { name: format!("installer of {}", app.name), command: vec!["/bin/sh".into(), "-c".into(), line], limit_ms: None }))
 }
 
 /// One entry of `object_tasks` as a step.
@@ -482,8 +499,11 @@ pub async fn ask_derive(
     }
     for id in &d.object_apps {
         let app: Option<Application> = db.get(id.as_str()).await?;
-        if !app.is_some_and(|a| caller.can_see(a.id_owner) && a.deleted_at.is_none()) {
-            return Err(Failure::not_found(format!("template application `{id}` does not exist")));
+        match app {
+            Some(a) if caller.can_see(a.id_owner) && a.deleted_at.is_none() => {
+                installer(&a).map_err(Failure::unprocessable)?;
+            }
+            _ => return Err(Failure::not_found(format!("template application `{id}` does not exist"))),
         }
     }
     let app_phase = phase::target(d.transition) == Phase::App;
@@ -622,6 +642,21 @@ mod tests {
         for bad in [json!(""), json!(3), json!({"cmd": 3}), json!({"cmd": "x", "limit_ms": 0}), json!({"cmd": ["a", 1]})] {
             assert!(object_task(2, &bad).unwrap_err().starts_with("object_tasks[2]"), "{bad}");
         }
+    }
+
+    #[test]
+    fn installers_run_as_shell_lines_or_with_wine() {
+        let app = |kind: &str| Application {
+            name: "editor".into(),
+            installer: "/opt/setup".into(),
+            installer_args: "-q".into(),
+            installer_type: kind.into(),
+            ..Default::default()
+        };
+        assert_eq!(installer(&app("")).unwrap().unwrap().command[2], "/opt/setup -q");
+        assert_eq!(installer(&app("wine")).unwrap().unwrap().command[2], "wine /opt/setup -q");
+        assert!(installer(&app("msi")).unwrap_err().contains("installer_type `msi`"));
+        assert!(installer(&Application::default()).unwrap().is_none());
     }
 
     #[test]
