@@ -65,19 +65,22 @@ fn guesses_sent_at_once_are_held_to_the_same_limit_as_guesses_sent_one_by_one() 
     let (status, _) = admin.post("/api/v1/auth/users", json!({"name": "ann", "password": "ann-secret"}));
     assert_eq!(status, StatusCode::CREATED);
 
-    // 200 wrong passwords at once, and the right one among them: five are checked, the
-    // others wait, the right one included (it came when five were under way).
+    // 199 wrong passwords at once, and the right one among them: five are checked, the
+    // others wait. The right one gets in only if it is one of those five (released
+    // together, any of them may arrive first): exactly what five guesses one by one
+    // would give, never a sixth check.
     let statuses = at_once(&server, 200, "ann", |i| if i == 199 { "ann-secret".into() } else { format!("guess-{i}") });
-    assert_eq!(count(&statuses, StatusCode::OK), 0, "the right password among the guesses does not get in: {statuses:?}");
-    assert!(count(&statuses, StatusCode::UNAUTHORIZED) <= 5, "at most five were checked: {statuses:?}");
-    assert_eq!(
-        count(&statuses, StatusCode::UNAUTHORIZED) + count(&statuses, StatusCode::TOO_MANY_REQUESTS),
-        200,
-        "every other one waits: {statuses:?}"
-    );
-    let checked = count(&statuses, StatusCode::UNAUTHORIZED) as i64;
-    // Every failure was counted, none overwritten by a concurrent one.
-    assert_eq!(failed_logins(&admin, "ann"), checked);
+    let (ok, wrong) = (count(&statuses, StatusCode::OK), count(&statuses, StatusCode::UNAUTHORIZED));
+    assert!(ok + wrong <= 5, "at most five were checked: {statuses:?}");
+    assert_eq!(ok + wrong + count(&statuses, StatusCode::TOO_MANY_REQUESTS), 200, "every other one waits: {statuses:?}");
+    let checked = wrong as i64;
+    // Every failure was counted, none overwritten by a concurrent one (a success in the
+    // batch may have reset the count).
+    if ok == 0 {
+        assert_eq!(failed_logins(&admin, "ann"), checked);
+    } else {
+        assert!(failed_logins(&admin, "ann") <= checked);
+    }
     // After them, the source waits, even with the right password.
     let (status, retry) = guess(&from([127, 0, 0, 1]), &server, "ann", "ann-secret");
     if checked == 5 {

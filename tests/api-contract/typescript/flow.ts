@@ -1,8 +1,9 @@
 // The TypeScript client's flow (scripts/api-contract typescript): openapi-fetch typed by
 // the `paths` openapi-typescript generated from the served /openapi.json (generated/, not
 // committed). Log in, an object's whole life (create, list with and without a filter, get,
-// update, trash, restore, purge), a user, a group, an access token and a call made with it.
-// Exits non-zero naming the step that failed.
+// update, trash, restore, purge), a user, a group, an access token and a call made with it,
+// and a lifecycle task (a transition asked twice with one Idempotency-Key, read back,
+// listed). Exits non-zero naming the step that failed.
 import createClient from "openapi-fetch";
 import type { components, paths } from "./generated/schema.js";
 
@@ -104,6 +105,21 @@ async function main(): Promise<void> {
   check("use the access token", me.name === process.env.DAAS_USER && me.via === "access_token", me);
   expect("list with the access token", 200, await withToken.GET("/api/v1/db/objects", { params: { query: { limit: 1 } } }));
   console.log("ok: use the access token");
+
+  // A transition of the demo's shared base image: 202 with the task; the same key answers
+  // the same task (the contract's site runs no engine: the task then fails, a state too).
+  const transition: Schemas["NewTransition"] = { transition: "clone_template", id_user: tag };
+  const ask = { params: { path: { id: "demo-desktop-base" }, header: { "Idempotency-Key": tag } }, body: transition };
+  const task: Schemas["Task"] = expect("ask a transition", 202, await api.POST("/api/v1/phases/objects/{id}/transitions", ask));
+  check("ask a transition", task.kind === "clone_template", task);
+  const again = expect("ask it again", 202, await api.POST("/api/v1/phases/objects/{id}/transitions", ask));
+  check("ask it again", again.id === task.id, [again.id, task.id]);
+  const read = expect("read the task", 200, await api.GET("/api/v1/phases/tasks/{id}", { params: { path: { id: task.id } } }));
+  const states: Schemas["TaskState"][] = ["queued", "running", "succeeded", "failed", "cancelled"];
+  check("read the task", read.id === task.id && states.includes(read.state), read);
+  const listed = expect("list the tasks", 200, await api.GET("/api/v1/phases/tasks", { params: { query: { limit: 1000 } } }));
+  check("list the tasks", listed.some((t) => t.id === task.id), `${task.id} not listed`);
+  console.log(`ok: a lifecycle task (${task.id}, ${read.state})`);
 }
 
 main().then(
