@@ -127,10 +127,15 @@ pub async fn run(state: State, task: Task) {
         _ = progress.until_cancelled() => Err(TaskError::Cancelled),
     };
     let result = match turn {
-        Ok(_turn) => match progress.running().await {
-            Ok(()) => work(&state, &progress, &job).await,
-            Err(e) => Err(e.into()),
-        },
+        Ok(turn) => {
+            let result = match progress.running().await {
+                Ok(()) => work(&state, &progress, &job).await,
+                Err(e) => Err(e.into()),
+            };
+            drop(turn);
+            state.tasks.forget_turn(job.turn_on());
+            result
+        }
         Err(e) => {
             undo_job(&state, &job, None).await;
             Err(e)
@@ -600,9 +605,14 @@ pub async fn recover(state: &State) -> Result<(usize, usize), Failure> {
         if task.state == TaskState::Running {
             if let Some(job) = &job {
                 undo_job(state, job, task.id_instance.as_deref().filter(|_| !matches!(job, Job::Finish { .. }))).await;
+                // A finish that got as far as a ready object (only its task's last write
+                // was lost) keeps its artifact; any other goes back to ConfigInteractive.
                 if let Job::Finish { object } = job {
-                    let _ = machine_artifact_cleanup(state, object).await;
-                    let _ = set_phase(state, object, SubPhase::ConfigInteractive, state::INTERACTIVE).await;
+                    let ready = matches!(state.db.get::<DaasObject>(object).await, Ok(Some(o)) if o.object_state == state::READY);
+                    if !ready {
+                        let _ = machine_artifact_cleanup(state, object).await;
+                        let _ = set_phase(state, object, SubPhase::ConfigInteractive, state::INTERACTIVE).await;
+                    }
                 }
             }
             let progress = state.tasks.progress(task);

@@ -153,6 +153,16 @@ impl Tasks {
         Some(turn.lock_owned().await)
     }
 
+    /// Drop an object's turn once nobody holds or waits for it, so that the map keeps
+    /// only the objects with work under way.
+    pub fn forget_turn(&self, object: Option<&str>) {
+        let Some(object) = object else { return };
+        let mut turns = lock(&self.inner.turns);
+        if turns.get(object).is_some_and(|t| Arc::strong_count(t) == 1) {
+            turns.remove(object);
+        }
+    }
+
     /// The runner's handle on a task it runs.
     pub fn progress(&self, task: Task) -> Progress {
         let cancel = self.token(&task.id);
