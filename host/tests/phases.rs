@@ -175,21 +175,30 @@ fn rows<'a>(db: &'a Value, table: &str) -> Vec<&'a Value> {
     db[table].as_array().map(|a| a.iter().collect()).unwrap_or_default()
 }
 
+type Ws = tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<std::net::TcpStream>>;
+
+/// A WebSocket to `path` as `who` (the testing layer's header), its reads bounded by
+/// `read_timeout`.
+fn ws(server: &Server, who: Who, path: &str, read_timeout: Duration) -> Ws {
+    let mut req = tungstenite::client::IntoClientRequest::into_client_request(server.ws_url(path)).unwrap();
+    if let Who::User(id) = who {
+        req.headers_mut().insert("x-test-user-id", id.to_string().parse().unwrap());
+    }
+    let (ws, _) = tungstenite::connect(req).unwrap();
+    if let tungstenite::stream::MaybeTlsStream::Plain(s) = ws.get_ref() {
+        s.set_read_timeout(Some(read_timeout)).unwrap();
+    }
+    ws
+}
+
 /// The first bytes the viewer link's WebSocket (the noVNC relay) sends to its owner:
 /// the desktop's RFB greeting. (The token alone opens it where the auth layer runs,
 /// which checks viewer tokens; this site's testing layer stands in for it.)
 fn viewer_greeting(server: &Server, who: Who, viewer_url: &str) -> Vec<u8> {
-    let mut req = tungstenite::client::IntoClientRequest::into_client_request(server.ws_url(viewer_url)).unwrap();
-    if let Who::User(id) = who {
-        req.headers_mut().insert("x-test-user-id", id.to_string().parse().unwrap());
-    }
-    let (mut ws, _) = tungstenite::connect(req).unwrap();
-    if let tungstenite::stream::MaybeTlsStream::Plain(s) = ws.get_ref() {
-        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    }
+    let mut socket = ws(server, who, viewer_url, Duration::from_secs(20));
     let mut got = Vec::new();
     while got.len() < 12 {
-        match ws.read().unwrap() {
+        match socket.read().unwrap() {
             Message::Binary(b) => got.extend_from_slice(&b),
             Message::Ping(_) | Message::Pong(_) => {}
             other => panic!("expected a binary frame, got {other:?}"),
@@ -432,22 +441,12 @@ fn a_user_derives_only_from_shared_or_own_objects_and_sees_only_own_events() {
     let base = api.base_image();
 
     // Events clients of ann and bob, from now on.
-    let connect = |who: Who| {
-        let mut req = tungstenite::client::IntoClientRequest::into_client_request(api.server.ws_url("/api/v1/phases/events")).unwrap();
-        if let Who::User(id) = who {
-            req.headers_mut().insert("x-test-user-id", id.to_string().parse().unwrap());
-        }
-        let (ws, _) = tungstenite::connect(req).unwrap();
-        if let tungstenite::stream::MaybeTlsStream::Plain(s) = ws.get_ref() {
-            s.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
-        }
-        ws
-    };
+    let connect = |who: Who| ws(&api.server, who, "/api/v1/phases/events", Duration::from_millis(300));
     let (mut ann_ws, mut bob_ws) = (connect(ANN), connect(BOB));
 
     let env = api.derive(ANN, &base, json!({"transition": "clone_template"}));
     let env = env["id"].as_str().unwrap().to_string();
-    let drain = |ws: &mut tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<std::net::TcpStream>>| {
+    let drain = |ws: &mut Ws| {
         let mut events = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(3);
         while Instant::now() < deadline {
@@ -469,14 +468,7 @@ fn a_user_derives_only_from_shared_or_own_objects_and_sees_only_own_events() {
 
     // A reconnecting client resumes after its cursor.
     let cursor = ann_events[ann_events.len() - 3]["seq"].as_u64().unwrap();
-    let mut req =
-        tungstenite::client::IntoClientRequest::into_client_request(api.server.ws_url(&format!("/api/v1/phases/events?cursor={cursor}")))
-            .unwrap();
-    req.headers_mut().insert("x-test-user-id", "7".parse().unwrap());
-    let (mut resumed, _) = tungstenite::connect(req).unwrap();
-    if let tungstenite::stream::MaybeTlsStream::Plain(s) = resumed.get_ref() {
-        s.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
-    }
+    let mut resumed = ws(&api.server, ANN, &format!("/api/v1/phases/events?cursor={cursor}"), Duration::from_millis(300));
     let missed = drain(&mut resumed);
     assert_eq!(missed, ann_events[ann_events.len() - 2..].to_vec(), "the two events after the cursor");
 

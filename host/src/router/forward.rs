@@ -94,18 +94,23 @@ impl Endpoint for Forward {
     // (it was 2 KiB, past the allocator's per-thread cache).
     fn call(&self, mut req: Request) -> impl Future<Output = poem::Result<Response>> + Send {
         let attributes = req.extensions_mut().remove::<LayerAttributes>().unwrap_or_default().0;
+        let target = self.target(&req);
         let request = HttpRequest {
-            head: pack_request_head(req.method().as_str(), &self.target(&req), req.headers()),
+            head: pack_request_head(req.method().as_str(), &target, req.headers()),
             body: RVec::new(),
             remote_addr: FfiSocketAddr::from(req.remote_addr().as_socket_addr()),
             attributes,
             browser: self.browser,
         };
-        let target = self.target(&req);
         let path = target.split('?').next().unwrap_or("/");
-        let route = self.plugin.manifest.websockets.iter().find(|r| r.browser == self.browser && match_path(&r.path, path).is_some());
+        let upgrading = is_websocket_upgrade(&req);
+        // The plugin's WebSockets matter to an upgrade, and to a plain request on the API
+        // (which nothing else answers there: 426); a browser route's page answers the rest.
+        let route = (upgrading || !self.browser)
+            .then(|| self.plugin.manifest.websockets.iter().find(|r| r.browser == self.browser && match_path(&r.path, path).is_some()))
+            .flatten();
         if let Some(route) = route {
-            if is_websocket_upgrade(&req) {
+            if upgrading {
                 let subprotocol = route.subprotocol.to_string();
                 // The handshake needs the request, so this future is the large one: boxed,
                 // as upgrades are rare next to requests.

@@ -13,7 +13,7 @@ use std::{collections::HashMap, sync::Arc};
 
 use daas_common::{
     model::{DaasObject, GuacamoleConnection, Instance},
-    protocols::{DbClient, MachineClient, MachineRequest, MachineResponse, MachineSpec},
+    protocols::{DbClient, MachineClient, MachineSpec},
     token::random_token,
 };
 use daas_plugin_api::{
@@ -97,10 +97,7 @@ pub async fn launch(
         ]
         .into(),
     };
-    let (id, vnc) = match machine.request(MachineRequest::Instantiate { spec, command }).await? {
-        MachineResponse::Instance { id, vnc } => (id, vnc),
-        other => return Err(Failure::internal("instantiate", format!("the machine backend answered {other:?}"))),
-    };
+    let (id, vnc) = machine.instantiate(spec, command).await?;
     let made = async {
         let vnc = vnc.ok_or_else(|| Failure::unavailable("the instance's desktop has no VNC endpoint"))?;
         let token = random_token();
@@ -134,7 +131,7 @@ pub async fn launch(
             Ok(Launched { instance, machine: id, viewer_url })
         }
         Err(e) => {
-            let _ = machine.request(MachineRequest::Remove { instance: id }).await;
+            let _ = machine.remove(&id).await;
             Err(e)
         }
     }
@@ -147,8 +144,8 @@ pub async fn remove(db: &DbClient, instance: &Instance) -> Result<(), Failure> {
     if let Some(machine) = object.as_ref().and_then(|o| machine_of(o).ok()) {
         // Before its start answered, the machine is known by its name only.
         let id = if instance.container.is_empty() { machine_name(&instance.id) } else { instance.container.clone() };
-        match machine.request(MachineRequest::Remove { instance: id }).await {
-            Ok(_) => {}
+        match machine.remove(&id).await {
+            Ok(()) => {}
             Err(BackendError { kind: BackendErrorKind::NotFound, .. }) => {}
             // A machine whose start never answered may not exist at all: its row goes;
             // should it exist, the backend's reconcile finds it without an instance.

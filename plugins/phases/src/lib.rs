@@ -89,7 +89,7 @@ impl State {
 
     /// Serve the `phases` backend.
     pub async fn serve(&self, request: PhasesRequest) -> Result<PhasesResponse, BackendError> {
-        let failed = |f: Failure| BackendError::from(f);
+        let failed = BackendError::from;
         match request {
             PhasesRequest::AppStart { object_id, caller } => {
                 let caller = Identity::from(&caller);
@@ -129,9 +129,7 @@ pub async fn stop_instance(state: &State, caller: &Identity, id: &str) -> Result
             return Err(phase::illegal(&object, &format!("stopping its in-progress instance `{id}`")));
         }
     }
-    instances::remove(&state.db, &instance).await?;
-    state.events.publish("instance", instance.id_owner, &serde_json::json!({ "id": instance.id, "stopped": true }));
-    Ok(())
+    lifecycle::remove_instance(state, &instance).await
 }
 
 async fn start(ctx: PluginContext) -> Result<PluginBuilder, String> {

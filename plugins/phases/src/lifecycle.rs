@@ -2,8 +2,8 @@
 //!
 //! - **Derive** (CloneTemplate, CreateSnapshot): Create (an instance from the parent's
 //!   artifact) → ConfigAuto (the object's `object_tasks`, then its template
-//!   applications' installers, each a command in the instance, each step's output kept
-//!   on failure) → ConfigInteractive (the owner works in the instance through its viewer
+//!   applications' installers, each a command in the instance, every output kept,
+//!   the failing one last) → ConfigInteractive (the owner works in the instance through its viewer
 //!   URL and ends it with `finish`; skipped unless asked for) → Finalize (stop, capture
 //!   the artifact, remove the instance). RunApp makes an App: its deployment's artifact
 //!   with a target command, nothing to run.
@@ -21,13 +21,9 @@
 
 use daas_common::{
     model::{Application, DaasObject, Instance, Task, TaskState, Transition},
-    protocols::{MachineClient, MachineRequest, MachineResponse},
+    protocols::MachineClient,
 };
-use daas_plugin_api::{
-    abi::{BackendError, BackendErrorKind},
-    identity::Identity,
-    sdk::Failure,
-};
+use daas_plugin_api::{abi::BackendErrorKind, identity::Identity, sdk::Failure};
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -189,9 +185,7 @@ struct Made {
 impl Made {
     async fn undo(self, state: &State) {
         if let Some((machine, artifact)) = self.artifact {
-            if let Err(e) = machine.request(MachineRequest::RemoveArtifact { artifact: artifact.clone() }).await {
-                tracing::warn!(%artifact, error = %e.message, "a task's artifact could not be removed");
-            }
+            remove_artifact(&machine, &artifact).await;
         }
         if let Some(instance) = self.instance {
             if let Err(e) = remove_instance(state, &instance).await {
@@ -207,16 +201,14 @@ impl Made {
 pub async fn undo_job(state: &State, job: &Job, instance: Option<&str>) {
     let db = &state.db;
     if let Some(id) = instance {
-        if let Ok(Some(i)) = db.get::<Instance>(id).await {
-            let _ = remove_instance(state, &i).await;
-        }
+        remove_instance_by_id(state, id).await;
     }
     match job {
         Job::Derive { object, .. } => {
             if let Ok(Some(o)) = db.get::<DaasObject>(object).await {
                 if o.object_state != state::READY && o.object_state != state::INTERACTIVE {
                     if let Ok(machine) = instances::machine_of(&o) {
-                        let _ = machine.request(MachineRequest::RemoveArtifact { artifact: artifact_name(object) }).await;
+                        remove_artifact(&machine, &artifact_name(object)).await;
                     }
                     if let Err(e) = db.delete::<DaasObject>(object).await {
                         tracing::warn!(%object, error = %e.message, "a failed derivation's object could not be removed");
@@ -226,16 +218,32 @@ pub async fn undo_job(state: &State, job: &Job, instance: Option<&str>) {
                 }
             }
         }
-        Job::AppStart { instance, .. } => {
-            if let Ok(Some(i)) = db.get::<Instance>(instance).await {
-                let _ = remove_instance(state, &i).await;
-            }
-        }
+        Job::AppStart { instance, .. } => remove_instance_by_id(state, instance).await,
         Job::Finish { .. } => {}
     }
 }
 
-async fn remove_instance(state: &State, instance: &Instance) -> Result<(), Failure> {
+/// Remove an artifact that may exist; a failure is logged (cleaning up never fails a
+/// task a second time).
+async fn remove_artifact(machine: &MachineClient, artifact: &str) {
+    match machine.remove_artifact(artifact).await {
+        Ok(()) => {}
+        Err(e) if e.kind == BackendErrorKind::NotFound => {}
+        Err(e) => tracing::warn!(%artifact, error = %e.message, "a task's artifact could not be removed"),
+    }
+}
+
+/// Remove the instance with this id, if it is still there.
+async fn remove_instance_by_id(state: &State, id: &str) {
+    if let Ok(Some(i)) = state.db.get::<Instance>(id).await {
+        if let Err(e) = remove_instance(state, &i).await {
+            tracing::warn!(instance = %id, error = %e, "a task's instance could not be removed");
+        }
+    }
+}
+
+/// Remove an instance (machine, connection, row) and tell the events' clients.
+pub async fn remove_instance(state: &State, instance: &Instance) -> Result<(), Failure> {
     instances::remove(&state.db, instance).await?;
     state.events.publish("instance", instance.id_owner, &serde_json::json!({ "id": instance.id, "stopped": true }));
     Ok(())
@@ -290,15 +298,10 @@ async fn derive(
         let what = format!("ConfigAuto: step {} of {n} ({})", i + 1, step.name);
         progress.step(10 + (60 * i / n.max(1)) as i32, &what).await?;
         let limit_ms = step.limit_ms.unwrap_or(state.settings.step_limit_ms);
-        let request = MachineRequest::Exec { instance: launched.machine.clone(), command: step.command, limit_ms };
-        match progress.guard(machine.request(request)).await? {
-            MachineResponse::Exec { exit_code, output } => {
-                progress.output(&format!("$ {what}: exit {exit_code}\n{output}\n")).await;
-                if exit_code != 0 {
-                    return Err(TaskError::Failed { error: format!("{what} exited with code {exit_code}"), output: None });
-                }
-            }
-            other => return Err(TaskError::failed(format!("{what}: the machine backend answered {other:?}"))),
+        let (exit_code, output) = progress.guard(machine.exec(&launched.machine, step.command, limit_ms)).await?;
+        progress.output(&format!("$ {what}: exit {exit_code}\n{output}\n")).await;
+        if exit_code != 0 {
+            return Err(TaskError::failed(format!("{what} exited with code {exit_code}")));
         }
     }
     if interactive {
@@ -332,11 +335,11 @@ async fn finalize(
 ) -> Result<(), TaskError> {
     set_phase(state, &o.id, SubPhase::Finalize, state::WORKING).await?;
     progress.step(85, "Finalize: stopping the instance").await?;
-    progress.guard(machine.request(MachineRequest::Stop { instance: instance.container.clone() })).await?;
+    progress.guard(machine.stop(&instance.container)).await?;
     progress.step(90, "Finalize: capturing the artifact").await?;
     let artifact = artifact_name(&o.id);
     made.artifact = Some((machine.clone(), artifact.clone()));
-    progress.guard(machine.request(MachineRequest::Capture { instance: instance.container.clone(), artifact: artifact.clone() })).await?;
+    progress.guard(machine.capture(&instance.container, &artifact)).await?;
     progress.step(95, "Finalize: removing the in-progress instance").await?;
     remove_instance(state, instance).await?;
     made.instance = None;
@@ -608,10 +611,13 @@ pub async fn recover(state: &State) -> Result<(usize, usize), Failure> {
                 // A finish that got as far as a ready object (only its task's last write
                 // was lost) keeps its artifact; any other goes back to ConfigInteractive.
                 if let Job::Finish { object } = job {
-                    let ready = matches!(state.db.get::<DaasObject>(object).await, Ok(Some(o)) if o.object_state == state::READY);
-                    if !ready {
-                        let _ = machine_artifact_cleanup(state, object).await;
-                        let _ = set_phase(state, object, SubPhase::ConfigInteractive, state::INTERACTIVE).await;
+                    if let Ok(Some(o)) = state.db.get::<DaasObject>(object).await {
+                        if o.object_state != state::READY {
+                            if let Ok(machine) = instances::machine_of(&o) {
+                                remove_artifact(&machine, &artifact_name(object)).await;
+                            }
+                            let _ = set_phase(state, object, SubPhase::ConfigInteractive, state::INTERACTIVE).await;
+                        }
                     }
                 }
             }
@@ -626,16 +632,6 @@ pub async fn recover(state: &State) -> Result<(usize, usize), Failure> {
         }
     }
     Ok((failed, queued))
-}
-
-async fn machine_artifact_cleanup(state: &State, object: &str) -> Result<(), BackendError> {
-    let Some(o) = state.db.get::<DaasObject>(object).await? else { return Ok(()) };
-    let Ok(machine) = instances::machine_of(&o) else { return Ok(()) };
-    match machine.request(MachineRequest::RemoveArtifact { artifact: artifact_name(object) }).await {
-        Ok(_) => Ok(()),
-        Err(e) if e.kind == BackendErrorKind::NotFound => Ok(()),
-        Err(e) => Err(e),
-    }
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 
 use daas_common::{
     model::{DaasObject, Instance, Task},
-    protocols::{Filter, MachineRequest, MachineResponse},
+    protocols::Filter,
 };
 use daas_plugin_api::sdk::Failure;
 
@@ -26,9 +26,8 @@ pub async fn run(state: &State) -> Result<Vec<String>, Failure> {
         } else {
             let Some(object) = db.get::<DaasObject>(&i.id_app).await? else { continue };
             let machine = instances::machine_of(&object)?;
-            match machine.request(MachineRequest::Status { instance: i.container.clone() }).await {
-                Ok(MachineResponse::Status { state }) => state.as_deref() != Some("running"),
-                Ok(_) => false,
+            match machine.status(&i.container).await {
+                Ok(state) => state.as_deref() != Some("running"),
                 Err(e) => {
                     tracing::warn!(instance = %i.id, error = %e.message, "reconcile: the instance's machine backend did not answer");
                     continue;

@@ -26,15 +26,15 @@ use tokio_util::sync::CancellationToken;
 
 use crate::events::Events;
 
-/// How much of a failing step's output a task keeps (its end).
+/// How much of its commands' output a task keeps (the end).
 pub const OUTPUT_TAIL: usize = 4096;
 
 /// Why a task did not succeed.
 #[derive(Debug, thiserror::Error)]
 pub enum TaskError {
-    /// A step failed: what and, for a command, the end of its output.
-    #[error("{error}")]
-    Failed { error: String, output: Option<String> },
+    /// A step failed, and why (a command's output is in the task's `output` already).
+    #[error("{0}")]
+    Failed(String),
     /// Its owner (or an administrator) cancelled it.
     #[error("cancelled")]
     Cancelled,
@@ -42,7 +42,7 @@ pub enum TaskError {
 
 impl TaskError {
     pub fn failed(error: impl Into<String>) -> TaskError {
-        TaskError::Failed { error: error.into(), output: None }
+        TaskError::Failed(error.into())
     }
 }
 
@@ -289,12 +289,9 @@ impl Progress {
                         t.state = TaskState::Cancelled;
                         t.error = Some("cancelled; what it had made is removed".into());
                     }
-                    Err(TaskError::Failed { error, output }) => {
+                    Err(TaskError::Failed(error)) => {
                         t.state = TaskState::Failed;
                         t.error = Some(error.clone());
-                        if let Some(more) = output {
-                            t.output = Some(tail(&format!("{}{more}", t.output.as_deref().unwrap_or_default())));
-                        }
                     }
                 }
                 t.finished_at = Some(now);
