@@ -11,11 +11,11 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use common::*;
+use common::{lifecycle::*, *};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use support::{Cleanup, Podman, BUSYBOX, DESKTOP};
-use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::tungstenite::Message;
 
 const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
@@ -56,155 +56,22 @@ impl Site {
     }
 }
 
-#[derive(Clone, Copy)]
-enum Who {
-    User(i64),
-    Admin,
-    Nobody,
+/// An administrator's shared base image of the desktop test image.
+fn base_image(api: &Api) -> String {
+    api.created(
+        Who::Admin,
+        "/api/v1/db/objects",
+        json!({"id_owner": 0, "object_type": "container", "object_mode": "baseimage", "id_docker": DESKTOP, "id_user": "desktop"}),
+    )
 }
 
-impl Who {
-    fn headers(self, mut r: reqwest::blocking::RequestBuilder) -> reqwest::blocking::RequestBuilder {
-        match self {
-            Who::User(id) => r = r.header("x-test-user-id", id.to_string()),
-            Who::Admin => r = r.header("x-test-user-id", "1").header("x-test-admin", "true"),
-            Who::Nobody => {}
-        }
-        r
-    }
-}
-
-const ANN: Who = Who::User(7);
-const BOB: Who = Who::User(8);
-
-struct Api {
-    server: Server,
-    http: reqwest::blocking::Client,
-}
-
-impl Api {
-    fn start(site: &Site) -> Api {
-        Api { server: Server::start(site.site.path()), http: client() }
-    }
-
-    fn call(&self, who: Who, method: &str, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        self.call_with(who, method, path, body, None)
-    }
-
-    fn call_with(&self, who: Who, method: &str, path: &str, body: Option<Value>, key: Option<&str>) -> (StatusCode, Value) {
-        let mut r = who.headers(self.http.request(method.parse().unwrap(), self.server.url(path)).timeout(Duration::from_secs(60)));
-        if let Some(k) = key {
-            r = r.header("Idempotency-Key", k);
-        }
-        if let Some(b) = body {
-            r = r.json(&b);
-        }
-        status_and_body(r.send().unwrap())
-    }
-
-    fn created(&self, who: Who, path: &str, body: Value) -> String {
-        let (status, obj) = self.call(who, "POST", path, Some(body));
-        assert_eq!(status, StatusCode::CREATED, "{obj}");
-        obj["id"].as_str().unwrap().to_string()
-    }
-
-    /// An administrator's shared base image of the desktop test image.
-    fn base_image(&self) -> String {
-        self.created(
-            Who::Admin,
-            "/api/v1/db/objects",
-            json!({"id_owner": 0, "object_type": "container", "object_mode": "baseimage", "id_docker": DESKTOP, "id_user": "desktop"}),
-        )
-    }
-
-    /// An administrator's shared app that runs the desktop image as it is.
-    fn shared_app(&self, target: Value) -> String {
-        self.created(
-            Who::Admin,
-            "/api/v1/db/objects",
-            json!({"id_owner": 0, "object_type": "container", "object_mode": "app", "id_docker": DESKTOP, "object_target": target}),
-        )
-    }
-
-    /// Ask for a transition: the task (202, its URL in Location).
-    fn transition(&self, who: Who, parent: &str, body: Value) -> Value {
-        let (status, task) = self.call(who, "POST", &format!("/api/v1/phases/objects/{parent}/transitions"), Some(body));
-        assert_eq!(status, StatusCode::ACCEPTED, "{task}");
-        task
-    }
-
-    /// Wait until the task is over; its final row.
-    fn wait(&self, who: Who, task: &Value) -> Value {
-        let id = task["id"].as_str().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            let (status, t) = self.call(who, "GET", &format!("/api/v1/phases/tasks/{id}"), None);
-            assert_eq!(status, StatusCode::OK, "{t}");
-            if ["succeeded", "failed", "cancelled"].contains(&t["state"].as_str().unwrap()) {
-                return t;
-            }
-            assert!(Instant::now() < deadline, "task {id} did not end: {t}\n{}", self.server.log());
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    /// Derive and wait: the derived object, after asserting the task succeeded.
-    fn derive(&self, who: Who, parent: &str, body: Value) -> Value {
-        let task = self.wait(who, &self.transition(who, parent, body));
-        assert_eq!(task["state"], "succeeded", "{task}\n{}", self.server.log());
-        let id = task["id_object"].as_str().unwrap();
-        let (status, object) = self.call(who, "GET", &format!("/api/v1/db/objects/{id}"), None);
-        assert_eq!(status, StatusCode::OK, "{object}");
-        object
-    }
-
-    /// Start an app and wait: the running instance (with its viewer URL).
-    fn start_app(&self, who: Who, app: &str) -> Value {
-        let (status, task) = self.call(who, "POST", &format!("/api/v1/phases/apps/{app}/start"), None);
-        assert_eq!(status, StatusCode::ACCEPTED, "{task}");
-        let task = self.wait(who, &task);
-        assert_eq!(task["state"], "succeeded", "{task}");
-        let (status, instance) =
-            self.call(who, "GET", &format!("/api/v1/phases/instances/{}", task["id_instance"].as_str().unwrap()), None);
-        assert_eq!(status, StatusCode::OK, "{instance}");
-        instance
-    }
-}
-
-fn rows<'a>(db: &'a Value, table: &str) -> Vec<&'a Value> {
-    db[table].as_array().map(|a| a.iter().collect()).unwrap_or_default()
-}
-
-type Ws = tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<std::net::TcpStream>>;
-
-/// A WebSocket to `path` as `who` (the testing layer's header), its reads bounded by
-/// `read_timeout`.
-fn ws(server: &Server, who: Who, path: &str, read_timeout: Duration) -> Ws {
-    let mut req = tungstenite::client::IntoClientRequest::into_client_request(server.ws_url(path)).unwrap();
-    if let Who::User(id) = who {
-        req.headers_mut().insert("x-test-user-id", id.to_string().parse().unwrap());
-    }
-    let (ws, _) = tungstenite::connect(req).unwrap();
-    if let tungstenite::stream::MaybeTlsStream::Plain(s) = ws.get_ref() {
-        s.set_read_timeout(Some(read_timeout)).unwrap();
-    }
-    ws
-}
-
-/// The first bytes the viewer link's WebSocket (the noVNC relay) sends to its owner:
-/// the desktop's RFB greeting. (The token alone opens it where the auth layer runs,
-/// which checks viewer tokens; this site's testing layer stands in for it.)
-fn viewer_greeting(server: &Server, who: Who, viewer_url: &str) -> Vec<u8> {
-    let mut socket = ws(server, who, viewer_url, Duration::from_secs(20));
-    let mut got = Vec::new();
-    while got.len() < 12 {
-        match socket.read().unwrap() {
-            Message::Binary(b) => got.extend_from_slice(&b),
-            Message::Ping(_) | Message::Pong(_) => {}
-            other => panic!("expected a binary frame, got {other:?}"),
-        }
-    }
-    got
+/// An administrator's shared app that runs the desktop image as it is.
+fn shared_app(api: &Api, target: Value) -> String {
+    api.created(
+        Who::Admin,
+        "/api/v1/db/objects",
+        json!({"id_owner": 0, "object_type": "container", "object_mode": "app", "id_docker": DESKTOP, "object_target": target}),
+    )
 }
 
 #[test]
@@ -212,8 +79,8 @@ fn the_whole_lifecycle_from_base_image_to_a_running_app_with_the_installed_file(
     let Some(podman) = Podman::start() else { return };
     let site = Site::new(&podman.host(), "lifecycle", "");
     let _cleanup = Cleanup(&podman, site.selector());
-    let api = Api::start(&site);
-    let base = api.base_image();
+    let api = Api::start(site.site.path());
+    let base = base_image(&api);
     // A template application whose installer writes a file, shared by the admin.
     let editor = api.created(
         Who::Admin,
@@ -306,8 +173,8 @@ fn a_failing_installer_fails_its_task_with_its_output_and_leaves_nothing_behind(
     let Some(podman) = Podman::start() else { return };
     let site = Site::new(&podman.host(), "fail", "");
     let _cleanup = Cleanup(&podman, site.selector());
-    let api = Api::start(&site);
-    let base = api.base_image();
+    let api = Api::start(site.site.path());
+    let base = base_image(&api);
     let task = api.transition(
         ANN,
         &base,
@@ -351,8 +218,8 @@ fn cancel_and_restart_in_the_middle_of_a_task_clean_up() {
     let Some(podman) = Podman::start() else { return };
     let site = Site::new(&podman.host(), "cancel", "");
     let _cleanup = Cleanup(&podman, site.selector());
-    let mut api = Api::start(&site);
-    let base = api.base_image();
+    let mut api = Api::start(site.site.path());
+    let base = base_image(&api);
     let slow = json!({"transition": "clone_template", "object_tasks": [{"name": "slow", "cmd": "sleep 60"}]});
 
     // Cancel while ConfigAuto runs its slow step.
@@ -390,7 +257,7 @@ fn cancel_and_restart_in_the_middle_of_a_task_clean_up() {
     let (_, q) = api.call(ANN, "GET", &format!("/api/v1/phases/tasks/{}", queued["id"].as_str().unwrap()), None);
     assert_eq!(q["state"], "queued", "{q}");
     api.server.kill();
-    let api = Api::start(&site);
+    let api = Api::start(site.site.path());
     let queued = api.wait(ANN, &queued);
     assert_eq!(queued["state"], "succeeded", "the queued task ran after the restart: {queued}");
     let task = api.wait(ANN, &json!({ "id": id }));
@@ -412,8 +279,8 @@ fn transitions_of_one_object_serialize_and_a_key_answers_the_same_task() {
     let Some(podman) = Podman::start() else { return };
     let site = Site::new(&podman.host(), "serial", "");
     let _cleanup = Cleanup(&podman, site.selector());
-    let api = Api::start(&site);
-    let base = api.base_image();
+    let api = Api::start(site.site.path());
+    let base = base_image(&api);
     let env = api.derive(ANN, &base, json!({"transition": "clone_template"}));
     let env = env["id"].as_str().unwrap();
     let path = format!("/api/v1/phases/objects/{env}/transitions");
@@ -437,8 +304,8 @@ fn a_user_derives_only_from_shared_or_own_objects_and_sees_only_own_events() {
     let Some(podman) = Podman::start() else { return };
     let site = Site::new(&podman.host(), "owners", "");
     let _cleanup = Cleanup(&podman, site.selector());
-    let api = Api::start(&site);
-    let base = api.base_image();
+    let api = Api::start(site.site.path());
+    let base = base_image(&api);
 
     // Events clients of ann and bob, from now on.
     let connect = |who: Who| ws(&api.server, who, "/api/v1/phases/events", Duration::from_millis(300));
@@ -513,10 +380,10 @@ fn five_simultaneous_starts_fit_a_limit_of_five_and_the_sixth_is_refused_naming_
     let Some(podman) = Podman::start() else { return };
     let site = Site::new(&podman.host(), "limits", "");
     let _cleanup = Cleanup(&podman, site.selector());
-    let api = Api::start(&site);
+    let api = Api::start(site.site.path());
     let limit = json!({"id_owner": 7, "vm_max": -1, "container_max": 5, "obj_max": -1, "cpu_max": -1, "mem_max": -1, "dsk_max": -1});
     assert_eq!(api.call(Who::Admin, "POST", "/api/v1/db/limits", Some(limit)).0, StatusCode::CREATED);
-    let app = api.shared_app(json!({}));
+    let app = shared_app(&api, json!({}));
     let start = format!("/api/v1/phases/apps/{app}/start");
     let answers: Vec<(StatusCode, Value)> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..6).map(|_| s.spawn(|| api.call(ANN, "POST", &start, None))).collect();
@@ -549,8 +416,8 @@ fn reconcile_stops_instances_whose_container_is_gone_and_removes_orphans() {
     let Some(podman) = Podman::start() else { return };
     let site = Site::new(&podman.host(), "reconcile", "remove_orphans = true\n");
     let _cleanup = Cleanup(&podman, site.selector());
-    let mut api = Api::start(&site);
-    let app = api.shared_app(json!({}));
+    let mut api = Api::start(site.site.path());
+    let app = shared_app(&api, json!({}));
     let instance = api.start_app(ANN, &app);
     let instance = instance["id"].as_str().unwrap().to_string();
     api.server.kill();
@@ -564,7 +431,7 @@ fn reconcile_stops_instances_whose_container_is_gone_and_removes_orphans() {
     podman.cli(&["run", "-d", "--name", &orphan, "--label", &site.selector(), "--label", "daas.instance=ghost", BUSYBOX]);
     assert_eq!(podman.containers_labelled(&site.selector()), vec![orphan]);
 
-    let api = Api::start(&site);
+    let api = Api::start(site.site.path());
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let (_, mine) = api.call(ANN, "GET", "/api/v1/phases/instances", None);
@@ -580,11 +447,11 @@ fn reconcile_stops_instances_whose_container_is_gone_and_removes_orphans() {
 #[test]
 fn an_unreachable_engine_fails_the_start_naming_its_socket_and_leaves_no_instance() {
     let site = Site::new("unix:///tmp/daas-test-no-engine.sock", "noengine", "");
-    let api = Api::start(&site);
+    let api = Api::start(site.site.path());
     let (status, body) = api.call(Who::Admin, "GET", "/api/v1/container/info", None);
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert!(body["message"].as_str().unwrap().contains("/tmp/daas-test-no-engine.sock"), "{body}");
-    let app = api.shared_app(json!({}));
+    let app = shared_app(&api, json!({}));
     let (status, task) = api.call(ANN, "POST", &format!("/api/v1/phases/apps/{app}/start"), None);
     assert_eq!(status, StatusCode::ACCEPTED, "{task}");
     let task = api.wait(ANN, &task);
@@ -602,8 +469,8 @@ fn config_interactive_waits_for_the_owner_in_the_instance_and_finish_captures_th
     let Some(podman) = Podman::start() else { return };
     let site = Site::new(&podman.host(), "interactive", "");
     let _cleanup = Cleanup(&podman, site.selector());
-    let api = Api::start(&site);
-    let base = api.base_image();
+    let api = Api::start(site.site.path());
+    let base = base_image(&api);
     let task = api.wait(ANN, &api.transition(ANN, &base, json!({"transition": "clone_template", "interactive": true})));
     assert_eq!(task["state"], "succeeded", "{task}");
     assert!(task["step"].as_str().unwrap().starts_with("ConfigInteractive"), "{task}");

@@ -80,6 +80,10 @@ pub struct MachineSpec {
     pub cpus: i64,
     /// Memory in bytes (0: the engine's default).
     pub memory: i64,
+    /// Disk size in bytes (0: the artifact's own); a VM's disk grows to it, a backend
+    /// that cannot size a disk ignores it.
+    #[serde(default)]
+    pub disk: i64,
     /// The VNC server's port inside the instance; none: no desktop to wait for.
     pub vnc_port: Option<u16>,
     /// The VNC password the desktop takes.
@@ -128,6 +132,12 @@ pub enum MachineRequest {
         instance: String,
         /// The new artifact's name.
         artifact: String,
+        /// A live snapshot: the running instance's memory too, so that instances made
+        /// from the artifact resume where it was instead of booting (VMs). The instance
+        /// is stopped after. A backend without live snapshots (containers) stops the
+        /// instance and captures its disk.
+        #[serde(default)]
+        live: bool,
     },
     /// Stop an instance (it can be captured or removed after).
     Stop {
@@ -257,9 +267,10 @@ impl MachineClient {
         expect!(self, request, MachineResponse::Done => ())
     }
 
-    /// Capture an instance as the artifact `artifact`; answers its id.
-    pub async fn capture(&self, instance: &str, artifact: &str) -> Result<String, BackendError> {
-        let request = MachineRequest::Capture { instance: instance.into(), artifact: artifact.into() };
+    /// Capture an instance as the artifact `artifact` (with its memory when `live`, see
+    /// [`MachineRequest::Capture`]); answers its id.
+    pub async fn capture(&self, instance: &str, artifact: &str, live: bool) -> Result<String, BackendError> {
+        let request = MachineRequest::Capture { instance: instance.into(), artifact: artifact.into(), live };
         expect!(self, request, MachineResponse::Artifact { id } => id)
     }
 

@@ -22,6 +22,7 @@ mod machine;
 #[cfg(feature = "testing")]
 mod memory;
 mod phases;
+mod vm;
 
 pub use container::{
     Caller, Container, ContainerClient, ContainerInfo, ContainerRequest, ContainerResponse, ContainerSpec, ContainerStats, DaemonInfo,
@@ -37,3 +38,4 @@ pub use machine::{
 #[cfg(feature = "testing")]
 pub use memory::MemoryDb;
 pub use phases::{AppStarted, Phases, PhasesClient, PhasesRequest, PhasesResponse};
+pub use vm::{Vm, VmInfo, VmInstance, VmRequest, VmResponse};

@@ -40,7 +40,14 @@ pub async fn serve(engine: &Engine, vnc_ready: Duration, site: &str, request: Ma
             containers::put_file(engine, &instance, &path, &content, mode).await?;
             A::Done
         }
-        R::Capture { instance, artifact } => A::Artifact { id: containers::commit(engine, &instance, &artifact).await? },
+        R::Capture { instance, artifact, live } => {
+            // No live snapshots of containers (the engine would need CRIU): a live capture
+            // is the stopped container's file system, as the contract allows.
+            if live {
+                containers::stop(engine, &instance, false).await?;
+            }
+            A::Artifact { id: containers::commit(engine, &instance, &artifact).await? }
+        }
         R::Stop { instance } => {
             containers::stop(engine, &instance, false).await?;
             A::Done

@@ -84,7 +84,7 @@ async fn a_phase_installs_captures_and_an_app_runs_from_the_artifact() {
     // Finalize: the instance stopped (its desktop leaves no lock files behind), captured
     // as an artifact, removed.
     m.stop(&work).await.unwrap();
-    let id = m.capture(&work, artifact).await.unwrap();
+    let id = m.capture(&work, artifact, false).await.unwrap();
     assert!(!id.is_empty());
     m.remove(&work).await.unwrap();
     assert_eq!(m.status(&work).await.unwrap(), None);

@@ -22,6 +22,7 @@ use serde_json::json;
 use crate::Store;
 
 const GIB: i64 = 1024 * 1024 * 1024;
+const MIB: i64 = 1024 * 1024;
 
 /// How many rows of each kind a load added.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -109,7 +110,30 @@ fn objects(s: &SamplesSection, owner: i64) -> Vec<DaasObject> {
             ..object("demo-desktop-base", "container", "l26", SHARED_OWNER)
         },
         DaasObject { id_docker: "daas/busybox:latest".into(), ..object("demo-busybox", "container", "l26", owner) },
-        DaasObject { id_proxmox: 100, os_wine: true, ..object("demo-debian-vm", "vm", "l26", SHARED_OWNER) },
+        // A VM: the guest image's template (vm.toml's `daas-guest`, built by
+        // scripts/vm-guest-image) as a base image users derive from, and as a shared app
+        // that boots it with a line on its console.
+        DaasObject {
+            id_proxmox: 100,
+            id_docker: "daas-guest".into(),
+            object_state: "ready".into(),
+            hw_cpus: 1,
+            hw_memory: 256 * MIB,
+            hw_disksize: 0,
+            ..object("demo-debian-vm", "vm", "l26", SHARED_OWNER)
+        },
+        DaasObject {
+            id_proxmox: 101,
+            id_docker: "daas-guest".into(),
+            object_target: json!({"cmd": "echo 'the demo VM app started' > /dev/tty1"}),
+            object_mode: "app".into(),
+            object_mode_extended: String::new(),
+            object_state: "ready".into(),
+            hw_cpus: 1,
+            hw_memory: 256 * MIB,
+            hw_disksize: 0,
+            ..object("demo-vm-desktop", "vm", "l26", SHARED_OWNER)
+        },
     ]
 }
 

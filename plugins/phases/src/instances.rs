@@ -88,6 +88,7 @@ pub async fn launch(
         name: machine_name(&instance.id),
         cpus: object.hw_cpus,
         memory: object.hw_memory,
+        disk: object.hw_disksize,
         vnc_port: Some(vnc_port),
         vnc_password: password.clone(),
         labels: [

@@ -334,12 +334,19 @@ async fn finalize(
     instance: &Instance,
 ) -> Result<(), TaskError> {
     set_phase(state, &o.id, SubPhase::Finalize, state::WORKING).await?;
-    progress.step(85, "Finalize: stopping the instance").await?;
-    progress.guard(machine.stop(&instance.container)).await?;
-    progress.step(90, "Finalize: capturing the artifact").await?;
+    // A deployment is a live snapshot (seed 000, "Instantiation Time"): its apps resume
+    // the running machine instead of booting it. Backends without one capture the disk.
+    let live = Phase::of(o) == Some(Phase::Deployment);
+    if !live {
+        progress.step(85, "Finalize: stopping the instance").await?;
+        progress.guard(machine.stop(&instance.container)).await?;
+    }
+    progress
+        .step(90, if live { "Finalize: capturing the running instance (a live snapshot)" } else { "Finalize: capturing the artifact" })
+        .await?;
     let artifact = artifact_name(&o.id);
     made.artifact = Some((machine.clone(), artifact.clone()));
-    progress.guard(machine.capture(&instance.container, &artifact)).await?;
+    progress.guard(machine.capture(&instance.container, &artifact, live)).await?;
     progress.step(95, "Finalize: removing the in-progress instance").await?;
     remove_instance(state, instance).await?;
     made.instance = None;

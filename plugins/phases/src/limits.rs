@@ -65,7 +65,8 @@ pub async fn check_start(db: &DbClient, owner: i64, object: &DaasObject) -> Resu
     } else {
         RessourceInfo { container_max: 1, ..Default::default() }
     };
-    let wanted = RessourceInfo { cpu_max: object.hw_cpus.max(0), mem_max: object.hw_memory.max(0), ..machines };
+    let wanted =
+        RessourceInfo { cpu_max: object.hw_cpus.max(0), mem_max: object.hw_memory.max(0), dsk_max: object.hw_disksize.max(0), ..machines };
     exceeded(&limit, &now, &wanted).map_or(Ok(()), |why| Err(forbidden(why)))
 }
 

@@ -14,10 +14,79 @@ file! {
     }
 }
 
-reserved_section!(
-    /// `[vm_api]`
-    VmApiSection
-);
+/// `[vm_api]` (seed `ProxmoxApi`'s place): which backend runs the VMs, and the local
+/// QEMU backend's settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+#[schemars(deny_unknown_fields)]
+pub struct VmApiSection {
+    /// `qemu` (QEMU on this server, the default) or `proxmox` (Proxmox VE over its REST
+    /// API, `[vm_rest]`).
+    pub backend: String,
+    /// Where the QEMU backend keeps its artifacts (templates' clones, snapshots, saved
+    /// states) and instances; relative to the site. Its sockets live there too, so the
+    /// path must stay short (the backend refuses to start when a socket path would pass
+    /// the 107 bytes Unix allows).
+    pub state_dir: PathBuf,
+    /// The QEMU system emulator.
+    pub qemu: PathBuf,
+    /// `auto` (KVM when a probe boot under it works, TCG otherwise), `kvm` or `tcg`.
+    pub accel: String,
+    /// Memory of a VM whose object sets none (`hw_memory`), in MiB.
+    pub memory_mb: u64,
+    /// CPUs of a VM whose object sets none (`hw_cpus`).
+    pub cpus: u32,
+    /// The first VNC display tried (`-vnc 127.0.0.1:N`, port 5900 + N); QEMU takes the
+    /// next free one up to `vnc_display_base + vnc_displays - 1`.
+    pub vnc_display_base: u16,
+    /// How many VNC displays the backend may use.
+    pub vnc_displays: u16,
+    /// How long a VM's start waits for its guest agent, in milliseconds, before it fails
+    /// with the console's last lines and removes the VM.
+    pub boot_timeout_ms: u64,
+    /// How many of the console's last lines a failed start reports.
+    pub console_lines: usize,
+    /// The base images' templates (`[[vm_api.templates]]`): an object's `id_docker`
+    /// names one.
+    pub templates: Vec<VmTemplate>,
+}
+
+impl Default for VmApiSection {
+    fn default() -> Self {
+        VmApiSection {
+            backend: "qemu".into(),
+            state_dir: PathBuf::from("data/vm"),
+            qemu: PathBuf::from("qemu-system-x86_64"),
+            accel: "auto".into(),
+            memory_mb: 256,
+            cpus: 1,
+            vnc_display_base: 200,
+            vnc_displays: 200,
+            boot_timeout_ms: 60_000,
+            console_lines: 20,
+            templates: Vec::new(),
+        }
+    }
+}
+
+/// One template of the QEMU backend: a qcow2 disk that instances clone (linked clones:
+/// it is never written), and how it boots.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct VmTemplate {
+    /// Its name: what an administrator's base image names in `id_docker`.
+    pub name: String,
+    /// The qcow2 disk (relative to the site).
+    pub disk: PathBuf,
+    /// A kernel to boot directly (`-kernel`, relative to the site); empty: the disk's
+    /// own boot loader.
+    pub kernel: PathBuf,
+    /// Its initrd (`-initrd`).
+    pub initrd: PathBuf,
+    /// Its command line (`-append`).
+    pub append: String,
+}
+
 reserved_section!(
     /// `[vm_rest]`
     VmRestSection
