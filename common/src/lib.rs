@@ -9,4 +9,5 @@ pub mod config;
 pub mod model;
 pub mod password;
 pub mod protocols;
+pub mod rfb;
 pub mod token;

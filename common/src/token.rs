@@ -13,6 +13,13 @@ pub fn random_token() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// `N` random bytes from the OS (an RFB challenge).
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    OsRng.fill_bytes(&mut bytes);
+    bytes
+}
+
 /// Equality that takes the same time wherever the first difference is, so that a guess
 /// of a token learns nothing from how long the refusal took.
 pub fn same(a: &str, b: &str) -> bool {

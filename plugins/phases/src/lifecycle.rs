@@ -346,11 +346,16 @@ async fn finalize(
         .await?;
     let artifact = artifact_name(&o.id);
     made.artifact = Some((machine.clone(), artifact.clone()));
-    progress.guard(machine.capture(&instance.container, &artifact, live)).await?;
+    let captured = progress.guard(machine.capture(&instance.container, &artifact, live)).await?;
     progress.step(95, "Finalize: removing the in-progress instance").await?;
     remove_instance(state, instance).await?;
     made.instance = None;
-    state.db.patch::<DaasObject>(&o.id, serde_json::json!({ "id_docker": artifact, "object_state": state::READY })).await?;
+    let mut ready = serde_json::json!({ "id_docker": artifact, "object_state": state::READY });
+    // A backend that numbers its artifacts (Proxmox's VM ids) says so: the seed's id_proxmox.
+    if let Ok(vmid) = captured.parse::<i64>() {
+        ready["id_proxmox"] = vmid.into();
+    }
+    state.db.patch::<DaasObject>(&o.id, ready).await?;
     made.artifact = None;
     let o = object(state, &o.id).await?;
     state.events.publish("object", o.id_owner, &o);

@@ -15,8 +15,7 @@ use daas_plugin_api::{
     abi::WsMessage,
     sdk::{net::TcpStream, WebSocket, WsSink, WsSource},
 };
-use des::cipher::{generic_array::GenericArray, BlockEncrypt, KeyInit};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use daas_common::rfb::{authenticate, RfbError};
 
 use crate::{inbox::Inbox, room::ReadRoom};
 
@@ -43,78 +42,14 @@ pub enum VncError {
     Browser(String),
 }
 
-/// The 16-byte answer to a VNC Authentication challenge: DES-ECB with the password
-/// (truncated or zero-padded to 8 bytes) as key, each key byte's bits reversed.
-pub fn vnc_auth_response(password: &str, challenge: &[u8; 16]) -> [u8; 16] {
-    let mut key = [0u8; 8];
-    for (k, p) in key.iter_mut().zip(password.bytes()) {
-        *k = p.reverse_bits();
-    }
-    let cipher = des::Des::new(GenericArray::from_slice(&key));
-    let mut out = *challenge;
-    for half in out.chunks_exact_mut(8) {
-        cipher.encrypt_block(GenericArray::from_mut_slice(half));
-    }
-    out
-}
-
-async fn read_reason(tcp: &mut (impl AsyncRead + Unpin)) -> Result<String, VncError> {
-    let len = tcp.read_u32().await? as usize;
-    let mut reason = vec![0; len.min(4096)];
-    tcp.read_exact(&mut reason).await?;
-    Ok(String::from_utf8_lossy(&reason).into_owned())
-}
-
-/// Version and security with the server, as the client; the server is then waiting
-/// for ClientInit.
-async fn authenticate(tcp: &mut (impl AsyncRead + AsyncWrite + Unpin), password: &str) -> Result<(), VncError> {
-    let mut version = [0u8; 12];
-    tcp.read_exact(&mut version).await?;
-    let minor = match &version {
-        b"RFB 003.003\n" | b"RFB 003.005\n" => 3,
-        b"RFB 003.007\n" => 7,
-        v if v.starts_with(b"RFB 003.") || v.starts_with(b"RFB 004.") || v.starts_with(b"RFB 005.") => 8,
-        v => return Err(VncError::Protocol(format!("not an RFB server (it said {:?})", String::from_utf8_lossy(v)))),
-    };
-    tcp.write_all(format!("RFB 003.{minor:03}\n").as_bytes()).await?;
-    let chosen = if minor == 3 {
-        match tcp.read_u32().await? {
-            0 => return Err(VncError::Refused(read_reason(tcp).await?)),
-            t @ (1 | 2) => t as u8,
-            t => return Err(VncError::Protocol(format!("security type {t} is not supported by the proxy"))),
+impl From<RfbError> for VncError {
+    fn from(e: RfbError) -> Self {
+        match e {
+            RfbError::Io(e) => VncError::Io(e),
+            RfbError::Protocol(why) => VncError::Protocol(why),
+            RfbError::Refused(why) => VncError::Refused(why),
         }
-    } else {
-        let n = tcp.read_u8().await?;
-        if n == 0 {
-            return Err(VncError::Refused(read_reason(tcp).await?));
-        }
-        let mut types = vec![0; n as usize];
-        tcp.read_exact(&mut types).await?;
-        let chosen = if types.contains(&2) && !password.is_empty() {
-            2
-        } else if types.contains(&1) {
-            1
-        } else if types.contains(&2) {
-            return Err(VncError::Refused("it asks for a password and the connection has none".into()));
-        } else {
-            return Err(VncError::Protocol(format!(
-                "it offers security types {types:?}; the proxy speaks None (1) and VNC Authentication (2)"
-            )));
-        };
-        tcp.write_u8(chosen).await?;
-        chosen
-    };
-    if chosen == 2 {
-        let mut challenge = [0u8; 16];
-        tcp.read_exact(&mut challenge).await?;
-        tcp.write_all(&vnc_auth_response(password, &challenge)).await?;
     }
-    // SecurityResult: always after VNC Authentication, after None only in 3.8.
-    if (chosen == 2 || minor == 8) && tcp.read_u32().await? != 0 {
-        let reason = if minor == 8 { read_reason(tcp).await? } else { String::new() };
-        return Err(VncError::Refused(format!("authentication failed {reason}").trim().to_string()));
-    }
-    Ok(())
 }
 
 /// Bytes from the browser's binary frames, read as a stream.
@@ -229,21 +164,5 @@ async fn relay(sink: &WsSink, source: &WsSource, address: &str, password: &str) 
     tokio::select! {
         ended = to_browser => ended,
         ended = to_desktop => ended,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::vnc_auth_response;
-
-    #[test]
-    fn vnc_authentication_matches_a_known_answer() {
-        // OpenSSL's DES-ECB with the bit-reversed key 1e8c8cb4ceccc64e ("x11-s3cr"):
-        // printf 0123456789abcdef | openssl enc -des-ecb -nopad -K 1e8c8cb4ceccc64e -provider legacy
-        let want = [0xe0, 0x1a, 0x6c, 0xd3, 0xd0, 0x5b, 0xda, 0x56, 0x45, 0x6e, 0xa9, 0x27, 0x94, 0x44, 0x24, 0xe4];
-        assert_eq!(vnc_auth_response("x11-s3cr", b"0123456789abcdef"), want);
-        // Only the first 8 bytes of a password count.
-        assert_eq!(vnc_auth_response("x11-s3cr-and-more", b"0123456789abcdef"), want);
-        // (x11vnc accepts it: tests/proxy.rs, the end-to-end test, uses this password.)
     }
 }

@@ -87,10 +87,56 @@ pub struct VmTemplate {
     pub append: String,
 }
 
-reserved_section!(
-    /// `[vm_rest]`
-    VmRestSection
-);
+/// `[vm_rest]` (seed `ProxmoxRestConfig`): Proxmox VE's REST API, for `[vm_api]
+/// backend = "proxmox"`. TLS certificate checks are `[vm_http] verify_tls`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+#[schemars(deny_unknown_fields)]
+pub struct VmRestSection {
+    /// The API's address, `https://HOST:8006` (the path `/api2/json` is added).
+    pub url: String,
+    /// The node VMs are made on.
+    pub node: String,
+    /// An API token's id, `USER@REALM!TOKENID`; with `token_secret`. Preferred over a
+    /// password: tokens need no renewal and no CSRF token.
+    pub token_id: String,
+    /// The API token's secret (a UUID).
+    pub token_secret: String,
+    /// A user (`USER@REALM`) logging in for a ticket, when no token is set; the ticket
+    /// is renewed before its 2 hours end, and once more on a 401.
+    pub username: String,
+    /// The user's password.
+    pub password: String,
+    /// Timeout of one API request, in milliseconds.
+    pub timeout_ms: u64,
+    /// Attempts of a request that failed to connect or answered 5xx (reads only), and
+    /// of a clone whose template's lock timed out.
+    pub retries: u32,
+    /// How long a Proxmox task (clone, start, snapshot...) may run, in milliseconds.
+    pub task_timeout_ms: u64,
+    /// The VM ids this site uses (seed `suggest_vmid`: 100 to 254).
+    pub vmid_min: u32,
+    /// The highest VM id this site uses.
+    pub vmid_max: u32,
+}
+
+impl Default for VmRestSection {
+    fn default() -> Self {
+        VmRestSection {
+            url: String::new(),
+            node: "pve".into(),
+            token_id: String::new(),
+            token_secret: String::new(),
+            username: String::new(),
+            password: String::new(),
+            timeout_ms: 30_000,
+            retries: 3,
+            task_timeout_ms: 600_000,
+            vmid_min: 100,
+            vmid_max: 254,
+        }
+    }
+}
 
 file! {
     /// An HTTP client's settings (seed `HttpAdapterConfig`).
