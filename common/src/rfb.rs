@@ -74,7 +74,9 @@ pub async fn authenticate(s: &mut (impl AsyncRead + AsyncWrite + Unpin), passwor
         } else if types.contains(&2) {
             return Err(RfbError::Refused("it asks for a password and the connection has none".into()));
         } else {
-            return Err(RfbError::Protocol(format!("it offers security types {types:?}; only None (1) and VNC Authentication (2) are spoken")));
+            return Err(RfbError::Protocol(format!(
+                "it offers security types {types:?}; only None (1) and VNC Authentication (2) are spoken"
+            )));
         };
         s.write_u8(chosen).await?;
         chosen

@@ -4,11 +4,14 @@
 //! the viewer's WebSocket is the noVNC relay to a real X desktop that shows the app's
 //! xterm (read over RFB by the test, and drawn by noVNC in headless Chromium), a
 //! command typed into the viewer runs in that xterm inside the container, and
-//! stopping the instance removes its container.
+//! stopping the instance removes its container. The demo's VM app boots the guest image
+//! on QEMU and headless Chromium shows its console.
 
 mod common;
 #[path = "../../plugins/container/tests/support/mod.rs"]
 mod support;
+#[path = "../../plugins/vm/tests/support/mod.rs"]
+mod vm_support;
 
 use std::time::{Duration, Instant};
 
@@ -262,4 +265,76 @@ fn the_demo_desktop_starts_from_the_apps_page_shows_its_xterm_through_novnc_and_
     assert_eq!(r.status(), StatusCode::NO_CONTENT, "{}", r.text().unwrap_or_default());
     assert!(podman.containers_labelled(&format!("daas.site={label}")).is_empty(), "the desktop's container is gone");
     assert!(browser("GET", "/").send().unwrap().text().unwrap().contains("Nothing running."));
+}
+
+/// How many of every 16th pixel of the viewer's canvas are not black; null before
+/// noVNC has drawn.
+const CANVAS_LIT: &str = "const c = document.querySelector('#screen canvas');
+    if (!c || c.width === 0) return null;
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let lit = 0;
+    for (let i = 0; i < d.length; i += 64) {
+        if (d[i] > 16 || d[i + 1] > 16 || d[i + 2] > 16) lit++;
+    }
+    return lit;";
+
+#[test]
+fn the_demo_vm_app_boots_on_qemu_and_chromium_shows_its_console() {
+    let Some(_image) = vm_support::GuestImage::get() else { return };
+    let data = tempfile::tempdir().unwrap();
+    let state = data.path().join("vm");
+    let _cleanup = vm_support::Cleanup(state.clone());
+    let server = Server::start_with(
+        &workspace().join("config/demo"),
+        &[
+            ("DAAS__DB__DB__DATA_PATH", data.path().to_str().unwrap()),
+            ("DAAS__VM__VM_API__STATE_DIR", state.to_str().unwrap()),
+            ("DAAS__VM__VM_API__ACCEL", "tcg"),
+        ],
+    );
+    let (session, csrf) = browser_login(&server, "admin", "admin");
+    let browser = |method: &str, path: &str| {
+        http()
+            .request(method.parse().unwrap(), server.url(path))
+            .header("cookie", format!("daas_session={session}"))
+            .header("accept", "text/html")
+            .timeout(Duration::from_secs(90))
+    };
+    let html = browser("GET", "/").send().unwrap().text().unwrap();
+    assert!(html.contains("action=\"/app/demo-vm-desktop\""), "{html}");
+
+    // Start: a linked clone of the template boots, the app's line goes to its console.
+    let r = browser("POST", "/app/demo-vm-desktop").form(&[("csrf", csrf.as_str())]).send().unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}\n{}", r.text().unwrap_or_default(), server.log());
+    let viewer = r.headers()["location"].to_str().unwrap().to_string();
+    let instance = viewer.strip_prefix("/instance/").and_then(|v| v.split_once("?token=")).expect("a viewer link").0.to_string();
+    assert_eq!(vm_support::qemu_processes(&state).len(), 1, "the VM runs");
+
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    runtime.block_on(async {
+        let work = tempfile::tempdir().unwrap();
+        let mut procs = Procs(vec![]);
+        let browser = chromium(&mut procs, work.path()).await;
+        in_browser(&browser, procs, &server, async {
+            browser.goto(&server.url(&viewer)).await.unwrap();
+            let deadline = Instant::now() + Duration::from_secs(30);
+            let mut lit = None;
+            // The guest's banner and shell in white on black light ~370 samples; QEMU's
+            // own one-line "Guest has not initialized the display" far fewer.
+            while lit.is_none_or(|n| n < 250) {
+                if Instant::now() >= deadline {
+                    let status = browser.execute("return document.getElementById('status').textContent", vec![]).await.ok();
+                    panic!("the viewer's canvas shows no console ({lit:?} lit samples); the viewer says {status:?}");
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                lit = browser.execute(CANVAS_LIT, vec![]).await.ok().and_then(|v| v.as_u64());
+            }
+        })
+        .await;
+    });
+
+    // The page's stop button: the VM is gone.
+    let r = browser("DELETE", &format!("/instance/{instance}")).header("x-csrf-token", &csrf).send().unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT, "{}", r.text().unwrap_or_default());
+    assert!(vm_support::qemu_processes(&state).is_empty(), "the VM is gone");
 }

@@ -11,11 +11,11 @@
 use std::time::Duration;
 
 use abi_stable::std_types::RVec;
+use daas_common::rfb::{authenticate, RfbError};
 use daas_plugin_api::{
     abi::WsMessage,
     sdk::{net::TcpStream, WebSocket, WsSink, WsSource},
 };
-use daas_common::rfb::{authenticate, RfbError};
 
 use crate::{inbox::Inbox, room::ReadRoom};
 

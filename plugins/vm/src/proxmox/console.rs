@@ -43,7 +43,8 @@ impl Consoles {
         self.close(vmid);
         let listener = TcpListener::bind("127.0.0.1:0").await.map_err(|e| VmError::io("a console bridge's port", e))?;
         let port = listener.local_addr().map_err(|e| VmError::io("a console bridge's port", e))?.port();
-        let bridge = Bridge { rest: self.rest.clone(), node: self.node.clone(), vmid, password: password.to_string(), verify_tls: self.verify_tls };
+        let bridge =
+            Bridge { rest: self.rest.clone(), node: self.node.clone(), vmid, password: password.to_string(), verify_tls: self.verify_tls };
         let task = tokio::spawn(async move {
             loop {
                 let Ok((tcp, _)) = listener.accept().await else { continue };
@@ -98,7 +99,9 @@ impl Bridge {
         let mut request = url.as_str().into_client_request().map_err(|e| VmError::Failed(format!("the console's URL {url}: {e}")))?;
         for (k, v) in self.rest.auth_headers(false).await? {
             let value = HeaderValue::from_str(&v).map_err(|e| VmError::Failed(e.to_string()))?;
-            request.headers_mut().insert(k.parse::<tokio_tungstenite::tungstenite::http::HeaderName>().map_err(|e| VmError::Failed(e.to_string()))?, value);
+            request
+                .headers_mut()
+                .insert(k.parse::<tokio_tungstenite::tungstenite::http::HeaderName>().map_err(|e| VmError::Failed(e.to_string()))?, value);
         }
         let connector = if self.verify_tls { None } else { Some(insecure_connector()?) };
         let (ws, _) = tokio_tungstenite::connect_async_tls_with_config(request, None, false, connector)
@@ -174,10 +177,20 @@ fn insecure_connector() -> Result<tokio_tungstenite::Connector, VmError> {
         ) -> Result<ServerCertVerified, rustls::Error> {
             Ok(ServerCertVerified::assertion())
         }
-        fn verify_tls12_signature(&self, m: &[u8], c: &CertificateDer<'_>, d: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+        fn verify_tls12_signature(
+            &self,
+            m: &[u8],
+            c: &CertificateDer<'_>,
+            d: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
             rustls::crypto::verify_tls12_signature(m, c, d, &self.0.signature_verification_algorithms)
         }
-        fn verify_tls13_signature(&self, m: &[u8], c: &CertificateDer<'_>, d: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+        fn verify_tls13_signature(
+            &self,
+            m: &[u8],
+            c: &CertificateDer<'_>,
+            d: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
             rustls::crypto::verify_tls13_signature(m, c, d, &self.0.signature_verification_algorithms)
         }
         fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {

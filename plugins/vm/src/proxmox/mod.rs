@@ -226,7 +226,10 @@ impl Proxmox {
         // A live snapshot nobody holds resumes in its own VM; otherwise a clone boots.
         let (vmid, held) = if source.template {
             (self.clone_vm(source.vmid, &spec.name, false, None).await?, false)
-        } else if self.has_live_snapshot(source.vmid).await? && !source.running && !self.tags(source.vmid).await?.iter().any(|t| t == BUSY_TAG) {
+        } else if self.has_live_snapshot(source.vmid).await?
+            && !source.running
+            && !self.tags(source.vmid).await?.iter().any(|t| t == BUSY_TAG)
+        {
             (source.vmid, true)
         } else {
             let snap = self.has_live_snapshot(source.vmid).await?.then_some(SNAPSHOT);
@@ -238,7 +241,14 @@ impl Proxmox {
                 let mut tags = self.tags(vmid).await?;
                 tags.push(BUSY_TAG.into());
                 self.set_tags(vmid, &tags).await?;
-                self.rest.task(Method::Post, &format!("{path}/snapshot/{SNAPSHOT}/rollback"), json!({ "start": 1 }), "resuming the live snapshot").await?;
+                self.rest
+                    .task(
+                        Method::Post,
+                        &format!("{path}/snapshot/{SNAPSHOT}/rollback"),
+                        json!({ "start": 1 }),
+                        "resuming the live snapshot",
+                    )
+                    .await?;
                 let status = self.rest.call(Method::Get, &format!("{path}/status/current"), Value::Null).await?;
                 if status["status"].as_str() != Some("running") {
                     self.rest.task(Method::Post, &format!("{path}/status/start"), json!({}), "starting the VM").await?;
@@ -283,7 +293,10 @@ impl Proxmox {
                 Ok(_) => return Ok(()),
                 Err(e) if Instant::now() >= deadline => {
                     return Err(VmError::Timeout {
-                        what: format!("the guest agent of Proxmox VM {vmid} did not answer within {} ms ({e})", self.boot_timeout.as_millis()),
+                        what: format!(
+                            "the guest agent of Proxmox VM {vmid} did not answer within {} ms ({e})",
+                            self.boot_timeout.as_millis()
+                        ),
                         console: String::new(),
                     })
                 }
@@ -320,8 +333,14 @@ impl Proxmox {
                 return Ok((code, output));
             }
             if Instant::now() >= deadline {
-                let _ = self.rest.call(Method::Post, &format!("{path}/agent/exec"), json!({ "command": ["kill", "-9", pid.to_string()] })).await;
-                return Err(VmError::Timeout { what: format!("`{}` ran longer than {} ms in VM {vmid}; it was killed", command[0], limit.as_millis()), console: String::new() });
+                let _ = self
+                    .rest
+                    .call(Method::Post, &format!("{path}/agent/exec"), json!({ "command": ["kill", "-9", pid.to_string()] }))
+                    .await;
+                return Err(VmError::Timeout {
+                    what: format!("`{}` ran longer than {} ms in VM {vmid}; it was killed", command[0], limit.as_millis()),
+                    console: String::new(),
+                });
             }
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(Duration::from_millis(250));
@@ -356,7 +375,9 @@ impl Proxmox {
         }
         let path = self.vm_path(vm.vmid);
         let _ = self.exec_in(vm.vmid, &["sync".into()], Duration::from_secs(10)).await;
-        self.rest.task(Method::Post, &format!("{path}/status/shutdown"), json!({ "timeout": 30, "forceStop": 1 }), "shutting the VM down").await
+        self.rest
+            .task(Method::Post, &format!("{path}/status/shutdown"), json!({ "timeout": 30, "forceStop": 1 }), "shutting the VM down")
+            .await
     }
 
     /// Capture: a live snapshot (memory included) then stopped, or a template; either way
@@ -430,7 +451,9 @@ impl Proxmox {
     pub async fn vnc(&self, name: &str) -> Result<Endpoint, VmError> {
         let vmid = self.vmid_of(name).await?;
         let port = self.consoles.port(vmid).ok_or_else(|| {
-            VmError::Conflict(format!("VM {vmid}'s console is not bridged (the server restarted since its start): stop the app and start it again"))
+            VmError::Conflict(format!(
+                "VM {vmid}'s console is not bridged (the server restarted since its start): stop the app and start it again"
+            ))
         })?;
         Ok(Endpoint { host: "127.0.0.1".into(), port })
     }

@@ -79,9 +79,7 @@ impl Rest {
         }
         let credentials = if !c.token_id.is_empty() {
             if !c.token_id.contains('!') || c.token_secret.is_empty() {
-                return Err(VmError::BadRequest(
-                    "[vm_rest] token_id must read USER@REALM!TOKENID and token_secret must be set".into(),
-                ));
+                return Err(VmError::BadRequest("[vm_rest] token_id must read USER@REALM!TOKENID and token_secret must be set".into()));
             }
             Credentials::Token { header: format!("PVEAPIToken={}={}", c.token_id, c.token_secret) }
         } else if !c.username.is_empty() {
@@ -267,7 +265,10 @@ impl Rest {
                 return Err(task_failure(what, exit, &tail));
             }
             if Instant::now() >= deadline {
-                return Err(VmError::Unavailable(format!("{what}: Proxmox's task {upid} still runs after {} ms", self.task_timeout.as_millis())));
+                return Err(VmError::Unavailable(format!(
+                    "{what}: Proxmox's task {upid} still runs after {} ms",
+                    self.task_timeout.as_millis()
+                )));
             }
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(Duration::from_millis(1000));
