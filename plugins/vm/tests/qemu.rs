@@ -184,3 +184,32 @@ async fn bad_requests_say_what_is_wrong() {
     let e = Qemu::new(&cfg, site.path()).err().unwrap();
     assert!(e.to_string().contains("too long for the VMs' control sockets"), "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "long: scripts/test-long (twenty VM resumes)"]
+async fn long_twenty_resumes_of_one_snapshot_five_at_a_time_leave_nothing_behind() {
+    let Some(image) = GuestImage::get() else { return };
+    let site = tempfile::tempdir().unwrap();
+    let state = site.path().join("vm");
+    let _cleanup = Cleanup(state.clone());
+    let q = backend(&image, &state, "tcg", 60_000);
+    q.instantiate(&spec(TEMPLATE, "daas-base"), None).await.unwrap();
+    sh(&q, "daas-base", "echo snapshot > /run/marker").await;
+    q.capture("daas-base", "snap", true).await.unwrap();
+    q.remove("daas-base").await.unwrap();
+    for round in 0..4 {
+        let specs: Vec<MachineSpec> = (0..5).map(|i| spec("snap", &format!("daas-r{round}-{i}"))).collect();
+        let started = futures::future::join_all(specs.iter().map(|s| q.instantiate(s, None))).await;
+        for (s, result) in specs.iter().zip(started) {
+            result.unwrap_or_else(|e| panic!("{}: {e}", s.name));
+            assert_eq!(sh(&q, &s.name, "cat /run/marker").await, "snapshot\n");
+        }
+        assert_eq!(qemu_processes(&state).len(), 5);
+        for s in &specs {
+            q.remove(&s.name).await.unwrap();
+        }
+    }
+    q.remove_artifact("snap").await.unwrap();
+    assert!(qemu_processes(&state).is_empty());
+    assert_eq!(std::fs::read_dir(state.join("instances")).unwrap().count(), 0);
+}
