@@ -168,3 +168,116 @@ fn a_vm_that_never_boots_fails_its_task_with_the_console_and_a_limit_refuses_the
     assert!(task.to_string().contains("vm_max = 0"), "{status} {task}");
     assert!(qemu_processes(&state).is_empty());
 }
+
+/// The Proxmox simulator (plugins/vm/examples/proxmox-sim.rs, written from Proxmox's
+/// API documentation) as a process: its address and API token; it ends with the handle.
+struct Simulator {
+    child: std::process::Child,
+    ready: Value,
+}
+
+impl Simulator {
+    fn start() -> Simulator {
+        use std::io::BufRead;
+        let bin = daas_bin().parent().unwrap().join("examples/proxmox-sim");
+        let mut child = std::process::Command::new(&bin)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{} (cargo build --workspace --all-targets builds it): {e}", bin.display()));
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        Simulator { child, ready: serde_json::from_str(&line).expect("the simulator's JSON line") }
+    }
+
+    fn vm_toml(&self, boot_timeout_ms: u64) -> String {
+        let r = &self.ready;
+        format!(
+            "[vm_api]\nbackend = \"proxmox\"\nboot_timeout_ms = {boot_timeout_ms}\n\n[vm_rest]\nurl = \"{}\"\nnode = \"{}\"\ntoken_id = \"{}\"\ntoken_secret = \"{}\"\nvmid_min = 100\nvmid_max = 120\n\n[vm_http]\nverify_tls = false\n",
+            r["url"].as_str().unwrap(),
+            r["node"].as_str().unwrap(),
+            r["token_id"].as_str().unwrap(),
+            r["token_secret"].as_str().unwrap()
+        )
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn proxmox_site(vm_toml: &str) -> TempSite {
+    let plugins = ["db", "testbackend", "vm", "phases", "proxy"].map(|p| format!("[[extensions.plugin]]\nname = \"{p}\"\n")).join("\n");
+    let webroot = workspace().join("webroot");
+    TempSite::new(&[
+        ("extensions.toml", &format!("[extensions]\nlayers = [\"testing\", \"limits\"]\n\n{plugins}")),
+        ("db.toml", &format!("[db]\ndb_type = \"sqlite\"\ndata_path = \"data\"\nsecret_key = \"{TEST_KEY}\"\n")),
+        ("vm.toml", vm_toml),
+        ("proxy.toml", &format!("[viewer]\nwebroot = \"{}\"\ndefault_path = \"novnc\"\n", webroot.display())),
+    ])
+}
+
+#[test]
+fn the_whole_lifecycle_on_the_proxmox_simulator_with_its_console_in_the_viewer() {
+    let sim = Simulator::start();
+    let site = proxmox_site(&sim.vm_toml(20_000));
+    let api = Api::start(site.path());
+    let base = api.created(
+        Who::Admin,
+        "/api/v1/db/objects",
+        json!({"id_owner": 0, "object_type": "vm", "object_mode": "baseimage", "id_docker": "debian-tpl"}),
+    );
+    let env = api.derive(ANN, &base, json!({"transition": "clone_template", "object_tasks": ["echo configured > /root/env"]}));
+    let env_id = env["id"].as_str().unwrap();
+    let env_vmid = env["id_proxmox"].as_i64().unwrap();
+    assert!((100..=120).contains(&env_vmid), "the environment's template has a VM id of the site's range: {env}");
+    let dep = api.derive(ANN, env_id, json!({"transition": "create_snapshot"}));
+    assert_ne!(dep["id_proxmox"].as_i64().unwrap(), env_vmid);
+    let app = api.derive(
+        ANN,
+        dep["id"].as_str().unwrap(),
+        json!({"transition": "run_app", "object_target": {"cmd": "cat /root/env > /root/app-ran"}}),
+    );
+
+    // The app resumes the deployment's snapshot; its console reaches the viewer through
+    // the vm plugin's bridge and the proxy's relay.
+    let instance = api.start_app(ANN, app["id"].as_str().unwrap());
+    let viewer = instance["viewer_url"].as_str().unwrap();
+    assert_eq!(&viewer_greeting(&api.server, ANN, viewer)[..12], b"RFB 003.008\n");
+    let (status, info) = api.call(Who::Admin, "GET", "/api/v1/vm/info", None);
+    assert_eq!(status, StatusCode::OK, "{info}");
+    assert_eq!(info["backend"], "proxmox");
+    assert_eq!(info["artifacts"].as_array().unwrap().len(), 2, "{info}");
+
+    let path = format!("/api/v1/phases/instances/{}", instance["id"].as_str().unwrap());
+    assert_eq!(api.call(ANN, "DELETE", &path, None).0, StatusCode::NO_CONTENT);
+    assert_eq!(api.call(ANN, "GET", "/api/v1/phases/instances", None).1, json!([]));
+}
+
+#[test]
+fn proxmox_unreachable_is_a_503_naming_its_url_and_a_failed_start() {
+    let port = common::browser::free_port();
+    let url = format!("https://127.0.0.1:{port}");
+    let site = proxmox_site(&format!(
+        "[vm_api]\nbackend = \"proxmox\"\n\n[vm_rest]\nurl = \"{url}\"\ntoken_id = \"daas@pve!ci\"\ntoken_secret = \"x\"\ntimeout_ms = 2000\nretries = 1\n"
+    ));
+    let api = Api::start(site.path());
+    let (status, body) = api.call(Who::Admin, "GET", "/api/v1/vm/info", None);
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(body["message"].as_str().unwrap().contains(&url), "{body}");
+    let app = api.created(
+        Who::Admin,
+        "/api/v1/db/objects",
+        json!({"id_owner": 0, "object_type": "vm", "object_mode": "app", "id_docker": "debian-tpl"}),
+    );
+    let (status, task) = api.call(ANN, "POST", &format!("/api/v1/phases/apps/{app}/start"), None);
+    assert_eq!(status, StatusCode::ACCEPTED, "{task}");
+    let task = api.wait(ANN, &task);
+    assert_eq!(task["state"], "failed", "{task}");
+    assert!(task["error"].as_str().unwrap().contains(&url), "{task}");
+    assert_eq!(api.call(ANN, "GET", "/api/v1/phases/instances", None).1, json!([]));
+}

@@ -103,6 +103,8 @@ impl Bridge {
                 .headers_mut()
                 .insert(k.parse::<tokio_tungstenite::tungstenite::http::HeaderName>().map_err(|e| VmError::Failed(e.to_string()))?, value);
         }
+        // Proxmox's server upgrades only for the `binary` protocol (noVNC asks for it too).
+        request.headers_mut().insert("Sec-WebSocket-Protocol", HeaderValue::from_static("binary"));
         let connector = if self.verify_tls { None } else { Some(insecure_connector()?) };
         let (ws, _) = tokio_tungstenite::connect_async_tls_with_config(request, None, false, connector)
             .await

@@ -223,24 +223,20 @@ impl Proxmox {
         if self.find(&spec.name).await?.is_some() {
             return Err(VmError::Conflict(format!("a VM named `{}` exists already on Proxmox", spec.name)));
         }
-        // A live snapshot nobody holds resumes in its own VM; otherwise a clone boots.
-        let (vmid, held) = if source.template {
-            (self.clone_vm(source.vmid, &spec.name, false, None).await?, false)
-        } else if self.has_live_snapshot(source.vmid).await?
-            && !source.running
-            && !self.tags(source.vmid).await?.iter().any(|t| t == BUSY_TAG)
-        {
-            (source.vmid, true)
+        // A live snapshot nobody holds resumes in its own VM; otherwise a clone boots. The
+        // claim is decided under the artifact's lock (its clone lock): one at a time.
+        let live = !source.template && self.has_live_snapshot(source.vmid).await?;
+        let held = live && self.claim(&source).await?;
+        let vmid = if source.template {
+            self.clone_vm(source.vmid, &spec.name, false, None).await?
+        } else if held {
+            source.vmid
         } else {
-            let snap = self.has_live_snapshot(source.vmid).await?.then_some(SNAPSHOT);
-            (self.clone_vm(source.vmid, &spec.name, true, snap).await?, false)
+            self.clone_vm(source.vmid, &spec.name, true, live.then_some(SNAPSHOT)).await?
         };
         let started = async {
             let path = self.vm_path(vmid);
             if held {
-                let mut tags = self.tags(vmid).await?;
-                tags.push(BUSY_TAG.into());
-                self.set_tags(vmid, &tags).await?;
                 self.rest
                     .task(
                         Method::Post,
@@ -249,6 +245,10 @@ impl Proxmox {
                         "resuming the live snapshot",
                     )
                     .await?;
+                // The rollback restored the snapshot's tags: held again.
+                let mut tags = self.tags(vmid).await?;
+                tags.push(BUSY_TAG.into());
+                self.set_tags(vmid, &tags).await?;
                 let status = self.rest.call(Method::Get, &format!("{path}/status/current"), Value::Null).await?;
                 if status["status"].as_str() != Some("running") {
                     self.rest.task(Method::Post, &format!("{path}/status/start"), json!({}), "starting the VM").await?;
@@ -283,6 +283,21 @@ impl Proxmox {
                 Err(e)
             }
         }
+    }
+
+    /// Hold a stopped live-snapshot artifact nobody holds (tagged busy): true when this
+    /// caller got it.
+    async fn claim(&self, artifact: &Vm) -> Result<bool, VmError> {
+        let lock = self.clone_locks.lock().unwrap_or_else(|p| p.into_inner()).entry(artifact.vmid).or_default().clone();
+        let _one = lock.lock().await;
+        let status = self.rest.call(Method::Get, &format!("{}/status/current", self.vm_path(artifact.vmid)), Value::Null).await?;
+        let mut tags = self.tags(artifact.vmid).await?;
+        if status["status"].as_str() == Some("running") || tags.iter().any(|t| t == BUSY_TAG) {
+            return Ok(false);
+        }
+        tags.push(BUSY_TAG.into());
+        self.set_tags(artifact.vmid, &tags).await?;
+        Ok(true)
     }
 
     /// Wait for the guest agent's ping.
@@ -388,18 +403,21 @@ impl Proxmox {
             return Err(VmError::Conflict(format!("a VM named `{artifact}` exists already on Proxmox")));
         }
         let path = self.vm_path(vm.vmid);
+        let named = json!({ "name": artifact, "tags": ARTIFACT_TAG });
         if live {
             if !vm.running {
                 return Err(VmError::Conflict(format!("VM {} is not running: a live snapshot needs it running", vm.vmid)));
             }
+            // Named first: a rollback restores the configuration the snapshot saw.
+            self.rest.call(Method::Put, &format!("{path}/config"), named).await?;
             let params = json!({ "snapname": SNAPSHOT, "vmstate": 1, "description": format!("daas: {artifact}") });
             self.rest.task(Method::Post, &format!("{path}/snapshot"), params, "the live snapshot").await?;
             self.rest.task(Method::Post, &format!("{path}/status/stop"), json!({}), "stopping the snapshotted VM").await?;
         } else {
             self.halt(&vm).await?;
             self.rest.task(Method::Post, &format!("{path}/template"), json!({}), "making the VM a template").await?;
+            self.rest.call(Method::Put, &format!("{path}/config"), named).await?;
         }
-        self.rest.call(Method::Put, &format!("{path}/config"), json!({ "name": artifact, "tags": ARTIFACT_TAG })).await?;
         self.consoles.close(vm.vmid);
         tracing::info!(vmid = vm.vmid, %artifact, live, "Proxmox VM captured");
         Ok(vm.vmid.to_string())
