@@ -225,3 +225,47 @@ async fn a_guest_that_never_boots_fails_and_its_clone_is_removed() {
     assert!(e.to_string().contains("did not answer within 2000 ms"), "{e}");
     assert_eq!(sim.vms().into_iter().map(|v| v.name).collect::<Vec<_>>(), ["broken-tpl"], "the clone is gone");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn certificates_are_checked_unless_verify_tls_is_off() {
+    let sim = ProxmoxSim::start(SimOptions::default());
+    let cfg = VmRestSection {
+        url: sim.url.clone(),
+        token_id: sim.token_id.clone(),
+        token_secret: sim.token_secret.clone(),
+        retries: 1,
+        ..Default::default()
+    };
+    let checked = Proxmox::new(&cfg, &HttpAdapterSection { verify_tls: true, ..Default::default() }, Duration::from_secs(5), None).unwrap();
+    let e = checked.version().await.unwrap_err();
+    assert!(matches!(e, VmError::Unavailable(_)), "{e}");
+    assert!(e.to_string().to_lowercase().contains("certificate"), "the error names the certificate: {e}");
+    assert_eq!(backend(&sim, true, Duration::from_secs(5)).version().await.unwrap(), "8.2.4");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_that_fails_in_proxmox_says_why_with_its_log() {
+    use daas_plugin_vm::proxmox::rest::{Method, Rest, RestConfig};
+    let sim = ProxmoxSim::start(SimOptions::default());
+    sim.add_template(TEMPLATE_ID, "debian-tpl", true);
+    let rest = Rest::new(&RestConfig {
+        url: &sim.url,
+        token_id: &sim.token_id,
+        token_secret: &sim.token_secret,
+        username: "",
+        password: "",
+        verify_tls: false,
+        timeout: Duration::from_secs(5),
+        retries: 1,
+        task_timeout: Duration::from_secs(10),
+    })
+    .unwrap();
+    let path = format!("/nodes/{}/qemu/{TEMPLATE_ID}/status/start", sim.node);
+    let e = rest.task(Method::Post, &path, serde_json::json!({}), "starting the template").await.unwrap_err();
+    let message = e.to_string();
+    assert!(message.starts_with("starting the template failed in Proxmox: you can't start a vm if it's a template"), "{message}");
+    assert!(message.contains("TASK ERROR"), "the log's tail: {message}");
+    // A bad parameter is Proxmox's 400, with the parameter named.
+    let e = rest.call(Method::Post, &format!("/nodes/{}/qemu/{TEMPLATE_ID}/clone", sim.node), serde_json::json!({})).await.unwrap_err();
+    assert!(matches!(&e, VmError::BadRequest(m) if m.contains("newid")), "{e}");
+}
