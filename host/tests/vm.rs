@@ -167,6 +167,20 @@ fn a_vm_that_never_boots_fails_its_task_with_the_console_and_a_limit_refuses_the
     let task: Value = if status == StatusCode::ACCEPTED { api.wait(ANN, &body) } else { body };
     assert!(task.to_string().contains("vm_max = 0"), "{status} {task}");
     assert!(qemu_processes(&state).is_empty());
+
+    // dsk_max counts the object's disk: 1 GiB allowed, a 2 GiB VM refused.
+    let limit =
+        json!({"id_owner": 8, "vm_max": -1, "container_max": -1, "obj_max": -1, "cpu_max": -1, "mem_max": -1, "dsk_max": 1i64 << 30});
+    assert_eq!(api.call(Who::Admin, "POST", "/api/v1/db/limits", Some(limit)).0, StatusCode::CREATED);
+    let big = api.created(
+        Who::Admin,
+        "/api/v1/db/objects",
+        json!({"id_owner": 0, "object_type": "vm", "object_mode": "app", "id_docker": TEMPLATE, "hw_disksize": 2i64 << 30}),
+    );
+    let (status, body) = api.call(BOB, "POST", &format!("/api/v1/phases/apps/{big}/start"), None);
+    let task: Value = if status == StatusCode::ACCEPTED { api.wait(BOB, &body) } else { body };
+    assert!(task.to_string().contains("dsk_max = 1073741824"), "{status} {task}");
+    assert!(qemu_processes(&state).is_empty());
 }
 
 /// The Proxmox simulator (plugins/vm/examples/proxmox-sim.rs, written from Proxmox's

@@ -146,7 +146,7 @@ async fn a_guest_that_never_boots_fails_with_its_console_and_leaves_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_probed_accelerator_boots_a_guest() {
+async fn the_probed_accelerator_boots_a_guest_of_the_objects_size() {
     let Some(image) = GuestImage::get() else { return };
     let site = tempfile::tempdir().unwrap();
     let state = site.path().join("vm");
@@ -154,9 +154,20 @@ async fn the_probed_accelerator_boots_a_guest() {
     let q = backend(&image, &state, "auto", 60_000);
     let accel = q.accel().await;
     println!("probed: {accel}");
-    let (vm, _) = q.instantiate(&spec(TEMPLATE, "daas-probe"), None).await.unwrap();
+    // The object's disk size and memory are the VM's (hw_disksize, hw_memory).
+    let sized = MachineSpec { disk: 128 << 20, memory: 200 << 20, cpus: 2, ..spec(TEMPLATE, "daas-probe") };
+    let (vm, _) = q.instantiate(&sized, None).await.unwrap();
     assert_eq!(sh(&q, &vm, "echo up").await, "up\n");
+    assert_eq!(sh(&q, &vm, "cat /sys/block/vda/size").await.trim(), (128u64 * 1024 * 1024 / 512).to_string());
+    assert_eq!(sh(&q, &vm, "grep -c ^processor /proc/cpuinfo").await.trim(), "2");
+    let total_kb: u64 = sh(&q, &vm, "sed -n 's/MemTotal: *\\([0-9]*\\) kB/\\1/p' /proc/meminfo").await.trim().parse().unwrap();
+    assert!((150_000..=204_800).contains(&total_kb), "MemTotal {total_kb} kB of a 200 MiB VM");
     q.remove(&vm).await.unwrap();
+    // A disk smaller than the template's is refused before anything starts.
+    let small = MachineSpec { disk: 16 << 20, ..spec(TEMPLATE, "daas-small") };
+    let e = q.instantiate(&small, None).await.unwrap_err();
+    assert!(matches!(&e, VmError::BadRequest(m) if m.contains("smaller than its artifact's")), "{e}");
+    assert_eq!(q.status("daas-small").unwrap(), None);
 }
 
 #[tokio::test]
