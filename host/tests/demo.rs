@@ -146,6 +146,21 @@ const CANVAS_WHITE_RUN: &str = "const c = document.querySelector('#screen canvas
     }
     return best;";
 
+/// Wait up to 30 s until `script` (a measure of the viewer's canvas, null before noVNC
+/// has drawn) reaches `at_least`; else fail with what the viewer says.
+async fn canvas_until(browser: &fantoccini::Client, script: &str, at_least: u64, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut seen = None;
+    while seen.is_none_or(|n| n < at_least) {
+        if Instant::now() >= deadline {
+            let status = browser.execute("return document.getElementById('status').textContent", vec![]).await.ok();
+            panic!("the viewer's canvas does not show {what}: {seen:?} (want {at_least}); the viewer says {status:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        seen = browser.execute(script, vec![]).await.ok().and_then(|v| v.as_u64());
+    }
+}
+
 /// The file the test's typed command creates in the desktop's container.
 const TYPED: &str = "/tmp/typed-through-novnc";
 
@@ -229,16 +244,7 @@ fn the_demo_desktop_starts_from_the_apps_page_shows_its_xterm_through_novnc_and_
         let browser = chromium(&mut procs, work.path()).await;
         in_browser(&browser, procs, &server, async {
             browser.goto(&server.url(&viewer)).await.unwrap();
-            let deadline = Instant::now() + Duration::from_secs(30);
-            let mut longest = None;
-            while longest.is_none_or(|run| run < 400) {
-                if Instant::now() >= deadline {
-                    let status = browser.execute("return document.getElementById('status').textContent", vec![]).await.ok();
-                    panic!("the viewer's canvas shows no xterm (longest white run {longest:?}); the viewer says {status:?}");
-                }
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                longest = browser.execute(CANVAS_WHITE_RUN, vec![]).await.ok().and_then(|v| v.as_u64());
-            }
+            canvas_until(&browser, CANVAS_WHITE_RUN, 400, "an xterm (the longest white run)").await;
 
             // A command typed into the viewer runs in the app's xterm, in the container:
             // keys go browser → proxy → x11vnc → X server → xterm → its shell. The click
@@ -317,18 +323,9 @@ fn the_demo_vm_app_boots_on_qemu_and_chromium_shows_its_console() {
         let browser = chromium(&mut procs, work.path()).await;
         in_browser(&browser, procs, &server, async {
             browser.goto(&server.url(&viewer)).await.unwrap();
-            let deadline = Instant::now() + Duration::from_secs(30);
-            let mut lit = None;
             // The guest's banner and shell in white on black light ~370 samples; QEMU's
             // own one-line "Guest has not initialized the display" far fewer.
-            while lit.is_none_or(|n| n < 250) {
-                if Instant::now() >= deadline {
-                    let status = browser.execute("return document.getElementById('status').textContent", vec![]).await.ok();
-                    panic!("the viewer's canvas shows no console ({lit:?} lit samples); the viewer says {status:?}");
-                }
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                lit = browser.execute(CANVAS_LIT, vec![]).await.ok().and_then(|v| v.as_u64());
-            }
+            canvas_until(&browser, CANVAS_LIT, 250, "the VM's console (lit samples)").await;
         })
         .await;
     });

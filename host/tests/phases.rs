@@ -17,8 +17,6 @@ use serde_json::{json, Value};
 use support::{Cleanup, Podman, BUSYBOX, DESKTOP};
 use tokio_tungstenite::tungstenite::Message;
 
-const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
-
 /// A site of its own per test: its `daas.site` label finds (and cleans up) its
 /// containers and the images committed from them.
 struct Site {
@@ -29,19 +27,10 @@ struct Site {
 impl Site {
     fn new(podman_host: &str, test: &str, extra: &str) -> Site {
         let label = format!("test-{test}-{}", std::process::id());
-        let webroot = workspace().join("webroot");
-        let plugins =
-            ["db", "testbackend", "container", "phases", "proxy"].map(|p| format!("[[extensions.plugin]]\nname = \"{p}\"\n")).join("\n");
-        let site = TempSite::new(&[
-            ("extensions.toml", &format!("[extensions]\nlayers = [\"testing\", \"limits\"]\n\n{plugins}")),
-            ("db.toml", &format!("[db]\ndb_type = \"sqlite\"\ndata_path = \"data\"\nsecret_key = \"{KEY}\"\n")),
-            (
-                "container.toml",
-                &format!("[container_request]\nhost = \"{podman_host}\"\ntimeout_ms = 20000\nvnc_ready_ms = 20000\nsite_label = \"{label}\"\n{extra}"),
-            ),
-            ("proxy.toml", &format!("[viewer]\nwebroot = \"{}\"\ndefault_path = \"novnc\"\n", webroot.display())),
-        ]);
-        Site { site, label }
+        let container_toml = format!(
+            "[container_request]\nhost = \"{podman_host}\"\ntimeout_ms = 20000\nvnc_ready_ms = 20000\nsite_label = \"{label}\"\n{extra}"
+        );
+        Site { site: lifecycle_site("container", &container_toml), label }
     }
 
     fn selector(&self) -> String {

@@ -16,16 +16,9 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use support::{backend, qemu_processes, sh, Cleanup, GuestImage, TEMPLATE};
 
-/// A site whose VMs live in `<site>/vm`.
-fn site(image: &GuestImage, limits: &str) -> TempSite {
-    let plugins = ["db", "testbackend", "vm", "phases", "proxy"].map(|p| format!("[[extensions.plugin]]\nname = \"{p}\"\n")).join("\n");
-    let webroot = workspace().join("webroot");
-    TempSite::new(&[
-        ("extensions.toml", &format!("[extensions]\nlayers = [\"testing\", \"limits\"]\n\n{plugins}")),
-        ("db.toml", &format!("[db]\ndb_type = \"sqlite\"\ndata_path = \"data\"\nsecret_key = \"{TEST_KEY}\"\n{limits}")),
-        ("vm.toml", &format!("[vm_api]\nstate_dir = \"vm\"\naccel = \"tcg\"\nmemory_mb = 192\n\n{}", image.templates_toml())),
-        ("proxy.toml", &format!("[viewer]\nwebroot = \"{}\"\ndefault_path = \"novnc\"\n", webroot.display())),
-    ])
+/// A site whose VMs live in `<site>/vm`, on QEMU under TCG.
+fn site(image: &GuestImage) -> TempSite {
+    lifecycle_site("vm", &format!("[vm_api]\nstate_dir = \"vm\"\naccel = \"tcg\"\nmemory_mb = 192\n\n{}", image.templates_toml()))
 }
 
 fn base_image(api: &Api) -> String {
@@ -50,7 +43,7 @@ fn dir_entries(path: std::path::PathBuf) -> Vec<String> {
 #[test]
 fn the_whole_lifecycle_on_qemu_from_template_to_two_resumed_apps() {
     let Some(image) = GuestImage::get() else { return };
-    let site = site(&image, "");
+    let site = site(&image);
     let state = site.path().join("vm");
     let _cleanup = Cleanup(state.clone());
     let api = Api::start(site.path());
@@ -133,7 +126,7 @@ fn the_whole_lifecycle_on_qemu_from_template_to_two_resumed_apps() {
 #[test]
 fn a_vm_that_never_boots_fails_its_task_with_the_console_and_a_limit_refuses_the_next() {
     let Some(image) = GuestImage::get() else { return };
-    let site = site(&image, "");
+    let site = site(&image);
     let state = site.path().join("vm");
     let _cleanup = Cleanup(state.clone());
     std::fs::write(
@@ -224,21 +217,10 @@ impl Drop for Simulator {
     }
 }
 
-fn proxmox_site(vm_toml: &str) -> TempSite {
-    let plugins = ["db", "testbackend", "vm", "phases", "proxy"].map(|p| format!("[[extensions.plugin]]\nname = \"{p}\"\n")).join("\n");
-    let webroot = workspace().join("webroot");
-    TempSite::new(&[
-        ("extensions.toml", &format!("[extensions]\nlayers = [\"testing\", \"limits\"]\n\n{plugins}")),
-        ("db.toml", &format!("[db]\ndb_type = \"sqlite\"\ndata_path = \"data\"\nsecret_key = \"{TEST_KEY}\"\n")),
-        ("vm.toml", vm_toml),
-        ("proxy.toml", &format!("[viewer]\nwebroot = \"{}\"\ndefault_path = \"novnc\"\n", webroot.display())),
-    ])
-}
-
 #[test]
 fn the_whole_lifecycle_on_the_proxmox_simulator_with_its_console_in_the_viewer() {
     let sim = Simulator::start();
-    let site = proxmox_site(&sim.vm_toml(20_000));
+    let site = lifecycle_site("vm", &sim.vm_toml(20_000));
     let api = Api::start(site.path());
     let base = api.created(
         Who::Admin,
@@ -276,7 +258,7 @@ fn the_whole_lifecycle_on_the_proxmox_simulator_with_its_console_in_the_viewer()
 fn proxmox_unreachable_is_a_503_naming_its_url_and_a_failed_start() {
     let port = common::browser::free_port();
     let url = format!("https://127.0.0.1:{port}");
-    let site = proxmox_site(&format!(
+    let site = lifecycle_site("vm", &format!(
         "[vm_api]\nbackend = \"proxmox\"\n\n[vm_rest]\nurl = \"{url}\"\ntoken_id = \"daas@pve!ci\"\ntoken_secret = \"x\"\ntimeout_ms = 2000\nretries = 1\n"
     ));
     let api = Api::start(site.path());
@@ -294,4 +276,30 @@ fn proxmox_unreachable_is_a_503_naming_its_url_and_a_failed_start() {
     assert_eq!(task["state"], "failed", "{task}");
     assert!(task["error"].as_str().unwrap().contains(&url), "{task}");
     assert_eq!(api.call(ANN, "GET", "/api/v1/phases/instances", None).1, json!([]));
+}
+
+#[test]
+fn a_vm_of_no_instance_is_removed_when_the_server_starts() {
+    let Some(image) = GuestImage::get() else { return };
+    let site = lifecycle_site(
+        "vm",
+        &format!("[vm_api]\nstate_dir = \"vm\"\naccel = \"tcg\"\nmemory_mb = 192\nremove_orphans = true\n\n{}", image.templates_toml()),
+    );
+    let state = site.path().join("vm");
+    let _cleanup = Cleanup(state.clone());
+    // A crash's leftover: a VM labelled with an instance that has no row.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let q = backend(&image, &state, "tcg", 60_000);
+    let orphan = daas_common::protocols::MachineSpec {
+        artifact: TEMPLATE.into(),
+        name: "daas-gone".into(),
+        labels: [("daas.instance".to_string(), "gone".to_string())].into(),
+        ..Default::default()
+    };
+    runtime.block_on(q.instantiate(&orphan, None)).unwrap();
+    assert_eq!(qemu_processes(&state).len(), 1);
+    let api = Api::start(site.path());
+    assert!(api.server.wait_for_log("reconciled the VMs with the instances"), "{}", api.server.log());
+    assert!(qemu_processes(&state).is_empty(), "the orphan is gone: {}", api.server.log());
+    assert!(dir_entries(state.join("instances")).is_empty());
 }

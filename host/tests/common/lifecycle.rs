@@ -11,7 +11,22 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::{self, Message};
 
-use super::{client, status_and_body, Server};
+use super::{client, status_and_body, workspace, Server, TempSite, TEST_KEY};
+
+/// A site of the lifecycle: the db on SQLite, testbackend (its `testing` layer makes the
+/// caller from `x-test-user-id`), the machine plugin `machine` (`container`, `vm`) with
+/// its config file `machine_toml`, phases (with the limits layer) and the proxy (the
+/// noVNC viewer).
+pub fn lifecycle_site(machine: &str, machine_toml: &str) -> TempSite {
+    let plugins = ["db", "testbackend", machine, "phases", "proxy"].map(|p| format!("[[extensions.plugin]]\nname = \"{p}\"\n")).join("\n");
+    let webroot = workspace().join("webroot");
+    TempSite::new(&[
+        ("extensions.toml", &format!("[extensions]\nlayers = [\"testing\", \"limits\"]\n\n{plugins}")),
+        ("db.toml", &format!("[db]\ndb_type = \"sqlite\"\ndata_path = \"data\"\nsecret_key = \"{TEST_KEY}\"\n")),
+        (&format!("{machine}.toml"), machine_toml),
+        ("proxy.toml", &format!("[viewer]\nwebroot = \"{}\"\ndefault_path = \"novnc\"\n", webroot.display())),
+    ])
+}
 
 #[derive(Clone, Copy)]
 pub enum Who {

@@ -11,7 +11,8 @@
 //! its consoles bridged to loopback for the proxy.
 //!
 //! Modules: [`qemu`] and [`proxmox`] the backends, [`qapi`] QMP and the guest agent,
-//! [`machine`] the contract on either, [`api`] `/api/v1/vm`, [`error`].
+//! [`machine`] the contract on either, [`reconcile`] VMs of no instance, [`api`]
+//! `/api/v1/vm`, [`error`].
 
 pub mod api;
 pub mod error;
@@ -19,6 +20,7 @@ pub mod machine;
 pub mod proxmox;
 pub mod qapi;
 pub mod qemu;
+pub mod reconcile;
 
 use std::{sync::Arc, time::Duration};
 
@@ -102,7 +104,9 @@ impl State {
 }
 
 async fn start(ctx: PluginContext) -> Result<PluginBuilder, String> {
-    let state = State::new(&ctx.config::<VmFile>()?, &ctx.site_dir, Some(DbClient::host())).map_err(|e| e.to_string())?;
+    let file = ctx.config::<VmFile>()?;
+    let remove_orphans = file.vm_api.remove_orphans;
+    let state = State::new(&file, &ctx.site_dir, Some(DbClient::host())).map_err(|e| e.to_string())?;
     match state.engine().await {
         Ok(engine) => tracing::info!(%engine, "VM engine found"),
         Err(e) => tracing::warn!(error = %e, "the VM engine does not answer; VM starts answer 503 until it does"),
@@ -116,10 +120,15 @@ async fn start(ctx: PluginContext) -> Result<PluginBuilder, String> {
             let state = backend.clone();
             async move { state.serve(request).await }
         })
-        // Probe QEMU's accelerator now rather than in the first user's start, beside the
-        // server's start (a probe where KVM hangs takes seconds).
+        // Every plugin (the db among them) has started: reconcile the VMs with the
+        // instances, and probe QEMU's accelerator now rather than in the first user's
+        // start, beside the server's start (a probe where KVM hangs takes seconds).
         .on_ready(move || async move {
-            if let Backend::Qemu(_) = &*ready.backend {
+            if let Backend::Qemu(q) = &*ready.backend {
+                match reconcile::run(q, &DbClient::host(), remove_orphans).await {
+                    Ok(r) => tracing::info!(orphans = r.orphans.len(), removed = r.removed.len(), "reconciled the VMs with the instances"),
+                    Err(e) => tracing::warn!(error = %e, "reconcile of the VMs failed"),
+                }
                 tokio::spawn(async move {
                     if let Backend::Qemu(q) = &*ready.backend {
                         let accel = q.accel().await;

@@ -69,6 +69,10 @@ pub struct MachineFile {
     pub live: bool,
     /// An instance: its VNC port on 127.0.0.1, once started.
     pub vnc_port: Option<u16>,
+    /// An instance: the labels its maker gave it (the phases plugin's `daas.instance`
+    /// finds its row again).
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
 }
 
 /// An artifact found by name.
@@ -258,6 +262,7 @@ impl Qemu {
         let mut machine = artifact.machine.clone();
         machine.artifact = spec.artifact.clone();
         machine.live = false;
+        machine.labels = spec.labels.clone();
         // A snapshot's memory size and CPUs are part of its saved state.
         if artifact.state.is_none() {
             if spec.memory > 0 {
@@ -520,7 +525,8 @@ impl Qemu {
                 self.halt(&dir).await?;
             }
             std::fs::rename(dir.join("disk.qcow2"), partial.join("disk.qcow2")).map_err(|e| VmError::io("moving the VM's disk", e))?;
-            let frozen = MachineFile { artifact: machine.artifact.clone(), live, vnc_port: None, ..machine.clone() };
+            let frozen =
+                MachineFile { artifact: machine.artifact.clone(), live, vnc_port: None, labels: BTreeMap::new(), ..machine.clone() };
             write_machine(&partial, &frozen)?;
             std::fs::rename(&partial, &target).map_err(|e| VmError::io("naming the artifact", e))?;
             Ok::<_, VmError>(())
@@ -621,6 +627,11 @@ impl Qemu {
             .collect();
         all.sort_by(|a, b| a.0.cmp(&b.0));
         all
+    }
+
+    /// The instances' names with the labels they were made with.
+    pub fn labelled(&self) -> Vec<(String, BTreeMap<String, String>)> {
+        self.list("instances").into_iter().map(|(name, m)| (name, m.labels)).collect()
     }
 
     /// The artifacts the lifecycle made.

@@ -46,6 +46,9 @@ pub struct VmApiSection {
     pub boot_timeout_ms: u64,
     /// How many of the console's last lines a failed start reports.
     pub console_lines: usize,
+    /// On start-up, remove the VMs of this site's state directory that belong to no
+    /// instance (a crash's leftovers; otherwise they are only reported in the log).
+    pub remove_orphans: bool,
     /// The base images' templates (`[[vm_api.templates]]`): an object's `id_docker`
     /// names one.
     pub templates: Vec<VmTemplate>,
@@ -64,6 +67,7 @@ impl Default for VmApiSection {
             vnc_displays: 200,
             boot_timeout_ms: 60_000,
             console_lines: 20,
+            remove_orphans: false,
             templates: Vec::new(),
         }
     }
