@@ -303,3 +303,34 @@ fn a_vm_of_no_instance_is_removed_when_the_server_starts() {
     assert!(qemu_processes(&state).is_empty(), "the orphan is gone: {}", api.server.log());
     assert!(dir_entries(state.join("instances")).is_empty());
 }
+
+#[test]
+fn a_proxmox_vm_of_no_instance_is_removed_when_the_server_starts() {
+    use daas_common::config::{HttpAdapterSection, VmRestSection};
+    use daas_plugin_vm::proxmox::Proxmox;
+    let sim = Simulator::start();
+    let r = &sim.ready;
+    let rest = VmRestSection {
+        url: r["url"].as_str().unwrap().into(),
+        node: r["node"].as_str().unwrap().into(),
+        token_id: r["token_id"].as_str().unwrap().into(),
+        token_secret: r["token_secret"].as_str().unwrap().into(),
+        ..Default::default()
+    };
+    let http = HttpAdapterSection { verify_tls: false, ..Default::default() };
+    let p = Proxmox::new(&rest, &http, Duration::from_secs(20), None).unwrap();
+    // A crash's leftover: a clone labelled with an instance that has no row.
+    let orphan = daas_common::protocols::MachineSpec {
+        artifact: "debian-tpl".into(),
+        name: "daas-gone".into(),
+        labels: [("daas.instance".to_string(), "gone".to_string())].into(),
+        ..Default::default()
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(p.instantiate(&orphan, None)).unwrap();
+    assert_eq!(runtime.block_on(p.status("daas-gone")).unwrap().as_deref(), Some("running"));
+    let site = lifecycle_site("vm", &sim.vm_toml(20_000).replace("[vm_api]\n", "[vm_api]\nremove_orphans = true\n"));
+    let api = Api::start(site.path());
+    assert!(api.server.wait_for_log("reconciled the VMs with the instances"), "{}", api.server.log());
+    assert_eq!(runtime.block_on(p.status("daas-gone")).unwrap(), None, "the orphan is gone: {}", api.server.log());
+}

@@ -124,11 +124,11 @@ async fn start(ctx: PluginContext) -> Result<PluginBuilder, String> {
         // instances, and probe QEMU's accelerator now rather than in the first user's
         // start, beside the server's start (a probe where KVM hangs takes seconds).
         .on_ready(move || async move {
-            if let Backend::Qemu(q) = &*ready.backend {
-                match reconcile::run(q, &DbClient::host(), remove_orphans).await {
-                    Ok(r) => tracing::info!(orphans = r.orphans.len(), removed = r.removed.len(), "reconciled the VMs with the instances"),
-                    Err(e) => tracing::warn!(error = %e, "reconcile of the VMs failed"),
-                }
+            match reconcile::run(&ready.backend, &DbClient::host(), remove_orphans).await {
+                Ok(r) => tracing::info!(orphans = r.orphans.len(), removed = r.removed.len(), "reconciled the VMs with the instances"),
+                Err(e) => tracing::warn!(error = %e, "reconcile of the VMs failed"),
+            }
+            if let Backend::Qemu(_) = &*ready.backend {
                 tokio::spawn(async move {
                     if let Backend::Qemu(q) = &*ready.backend {
                         let accel = q.accel().await;

@@ -40,6 +40,8 @@ const SNAPSHOT: &str = "daas";
 const ARTIFACT_TAG: &str = "daas-artifact";
 /// The tag of an artifact VM an instance holds (resumed from its snapshot).
 const BUSY_TAG: &str = "daas-busy";
+/// The label that names an instance's row.
+const INSTANCE_LABEL: &str = "daas.instance";
 
 /// A VM as the node lists it.
 #[derive(Debug, Clone)]
@@ -245,16 +247,17 @@ impl Proxmox {
                         "resuming the live snapshot",
                     )
                     .await?;
-                // The rollback restored the snapshot's tags: held again.
+                // The rollback restored the snapshot's tags: held again, by this instance.
                 let mut tags = self.tags(vmid).await?;
                 tags.push(BUSY_TAG.into());
                 self.set_tags(vmid, &tags).await?;
+                self.rest.call(Method::Put, &format!("{path}/config"), json!({ "description": owner_note(spec) })).await?;
                 let status = self.rest.call(Method::Get, &format!("{path}/status/current"), Value::Null).await?;
                 if status["status"].as_str() != Some("running") {
                     self.rest.task(Method::Post, &format!("{path}/status/start"), json!({}), "starting the VM").await?;
                 }
             } else {
-                let mut sizes = json!({ "tags": "daas" });
+                let mut sizes = json!({ "tags": "daas", "description": owner_note(spec) });
                 if spec.memory > 0 {
                     sizes["memory"] = json!((spec.memory as u64).div_ceil(1 << 20));
                 }
@@ -490,6 +493,26 @@ impl Proxmox {
         Ok((templates, artifacts))
     }
 
+    /// The VMs (by id) that are or hold an instance, with the instance their description
+    /// names: clones named `daas-…`, and artifacts tagged busy.
+    pub async fn owned(&self) -> Result<Vec<(String, String)>, VmError> {
+        let mut owned = Vec::new();
+        for vm in self.vms().await? {
+            if !vm.name.starts_with("daas-") || vm.template {
+                continue;
+            }
+            let config = self.config(vm.vmid).await?;
+            let tags = config["tags"].as_str().unwrap_or_default();
+            if vm.name.starts_with("daas-object-") && !tags.contains(BUSY_TAG) {
+                continue;
+            }
+            if let Some(instance) = owner_of(&config) {
+                owned.push((vm.vmid.to_string(), instance));
+            }
+        }
+        Ok(owned)
+    }
+
     /// The site's instances (VMs named `daas-…` that are no artifacts).
     pub async fn instances(&self) -> Result<Vec<VmInstance>, VmError> {
         Ok(self
@@ -506,6 +529,22 @@ impl Proxmox {
             })
             .collect())
     }
+}
+
+/// The note in a VM's description that names the instance it is (the phases plugin's
+/// `daas.instance` label): reconcile finds orphans by it.
+fn owner_note(spec: &MachineSpec) -> String {
+    format!("{INSTANCE_LABEL}={}", spec.labels.get(INSTANCE_LABEL).map(String::as_str).unwrap_or_default())
+}
+
+/// The instance a VM's description names.
+fn owner_of(config: &Value) -> Option<String> {
+    config["description"]
+        .as_str()?
+        .lines()
+        .find_map(|l| l.trim().strip_prefix(&format!("{INSTANCE_LABEL}=")))
+        .filter(|id| !id.is_empty())
+        .map(String::from)
 }
 
 /// A clone worth another try: its source's lock timed out, or its id was taken.
