@@ -19,6 +19,7 @@
 # and <!-- bench:phases:end --> in docs/benchmarks.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 N=${BENCH_PHASES_N:-10}
 TMP=$(mktemp -d)
 PIDS=()
@@ -93,15 +94,4 @@ $TABLE
 MD
 )
 echo "$SECTION"
-if [ "${BENCH_NO_DOCS:-0}" != 1 ]; then
-    python3 - "$SECTION" <<'PY'
-import re, sys
-section = sys.argv[1]
-path = "docs/benchmarks.md"
-text = open(path).read()
-pattern = re.compile(r"<!-- bench:container:start -->.*?<!-- bench:phases:end -->", re.S)
-text = pattern.sub(lambda _: section, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section + "\n"
-open(path, "w").write(text)
-PY
-    log "docs/benchmarks.md updated"
-fi
+bench_docs phases "$SECTION"

@@ -18,6 +18,7 @@
 # with the server's memory per tunnel (VmRSS with all open minus before, / tunnels).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
 BYTES=${PROXY_BYTES:-1073741824}
 ROUNDS=${PROXY_ROUNDS:-2000}
@@ -242,16 +243,4 @@ TABLE=$(
 )
 echo "$TABLE"
 
-if [ "${BENCH_NO_DOCS:-0}" != 1 ]; then
-    python3 - "$TABLE" <<'EOF'
-import re, sys
-path = "docs/benchmarks.md"
-text = open(path).read()
-block = "<!-- bench:proxy:start -->\n## Proxy: relays, tunnel, parser\n\n" + sys.argv[1] + "\n<!-- bench:proxy:end -->"
-if "<!-- bench:proxy:start -->" in text:
-    text = re.sub(r"<!-- bench:proxy:start -->.*?<!-- bench:proxy:end -->", lambda _: block, text, flags=re.S)
-else:
-    text = text.rstrip("\n") + "\n\n" + block + "\n"
-open(path, "w").write(text)
-EOF
-fi
+bench_docs proxy "$(printf '<!-- bench:proxy:start -->\n## Proxy: relays, tunnel, parser\n\n%s\n<!-- bench:proxy:end -->' "$TABLE")"

@@ -10,6 +10,7 @@
 # <!-- bench:vm:end --> in docs/benchmarks.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 N=${BENCH_VM_N:-10}
 # Short: the VMs' control sockets live under it.
 TMP=$(mktemp -d /tmp/vmb.XXXX)
@@ -63,15 +64,4 @@ $TABLE
 MD
 )
 echo "$SECTION"
-if [ "${BENCH_NO_DOCS:-0}" != 1 ]; then
-    python3 - "$SECTION" <<'PY'
-import re, sys
-section = sys.argv[1]
-path = "docs/benchmarks.md"
-text = open(path).read()
-pattern = re.compile(r"<!-- bench:vm:start -->.*?<!-- bench:vm:end -->", re.S)
-text = pattern.sub(lambda _: section, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section + "\n"
-open(path, "w").write(text)
-PY
-    log "docs/benchmarks.md updated"
-fi
+bench_docs vm "$SECTION"
