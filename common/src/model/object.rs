@@ -327,6 +327,21 @@ request_body! {
 }
 
 impl DaasObject {
+    /// Whether the object is finished, so that it starts or is derived from: the
+    /// lifecycle's objects once their Finalize is done (`object_state` `ready`); base
+    /// images and what an administrator made by hand (a shared object without a state)
+    /// as they are. The phases plugin decides with it, and the apps page shows a Start
+    /// button by it.
+    pub fn is_ready(&self) -> bool {
+        let by_hand = self.object_state.is_empty() && (self.id_owner <= 0 || self.object_mode == "baseimage");
+        by_hand || self.object_state == "ready"
+    }
+
+    /// Whether a machine backend runs objects of its `object_type` (`container`, `vm`).
+    pub fn has_machine_type(&self) -> bool {
+        matches!(self.object_type.as_str(), "container" | "vm")
+    }
+
     /// The seed's default OS password.
     pub const DEFAULT_OS_PASSWORD: &'static str = "root";
     /// The seed's default VNC password.

@@ -591,7 +591,7 @@ pub async fn ask_start(state: &State, caller: &Identity, id: &str, key: Option<S
     if !caller.can_see(app.id_owner) || app.deleted_at.is_some() {
         return Err(missing());
     }
-    if Phase::of(&app) != Some(Phase::App) || !phase::is_ready(&app) {
+    if Phase::of(&app) != Some(Phase::App) || !app.is_ready() {
         return Err(phase::illegal(&app, "start"));
     }
     instances::machine_of(&app)?;

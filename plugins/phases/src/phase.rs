@@ -95,21 +95,13 @@ fn out_of(phase: Phase) -> Option<Transition> {
     [Transition::CloneTemplate, Transition::CreateSnapshot, Transition::RunApp].into_iter().find(|t| source(*t) == phase)
 }
 
-/// Whether an object is finished: the lifecycle's objects once their Finalize is done;
-/// base images and what an administrator made by hand (a shared object without a
-/// state) as they are.
-pub fn is_ready(object: &DaasObject) -> bool {
-    let by_hand = object.object_state.is_empty() && (object.id_owner <= 0 || Phase::of(object) == Some(Phase::BaseImage));
-    by_hand || object.object_state == state::READY
-}
-
 /// What may happen next to an object, in the words of the API.
 pub fn allowed_next(object: &DaasObject) -> Vec<&'static str> {
     let Some(phase) = Phase::of(object) else { return Vec::new() };
     if object.object_state == state::INTERACTIVE {
         return vec!["finish"];
     }
-    if !is_ready(object) {
+    if !object.is_ready() {
         return Vec::new();
     }
     match (phase, out_of(phase)) {
@@ -139,7 +131,7 @@ pub fn illegal(object: &DaasObject, asked: &str) -> Failure {
 
 /// Refuse a transition the object's phase and state do not allow.
 pub fn check(parent: &DaasObject, transition: Transition) -> Result<(), Failure> {
-    if Phase::of(parent) != Some(source(transition)) || !is_ready(parent) {
+    if Phase::of(parent) != Some(source(transition)) || !parent.is_ready() {
         return Err(illegal(parent, transition.as_str()));
     }
     Ok(())

@@ -111,11 +111,9 @@ pub async fn index(attributes: Data<&Attributes>, state: Data<&Arc<State>>) -> R
     let listed: Vec<_> = apps.iter().filter(|a| a.object_mode.is_empty() || a.object_mode == "app").collect();
     for app in &listed {
         let name = if app.id_user.is_empty() { app.id.as_str() } else { app.id_user.as_str() };
-        // Finished apps start (the lifecycle's once ready, an administrator's as they
-        // are); a kind no machine backend runs gets no button. The phases backend
-        // decides; this only spares a button that could only fail.
-        let startable = (app.object_state == "ready" || (app.id_owner <= 0 && app.object_state.is_empty()))
-            && (app.object_type == "container" || app.object_type == "vm");
+        // Finished apps of a kind a machine backend runs start: the phases backend
+        // decides by the same rule; this only spares a button that could only fail.
+        let startable = app.is_ready() && app.has_machine_type();
         let action = if startable {
             format!(
                 "<form method=\"post\" action=\"/app/{id}\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
