@@ -195,13 +195,17 @@ impl Qemu {
             );
             return "tcg";
         };
-        let mut cmd = Command::new(&self.binary);
-        cmd.args(["-machine", "q35", "-accel", "kvm", "-m", "128", "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot"])
+        // Where KVM hangs guests, the probe's QEMU never ends by itself: `timeout` kills
+        // it, also when this server dies first. (No kill_on_drop: a SIGKILL to `timeout`
+        // would orphan the QEMU it watches; tokio reaps the dropped child.)
+        let mut cmd = Command::new("timeout");
+        cmd.args(["-s", "KILL", "9"])
+            .arg(&self.binary)
+            .args(["-machine", "q35", "-accel", "kvm", "-m", "128", "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot"])
             .arg("-kernel")
             .arg(&kernel)
             .args(["-append", "console=ttyS0 panic=-1", "-serial", "stdio"])
-            .stdin(std::process::Stdio::null())
-            .kill_on_drop(true);
+            .stdin(std::process::Stdio::null());
         let works = match tokio::time::timeout(Duration::from_secs(8), cmd.output()).await {
             Ok(Ok(out)) => out.status.success() && String::from_utf8_lossy(&out.stdout).contains("Kernel panic"),
             _ => false,

@@ -168,6 +168,25 @@ async fn the_probed_accelerator_boots_a_guest_of_the_objects_size() {
     let e = q.instantiate(&small, None).await.unwrap_err();
     assert!(matches!(&e, VmError::BadRequest(m) if m.contains("smaller than its artifact's")), "{e}");
     assert_eq!(q.status("daas-small").unwrap(), None);
+
+    // The probe's QEMU ends by itself, also where KVM hangs it (within 9 s).
+    let kernel = image.dir.join("vmlinux").to_string_lossy().into_owned();
+    let probes = || {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter(|e| {
+                let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+                let cmdline = String::from_utf8_lossy(&cmdline);
+                cmdline.starts_with("qemu-system") && cmdline.contains("-accel\0kvm") && cmdline.contains(&kernel)
+            })
+            .count()
+    };
+    let deadline = Instant::now() + Duration::from_secs(12);
+    while probes() > 0 {
+        assert!(Instant::now() < deadline, "the KVM probe's QEMU still runs");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 #[tokio::test]
