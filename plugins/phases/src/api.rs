@@ -152,7 +152,7 @@ impl PhasesApi {
     async fn tasks(
         &self,
         /// Only the tasks on this object.
-        #[oai(validator(max_length = 128))]
+        #[oai(validator(max_length = 128, pattern = "^[^\\x00]*$"))]
         id_object: Query<Option<String>>,
         /// Only the tasks in this state.
         state: Query<Option<TaskState>>,
