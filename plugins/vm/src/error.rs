@@ -45,6 +45,16 @@ impl VmError {
         VmError::Failed(format!("{what}: {e}"))
     }
 
+    /// A guest command's `(exit code, output)` as success, or as the failure of `what`
+    /// with its output.
+    pub fn checked((code, output): (i64, String), what: &str) -> Result<(), VmError> {
+        if code == 0 {
+            Ok(())
+        } else {
+            Err(VmError::Failed(format!("`{what}` in the guest exited with {code}: {}", output.trim())))
+        }
+    }
+
     /// The backend error kind (and so the HTTP status) of this error.
     pub fn kind(&self) -> BackendErrorKind {
         match self {

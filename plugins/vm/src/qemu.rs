@@ -457,7 +457,7 @@ impl Qemu {
         let mut agent = Agent::connect(&dir.join("qga.sock"), Duration::from_secs(10)).await?;
         let limit = Duration::from_secs(10);
         let parent = parent.to_string_lossy().into_owned();
-        checked(exec_in(&mut agent, "mkdir", &["-p".into(), parent], limit).await?, "mkdir")?;
+        VmError::checked(exec_in(&mut agent, "mkdir", &["-p".into(), parent], limit).await?, "mkdir")?;
         let handle = agent.execute("guest-file-open", json!({ "path": path, "mode": "w" })).await?;
         let written = async {
             // The agent reads one JSON line at a time: chunks keep each line small.
@@ -469,7 +469,7 @@ impl Qemu {
         .await;
         agent.execute("guest-file-close", json!({ "handle": handle })).await?;
         written?;
-        checked(exec_in(&mut agent, "chmod", &[format!("{:o}", mode & 0o7777), path.to_string()], limit).await?, "chmod")
+        VmError::checked(exec_in(&mut agent, "chmod", &[format!("{:o}", mode & 0o7777), path.to_string()], limit).await?, "chmod")
     }
 
     /// Stop an instance: the guest's writes flushed to its disk first (`sync` through
@@ -787,14 +787,6 @@ async fn exec_in(agent: &mut Agent, path: &str, args: &[String], limit: Duration
         }
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_millis(50));
-    }
-}
-
-fn checked((code, output): (i64, String), what: &str) -> Result<(), VmError> {
-    if code == 0 {
-        Ok(())
-    } else {
-        Err(VmError::Failed(format!("`{what}` in the guest exited with {code}: {}", output.trim())))
     }
 }
 

@@ -374,11 +374,11 @@ impl Proxmox {
         };
         let vmid = self.vmid_of(name).await?;
         let limit = Duration::from_secs(30);
-        checked(self.exec_in(vmid, &["mkdir".into(), "-p".into(), parent.to_string_lossy().into_owned()], limit).await?, "mkdir")?;
+        VmError::checked(self.exec_in(vmid, &["mkdir".into(), "-p".into(), parent.to_string_lossy().into_owned()], limit).await?, "mkdir")?;
         // encode=0: the content is base64 already (binary-safe).
         let params = json!({ "file": path, "content": STANDARD.encode(content), "encode": 0 });
         self.rest.call(Method::Post, &format!("{}/agent/file-write", self.vm_path(vmid)), params).await?;
-        checked(self.exec_in(vmid, &["chmod".into(), format!("{:o}", mode & 0o7777), path.into()], limit).await?, "chmod")
+        VmError::checked(self.exec_in(vmid, &["chmod".into(), format!("{:o}", mode & 0o7777), path.into()], limit).await?, "chmod")
     }
 
     /// Shut a VM down (forced when it does not within 30 s).
@@ -551,12 +551,4 @@ fn owner_of(config: &Value) -> Option<String> {
 fn retryable_clone(e: &VmError) -> bool {
     let m = e.to_string();
     (m.contains("can't lock file") && m.contains("got timeout")) || m.contains("already exists")
-}
-
-fn checked((code, output): (i64, String), what: &str) -> Result<(), VmError> {
-    if code == 0 {
-        Ok(())
-    } else {
-        Err(VmError::Failed(format!("`{what}` in the guest exited with {code}: {}", output.trim())))
-    }
 }
